@@ -1,0 +1,24 @@
+"""faxcast: send one document to many fax numbers, really, and track every delivery."""
+
+from faxcast.domain.quality import Quality, Resolution
+from faxcast.errors import (
+    ConflictError,
+    DocumentError,
+    DocumentProblem,
+    FaxcastError,
+    FaxError,
+    InputError,
+    NotFoundError,
+)
+
+__all__ = [
+    "ConflictError",
+    "DocumentError",
+    "DocumentProblem",
+    "FaxError",
+    "FaxcastError",
+    "InputError",
+    "NotFoundError",
+    "Quality",
+    "Resolution",
+]

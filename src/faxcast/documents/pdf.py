@@ -1,0 +1,167 @@
+"""PDF in, fax pages out: check the bytes, then render every page with PDFium."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from faxcast.documents.bilevel import GreyPixels, to_bilevel
+from faxcast.documents.model import (
+    FAX_WIDTH,
+    MAX_ROWS,
+    MB,
+    DocumentLimits,
+    FaxDocument,
+    FaxPage,
+)
+from faxcast.domain.quality import Resolution
+from faxcast.errors import DocumentError, DocumentProblem
+
+_PDF_MAGIC = b"%PDF-"
+_HEADER_WINDOW = 1024
+"""Readers accept junk before the header within the first 1024 bytes (PDF 1.7, annex H)."""
+
+# Text without anti-aliasing: its grey edges would only be thresholded away again, and would
+# cost every text page the search for grey areas. Paths keep it: a line thinner than a pixel
+# comes out grey and dark enough for the threshold to keep, where aliased it breaks into dots.
+_RENDER_FLAGS = pdfium_c.FPDF_GRAYSCALE | pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_RENDER_NO_SMOOTHTEXT
+_NO_ROTATION = 0
+_QUARTER_TURN_LEFT = 3
+"""PDFium's code for 90° counter-clockwise: a landscape page's top goes to the left edge, as
+PostScript prints landscape, and a /Rotate 90 page returns to its upright MediaBox."""
+
+# PDFium is not thread-safe: one call into it at a time in the whole process.
+_PDFIUM_LOCK = threading.Lock()
+
+DEFAULT_LIMITS = DocumentLimits()
+
+
+def render_pdf(
+    data: bytes, resolution: Resolution, *, limits: DocumentLimits = DEFAULT_LIMITS
+) -> FaxDocument:
+    """Validate a PDF and render each page to a bilevel fax page; raises DocumentError."""
+    _check_bytes(data, limits)
+    with _opened(data) as pdf:
+        with _PDFIUM_LOCK:
+            count = len(pdf)
+        if count == 0:
+            raise DocumentError(DocumentProblem.EMPTY, "the PDF has no pages")
+        if count > limits.max_pages:
+            raise DocumentError(
+                DocumentProblem.TOO_MANY_PAGES,
+                f"the PDF has {count} pages, more than the limit of {limits.max_pages}",
+            )
+        pages = []
+        for index in range(count):
+            number = index + 1
+            try:
+                grey = _render_page(pdf, index, resolution)
+            except DocumentError:
+                raise
+            except Exception as error:
+                raise DocumentError(
+                    DocumentProblem.RENDER_FAILED,
+                    f"page {number} of the PDF could not be rendered ({error})",
+                    page=number,
+                ) from error
+            pages.append(FaxPage(to_bilevel(grey), resolution))
+    return FaxDocument(tuple(pages), resolution)
+
+
+def _check_bytes(data: bytes, limits: DocumentLimits) -> None:
+    """Refuse what can be judged without parsing: no bytes, too many, not a PDF."""
+    if not data:
+        raise DocumentError(DocumentProblem.EMPTY, "the document is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise DocumentError(
+            DocumentProblem.TOO_LARGE,
+            f"the document is {_megabytes(len(data))}, "
+            f"more than the limit of {_megabytes(limits.max_bytes)}",
+        )
+    if _PDF_MAGIC not in data[:_HEADER_WINDOW]:
+        raise DocumentError(DocumentProblem.NOT_PDF, "the document is not a PDF (no %PDF- header)")
+
+
+@contextlib.contextmanager
+def _opened(data: bytes) -> Iterator[pdfium.PdfDocument]:
+    """The loaded PDF, telling a password-protected file from a broken one; closed on exit."""
+    with _PDFIUM_LOCK:
+        # The raw call, not PdfDocument(data): pypdfium2 reports a PDF with no pages as a load
+        # failure, with whatever error code an earlier failure left behind.
+        handle = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+        if not handle:
+            if pdfium_c.FPDF_GetLastError() == pdfium_c.FPDF_ERR_PASSWORD:
+                raise DocumentError(
+                    DocumentProblem.ENCRYPTED,
+                    "the PDF is protected by a password; send it without one",
+                )
+            raise DocumentError(DocumentProblem.CORRUPT, "the PDF is damaged and cannot be read")
+        pdf = pdfium.PdfDocument(handle)
+        # Without a form environment the widgets are still drawn from their appearance
+        # streams, so a form that PDFium cannot set up is no reason to refuse the file.
+        with contextlib.suppress(pdfium.PdfiumError):
+            pdf.init_forms()
+    try:
+        yield pdf  # PDFium reads `data` in place: this frame keeps it alive until the close
+    finally:
+        with _PDFIUM_LOCK:
+            pdf.close()
+
+
+def _render_page(pdf: pdfium.PdfDocument, index: int, resolution: Resolution) -> GreyPixels:
+    """Render one page in grey, 1728 px wide at the resolution, landscape turned upright."""
+    number = index + 1
+    with _PDFIUM_LOCK:
+        page = pdf[index]
+        try:
+            width_pt, height_pt = page.get_size()  # the CropBox, after /Rotate
+            landscape = width_pt > height_pt
+            if landscape:
+                width_pt, height_pt = height_pt, width_pt
+            if not (width_pt > 0 and height_pt > 0):
+                raise DocumentError(
+                    DocumentProblem.RENDER_FAILED, f"page {number} has no area", page=number
+                )
+            horizontal_dpi, vertical_dpi = resolution.dpi
+            # Horizontal and vertical scales differ at standard resolution (204 x 98 dpi).
+            rows = round(FAX_WIDTH * height_pt / width_pt * vertical_dpi / horizontal_dpi)
+            if rows > MAX_ROWS:
+                raise DocumentError(
+                    DocumentProblem.RENDER_FAILED,
+                    f"page {number} is too long to fax ({height_pt / width_pt:.1f} times "
+                    "as long as it is wide)",
+                    page=number,
+                )
+            grey = np.full((max(rows, 1), FAX_WIDTH), 255, dtype=np.uint8)
+            _draw(pdf, page, grey, _QUARTER_TURN_LEFT if landscape else _NO_ROTATION)
+        finally:
+            page.close()
+    return grey
+
+
+def _draw(pdf: pdfium.PdfDocument, page: pdfium.PdfPage, grey: GreyPixels, rotate: int) -> None:
+    """Draw the page and its form fields into `grey`, stretched to fill it exactly."""
+    rows, width = grey.shape
+    # A bitmap over our own buffer: PDFium draws straight into the array, no copy.
+    bitmap = pdfium_c.FPDFBitmap_CreateEx(
+        width, rows, pdfium_c.FPDFBitmap_Gray, grey.ctypes.data_as(ctypes.c_void_p), width
+    )
+    if not bitmap:
+        raise MemoryError(f"PDFium could not make a {width} x {rows} bitmap")
+    try:
+        args = (bitmap, page, 0, 0, width, rows, rotate, _RENDER_FLAGS)
+        pdfium_c.FPDF_RenderPageBitmap(*args)
+        if pdf.formenv:
+            pdfium_c.FPDF_FFLDraw(pdf.formenv, *args)
+    finally:
+        pdfium_c.FPDFBitmap_Destroy(bitmap)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MB:.1f} MB"

@@ -1,0 +1,1 @@
+"""Pure rules of faxcast: no I/O, no database, no event loop."""

@@ -1,0 +1,67 @@
+"""faxcast's exception tree; every error a user can see is one of these.
+
+FaxcastError
+ ├── InputError            bad input from the user: names the field or line at fault
+ │    └── DocumentError    a PDF or TIFF that cannot be faxed (with a reason code and page)
+ ├── NotFoundError         no such object for this account
+ ├── ConflictError         an action the current state does not allow
+ └── FaxError              the fax engine could not run a session (set-up, not a failed call)
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class FaxcastError(Exception):
+    """Base of every error faxcast raises on purpose."""
+
+
+class InputError(FaxcastError):
+    """Bad user input; `field` names the input at fault when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class DocumentProblem(enum.Enum):
+    """Why a document was refused; the values are stable codes for the API."""
+
+    NOT_PDF = "not_pdf"
+    ENCRYPTED = "encrypted"
+    CORRUPT = "corrupt"
+    EMPTY = "empty"
+    TOO_MANY_PAGES = "too_many_pages"
+    TOO_LARGE = "too_large"
+    RENDER_FAILED = "render_failed"
+    BAD_TIFF = "bad_tiff"
+
+
+class DocumentError(InputError):
+    """A document that cannot be faxed; `page` is 1-based when one page is at fault."""
+
+    def __init__(
+        self,
+        problem: DocumentProblem,
+        message: str,
+        *,
+        page: int | None = None,
+        field: str | None = "document",
+    ) -> None:
+        super().__init__(message, field=field)
+        self.problem = problem
+        self.page = page
+
+
+class NotFoundError(FaxcastError):
+    """The object does not exist, or belongs to another account."""
+
+
+class ConflictError(FaxcastError):
+    """The action is not allowed in the object's current state."""
+
+
+class FaxError(FaxcastError):
+    """The fax engine could not set up or run a session."""

@@ -1,0 +1,61 @@
+"""documents: every PDF of the shared public corpus, accepted or refused as cases.json says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faxcast.documents import render_pdf
+from faxcast.domain.quality import Resolution
+from faxcast.errors import DocumentError
+
+# The corpus lives beside the repository: /work/main/../shared/corpus/pdfs.
+REPOSITORY = Path(__file__).resolve().parents[2]
+CORPUS = REPOSITORY.parent / "shared" / "corpus" / "pdfs"
+CASES = CORPUS / "cases.json"
+
+
+def corpus_cases(expect: str) -> list[Any]:
+    """One parameter per corpus file, or a single failing one when the corpus is missing."""
+    if not CASES.is_file():
+        return [pytest.param(None, id="corpus-missing")]
+    cases = json.loads(CASES.read_text(encoding="utf-8"))
+    return [pytest.param(case, id=case["file"]) for case in cases if case["expect"] == expect]
+
+
+def read_case(case: dict[str, Any] | None) -> bytes:
+    if case is None:
+        pytest.fail(f"PDF corpus not found: {CASES} is missing (expected beside the repository)")
+    return (CORPUS / str(case["file"])).read_bytes()
+
+
+@pytest.mark.parametrize("resolution", list(Resolution), ids=lambda r: r.value)
+@pytest.mark.parametrize("case", corpus_cases("accept"))
+def test_accepted(case: dict[str, Any] | None, resolution: Resolution) -> None:
+    data = read_case(case)
+    assert case is not None
+    document = render_pdf(data, resolution)
+    assert len(document.pages) == case["pages"]
+    _, vertical_dpi = resolution.dpi
+    for number, (page, (width, height)) in enumerate(
+        zip(document.pages, case["page_sizes_pt"], strict=True), start=1
+    ):
+        assert page.image.mode == "1", f"page {number}"
+        assert page.image.width == 1728, f"page {number}"
+        # Landscape pages are turned upright: their long side runs down the paper.
+        across, down = (height, width) if width > height else (width, height)
+        expected = 1728 * down / across * vertical_dpi / 204
+        assert abs(page.image.height - expected) <= 2, f"page {number}"
+
+
+@pytest.mark.parametrize("case", corpus_cases("refuse"))
+def test_refused(case: dict[str, Any] | None) -> None:
+    data = read_case(case)
+    assert case is not None
+    with pytest.raises(DocumentError) as caught:
+        render_pdf(data, Resolution.FINE)
+    assert caught.value.problem.value == case["refuse_reason"]
+    assert caught.value.message
