@@ -1,0 +1,402 @@
+"""T.30 fax sessions on SpanDSP, over G.711 audio frames or T.38 IFP packets.
+
+This is the only module that touches the cffi binding; nothing it returns exposes `ffi`/`lib`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from faxcast.fax._spandsp import ffi, lib
+
+from faxcast.documents import read_tiff_f
+from faxcast.domain.outcome import FailureClass
+from faxcast.domain.quality import FaxProfile, Modem, Resolution
+from faxcast.errors import FaxError, InputError
+from faxcast.fax.result import FaxResult, T30Code, classify
+
+SAMPLE_RATE = 8000
+FRAME_SAMPLES = 160  # 20 ms, the usual G.711 RTP packetisation
+MAX_IDENT_LEN = 20  # T30_MAX_IDENT_LEN
+MAX_HEADER_LEN = 50  # T30_MAX_PAGE_HEADER_INFO
+_MAX_FRAME = 8000
+
+_spandsp_log = logging.getLogger("faxcast.fax.spandsp")
+
+_MODEM_BITS = {
+    Modem.V17: lib.T30_SUPPORT_V17,
+    Modem.V29: lib.T30_SUPPORT_V29,
+    Modem.V27TER: lib.T30_SUPPORT_V27TER,
+}
+# Post-page responses that mean "page received": MCF, and RTP/PIP which confirm the page
+# while asking for a retrain or an operator.
+_PAGE_CONFIRMED = frozenset({lib.T30_MCF, lib.T30_RTP, lib.T30_PIP})
+_Y_DPM = {Resolution.STANDARD: 3850, Resolution.FINE: 7700}  # SpanDSP's pixels per metre
+
+
+class Codec(enum.Enum):
+    """G.711 law carried on the RTP audio stream."""
+
+    PCMA = "PCMA"
+    PCMU = "PCMU"
+
+
+@dataclass(frozen=True)
+class StationIdentity:
+    """What a fax machine says about itself: its ident (TSI/CSI) and the header line."""
+
+    ident: str = ""
+    header: str = ""
+
+    def __post_init__(self) -> None:
+        for field, value, limit in (
+            ("ident", self.ident, MAX_IDENT_LEN),
+            ("header", self.header, MAX_HEADER_LEN),
+        ):
+            if len(value) > limit:
+                raise InputError(
+                    f"{field} is {len(value)} characters, at most {limit}", field=field
+                )
+            if not (value.isascii() and value.isprintable()):
+                raise InputError(f"{field} must be printable ASCII", field=field)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A validated TIFF-F to send, from `start_page` (0-based) to its end."""
+
+    path: Path
+    pages: int
+    resolution: Resolution
+    start_page: int = 0
+
+    @classmethod
+    def from_file(cls, path: Path, *, start_page: int = 0) -> Outgoing:
+        """Decode and check every page first: SpanDSP alone sends a broken file as OK."""
+        document = read_tiff_f(path.read_bytes())
+        if not 0 <= start_page < len(document.pages):
+            raise InputError(
+                f"start page {start_page + 1} is outside the document's "
+                f"{len(document.pages)} pages",
+                field="start_page",
+            )
+        return cls(path, len(document.pages), document.resolution, start_page)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """Receive into a TIFF-F written at `path`."""
+
+    path: Path
+
+
+Direction = Outgoing | Incoming
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def faxcast_on_phase_d(_t30: Any, user_data: Any, fcf: int) -> int:
+    session: FaxSession = ffi.from_handle(user_data)
+    session._on_page_response(fcf)
+    return 0
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def faxcast_on_phase_e(_t30: Any, user_data: Any, code: int) -> None:
+    session: FaxSession = ffi.from_handle(user_data)
+    session._on_complete(code)
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def faxcast_on_log(level: int, text: Any) -> None:
+    message = ffi.string(text).decode("ascii", "replace").rstrip()
+    # SpanDSP reports a failed call's protocol trouble as warnings; the FaxResult already says
+    # what went wrong, so only its own errors rise above debug.
+    _spandsp_log.log(logging.WARNING if level <= lib.SPAN_LOG_ERROR else logging.DEBUG, message)
+
+
+lib.span_set_message_handler(lib.faxcast_on_log)
+lib.faxcast_quiet_libtiff()
+
+
+class FaxSession:
+    """One T.30 session, sending or receiving; subclasses carry it over audio or T.38."""
+
+    # Slots: the loopback and the RTP loop touch these attributes every 20 ms per channel.
+    __slots__ = (
+        "__weakref__",
+        "_confirmed",
+        "_debug",
+        "_handle",
+        "_result",
+        "_samples",
+        "_t30",
+        "calling",
+        "direction",
+        "done",
+        "identity",
+        "profile",
+    )
+    t38 = False
+
+    def __init__(
+        self,
+        direction: Direction,
+        profile: FaxProfile,
+        identity: StationIdentity,
+        *,
+        calling: bool,
+        debug: bool,
+    ) -> None:
+        self.direction = direction
+        self.profile = profile
+        self.identity = identity
+        self.calling = calling
+        self._debug = debug
+        self._handle = ffi.new_handle(self)
+        self._samples = 0
+        self._confirmed = 0
+        self._result: FaxResult | None = None
+        self.done = False  # set at phase E; a plain attribute as loops test it every frame
+
+    @property
+    def line_seconds(self) -> float:
+        """Time on the line so far, counted in samples (not wall clock)."""
+        return self._samples / SAMPLE_RATE
+
+    @property
+    def pages_confirmed(self) -> int:
+        """Pages of the document the far end has confirmed so far (sending side)."""
+        start = self.direction.start_page if isinstance(self.direction, Outgoing) else 0
+        return start + self._confirmed
+
+    def result(self) -> FaxResult:
+        """The outcome; only once the session is done."""
+        if self._result is None:
+            raise FaxError("the fax session has not finished")
+        return self._result
+
+    def hang_up(self) -> None:
+        """End the session now, as when the call drops; phase E reports what was done."""
+        if self._result is None:
+            lib.t30_terminate(self._t30)
+        if self._result is None:
+            self._on_complete(int(T30Code.CALLDROPPED))
+
+    def _configure(self, t30: Any, log_states: tuple[Any, ...]) -> None:
+        self._t30 = t30
+        profile, identity = self.profile, self.identity
+        if identity.ident:
+            lib.t30_set_tx_ident(t30, identity.ident.encode("ascii"))
+        if identity.header:
+            lib.t30_set_tx_page_header_info(t30, identity.header.encode("ascii"))
+        lib.t30_set_ecm_capability(t30, int(profile.ecm))
+        modems = 0
+        for modem in profile.modems:
+            modems |= _MODEM_BITS[modem]
+        lib.t30_set_supported_modems(t30, modems)
+        lib.t30_set_supported_compressions(
+            t30,
+            lib.T30_SUPPORT_T4_1D_COMPRESSION
+            | lib.T30_SUPPORT_T4_2D_COMPRESSION
+            | lib.T30_SUPPORT_T6_COMPRESSION,
+        )
+        lib.t30_set_supported_resolutions(
+            t30,
+            lib.T30_SUPPORT_STANDARD_RESOLUTION
+            | lib.T30_SUPPORT_FINE_RESOLUTION
+            | lib.T30_SUPPORT_SUPERFINE_RESOLUTION
+            | lib.T30_SUPPORT_R8_RESOLUTION,
+        )
+        lib.t30_set_supported_image_sizes(
+            t30,
+            lib.T30_SUPPORT_215MM_WIDTH
+            | lib.T30_SUPPORT_UNLIMITED_LENGTH
+            | lib.T30_SUPPORT_A4_LENGTH
+            | lib.T30_SUPPORT_B4_LENGTH
+            | lib.T30_SUPPORT_US_LETTER_LENGTH
+            | lib.T30_SUPPORT_US_LEGAL_LENGTH,
+        )
+        direction = self.direction
+        if isinstance(direction, Outgoing):
+            lib.t30_set_tx_file(t30, bytes(direction.path), direction.start_page, -1)
+        else:
+            lib.t30_set_rx_file(t30, bytes(direction.path), -1)
+        lib.t30_set_phase_d_handler(t30, lib.faxcast_on_phase_d, self._handle)
+        lib.t30_set_phase_e_handler(t30, lib.faxcast_on_phase_e, self._handle)
+        level = (
+            lib.SPAN_LOG_FLOW | lib.SPAN_LOG_SHOW_PROTOCOL | lib.SPAN_LOG_SHOW_TAG
+            if self._debug
+            else lib.SPAN_LOG_WARNING | lib.SPAN_LOG_SHOW_PROTOCOL | lib.SPAN_LOG_SHOW_TAG
+        )
+        tag = b"tx" if isinstance(direction, Outgoing) else b"rx"
+        for state in (*log_states, lib.t30_get_logging_state(t30)):
+            lib.span_log_set_level(state, level)
+            lib.span_log_set_tag(state, tag)
+
+    def _on_page_response(self, fcf: int) -> None:
+        if isinstance(self.direction, Outgoing) and fcf in _PAGE_CONFIRMED:
+            self._confirmed += 1
+
+    def _on_complete(self, raw_code: int) -> None:
+        if self._result is not None:
+            return
+        stats = ffi.new("t30_stats_t *")
+        lib.t30_get_transfer_statistics(self._t30, stats)
+        ident = lib.t30_get_rx_ident(self._t30)
+        remote = "" if ident == ffi.NULL else ffi.string(ident).decode("ascii", "replace").strip()
+        try:
+            code = T30Code(raw_code)
+        except ValueError:
+            code = T30Code.UNEXPECTED
+        text = ffi.string(lib.t30_completion_code_to_str(raw_code)).decode("ascii", "replace")
+        direction = self.direction
+        if isinstance(direction, Outgoing):
+            total = direction.pages
+            transferred = direction.start_page + stats.pages_tx
+            confirmed = self.pages_confirmed
+        else:
+            transferred = confirmed = total = stats.pages_rx
+        success = code is T30Code.OK and confirmed == total and total > 0
+        failure: FailureClass | None = None
+        reason = "delivered" if isinstance(direction, Outgoing) else "received"
+        group = classify(code)
+        if group is not None:
+            failure, reason = group.failure, group.reason
+        elif not success:
+            failure = FailureClass.TRANSFER_FAILED
+            reason = f"the far end confirmed {confirmed} of {total} pages"
+        resolution = next(
+            (res for res, dpm in _Y_DPM.items() if abs(stats.y_resolution - dpm) < 200), None
+        )
+        self._result = FaxResult(
+            success=success,
+            code=code,
+            code_text=text,
+            pages_total=total,
+            pages_transferred=transferred,
+            pages_confirmed=confirmed,
+            bit_rate=stats.bit_rate,
+            ecm=bool(stats.error_correcting_mode),
+            resolution=resolution,
+            remote_ident=remote,
+            duration_s=self.line_seconds,
+            t38=self.t38,
+            failure=failure,
+            reason=reason,
+        )
+        self.done = True
+
+
+class AudioFaxSession(FaxSession):
+    """T.30 over 8 kHz G.711 audio: V.21 signalling and V.27ter/V.29/V.17 image modems."""
+
+    __slots__ = ("_fax", "_g711", "_out", "_out_buffer", "_pcm", "codec")
+
+    def __init__(
+        self,
+        direction: Direction,
+        profile: FaxProfile,
+        identity: StationIdentity = StationIdentity(),
+        *,
+        calling: bool,
+        codec: Codec = Codec.PCMA,
+        debug: bool = False,
+    ) -> None:
+        super().__init__(direction, profile, identity, calling=calling, debug=debug)
+        self.codec = codec
+        fax = lib.fax_init(ffi.NULL, int(calling))
+        g711 = lib.g711_init(ffi.NULL, lib.G711_ALAW if codec is Codec.PCMA else lib.G711_ULAW)
+        if ffi.NULL in (fax, g711):
+            raise FaxError("SpanDSP could not create an audio fax session")
+        weakref.finalize(self, _free_audio, fax, g711)
+        self._fax = fax
+        self._g711 = g711
+        lib.fax_set_transmit_on_idle(fax, 1)
+        self._configure(lib.fax_get_t30_state(fax), (lib.fax_get_logging_state(fax),))
+        self._out = ffi.new("uint8_t[]", _MAX_FRAME)
+        self._pcm = ffi.new("int16_t[]", _MAX_FRAME)
+        self._out_buffer = ffi.buffer(self._out)
+
+    def transmit(self, samples: int = FRAME_SAMPLES) -> bytes:
+        """The next `samples` of line audio from this end, G.711-encoded."""
+        n = lib.faxcast_audio_tx(self._fax, self._g711, self._out, self._pcm, samples)
+        payload: bytes = self._out_buffer[:n]
+        return payload
+
+    def receive(self, payload: bytes) -> None:
+        """Feed G.711 audio heard from the far end; this also runs T.30's timers."""
+        lib.faxcast_audio_rx(self._fax, self._g711, payload, self._pcm, len(payload))
+        self._samples += len(payload)
+
+
+_t38_advance = lib.faxcast_t38_advance
+
+
+def _free_t38(terminal: Any, queue: Any) -> None:
+    lib.t38_terminal_free(terminal)
+    lib.faxcast_ifp_queue_release(queue)
+
+
+def _free_audio(fax: Any, g711: Any) -> None:
+    lib.fax_free(fax)
+    lib.g711_free(g711)
+
+
+class T38FaxSession(FaxSession):
+    """T.30 carried as T.38 IFP packets (the UDPTL framing is the SIP layer's business)."""
+
+    __slots__ = ("_core", "_packet", "_packet_buffer", "_queue", "_terminal")
+    t38 = True
+
+    def __init__(
+        self,
+        direction: Direction,
+        profile: FaxProfile,
+        identity: StationIdentity = StationIdentity(),
+        *,
+        calling: bool,
+        paced: bool = True,
+        debug: bool = False,
+    ) -> None:
+        super().__init__(direction, profile, identity, calling=calling, debug=debug)
+        queue = ffi.new("faxcast_ifp_queue_t *")
+        terminal = lib.t38_terminal_init(ffi.NULL, int(calling), lib.faxcast_ifp_queue_push, queue)
+        if terminal == ffi.NULL:
+            raise FaxError("SpanDSP could not create a T.38 fax session")
+        weakref.finalize(self, _free_t38, terminal, queue)
+        self._queue = queue
+        self._terminal = terminal
+        self._core = lib.t38_terminal_get_t38_core_state(terminal)
+        if not paced:
+            lib.t38_terminal_set_config(terminal, lib.T38_TERMINAL_OPTION_NO_PACING)
+        self._configure(
+            lib.t38_terminal_get_t30_state(terminal),
+            (
+                lib.t38_terminal_get_logging_state(terminal),
+                lib.t38_core_get_logging_state(self._core),
+            ),
+        )
+        self._packet = ffi.new("uint8_t[]", lib.FAXCAST_IFP_MAX)
+        self._packet_buffer = ffi.buffer(self._packet)
+
+    def advance(self, samples: int = FRAME_SAMPLES) -> Sequence[bytes]:
+        """Let `samples` of time pass; returns the IFP packets to send, in order."""
+        queued = _t38_advance(self._terminal, self._queue, samples)
+        self._samples += samples
+        if not queued:
+            return ()
+        if queued < 0:
+            raise FaxError("SpanDSP produced a T.38 packet faxcast could not queue")
+        pop, queue, packet = lib.faxcast_ifp_queue_pop, self._queue, self._packet
+        buffer = self._packet_buffer
+        return [buffer[: pop(queue, packet)] for _ in range(queued)]
+
+    def receive(self, packet: bytes, seq_no: int) -> None:
+        """Feed one IFP packet from the far end, with its UDPTL sequence number."""
+        lib.t38_core_rx_ifp_packet(self._core, packet, len(packet), seq_no & 0xFFFF)
