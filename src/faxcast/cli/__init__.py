@@ -1,0 +1,1 @@
+"""faxcast's command line."""

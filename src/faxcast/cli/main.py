@@ -1,0 +1,197 @@
+"""The `faxcast` command: errors become one line on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from faxcast.documents import FaxPage, preview_png, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.domain.quality import Quality
+from faxcast.errors import FaxcastError
+from faxcast.fax.engine import Outgoing, StationIdentity
+from faxcast.fax.loopback import LoopbackResult, loopback
+from faxcast.fax.result import FaxResult
+
+_QUALITY = click.Choice([q.value for q in Quality])
+
+
+@click.group()
+@click.option("--debug", is_flag=True, help="Show SpanDSP's protocol log and tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """faxcast: fax one document to many numbers, really."""
+    ctx.obj = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(name)s: %(message)s"
+    )
+
+
+@cli.group()
+def fax() -> None:
+    """The fax engine on its own: render documents, fax them through a loopback."""
+
+
+@fax.command()
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quality", type=_QUALITY, default=Quality.HIGH.value, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="TIFF-F file to write.",
+)
+@click.option(
+    "--previews",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write a PNG of each page, as the recipient will see it, in this folder.",
+)
+def render(pdf: Path, quality: str, output: Path, previews: Path | None) -> None:
+    """Render PDF to the TIFF-F faxcast would send."""
+    document = render_pdf(pdf.read_bytes(), Quality(quality).profile.resolution)
+    output.write_bytes(write_tiff_f(document))
+    if previews is not None:
+        _write_previews(read_tiff_f(output.read_bytes()).pages, previews)
+    click.echo(f"{output}: {len(document.pages)} pages, {document.resolution.value} resolution")
+
+
+@fax.command(name="loopback")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quality", type=_QUALITY, default=Quality.HIGH.value, show_default=True)
+@click.option("--t38", is_flag=True, help="Carry the fax as T.38 packets instead of audio.")
+@click.option("--no-ecm", is_flag=True, help="Turn error correction off.")
+@click.option(
+    "-o",
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("faxcast-loopback"),
+    show_default=True,
+    help="Where the received TIFF and its PNG pages go.",
+)
+@click.option("--ident", default="+00 000 000 000", show_default=True, help="Our TSI.")
+@click.option("--header", default="faxcast", show_default=True, help="Page header line.")
+def loopback_command(
+    pdf: Path, quality: str, t38: bool, no_ecm: bool, out_dir: Path, ident: str, header: str
+) -> None:
+    """Fax PDF to an in-memory fax machine and show what both ends saw."""
+    result = _fax_through_loopback(
+        pdf.read_bytes(),
+        Quality(quality),
+        out_dir,
+        t38=t38,
+        ecm=not no_ecm,
+        identity=StationIdentity(ident, header),
+    )
+    if not result.sender.success:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("faxcast-demo"),
+    show_default=True,
+)
+def demo(out_dir: Path) -> None:
+    """Fax the bundled sample document through the loopback and show the result."""
+    sample = resources.files("faxcast").joinpath("samples/demo.pdf").read_bytes()
+    result = _fax_through_loopback(
+        sample,
+        Quality.HIGH,
+        out_dir,
+        t38=False,
+        ecm=True,
+        identity=StationIdentity("+00 000 000 000", "faxcast demo"),
+    )
+    if not result.sender.success:
+        sys.exit(1)
+
+
+def _fax_through_loopback(
+    pdf: bytes,
+    quality: Quality,
+    out_dir: Path,
+    *,
+    t38: bool,
+    ecm: bool,
+    identity: StationIdentity,
+) -> LoopbackResult:
+    profile = dataclasses.replace(quality.profile, ecm=ecm)
+    document = render_pdf(pdf, profile.resolution)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    received = out_dir / "received.tif"
+    with tempfile.TemporaryDirectory(prefix="faxcast-") as scratch:
+        sent = Path(scratch) / "sent.tif"
+        sent.write_bytes(write_tiff_f(document))
+        click.echo(
+            f"faxing {len(document.pages)} pages, {quality.value} quality, "
+            f"{'T.38' if t38 else 'audio'}, {'ECM' if ecm else 'no ECM'}...",
+            err=True,
+        )
+        result = loopback(
+            Outgoing.from_file(sent),
+            received,
+            profile,
+            t38=t38,
+            sender_identity=identity,
+            receiver_identity=StationIdentity("+00 999 999 999"),
+        )
+    click.echo(_describe("sender", result.sender))
+    click.echo(_describe("receiver", result.receiver))
+    if result.receiver.pages_transferred:
+        pngs = _write_previews(read_tiff_f(received.read_bytes()).pages, out_dir)
+        click.echo(f"received: {received} and {len(pngs)} PNG pages in {out_dir}")
+    return result
+
+
+def _describe(end: str, result: FaxResult) -> str:
+    fields = dataclasses.asdict(result)
+    lines = [f"{end}: {result.summary()}"]
+    lines += [f"  {name}: {_plain(value)}" for name, value in fields.items()]
+    return "\n".join(lines)
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, enum.IntEnum):
+        return f"{value.name} ({int(value)})"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _write_previews(pages: Sequence[FaxPage], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for number, page in enumerate(pages, start=1):
+        path = folder / f"page-{number}.png"
+        path.write_bytes(preview_png(page))
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI, turning faxcast errors into one line and exit 1."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="faxcast", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("faxcast: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FaxcastError as exc:
+        if debug:
+            raise
+        click.echo(f"faxcast: error: {exc}", err=True)
+        sys.exit(1)
