@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,21 @@ from faxcast.documents import render_pdf
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError
 
-# The corpus lives beside the repository: /work/main/../shared/corpus/pdfs.
 REPOSITORY = Path(__file__).resolve().parents[2]
-CORPUS = REPOSITORY.parent / "shared" / "corpus" / "pdfs"
+
+
+def _find_corpus() -> Path:
+    """$FAXCAST_PDF_CORPUS, else the shared folder beside this checkout, else the workplace's."""
+    candidates = [
+        REPOSITORY.parent / "shared" / "corpus" / "pdfs",
+        Path("/work/shared/corpus/pdfs"),
+    ]
+    if "FAXCAST_PDF_CORPUS" in os.environ:
+        candidates = [Path(os.environ["FAXCAST_PDF_CORPUS"])]
+    return next((path for path in candidates if (path / "cases.json").is_file()), candidates[0])
+
+
+CORPUS = _find_corpus()
 CASES = CORPUS / "cases.json"
 
 
