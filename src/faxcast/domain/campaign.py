@@ -1,0 +1,381 @@
+"""The `Campaign` aggregate: its states, the one transition table, its outcome and its checks."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from faxcast.domain.quality import Quality
+from faxcast.domain.recipient import Counts
+from faxcast.errors import ConflictError, InputError
+
+NAME_MAX_CHARS: Final = 100
+
+
+class CampaignState(enum.Enum):
+    """The campaign's lifecycle (the seed's "état")."""
+
+    SCHEDULED = "scheduled"
+    WAITING = "waiting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    ERROR = "error"
+
+    @property
+    def provider_status(self) -> str:
+        """The name the provider's API gives this state, for the compatible endpoints."""
+        return _PROVIDER_STATUS[self]
+
+
+_PROVIDER_STATUS: Final[Mapping[CampaignState, str]] = {
+    CampaignState.SCHEDULED: "todo",
+    CampaignState.WAITING: "stopTodo",
+    CampaignState.RUNNING: "doing",
+    CampaignState.STOPPING: "stopDoing",
+    CampaignState.FINISHED: "done",
+    CampaignState.ERROR: "error",
+}
+
+
+class CampaignOutcome(enum.Enum):
+    """The campaign's result (the seed's "statut"); `n/a` until it is finished."""
+
+    NA = "n/a"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    ERROR = "error"
+
+
+class SendType(enum.Enum):
+    """Scheduled campaigns start at their time; manual ones wait for a launch."""
+
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+
+
+class Command(enum.Enum):
+    """What can happen to an existing campaign; creation is `initial_state`."""
+
+    LAUNCH = "launch"
+    STOP = "stop"
+    END_STOP = "end_stop"
+    START_DUE = "start_due"
+    SETTLE = "settle"
+    FAIL = "fail"
+    DELETE = "delete"
+
+
+_S = CampaignState
+_C = Command
+
+_INITIAL_STATES: Final[Mapping[SendType, CampaignState]] = {
+    SendType.MANUAL: _S.WAITING,
+    SendType.SCHEDULED: _S.SCHEDULED,
+}
+
+# The whole lifecycle. A pair that is absent is refused with a ConflictError. Guards that
+# need more than the state (calls in progress, the time, recipients left) live in `Campaign`.
+_TRANSITIONS: Final[Mapping[tuple[CampaignState, Command], CampaignState]] = {
+    (_S.WAITING, _C.LAUNCH): _S.RUNNING,
+    (_S.SCHEDULED, _C.START_DUE): _S.RUNNING,
+    (_S.SCHEDULED, _C.STOP): _S.STOPPING,
+    (_S.RUNNING, _C.STOP): _S.STOPPING,
+    (_S.STOPPING, _C.END_STOP): _S.WAITING,
+    (_S.RUNNING, _C.SETTLE): _S.FINISHED,
+    # A stop that races the last call can find nothing left to launch: the campaign is done.
+    (_S.STOPPING, _C.SETTLE): _S.FINISHED,
+    (_S.SCHEDULED, _C.FAIL): _S.ERROR,
+    (_S.WAITING, _C.FAIL): _S.ERROR,
+    (_S.RUNNING, _C.FAIL): _S.ERROR,
+    (_S.STOPPING, _C.FAIL): _S.ERROR,
+    # Deleting keeps the state: the store removes the row when it sees CampaignDeleted.
+    # Running and stopping are absent because calls may be in progress.
+    (_S.SCHEDULED, _C.DELETE): _S.SCHEDULED,
+    (_S.WAITING, _C.DELETE): _S.WAITING,
+    (_S.FINISHED, _C.DELETE): _S.FINISHED,
+    (_S.ERROR, _C.DELETE): _S.ERROR,
+}
+
+# How each command reads in a refusal: (verb, what "only a … campaign can" do).
+_WORDING: Final[Mapping[Command, tuple[str, str]]] = {
+    _C.LAUNCH: ("launch", "be launched"),
+    _C.STOP: ("stop", "be stopped"),
+    _C.END_STOP: ("end the stop of", "end its stop"),
+    _C.START_DUE: ("start", "start at its time"),
+    _C.SETTLE: ("finish", "finish"),
+    _C.FAIL: ("fail", "fail"),
+    _C.DELETE: ("delete", "be deleted"),
+}
+
+
+def initial_state(send_type: SendType) -> CampaignState:
+    """The state a new campaign starts in: manual ones wait, scheduled ones wait for their time."""
+    return _INITIAL_STATES[send_type]
+
+
+def allowed_commands(state: CampaignState) -> frozenset[Command]:
+    """The commands the table allows from `state` (what the "..." menu may offer)."""
+    return frozenset(command for (source, command) in _TRANSITIONS if source is state)
+
+
+def transition(state: CampaignState, command: Command, *, name: str) -> CampaignState:
+    """The state after `command`, or ConflictError naming the campaign and its state."""
+    try:
+        return _TRANSITIONS[(state, command)]
+    except KeyError:
+        verb, can = _WORDING[command]
+        sources = [source.value for source in CampaignState if (source, command) in _TRANSITIONS]
+        allowed = ", ".join(sources[:-1]) + " or " + sources[-1] if len(sources) > 1 else sources[0]
+        raise ConflictError(
+            f"cannot {verb} campaign '{name}': it is {_describe(state)}; "
+            f"only a {allowed} campaign can {can}"
+        ) from None
+
+
+def _describe(state: CampaignState) -> str:
+    return "in error" if state is CampaignState.ERROR else state.value
+
+
+def compute_outcome(
+    delivered: int, failed: int, total: int, *, could_not_run: bool = False
+) -> CampaignOutcome:
+    """The seed's status: success if all delivered, partial if some, error if none or not run."""
+    if min(delivered, failed, total) < 0 or delivered + failed > total:
+        raise ValueError(f"inconsistent counts: {delivered} delivered, {failed} failed of {total}")
+    if could_not_run:
+        return CampaignOutcome.ERROR
+    if delivered + failed < total:
+        return CampaignOutcome.NA
+    if delivered == 0:
+        return CampaignOutcome.ERROR
+    return CampaignOutcome.SUCCESS if failed == 0 else CampaignOutcome.PARTIAL
+
+
+def validate_name(name: str) -> str:
+    """The campaign name without surrounding blanks; 1 to 100 characters or InputError."""
+    stripped = name.strip()
+    if not stripped:
+        raise InputError("the campaign name is empty", field="name")
+    if len(stripped) > NAME_MAX_CHARS:
+        raise InputError(
+            f"the campaign name has {len(stripped)} characters; at most {NAME_MAX_CHARS} "
+            "are allowed",
+            field="name",
+        )
+    return stripped
+
+
+def validate_send_at(
+    send_type: SendType, send_at: datetime | None, *, now: datetime
+) -> datetime | None:
+    """The send time in UTC: required and in the future when scheduled, absent when manual."""
+    if send_type is SendType.MANUAL:
+        if send_at is not None:
+            raise InputError("a manual campaign has no send date; leave it empty", field="sendDate")
+        return None
+    if send_at is None:
+        raise InputError("a scheduled campaign needs a send date and time", field="sendDate")
+    if send_at.utcoffset() is None:
+        raise InputError("the send date has no time zone", field="sendDate")
+    send_at = send_at.astimezone(UTC)
+    if send_at <= now:
+        raise InputError(
+            f"the send date {send_at:%Y-%m-%d %H:%M} UTC is in the past "
+            f"(it is now {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)",
+            field="sendDate",
+        )
+    return send_at
+
+
+@dataclass(frozen=True)
+class CampaignCreated:
+    """A campaign was created, waiting or scheduled."""
+
+    reference: str
+    state: CampaignState
+
+
+@dataclass(frozen=True)
+class CampaignLaunched:
+    """A waiting campaign was launched by hand."""
+
+    reference: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CampaignStarted:
+    """A scheduled campaign reached its time and started."""
+
+    reference: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CampaignStopping:
+    """Stop was asked: no new call starts; calls in progress finish."""
+
+    reference: str
+
+
+@dataclass(frozen=True)
+class CampaignStopped:
+    """The last call in progress ended; the campaign waits for a launch."""
+
+    reference: str
+
+
+@dataclass(frozen=True)
+class CampaignFinished:
+    """The last recipient was settled."""
+
+    reference: str
+    outcome: CampaignOutcome
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CampaignFailed:
+    """The campaign cannot run (document unusable, line removed)."""
+
+    reference: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CampaignDeleted:
+    """The campaign is to be removed from the history."""
+
+    reference: str
+
+
+CampaignEvent = (
+    CampaignCreated
+    | CampaignLaunched
+    | CampaignStarted
+    | CampaignStopping
+    | CampaignStopped
+    | CampaignFinished
+    | CampaignFailed
+    | CampaignDeleted
+)
+
+
+@dataclass(eq=False)
+class Campaign:
+    """One document, many recipients, one schedule; methods apply a command and record events."""
+
+    name: str
+    reference: str
+    state: CampaignState
+    send_type: SendType
+    send_at: datetime | None
+    quality: Quality
+    outcome: CampaignOutcome = CampaignOutcome.NA
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    events: list[CampaignEvent] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        name: str,
+        reference: str,
+        send_type: SendType,
+        send_at: datetime | None,
+        quality: Quality,
+        now: datetime,
+    ) -> Campaign:
+        """A new campaign after checking its name and send time (InputError otherwise)."""
+        campaign = cls(
+            name=validate_name(name),
+            reference=reference,
+            state=initial_state(send_type),
+            send_type=send_type,
+            send_at=validate_send_at(send_type, send_at, now=now),
+            quality=quality,
+        )
+        campaign.events.append(CampaignCreated(reference, campaign.state))
+        return campaign
+
+    def can(self, command: Command) -> bool:
+        """Whether the state allows `command` (its guards may still refuse it)."""
+        return command in allowed_commands(self.state)
+
+    def launch(self, *, now: datetime) -> None:
+        """Start a waiting campaign by hand."""
+        self.state = self._next(Command.LAUNCH)
+        self.started_at = self.started_at or now
+        self.events.append(CampaignLaunched(self.reference, now))
+
+    def start_due(self, *, now: datetime) -> None:
+        """Start a scheduled campaign whose time has come."""
+        new_state = self._next(Command.START_DUE)
+        if self.send_at is None:
+            raise ConflictError(f"cannot start campaign '{self.name}': it has no send date")
+        if now < self.send_at:
+            raise ConflictError(
+                f"cannot start campaign '{self.name}': it is scheduled for "
+                f"{self.send_at:%Y-%m-%d %H:%M} UTC"
+            )
+        self.state = new_state
+        self.started_at = self.started_at or now
+        self.events.append(CampaignStarted(self.reference, now))
+
+    def stop(self, *, calls_in_progress: int) -> None:
+        """Stop a scheduled or running campaign; it waits for a launch once no call is left."""
+        _check_calls(calls_in_progress)
+        self.state = self._next(Command.STOP)
+        self.events.append(CampaignStopping(self.reference))
+        if calls_in_progress == 0:
+            self.end_stop(calls_in_progress=0)
+
+    def end_stop(self, *, calls_in_progress: int) -> None:
+        """Finish a stop once the last call in progress has ended."""
+        _check_calls(calls_in_progress)
+        new_state = self._next(Command.END_STOP)
+        if calls_in_progress > 0:
+            raise ConflictError(
+                f"cannot end the stop of campaign '{self.name}': "
+                f"{calls_in_progress} call(s) still in progress"
+            )
+        self.state = new_state
+        self.events.append(CampaignStopped(self.reference))
+
+    def settle(self, counts: Counts, *, now: datetime) -> None:
+        """Finish the campaign once every recipient is delivered or failed."""
+        new_state = self._next(Command.SETTLE)
+        if not counts.settled:
+            raise ConflictError(
+                f"cannot finish campaign '{self.name}': {counts.todo} recipient(s) still to do"
+            )
+        self.state = new_state
+        self.outcome = compute_outcome(counts.delivered, counts.failed, counts.total)
+        self.finished_at = now
+        self.events.append(CampaignFinished(self.reference, self.outcome, now))
+
+    def fail(self, reason: str, *, now: datetime) -> None:
+        """End the campaign in error: it cannot run (document unusable, line removed)."""
+        self.state = self._next(Command.FAIL)
+        self.outcome = CampaignOutcome.ERROR
+        self.finished_at = now
+        self.events.append(CampaignFailed(self.reference, reason, now))
+
+    def delete(self) -> None:
+        """Mark the campaign for removal; refused while calls may be in progress."""
+        self._next(Command.DELETE)
+        self.events.append(CampaignDeleted(self.reference))
+
+    def _next(self, command: Command) -> CampaignState:
+        return transition(self.state, command, name=self.name)
+
+
+def _check_calls(calls_in_progress: int) -> None:
+    if calls_in_progress < 0:
+        raise ValueError(f"negative number of calls in progress: {calls_in_progress}")

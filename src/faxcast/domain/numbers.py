@@ -1,0 +1,526 @@
+"""Recipient lists: split, check and normalise the numbers of a campaign (DESIGN.md, Recipients).
+
+The seed's rule comes first: entries are separated by ``,``, ``;`` or line breaks, and each is
+an optional ``+`` and 6 to 17 digits, blanks and ``. - ( )`` ignored. phonenumbers then turns
+each entry into E.164 with the line's country and refuses the numbers it knows cannot exist.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+import phonenumbers
+from phonenumbers import (
+    NumberParseException,
+    PhoneMetadata,
+    ValidationResult,
+    shortnumberinfo,
+)
+
+from faxcast.errors import InputError
+
+MIN_DIGITS: Final = 6
+MAX_DIGITS: Final = 17
+DEFAULT_MAX_RECIPIENTS: Final = 10_000
+# The error message lists this many problems; the exception's `problems` holds them all.
+_PROBLEMS_IN_MESSAGE: Final = 10
+_TEXT_IN_MESSAGE: Final = 40
+
+
+@dataclass(frozen=True)
+class EntryProblem:
+    """An entry that is not a usable number; line and column are 1-based, in characters."""
+
+    line: int
+    column: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An entry whose number appeared earlier in the list; it is sent only once."""
+
+    line: int
+    column: int
+    text: str
+    number: str
+
+
+@dataclass(frozen=True)
+class KeptAsDialled:
+    """A national entry phonenumbers cannot make E.164 (local or short number), kept as typed."""
+
+    line: int
+    column: int
+    text: str
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecipientList:
+    """Distinct numbers in first-seen order: E.164, except those listed in `kept_as_dialled`."""
+
+    numbers: tuple[str, ...]
+    duplicates: tuple[Duplicate, ...]
+    kept_as_dialled: tuple[KeptAsDialled, ...] = ()
+
+
+class RecipientListError(InputError):
+    """A recipient list refused as a whole; `problems` lists every invalid entry."""
+
+    def __init__(self, message: str, problems: tuple[EntryProblem, ...] = ()) -> None:
+        super().__init__(message, field="recipients")
+        self.problems = problems
+
+
+def parse_recipients(
+    text: str, *, country: str, max_recipients: int = DEFAULT_MAX_RECIPIENTS
+) -> RecipientList:
+    """Split and normalise a recipient list, national numbers read in `country` (ISO alpha-2).
+
+    Raises RecipientListError listing every invalid entry, or if the list is empty or too long.
+    """
+    region = country.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown country {country!r}: expected an ISO 3166 code such as 'FR'")
+    region_plan = _plan_for_region(region)
+    # One phonenumbers decision per distinct entry: lists repeat numbers, and it is the costly part.
+    decided: dict[str, _Normalised] = {}
+    seen: set[str] = set()
+    numbers: list[str] = []
+    duplicates: list[Duplicate] = []
+    kept: list[KeptAsDialled] = []
+    problems: list[EntryProblem] = []
+    for line, column, entry in _entries(text):
+        if _PLAIN.fullmatch(entry):
+            cleaned = entry
+        else:
+            cleaned = _IGNORED.sub("", entry)
+            if not _PLAIN.fullmatch(cleaned):
+                problems.append(EntryProblem(line, column, entry, _digit_rule_problem(cleaned)))
+                continue
+        normalised = decided.get(cleaned)
+        if normalised is None:
+            normalised = _normalise(cleaned, region, region_plan)
+            decided[cleaned] = normalised
+        number, problem, note = normalised
+        if problem is not None:
+            problems.append(EntryProblem(line, column, entry, problem))
+        elif number in seen:
+            duplicates.append(Duplicate(line, column, entry, number))
+        else:
+            seen.add(number)
+            numbers.append(number)
+            if note is not None:
+                kept.append(KeptAsDialled(line, column, entry, number, note))
+    too_many = (
+        f"the list has {len(numbers)} different numbers, at most {max_recipients} are allowed"
+        if len(numbers) > max_recipients
+        else ""
+    )
+    if problems:
+        raise RecipientListError(_summary(problems, too_many), tuple(problems))
+    if too_many:
+        raise RecipientListError(too_many)
+    if not numbers:
+        raise RecipientListError("the list has no numbers")
+    return RecipientList(tuple(numbers), tuple(duplicates), tuple(kept))
+
+
+def decode_recipient_file(data: bytes) -> str:
+    """The text of a recipients file: UTF-8 (BOM or not), UTF-16 with a BOM, else Latin-1."""
+    for magic, kind in _NOT_TEXT:
+        if data.startswith(magic):
+            raise InputError(
+                f"the recipients file is {kind}, not text: save the list as a .txt file",
+                field="recipientsFile",
+            )
+    text = _decode(data)
+    if "\0" in text:
+        raise InputError(
+            "the recipients file is not text: it contains NUL bytes", field="recipientsFile"
+        )
+    controls = len(_CONTROL.findall(text))
+    # Text files have no control characters beyond a stray one; binary files decoded as Latin-1
+    # have about one in four.
+    if controls * 10 > len(text):
+        raise InputError(
+            f"the recipients file is not text: {controls} of its {len(text)} characters"
+            " are control characters",
+            field="recipientsFile",
+        )
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting and the seed's digit rule
+
+# Line numbers count CR, LF and CRLF, as editors do; the other line ends Unicode knows (VT, FF,
+# FS, GS, RS, NEL, LS, PS) only separate entries, so that two numbers never silently merge.
+_LINE_BREAK: Final = re.compile(r"\r\n?|\n")
+_ENTRY: Final = re.compile(r"[^,;\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+_PLAIN: Final = re.compile(r"\+?[0-9]{6,17}")
+# Invisible formatting characters come along when numbers are copied from mail, chat or web
+# pages (Outlook wraps numbers in U+202A/U+202C): they count as blanks, and so do soft hyphens.
+_INVISIBLE: Final = (
+    "".join(
+        chr(c)
+        for first, last in ((0xAD, 0xAD), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2069))
+        for c in range(first, last + 1)
+    )
+    + "\ufeff"
+)
+# Unicode's whitespace ends at U+3000 (the ideographic space).
+_BLANKS: Final = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + _INVISIBLE
+# Unicode dashes and the minus sign are the typographer's version of the seed's '-'.
+_IGNORED: Final = re.compile(rf"[\s.()\-\u2010-\u2015\u2212{_INVISIBLE}]+")
+
+
+def _entries(text: str) -> Iterator[tuple[int, int, str]]:
+    """(line, column, text) of every non-blank entry, surrounding blanks removed."""
+    for line_number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        if _PLAIN.fullmatch(line):
+            # The common case: one clean number per line.
+            yield line_number, 1, line
+            continue
+        for match in _ENTRY.finditer(line):
+            raw = match.group()
+            left = raw.lstrip(_BLANKS)
+            if left:
+                yield line_number, match.start() + len(raw) - len(left) + 1, left.rstrip(_BLANKS)
+
+
+def _digit_rule_problem(cleaned: str) -> str:
+    """Why an entry, blanks and punctuation removed, is not an optional '+' and 6 to 17 digits."""
+    for index, char in enumerate(cleaned):
+        if char == "+":
+            if index > 0:
+                return "'+' is only allowed at the start"
+        elif char not in "0123456789":
+            if char.isdigit():
+                return f"contains {_show_char(char)}, write digits as 0 to 9"
+            return f"contains {_show_char(char)}, which is not a digit"
+    digits = len(cleaned) - cleaned.startswith("+")
+    if digits == 0:
+        return f"has no digits, at least {MIN_DIGITS} are needed"
+    if digits < MIN_DIGITS:
+        return f"has {digits} digit{'s' if digits > 1 else ''}, at least {MIN_DIGITS} are needed"
+    return f"has {digits} digits, at most {MAX_DIGITS} are allowed"
+
+
+def _show_char(char: str) -> str:
+    return f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
+
+
+def _show(text: str) -> str:
+    shown = "".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in text[:_TEXT_IN_MESSAGE])
+    return shown + ("…" if len(text) > _TEXT_IN_MESSAGE else "")
+
+
+def _summary(problems: list[EntryProblem], too_many: str) -> str:
+    count = len(problems)
+    listed = "; ".join(
+        f"line {p.line}, column {p.column}: '{_show(p.text)}': {p.reason}"
+        for p in problems[:_PROBLEMS_IN_MESSAGE]
+    )
+    more = f"; and {count - _PROBLEMS_IN_MESSAGE} more" if count > _PROBLEMS_IN_MESSAGE else ""
+    also = f"; also, {too_many}" if too_many else ""
+    return f"{count} invalid number{'s' if count > 1 else ''}: {listed}{more}{also}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation with phonenumbers
+#
+# Which numbers are refused: the seed's 6-17 digit rule decides first. phonenumbers then only
+# refuses numbers that cannot exist: a '+' or international prefix not followed by a country
+# code, or a length no number of that country has (is_possible_number). We do not use
+# is_valid_number: it also checks number ranges, which go stale as plans change, and would refuse
+# special and foreign numbers that are real. A national entry (no '+') that phonenumbers cannot
+# make E.164 but that can be dialled from the line (a local number without its area code, or a
+# known short number of the line's country) is kept as typed and reported in `kept_as_dialled`.
+#
+# Speed: phonenumbers.parse costs about 25 µs, too much for 100 000 recipients. `_fast_parse`
+# follows parse's steps on the digits for the common shapes and defers to it for the rest (an
+# international prefix, the country code written without '+', national prefix transform rules);
+# tests check that both give the same answer.
+
+
+class _Normalised(NamedTuple):
+    number: str
+    problem: str | None
+    note: str | None
+
+
+class _Parsed(NamedTuple):
+    country_code: int
+    national_number: str
+    national: bool  # read with the line's country, not from a '+', a prefix or a country code
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What phonenumbers' metadata says about one region, compiled once."""
+
+    country_code: int
+    code_digits: str
+    international_prefix: re.Pattern[str] | None
+    national_prefix: re.Pattern[str] | None
+    has_transform_rule: bool
+    general: re.Pattern[str] | None
+    lengths: tuple[int, ...]
+    local_lengths: tuple[int, ...]
+
+
+_COUNTRY_CODES: Final = {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+
+
+@functools.cache
+def _plan_for_region(region: str) -> _Plan:
+    metadata = PhoneMetadata.metadata_for_region(region)
+    assert metadata is not None, region
+    return _plan(metadata)
+
+
+@functools.cache
+def _plan_for_code(country_code: int) -> _Plan:
+    # As is_possible_number does: a shared code (+1, +7, +44…) follows its main region's metadata.
+    main_region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, main_region)
+    assert metadata is not None, country_code
+    return _plan(metadata)
+
+
+def _plan(metadata: PhoneMetadata) -> _Plan:
+    general = metadata.general_desc
+    assert general is not None
+    assert metadata.country_code is not None
+    return _Plan(
+        country_code=metadata.country_code,
+        code_digits=str(metadata.country_code),
+        international_prefix=_compiled(metadata.international_prefix),
+        national_prefix=_compiled(metadata.national_prefix_for_parsing),
+        has_transform_rule=bool(metadata.national_prefix_transform_rule),
+        general=_compiled(general.national_number_pattern),
+        lengths=general.possible_length,
+        local_lengths=general.possible_length_local_only,
+    )
+
+
+def _compiled(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern else None
+
+
+def _length_result(national_number: str, plan: _Plan) -> int:
+    """phonenumbers' length test (its _test_number_length) against the general description."""
+    length = len(national_number)
+    if length in plan.local_lengths:
+        return ValidationResult.IS_POSSIBLE_LOCAL_ONLY
+    if length in plan.lengths:
+        return ValidationResult.IS_POSSIBLE
+    if length < plan.lengths[0]:
+        return ValidationResult.TOO_SHORT
+    if length > plan.lengths[-1]:
+        return ValidationResult.TOO_LONG
+    return ValidationResult.INVALID_LENGTH
+
+
+def _normalise(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
+    """E.164 (or the digits kept as dialled) for an entry that passed the digit rule."""
+    first = _read(cleaned, region, region_plan)
+    number = first.number
+    if first.problem is not None or first.note is not None or number == cleaned:
+        return first
+    # The E.164 form must read back as itself, or the list would change each time it is parsed:
+    # phonenumbers keeps a national prefix it cannot strip in national numbers, and strips it
+    # after a '+' (JE "0849917976" gives +440849917976, which reads as +44849917976).
+    if not _PLAIN.fullmatch(number):
+        problem = _digit_rule_problem(number)
+    elif _reads_as_itself(number):
+        return first
+    else:
+        again = _read(number, region, region_plan)
+        if again.problem is None and again.number == number:
+            return first
+        problem = again.problem or f"would be read as {again.number}"
+    return _Normalised(cleaned, f"is not a valid number: as {number} it {problem}", None)
+
+
+def _reads_as_itself(e164: str) -> bool:
+    """A shortcut for most numbers: reading '+' digits only ever strips a national prefix."""
+    code = _country_code_of(e164[1:])
+    if code is None:
+        return False
+    plan = _plan_for_code(code)
+    prefix = plan.national_prefix
+    return prefix is None or prefix.match(e164[1 + len(plan.code_digits) :]) is None
+
+
+def _read(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
+    """One reading of an entry by phonenumbers' rules, its length judged by is_possible_number."""
+    parsed = _fast_parse(cleaned, region_plan)
+    if parsed is None:
+        parsed_or_problem = _slow_parse(cleaned, region)
+        if isinstance(parsed_or_problem, str):
+            return _Normalised(cleaned, parsed_or_problem, None)
+        parsed = parsed_or_problem
+    plan = _plan_for_code(parsed.country_code)
+    result = _length_result(parsed.national_number, plan)
+    if result == ValidationResult.IS_POSSIBLE:
+        return _Normalised(f"+{plan.code_digits}{parsed.national_number}", None, None)
+    if parsed.national:
+        if result == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+            note = f"is a local number in {region} (no area code): dialled as typed"
+            return _Normalised(cleaned, None, note)
+        short = phonenumbers.parse(cleaned, region)
+        if shortnumberinfo.is_valid_short_number_for_region(short, region):
+            return _Normalised(cleaned, None, f"is a short number in {region}: dialled as typed")
+    where = _country_name(parsed.country_code, region if parsed.national else None)
+    lengths = _lengths_text(plan.lengths)
+    reason = (
+        f"is not a valid number for {where}: numbers there have {lengths} digits"
+        f" after +{plan.code_digits}, this one has {len(parsed.national_number)}"
+    )
+    if parsed.national and result == ValidationResult.TOO_LONG:
+        reason += "; write international numbers with a leading '+'"
+    return _Normalised(cleaned, reason, None)
+
+
+def _fast_parse(cleaned: str, region_plan: _Plan) -> _Parsed | None:
+    """What phonenumbers.parse gives for the common shapes of entry, or None to ask it."""
+    if cleaned[0] == "+":
+        digits = cleaned[1:]
+        code = _country_code_of(digits)
+        if code is None:
+            return None
+        plan = _plan_for_code(code)
+        national_number = digits[len(plan.code_digits) :]
+    else:
+        plan = region_plan
+        idd = plan.international_prefix
+        if (idd is not None and idd.match(cleaned)) or cleaned.startswith(plan.code_digits):
+            return None
+        national_number = cleaned
+    if len(national_number) < 2:
+        return None
+    prefix = plan.national_prefix
+    match = prefix.match(national_number) if prefix is not None else None
+    if match is not None:
+        if plan.has_transform_rule:
+            return None
+        stripped = national_number[match.end() :]
+        general = plan.general
+        # parse keeps the prefix when the number fits the national pattern only with it, and
+        # when what remains has no possible length.
+        keeps_prefix = (
+            general is not None
+            and general.fullmatch(national_number) is not None
+            and general.fullmatch(stripped) is None
+        )
+        if not keeps_prefix and _length_result(stripped, plan) not in _KEEP_PREFIX_RESULTS:
+            national_number = stripped
+    return _Parsed(plan.country_code, national_number, national=cleaned[0] != "+")
+
+
+def _country_code_of(digits: str) -> int | None:
+    # Country codes are prefix-free, so at most one of these is a code.
+    return (
+        _COUNTRY_CODES.get(digits[:1])
+        or _COUNTRY_CODES.get(digits[:2])
+        or _COUNTRY_CODES.get(digits[:3])
+    )
+
+
+_KEEP_PREFIX_RESULTS: Final = (
+    ValidationResult.TOO_SHORT,
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    ValidationResult.INVALID_LENGTH,
+)
+
+
+def _slow_parse(cleaned: str, region: str) -> _Parsed | str:
+    """phonenumbers.parse itself; a string is the reason it refused the entry."""
+    try:
+        number = phonenumbers.parse(cleaned, region, keep_raw_input=True)
+    except NumberParseException as error:
+        return _parse_problem(cleaned, error)
+    assert number.country_code is not None
+    return _Parsed(
+        number.country_code,
+        phonenumbers.national_significant_number(number),
+        national=number.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY,
+    )
+
+
+def _parse_problem(cleaned: str, error: NumberParseException) -> str:
+    if error.error_type == NumberParseException.INVALID_COUNTRY_CODE:
+        if cleaned.startswith("+"):
+            return "has no known country code after its '+'"
+        return "does not have a country code after its international prefix"
+    if error.error_type in (
+        NumberParseException.TOO_SHORT_AFTER_IDD,
+        NumberParseException.TOO_SHORT_NSN,
+    ):
+        return "is too short after its country code"
+    return "cannot be read as a phone number"
+
+
+def _country_name(country_code: int, region: str | None = None) -> str:
+    if region is not None:
+        return f"country {region}"
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
+    if len(regions) == 1 and regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return f"country {regions[0]}"
+    return f"country code +{country_code}"
+
+
+def _lengths_text(lengths: tuple[int, ...]) -> str:
+    if len(lengths) == 1:
+        return str(lengths[0])
+    if lengths == tuple(range(lengths[0], lengths[-1] + 1)):
+        return f"{lengths[0]} to {lengths[-1]}"
+    return ", ".join(map(str, lengths[:-1])) + f" or {lengths[-1]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+_NOT_TEXT: Final = (
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (Word, Excel or OpenDocument?)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word or Excel document"),
+    (b"{\\rtf", "an RTF document"),
+)
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        encoding, name = "utf-8-sig", "UTF-8"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Windows Notepad's "Unicode": not in the seed, but common and unambiguous with its mark.
+        encoding, name = "utf-16", "UTF-16"
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            # Windows-1252 is what "Latin-1" means on the machines that write these files; true
+            # Latin-1 takes the five bytes it leaves undefined.
+            try:
+                return data.decode("cp1252")
+            except UnicodeDecodeError:
+                return data.decode("latin-1")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"the recipients file starts with a {name} mark but is not {name}:"
+            f" bad byte at offset {error.start}",
+            field="recipientsFile",
+        ) from None
