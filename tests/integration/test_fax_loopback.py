@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import ImageChops
+from PIL import Image, ImageChops
 
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.outcome import FailureClass
@@ -204,6 +204,30 @@ def test_a_broken_tiff_is_refused_before_the_call(tmp_path: Path) -> None:
 
     with pytest.raises(DocumentError):
         Outgoing.from_file(path)
+
+
+def test_g4_data_garbled_mid_page_is_refused_before_the_call(tmp_path: Path) -> None:
+    data = bytearray(write_tiff_f(render_pdf(pdfs.text_pdf(pages=3), Resolution.FINE)))
+    with Image.open(path_of(tmp_path, bytes(data))) as image:
+        image.seek(1)
+        offsets, counts = image.tag_v2[273], image.tag_v2[279]
+    middle = offsets[0] + counts[0] // 2
+    data[middle : middle + 8] = b"\xff" * 8
+    path = path_of(tmp_path, bytes(data))
+    # Pillow decodes on through libtiff's "Bad code word": only the engine's check sees it.
+    assert len(read_tiff_f(bytes(data)).pages) == 3
+
+    with pytest.raises(DocumentError) as refused:
+        Outgoing.from_file(path)
+
+    assert refused.value.page == 2
+    assert "does not decode" in refused.value.message
+
+
+def path_of(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "document.tif"
+    path.write_bytes(data)
+    return path
 
 
 def test_start_page_outside_the_document_is_refused(tmp_path: Path) -> None:

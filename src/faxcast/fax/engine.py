@@ -18,7 +18,7 @@ from faxcast.fax._spandsp import ffi, lib
 from faxcast.documents import read_tiff_f
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Modem, Resolution
-from faxcast.errors import FaxError, InputError
+from faxcast.errors import DocumentError, DocumentProblem, FaxError, InputError
 from faxcast.fax.result import FaxResult, T30Code, classify
 
 SAMPLE_RATE = 8000
@@ -80,6 +80,7 @@ class Outgoing:
     def from_file(cls, path: Path, *, start_page: int = 0) -> Outgoing:
         """Decode and check every page first: SpanDSP alone sends a broken file as OK."""
         document = read_tiff_f(path.read_bytes())
+        _check_decodes(path)
         if not 0 <= start_page < len(document.pages):
             raise InputError(
                 f"start page {start_page + 1} is outside the document's "
@@ -97,6 +98,18 @@ class Incoming:
 
 
 Direction = Outgoing | Incoming
+
+
+def _check_decodes(path: Path) -> None:
+    message = ffi.new("char[]", 256)
+    page = lib.faxcast_tiff_check(bytes(path), message, 256)
+    if page:
+        detail = ffi.string(message).decode("ascii", "replace")
+        raise DocumentError(
+            DocumentProblem.BAD_TIFF,
+            f"page {page} of the fax document does not decode: {detail}",
+            page=page,
+        )
 
 
 @ffi.def_extern()  # type: ignore[untyped-decorator]
