@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, TiffImagePlugin
 
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.outcome import FailureClass
@@ -209,6 +209,7 @@ def test_a_broken_tiff_is_refused_before_the_call(tmp_path: Path) -> None:
 def test_g4_data_garbled_mid_page_is_refused_before_the_call(tmp_path: Path) -> None:
     data = bytearray(write_tiff_f(render_pdf(pdfs.text_pdf(pages=3), Resolution.FINE)))
     with Image.open(path_of(tmp_path, bytes(data))) as image:
+        assert isinstance(image, TiffImagePlugin.TiffImageFile)
         image.seek(1)
         offsets, counts = image.tag_v2[273], image.tag_v2[279]
     middle = offsets[0] + counts[0] // 2
