@@ -1,0 +1,217 @@
+"""The database schema (SQLAlchemy Core); Alembic migrations are checked against it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("ident", String(20), nullable=False),
+    Column("header", String(50), nullable=False),
+    Column("channel_limit", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "account_id"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    # Filled only by the database blob store (scale-out); the file store keeps it on disk.
+    Column("data", LargeBinary, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("media_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", ForeignKey("blobs.sha256"), nullable=False),
+    Column("pages", Integer, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "account_id"),
+)
+
+renditions = Table(
+    "renditions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pdf_sha256", ForeignKey("blobs.sha256"), nullable=False),
+    Column("resolution", String(16), nullable=False),
+    Column("tiff_sha256", ForeignKey("blobs.sha256"), nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("pdf_sha256", "resolution"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
+    Column("reference", String(16), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("document_id", ForeignKey("documents.id", ondelete="SET NULL"), nullable=True),
+    Column("rendition_id", ForeignKey("renditions.id"), nullable=False),
+    Column("quality", String(8), nullable=False),
+    Column("send_type", String(16), nullable=False),
+    Column("send_at", UtcDateTime, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("outcome", String(8), nullable=False),
+    Column("count_total", Integer, nullable=False),
+    Column("count_delivered", Integer, nullable=False),
+    Column("count_failed", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index(None, "account_id", "line_id"),
+    Index(None, "state", "send_at"),
+)
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("number", String(24), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("due_at", UtcDateTime, nullable=True),
+    Column("calls", Integer, nullable=False, server_default="0"),
+    Column("dials", Integer, nullable=False, server_default="0"),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("no_fax", Integer, nullable=False, server_default="0"),
+    Column("pages_confirmed", Integer, nullable=False, server_default="0"),
+    Column("first_dial_at", UtcDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("worker_id", String(36), nullable=True),
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("settled_at", UtcDateTime, nullable=True),
+    UniqueConstraint("campaign_id", "number"),
+    Index(None, "campaign_id", "state"),
+    Index(None, "state", "due_at"),
+    # One call at a time to the same number across the whole system, whatever the Python does.
+    Index(
+        "uq_recipients_number_in_call",
+        "number",
+        unique=True,
+        sqlite_where=text("state = 'in_call'"),
+        postgresql_where=text("state = 'in_call'"),
+    ),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("recipient_id", ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("number", String(24), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime, nullable=True),
+    Column("ended_at", UtcDateTime, nullable=False),
+    # Seconds the call held the line; the sandbox runs faster than the wall clock.
+    Column("line_s", Float, nullable=True),
+    Column("delivered", Boolean, nullable=False),
+    Column("failure", String(16), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("sip_status", Integer, nullable=True),
+    Column("t30_code", Integer, nullable=True),
+    Column("t30_text", String(128), nullable=True),
+    Column("pages_confirmed", Integer, nullable=False),
+    Column("pages_total", Integer, nullable=False),
+    Column("bit_rate", Integer, nullable=True),
+    Column("ecm", Boolean, nullable=True),
+    Column("resolution", String(16), nullable=True),
+    Column("t38", Boolean, nullable=True),
+    Column("remote_ident", String(20), nullable=True),
+    Column("received_sha256", ForeignKey("blobs.sha256"), nullable=True),
+    Index(None, "recipient_id"),
+    Index(None, "campaign_id"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,150 @@
+"""Alembic head matches tables.py; migrations go up, down and up again; on both databases."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from faxcast.store.database import create_engine_for, database_url_for
+from faxcast.store.migrate import (
+    MIGRATIONS_DIR,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
+from faxcast.store.tables import metadata
+
+_UPGRADE_AT = """
+import sys, time
+from faxcast.store.database import create_engine_for
+from faxcast.store.migrate import upgrade
+engine = create_engine_for(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+upgrade(engine)
+"""
+
+
+@pytest.fixture
+def empty_engine(empty_database_url: str) -> Iterator[Engine]:
+    """An engine on a database with no tables yet, on SQLite and on PostgreSQL."""
+    engine = create_engine_for(empty_database_url)
+    yield engine
+    engine.dispose()
+
+
+def _differences(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def _tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def test_head_is_the_initial_revision() -> None:
+    assert head_revision() == "0001"
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+
+
+def test_upgrade_to_head_matches_the_metadata(empty_engine: Engine) -> None:
+    assert current_revision(empty_engine) is None
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
+    assert _tables(empty_engine) == set(metadata.tables) | {"alembic_version"}
+    assert _differences(empty_engine) == []
+
+
+def test_the_one_call_per_number_index_stays_partial(empty_engine: Engine) -> None:
+    # compare_metadata does not look at an index's WHERE clause.
+    upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        indexes = {index["name"]: index for index in inspect(conn).get_indexes("recipients")}
+    index = indexes["uq_recipients_number_in_call"]
+    where = index.get("dialect_options", {}).get(f"{empty_engine.dialect.name}_where")
+    assert index["unique"]
+    assert index["column_names"] == ["number"]
+    assert "in_call" in str(where)
+
+
+def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
+
+
+def test_downgrade_to_base_then_upgrade_again(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    downgrade(empty_engine, "base")
+    assert current_revision(empty_engine) is None
+    assert _tables(empty_engine) == {"alembic_version"}
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
+    assert _differences(empty_engine) == []
+
+
+def test_hosts_upgrading_together_both_succeed(empty_database_url: str) -> None:
+    # Separate processes, as on separate hosts; they all start migrating at the same instant.
+    start_at = time.time() + 2.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _UPGRADE_AT, empty_database_url, str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [(proc.wait(timeout=60), proc.communicate()[1]) for proc in procs]
+    assert [code for code, _ in outcomes] == [0, 0, 0], [err for _, err in outcomes]
+    engine = create_engine_for(empty_database_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_threads_upgrading_together_both_succeed(empty_engine: Engine) -> None:
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            start.wait()
+            upgrade(empty_engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert current_revision(empty_engine) == head_revision()
+
+
+def test_sqlite_foreign_keys_are_back_on_after_a_migration(tmp_path: Path) -> None:
+    engine = create_engine_for(database_url_for(tmp_path))
+    try:
+        upgrade(engine)
+        # The pool hands back the very connection the migration ran on.
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
