@@ -1,0 +1,1 @@
+"""Fax lines: where faxes leave from (the sandbox network, later SIP trunks)."""

@@ -1,0 +1,50 @@
+"""The seam between the dispatcher and a way of placing fax calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from faxcast.domain.outcome import FailureClass
+from faxcast.domain.quality import FaxProfile
+from faxcast.fax.engine import Outgoing, StationIdentity
+from faxcast.fax.result import FaxResult
+
+
+@dataclass(frozen=True)
+class FaxJob:
+    """One call to place: a number, the validated document (from its start page) and how."""
+
+    number: str
+    document: Outgoing
+    profile: FaxProfile
+    identity: StationIdentity
+    t38_allowed: bool = True
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one call achieved; `fax` is None when no fax session took place."""
+
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime
+    sip_status: int | None
+    failure: FailureClass | None
+    reason: str
+    fax: FaxResult | None
+    received_tiff: bytes | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """True when the far end confirmed every page of the document."""
+        return self.failure is None and self.fax is not None and self.fax.success
+
+
+class FaxLine(Protocol):
+    """Places fax calls; a call's failure is a result, never an exception."""
+
+    async def send(self, job: FaxJob) -> CallResult:
+        """Call `job.number` and fax the document; returns when the call has ended."""
+        ...
