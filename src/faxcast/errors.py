@@ -2,7 +2,9 @@
 
 FaxcastError
  ├── InputError            bad input from the user: names the field or line at fault
- │    └── DocumentError    a PDF or TIFF that cannot be faxed (with a reason code and page)
+ │    ├── MultipleInputError      several of them at once, one per field
+ │    ├── DocumentError    a PDF or TIFF that cannot be faxed (with a reason code and page)
+ │    └── RecipientListError (domain.numbers) every bad entry of a number list
  ├── NotFoundError         no such object for this account
  ├── ConflictError         an action the current state does not allow
  └── FaxError              the fax engine could not run a session (set-up, not a failed call)
@@ -24,6 +26,14 @@ class InputError(FaxcastError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class MultipleInputError(InputError):
+    """Several input errors found together, so a form can show each next to its field."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        super().__init__("; ".join(f"{e.field or 'input'}: {e.message}" for e in errors))
+        self.errors = tuple(errors)
 
 
 class DocumentProblem(enum.Enum):

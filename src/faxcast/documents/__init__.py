@@ -1,7 +1,7 @@
 """Documents: PDF in, validated bilevel fax pages out, as TIFF-F and PNG previews."""
 
 from faxcast.documents.model import DocumentLimits, FaxDocument, FaxPage
-from faxcast.documents.pdf import render_pdf
+from faxcast.documents.pdf import count_pdf_pages, render_pdf
 from faxcast.documents.preview import preview_png
 from faxcast.documents.tiff import read_tiff_f, write_tiff_f
 
@@ -9,6 +9,7 @@ __all__ = [
     "DocumentLimits",
     "FaxDocument",
     "FaxPage",
+    "count_pdf_pages",
     "preview_png",
     "read_tiff_f",
     "render_pdf",

@@ -48,15 +48,7 @@ def render_pdf(
     """Validate a PDF and render each page to a bilevel fax page; raises DocumentError."""
     _check_bytes(data, limits)
     with _opened(data) as pdf:
-        with _PDFIUM_LOCK:
-            count = len(pdf)
-        if count == 0:
-            raise DocumentError(DocumentProblem.EMPTY, "the PDF has no pages")
-        if count > limits.max_pages:
-            raise DocumentError(
-                DocumentProblem.TOO_MANY_PAGES,
-                f"the PDF has {count} pages, more than the limit of {limits.max_pages}",
-            )
+        count = _page_count(pdf, limits)
         pages = []
         for index in range(count):
             number = index + 1
@@ -72,6 +64,26 @@ def render_pdf(
                 ) from error
             pages.append(FaxPage(to_bilevel(grey), resolution))
     return FaxDocument(tuple(pages), resolution)
+
+
+def count_pdf_pages(data: bytes, *, limits: DocumentLimits = DEFAULT_LIMITS) -> int:
+    """The checks of render_pdf that need no rendering (for uploads); the page count."""
+    _check_bytes(data, limits)
+    with _opened(data) as pdf:
+        return _page_count(pdf, limits)
+
+
+def _page_count(pdf: pdfium.PdfDocument, limits: DocumentLimits) -> int:
+    with _PDFIUM_LOCK:
+        count = len(pdf)
+    if count == 0:
+        raise DocumentError(DocumentProblem.EMPTY, "the PDF has no pages")
+    if count > limits.max_pages:
+        raise DocumentError(
+            DocumentProblem.TOO_MANY_PAGES,
+            f"the PDF has {count} pages, more than the limit of {limits.max_pages}",
+        )
+    return count
 
 
 def _check_bytes(data: bytes, limits: DocumentLimits) -> None:

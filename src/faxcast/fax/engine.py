@@ -81,13 +81,19 @@ class Outgoing:
         """Decode and check every page first: SpanDSP alone sends a broken file as OK."""
         document = read_tiff_f(path.read_bytes())
         _check_decodes(path)
-        if not 0 <= start_page < len(document.pages):
+        return cls.from_validated(
+            cls(path, len(document.pages), document.resolution), start_page=start_page
+        )
+
+    @classmethod
+    def from_validated(cls, document: Outgoing, *, start_page: int) -> Outgoing:
+        """The same checked file, sent from another page."""
+        if not 0 <= start_page < document.pages:
             raise InputError(
-                f"start page {start_page + 1} is outside the document's "
-                f"{len(document.pages)} pages",
+                f"start page {start_page + 1} is outside the document's {document.pages} pages",
                 field="start_page",
             )
-        return cls(path, len(document.pages), document.resolution, start_page)
+        return cls(document.path, document.pages, document.resolution, start_page)
 
 
 @dataclass(frozen=True)
@@ -280,7 +286,7 @@ class FaxSession:
         reason = "delivered" if isinstance(direction, Outgoing) else "received"
         group = classify(code)
         if group is not None:
-            failure, reason = group.failure, group.reason
+            failure, reason = group.failure, f"{text} (T.30 {code.name})"
         elif not success:
             failure = FailureClass.TRANSFER_FAILED
             reason = f"the far end confirmed {confirmed} of {total} pages"

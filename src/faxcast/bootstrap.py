@@ -1,0 +1,43 @@
+"""The composition root: settings in, wired services and line drivers out (no work at import)."""
+
+from __future__ import annotations
+
+from faxcast.clock import Clock, SystemClock
+from faxcast.config import Settings
+from faxcast.dispatch.worker import LineDrivers
+from faxcast.errors import FaxcastError
+from faxcast.lines.base import FaxLine
+from faxcast.lines.sandbox import SandboxLine
+from faxcast.services.context import Services
+from faxcast.services.models import Line, LineKind
+from faxcast.store import migrate
+from faxcast.store.blobs import blob_store_for
+from faxcast.store.database import create_engine_for, database_url_for
+
+
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, upgrade: bool = True
+) -> Services:
+    """Open the database (migrated to the newest schema unless told not to) and the blobs."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.database_url or database_url_for(settings.data_dir))
+    if upgrade:
+        migrate.upgrade(engine)
+    return Services(
+        engine=engine,
+        blobs=blob_store_for(settings.blob_store, settings.data_dir),
+        clock=clock or SystemClock(),
+        settings=settings,
+    )
+
+
+def line_drivers(svc: Services) -> LineDrivers:
+    """The driver of each kind of line; one sandbox network shared by every sandbox line."""
+    sandbox = SandboxLine(svc.clock, realtime=svc.settings.sandbox_realtime)
+
+    def driver(line: Line) -> FaxLine:
+        if line.kind is LineKind.SANDBOX:
+            return sandbox
+        raise FaxcastError(f"line {line.id} is a {line.kind.value} line: not supported yet")
+
+    return driver

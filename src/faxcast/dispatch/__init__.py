@@ -1,0 +1,1 @@
+"""The dispatcher: the recipients table is the queue; workers claim, call and record."""

@@ -1,0 +1,401 @@
+"""Queue operations on the recipients table, each meant to run in one short transaction.
+
+Claims lock the line's row first (FOR UPDATE on PostgreSQL; SQLite transactions all begin
+IMMEDIATE), so two workers never push a line past its channel limit; the candidates are taken
+FOR UPDATE SKIP LOCKED. A unique partial index keeps one call per number system-wide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from faxcast.domain.campaign import CampaignState, Command, compute_outcome, transition
+from faxcast.domain.outcome import FailureClass
+from faxcast.domain.quality import Quality
+from faxcast.domain.recipient import RecipientState
+from faxcast.domain.retry import GiveUp, RecipientHistory, RetryDecision, RetryPolicy
+from faxcast.lines.base import CallResult
+from faxcast.services.models import Line
+from faxcast.store import repository
+from faxcast.store.tables import attempts, campaigns, lines, recipients, renditions, workers
+
+IN_CALL = RecipientState.IN_CALL.value
+PENDING = RecipientState.PENDING.value
+RUNNING = CampaignState.RUNNING.value
+STOPPING = CampaignState.STOPPING.value
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A recipient this worker now calls, with what the call needs."""
+
+    recipient_id: int
+    campaign_id: int
+    account_id: int
+    number: str
+    quality: Quality
+    tiff_sha256: str
+    pages: int
+    history: RecipientHistory
+    line: Line
+    claimed_at: datetime
+
+
+def register_worker(
+    conn: Connection, worker_id: str, *, hostname: str, pid: int, now: datetime
+) -> None:
+    """Announce a worker; its heartbeats tell the others it is alive."""
+    conn.execute(
+        insert(workers).values(
+            id=worker_id, hostname=hostname, pid=pid, started_at=now, heartbeat_at=now
+        )
+    )
+
+
+def heartbeat(conn: Connection, worker_id: str, *, now: datetime) -> None:
+    """Say this worker is alive."""
+    conn.execute(update(workers).where(workers.c.id == worker_id).values(heartbeat_at=now))
+
+
+def unregister_worker(conn: Connection, worker_id: str) -> None:
+    """A worker that stopped cleanly (its calls have ended)."""
+    conn.execute(delete(workers).where(workers.c.id == worker_id))
+
+
+def start_due_campaigns(conn: Connection, *, now: datetime) -> int:
+    """Scheduled campaigns whose time has come start running, each exactly once."""
+    result = conn.execute(
+        update(campaigns)
+        .where(campaigns.c.state == CampaignState.SCHEDULED.value, campaigns.c.send_at <= now)
+        .values(state=RUNNING, started_at=func.coalesce(campaigns.c.started_at, now))
+    )
+    return result.rowcount
+
+
+def lines_with_work(conn: Connection, *, now: datetime) -> list[tuple[int, int]]:
+    """(account id, line id) of lines with a recipient due in a running campaign."""
+    rows = conn.execute(
+        select(campaigns.c.account_id, recipients.c.line_id)
+        .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
+        .where(
+            campaigns.c.state == RUNNING,
+            recipients.c.state == PENDING,
+            or_(recipients.c.due_at.is_(None), recipients.c.due_at <= now),
+        )
+        .distinct()
+    )
+    return [(row.account_id, row.line_id) for row in rows]
+
+
+def claim(
+    conn: Connection,
+    *,
+    account_id: int,
+    line_id: int,
+    worker_id: str,
+    now: datetime,
+    lease_s: float,
+    most: int,
+) -> list[Claim]:
+    """Claim up to `most` due recipients of the line, within its free channels."""
+    line = repository.get_line(conn, account_id, line_id)
+    conn.execute(select(lines.c.id).where(lines.c.id == line_id).with_for_update())
+    busy: int = conn.execute(
+        select(func.count())
+        .select_from(recipients)
+        .where(recipients.c.line_id == line_id, recipients.c.state == IN_CALL)
+    ).scalar_one()
+    free = min(line.channel_limit - busy, most)
+    if free <= 0:
+        return []
+    numbers_in_call = select(recipients.c.number).where(recipients.c.state == IN_CALL)
+    candidates = conn.execute(
+        select(recipients.c.id, recipients.c.number)
+        .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
+        .where(
+            recipients.c.line_id == line_id,
+            recipients.c.state == PENDING,
+            campaigns.c.state == RUNNING,
+            or_(recipients.c.due_at.is_(None), recipients.c.due_at <= now),
+            recipients.c.number.not_in(numbers_in_call),
+        )
+        # Everyone's first call before anyone's retry, then by due time and list order.
+        .order_by(recipients.c.calls > 0, recipients.c.due_at.nulls_first(), recipients.c.id)
+        .limit(free * 2)
+        .with_for_update(of=recipients, skip_locked=True)
+    ).all()
+    chosen: dict[str, int] = {}
+    for row in candidates:
+        if len(chosen) < free:
+            chosen.setdefault(row.number, row.id)
+    if not chosen:
+        return []
+    ids = list(chosen.values())
+    conn.execute(
+        update(recipients)
+        .where(recipients.c.id.in_(ids), recipients.c.state == PENDING)
+        .values(
+            state=IN_CALL,
+            worker_id=worker_id,
+            claimed_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            calls=recipients.c.calls + 1,
+        )
+    )
+    return _claims(conn, line, ids)
+
+
+def _claims(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
+    rows = conn.execute(
+        select(
+            recipients,
+            campaigns.c.account_id,
+            campaigns.c.quality,
+            renditions.c.tiff_sha256,
+            renditions.c.pages,
+        )
+        .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
+        .join(renditions, renditions.c.id == campaigns.c.rendition_id)
+        .where(recipients.c.id.in_(ids))
+        .order_by(recipients.c.id)
+    )
+    return [
+        Claim(
+            recipient_id=row.id,
+            campaign_id=row.campaign_id,
+            account_id=row.account_id,
+            number=row.number,
+            quality=Quality(row.quality),
+            tiff_sha256=row.tiff_sha256,
+            pages=row.pages,
+            history=RecipientHistory(
+                dials=row.dials,
+                tries=row.tries,
+                no_fax=row.no_fax,
+                first_dial_at=row.first_dial_at,
+                pages_confirmed=row.pages_confirmed,
+            ),
+            line=line,
+            claimed_at=row.claimed_at,
+        )
+        for row in rows
+    ]
+
+
+def record_result(
+    conn: Connection,
+    claim: Claim,
+    result: CallResult,
+    *,
+    worker_id: str | None,
+    policy: RetryPolicy,
+    rand: float,
+    now: datetime,
+    received_sha256: str | None = None,
+) -> RecipientState:
+    """Store the attempt and move the recipient on (delivered, retry later, or failed)."""
+    fax = result.fax
+    confirmed = fax.pages_confirmed if fax else claim.history.pages_confirmed
+    conn.execute(
+        insert(attempts).values(
+            recipient_id=claim.recipient_id,
+            campaign_id=claim.campaign_id,
+            number=claim.number,
+            started_at=result.started_at,
+            answered_at=result.answered_at,
+            ended_at=result.ended_at,
+            line_s=fax.duration_s if fax else None,
+            delivered=result.delivered,
+            failure=None
+            if result.delivered
+            else (result.failure or FailureClass.TRANSFER_FAILED).value,
+            reason=result.reason,
+            sip_status=result.sip_status,
+            t30_code=int(fax.code) if fax else None,
+            t30_text=fax.code_text if fax else None,
+            pages_confirmed=confirmed,
+            pages_total=claim.pages,
+            # SpanDSP reports its configured rate even when no modem ever trained.
+            bit_rate=fax.bit_rate if fax and fax.failure is not FailureClass.NO_FAX else None,
+            ecm=fax.ecm if fax else None,
+            resolution=fax.resolution.value if fax and fax.resolution else None,
+            t38=fax.t38 if fax else None,
+            remote_ident=fax.remote_ident[:20] if fax else None,
+            received_sha256=received_sha256,
+        )
+    )
+    mine = (
+        recipients.c.id == claim.recipient_id,
+        recipients.c.state == IN_CALL,
+        recipients.c.worker_id.is_(None)
+        if worker_id is None
+        else recipients.c.worker_id == worker_id,
+    )
+    released = {"worker_id": None, "claimed_at": None, "lease_expires_at": None}
+    campaign_state = conn.execute(
+        select(campaigns.c.state).where(campaigns.c.id == claim.campaign_id)
+    ).scalar_one()
+    if result.delivered:
+        state = RecipientState.DELIVERED
+        values: dict[str, object] = {
+            "state": state.value,
+            "pages_confirmed": claim.pages,
+            "reason": result.reason,
+            "settled_at": now,
+        }
+    else:
+        failure = result.failure or FailureClass.TRANSFER_FAILED
+        history = claim.history.after(
+            failure,
+            dialed_at=claim.claimed_at,
+            pages_confirmed=max(0, confirmed - claim.history.pages_confirmed),
+        )
+        if campaign_state == CampaignState.ERROR.value:
+            decision: RetryDecision = GiveUp("the campaign cannot run")
+        else:
+            decision = policy.for_quality(claim.quality).decide(
+                history, failure, now=now, rand=rand
+            )
+        counters: dict[str, object] = {
+            "dials": history.dials,
+            "tries": history.tries,
+            "no_fax": history.no_fax,
+            "first_dial_at": history.first_dial_at,
+            "pages_confirmed": history.pages_confirmed,
+        }
+        if isinstance(decision, GiveUp):
+            state = RecipientState.FAILED
+            values = {
+                **counters,
+                "state": state.value,
+                "reason": f"{decision.reason} (last call: {result.reason})",
+                "settled_at": now,
+            }
+            if decision.campaign_error:
+                fail_campaign(conn, claim.campaign_id, reason=result.reason, now=now)
+        else:
+            state = RecipientState.PENDING
+            values = {
+                **counters,
+                "state": state.value,
+                "reason": result.reason,
+                "due_at": decision.at,
+            }
+    moved = conn.execute(update(recipients).where(*mine).values(**values, **released)).rowcount
+    if moved and state.settled:
+        counter = (
+            campaigns.c.count_delivered
+            if state is RecipientState.DELIVERED
+            else campaigns.c.count_failed
+        )
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == claim.campaign_id)
+            .values({counter: counter + 1})
+        )
+    settle_campaign(conn, claim.campaign_id, now=now)
+    return state
+
+
+def fail_campaign(conn: Connection, campaign_id: int, *, reason: str, now: datetime) -> None:
+    """The campaign cannot run: every recipient not in a call fails with it."""
+    row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
+    transition(CampaignState(row.state), Command.FAIL, name=row.name)
+    failed = conn.execute(
+        update(recipients)
+        .where(recipients.c.campaign_id == campaign_id, recipients.c.state == PENDING)
+        .values(
+            state=RecipientState.FAILED.value,
+            reason=f"the campaign cannot run: {reason}",
+            settled_at=now,
+        )
+    ).rowcount
+    conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id)
+        .values(
+            state=CampaignState.ERROR.value,
+            outcome="error",
+            error=reason,
+            finished_at=now,
+            count_failed=campaigns.c.count_failed + failed,
+        )
+    )
+
+
+def settle_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> None:
+    """Finish a campaign with nobody left to try; end a stop once its calls are over."""
+    row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
+    if row.state not in (RUNNING, STOPPING):
+        return
+    open_states = conn.execute(
+        select(recipients.c.state, func.count())
+        .where(
+            recipients.c.campaign_id == campaign_id,
+            recipients.c.state.in_([PENDING, IN_CALL]),
+        )
+        .group_by(recipients.c.state)
+    ).all()
+    counts = {state: n for state, n in open_states}
+    state = CampaignState(row.state)
+    if not counts:
+        new_state = transition(state, Command.SETTLE, name=row.name)
+        outcome = compute_outcome(row.count_delivered, row.count_failed, row.count_total)
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id, campaigns.c.state == row.state)
+            .values(state=new_state.value, outcome=outcome.value, finished_at=now)
+        )
+    elif state is CampaignState.STOPPING and not counts.get(IN_CALL):
+        new_state = transition(state, Command.END_STOP, name=row.name)
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id, campaigns.c.state == row.state)
+            .values(state=new_state.value)
+        )
+
+
+def abandoned_claims(conn: Connection, *, now: datetime, dead_before: datetime) -> list[Claim]:
+    """Calls whose lease expired or whose worker stopped beating: to close as interrupted."""
+    alive = select(workers.c.id).where(workers.c.heartbeat_at >= dead_before)
+    rows = conn.execute(
+        select(
+            recipients.c.id, recipients.c.line_id, recipients.c.worker_id, campaigns.c.account_id
+        )
+        .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
+        .where(
+            recipients.c.state == IN_CALL,
+            or_(
+                recipients.c.lease_expires_at < now,
+                recipients.c.worker_id.is_(None),
+                recipients.c.worker_id.not_in(alive),
+            ),
+        )
+        .with_for_update(of=recipients, skip_locked=True)
+    ).all()
+    claims: list[Claim] = []
+    for row in rows:
+        line = repository.get_line(conn, row.account_id, row.line_id)
+        claims.extend(_claims(conn, line, [row.id]))
+    return claims
+
+
+def worker_of(conn: Connection, recipient_id: int) -> str | None:
+    """The worker holding a recipient's call, if any."""
+    worker: str | None = conn.execute(
+        select(recipients.c.worker_id).where(recipients.c.id == recipient_id)
+    ).scalar()
+    return worker
+
+
+def prune_dead_workers(conn: Connection, *, dead_before: datetime) -> int:
+    """Forget workers that stopped beating and hold no call."""
+    holding = select(recipients.c.worker_id).where(
+        recipients.c.state == IN_CALL, recipients.c.worker_id.is_not(None)
+    )
+    return conn.execute(
+        delete(workers).where(workers.c.heartbeat_at < dead_before, workers.c.id.not_in(holding))
+    ).rowcount

@@ -1,0 +1,224 @@
+"""The asyncio worker: claims due recipients, places their calls, records every result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from faxcast.dispatch import queue
+from faxcast.dispatch.queue import Claim
+from faxcast.domain.outcome import FailureClass
+from faxcast.domain.retry import StepDown, degraded_profile
+from faxcast.errors import DocumentError
+from faxcast.fax.engine import Outgoing, StationIdentity
+from faxcast.fax.loopback import call_cap_s
+from faxcast.lines.base import CallResult, FaxJob, FaxLine
+from faxcast.services.context import Services
+from faxcast.services.models import Line
+
+log = logging.getLogger(__name__)
+
+LineDrivers = Callable[[Line], FaxLine]
+_LEASE_MARGIN_S = 60.0
+
+
+class Worker:
+    """One dispatcher process's worker; many may share a PostgreSQL database."""
+
+    def __init__(
+        self,
+        svc: Services,
+        drivers: LineDrivers,
+        *,
+        cache_dir: Path,
+        max_calls: int | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.svc = svc
+        self.drivers = drivers
+        self.id = str(uuid.uuid4())
+        self.cache_dir = cache_dir
+        self.max_calls = max_calls or svc.settings.worker_max_calls
+        self._rand = rand
+        self._calls: set[asyncio.Task[None]] = set()
+        self._registered = False
+        self._documents: dict[str, Outgoing] = {}
+
+    @property
+    def calls_in_progress(self) -> int:
+        """Calls this worker is placing right now."""
+        return len(self._calls)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; then let the calls in progress finish."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("dispatcher tick failed; trying again")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.svc.settings.worker_poll_s)
+        finally:
+            await self.idle()
+            if self._registered:
+                await asyncio.to_thread(self._in_transaction, queue.unregister_worker, self.id)
+
+    async def tick(self) -> int:
+        """One pass: heartbeat, start due campaigns, recover lost calls, start new calls."""
+        claims = await asyncio.to_thread(self._claim_all)
+        for claim in claims:
+            task = asyncio.create_task(self._call(claim), name=f"call-{claim.recipient_id}")
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+        return len(claims)
+
+    async def idle(self) -> None:
+        """Wait until every call this worker started has ended and been recorded."""
+        while self._calls:
+            await asyncio.gather(*list(self._calls), return_exceptions=True)
+
+    def _claim_all(self) -> list[Claim]:
+        svc = self.svc
+        now = svc.clock.now()
+        with svc.transaction() as conn:
+            if self._registered:
+                queue.heartbeat(conn, self.id, now=now)
+            else:
+                queue.register_worker(
+                    conn, self.id, hostname=socket.gethostname(), pid=os.getpid(), now=now
+                )
+                self._registered = True
+            queue.start_due_campaigns(conn, now=now)
+        self._recover()
+        claims: list[Claim] = []
+        with svc.transaction() as conn:
+            work = queue.lines_with_work(conn, now=now)
+        for account_id, line_id in work:
+            room = self.max_calls - len(self._calls) - len(claims)
+            if room <= 0:
+                break
+            with svc.transaction() as conn:
+                claims += queue.claim(
+                    conn,
+                    account_id=account_id,
+                    line_id=line_id,
+                    worker_id=self.id,
+                    now=now,
+                    lease_s=self._lease_s(),
+                    most=room,
+                )
+        return claims
+
+    def _recover(self) -> None:
+        """Close calls of dead workers as interrupted attempts; the retry policy decides."""
+        svc = self.svc
+        now = svc.clock.now()
+        dead_before = now - timedelta(seconds=svc.settings.dead_worker_s)
+        with svc.transaction() as conn:
+            for claim in queue.abandoned_claims(conn, now=now, dead_before=dead_before):
+                result = CallResult(
+                    started_at=claim.claimed_at or now,
+                    answered_at=None,
+                    ended_at=now,
+                    sip_status=None,
+                    failure=FailureClass.TRANSFER_FAILED,
+                    reason="interrupted: the worker placing the call stopped",
+                    fax=None,
+                )
+                queue.record_result(
+                    conn,
+                    claim,
+                    result,
+                    worker_id=queue.worker_of(conn, claim.recipient_id),
+                    policy=svc.settings.retry_policy,
+                    rand=self._rand(),
+                    now=now,
+                )
+            queue.prune_dead_workers(conn, dead_before=dead_before)
+
+    def _lease_s(self) -> float:
+        return call_cap_s(self.svc.settings.max_pages) + _LEASE_MARGIN_S
+
+    async def _call(self, claim: Claim) -> None:
+        svc = self.svc
+        try:
+            job = await asyncio.to_thread(self._job, claim)
+        except DocumentError as error:
+            now = svc.clock.now()
+            result = CallResult(now, None, now, None, FailureClass.DOCUMENT, error.message, None)
+        else:
+            try:
+                result = await asyncio.wait_for(
+                    self.drivers(claim.line).send(job), call_cap_s(claim.pages) + _LEASE_MARGIN_S
+                )
+            except TimeoutError:
+                now = svc.clock.now()
+                result = CallResult(
+                    claim.claimed_at,
+                    None,
+                    now,
+                    None,
+                    FailureClass.TRANSFER_FAILED,
+                    "the call lasted longer than its cap and was ended",
+                    None,
+                )
+        await asyncio.to_thread(self._record, claim, result)
+
+    def _job(self, claim: Claim) -> FaxJob:
+        document = self._documents.get(claim.tiff_sha256)
+        if document is None:
+            document = self._documents[claim.tiff_sha256] = self._validated(claim.tiff_sha256)
+        if claim.history.pages_confirmed:
+            document = Outgoing.from_validated(document, start_page=claim.history.pages_confirmed)
+        step = StepDown.after(claim.history.tries)
+        return FaxJob(
+            number=claim.number,
+            document=document,
+            profile=degraded_profile(claim.quality.profile, step),
+            identity=StationIdentity(claim.line.ident, claim.line.header),
+            t38_allowed=step.t38_allowed,
+        )
+
+    def _validated(self, sha256: str) -> Outgoing:
+        """The blob as a local, checked TIFF-F: SpanDSP reads files, blobs may not be files."""
+        path = self.cache_dir / f"{sha256}.tif"
+        if not path.exists():
+            with self.svc.transaction() as conn:
+                data = self.svc.blobs.get(conn, sha256)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{self.id}.part")
+            partial.write_bytes(data)
+            partial.replace(path)
+        return Outgoing.from_file(path)
+
+    def _record(self, claim: Claim, result: CallResult) -> None:
+        svc = self.svc
+        with svc.transaction() as conn:
+            received = (
+                svc.blobs.put(conn, result.received_tiff, now=svc.clock.now())
+                if result.received_tiff
+                else None
+            )
+            queue.record_result(
+                conn,
+                claim,
+                result,
+                worker_id=self.id,
+                policy=svc.settings.retry_policy,
+                rand=self._rand(),
+                now=svc.clock.now(),
+                received_sha256=received,
+            )
+
+    def _in_transaction(self, operation: Callable[..., object], *args: object) -> None:
+        with self.svc.transaction() as conn:
+            operation(conn, *args)

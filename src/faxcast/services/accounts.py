@@ -1,0 +1,141 @@
+"""Accounts and their fax lines."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import phonenumbers
+
+from faxcast.errors import InputError, MultipleInputError
+from faxcast.fax.engine import StationIdentity
+from faxcast.services.context import Services
+from faxcast.services.models import Account, Line, LineKind, LineSettings
+from faxcast.store import repository
+
+_NAME_MAX = 100
+_CHANNELS_MAX = 256
+
+
+def create_account(svc: Services, *, name: str, timezone: str | None = None) -> Account:
+    """A new account with one sandbox line, so a new user can send a campaign at once."""
+    zone = timezone or svc.settings.default_timezone
+    errors = [e for e in (_name_error(name, "name"), _timezone_error(zone)) if e is not None]
+    if errors:
+        raise _combined(errors)
+    with svc.transaction() as conn:
+        account = repository.insert_account(
+            conn, name=name.strip(), timezone=zone, now=svc.clock.now()
+        )
+        repository.insert_line(
+            conn,
+            LineSettings(
+                name="Sandbox",
+                kind=LineKind.SANDBOX,
+                country=svc.settings.default_country,
+                ident="+00 000 000 000",
+                header=name.strip()[:50],
+                channel_limit=svc.settings.channel_limit,
+            ),
+            account_id=account.id,
+            now=svc.clock.now(),
+        )
+    return account
+
+
+def list_accounts(svc: Services) -> list[Account]:
+    """Every account."""
+    with svc.transaction() as conn:
+        return repository.list_accounts(conn)
+
+
+def get_account(svc: Services, account_id: int) -> Account:
+    """One account, or NotFoundError."""
+    with svc.transaction() as conn:
+        return repository.get_account(conn, account_id)
+
+
+def create_line(svc: Services, account_id: int, settings: LineSettings) -> Line:
+    """A new line in the account, after checking its settings."""
+    checked = check_line_settings(settings)
+    with svc.transaction() as conn:
+        repository.get_account(conn, account_id)
+        return repository.insert_line(conn, checked, account_id=account_id, now=svc.clock.now())
+
+
+def list_lines(svc: Services, account_id: int) -> list[Line]:
+    """The account's lines."""
+    with svc.transaction() as conn:
+        repository.get_account(conn, account_id)
+        return repository.list_lines(conn, account_id)
+
+
+def get_line(svc: Services, account_id: int, line_id: int) -> Line:
+    """One line of the account, or NotFoundError."""
+    with svc.transaction() as conn:
+        return repository.get_line(conn, account_id, line_id)
+
+
+def update_line(svc: Services, account_id: int, line_id: int, settings: LineSettings) -> Line:
+    """Change a line's settings (its kind stays what it is)."""
+    checked = check_line_settings(settings)
+    with svc.transaction() as conn:
+        line = repository.get_line(conn, account_id, line_id)
+        if checked.kind is not line.kind:
+            raise InputError("a line's kind cannot be changed", field="kind")
+        return repository.update_line(conn, line, checked)
+
+
+def check_line_settings(settings: LineSettings) -> LineSettings:
+    """The settings with blanks trimmed, or MultipleInputError naming every bad field."""
+    errors: list[InputError] = []
+    if settings.kind is not LineKind.SANDBOX:
+        errors.append(
+            InputError(
+                "only sandbox lines can be created for now: SIP trunks come later", field="kind"
+            )
+        )
+    name_error = _name_error(settings.name, "name")
+    if name_error:
+        errors.append(name_error)
+    country = settings.country.strip().upper()
+    if country not in phonenumbers.SUPPORTED_REGIONS:
+        errors.append(InputError(f"unknown country code '{settings.country}'", field="country"))
+    try:
+        StationIdentity(settings.ident.strip(), settings.header.strip())
+    except InputError as error:
+        errors.append(InputError(error.message, field=error.field))
+    if not 1 <= settings.channel_limit <= _CHANNELS_MAX:
+        errors.append(
+            InputError(
+                f"the channel limit must be between 1 and {_CHANNELS_MAX}",
+                field="channelLimit",
+            )
+        )
+    if errors:
+        raise _combined(errors)
+    return LineSettings(
+        name=settings.name.strip(),
+        kind=settings.kind,
+        country=country,
+        ident=settings.ident.strip(),
+        header=settings.header.strip(),
+        channel_limit=settings.channel_limit,
+    )
+
+
+def _name_error(name: str, field: str) -> InputError | None:
+    if not 1 <= len(name.strip()) <= _NAME_MAX:
+        return InputError(f"the name must have 1 to {_NAME_MAX} characters", field=field)
+    return None
+
+
+def _timezone_error(zone: str) -> InputError | None:
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return InputError(f"unknown time zone '{zone}'", field="timezone")
+    return None
+
+
+def _combined(errors: list[InputError]) -> InputError:
+    return errors[0] if len(errors) == 1 else MultipleInputError(errors)

@@ -1,0 +1,73 @@
+"""Uploaded documents (`/me/document`): PDFs to fax and .txt lists of numbers."""
+
+from __future__ import annotations
+
+from faxcast.documents import count_pdf_pages
+from faxcast.domain.numbers import decode_recipient_file
+from faxcast.errors import DocumentError, DocumentProblem, InputError
+from faxcast.services.context import Services
+from faxcast.services.models import Document
+from faxcast.store import repository
+
+PDF = "application/pdf"
+TEXT = "text/plain"
+_NAME_MAX = 255
+
+
+def upload_document(svc: Services, account_id: int, *, name: str, data: bytes) -> Document:
+    """Store a PDF or a text file after checking its content (not its name)."""
+    name = name.strip() or "document"
+    if len(name) > _NAME_MAX:
+        name = name[-_NAME_MAX:]
+    limits = svc.settings.document_limits
+    if data.startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
+        pages: int | None = count_pdf_pages(data, limits=limits)
+        media_type = PDF
+    else:
+        if len(data) > limits.max_bytes:
+            raise DocumentError(
+                DocumentProblem.TOO_LARGE,
+                f"the file is {len(data)} bytes, more than the limit of {limits.max_bytes}",
+            )
+        try:
+            decode_recipient_file(data)
+        except InputError as error:
+            raise InputError(
+                f"{error.message}; upload a PDF to fax or a .txt list of numbers",
+                field="file",
+            ) from error
+        pages, media_type = None, TEXT
+    with svc.transaction() as conn:
+        repository.get_account(conn, account_id)
+        now = svc.clock.now()
+        sha256 = svc.blobs.put(conn, data, now=now)
+        return repository.insert_document(
+            conn,
+            account_id=account_id,
+            name=name,
+            media_type=media_type,
+            size=len(data),
+            sha256=sha256,
+            pages=pages,
+            now=now,
+        )
+
+
+def list_documents(svc: Services, account_id: int) -> list[Document]:
+    """The account's documents, newest first."""
+    with svc.transaction() as conn:
+        repository.get_account(conn, account_id)
+        return repository.list_documents(conn, account_id)
+
+
+def get_document(svc: Services, account_id: int, document_id: int) -> Document:
+    """One document of the account, or NotFoundError."""
+    with svc.transaction() as conn:
+        return repository.get_document(conn, account_id, document_id)
+
+
+def document_content(svc: Services, account_id: int, document_id: int) -> tuple[Document, bytes]:
+    """A document and its bytes."""
+    with svc.transaction() as conn:
+        document = repository.get_document(conn, account_id, document_id)
+        return document, svc.blobs.get(conn, document.sha256)

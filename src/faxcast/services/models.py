@@ -1,0 +1,175 @@
+"""Read models the use cases return: plain frozen values, never database rows."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.outcome import FailureClass
+from faxcast.domain.quality import Quality
+from faxcast.domain.recipient import RecipientState
+
+T = TypeVar("T")
+
+
+class LineKind(enum.Enum):
+    """Where a line's faxes go: the built-in sandbox network or a SIP trunk."""
+
+    SANDBOX = "sandbox"
+    SIP = "sip"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A tenant (the seed's "groupe"): owns lines, documents and campaigns."""
+
+    id: int
+    name: str
+    timezone: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    """What a user sets on a line: its name, country (for national numbers) and identity."""
+
+    name: str
+    kind: LineKind
+    country: str
+    ident: str
+    header: str
+    channel_limit: int
+
+
+@dataclass(frozen=True)
+class Line:
+    """A fax line and the settings its calls use."""
+
+    id: int
+    account_id: int
+    name: str
+    kind: LineKind
+    country: str
+    ident: str
+    header: str
+    channel_limit: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Document:
+    """An uploaded file: a PDF to fax or a .txt list of numbers."""
+
+    id: int
+    account_id: int
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    pages: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign as shown in the table: state, outcome, schedule and counts."""
+
+    id: int
+    account_id: int
+    line_id: int
+    reference: str
+    name: str
+    document_id: int | None
+    pages: int
+    quality: Quality
+    send_type: SendType
+    send_at: datetime | None
+    state: CampaignState
+    outcome: CampaignOutcome
+    count_total: int
+    count_delivered: int
+    count_failed: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def count_todo(self) -> int:
+        """Recipients neither delivered nor failed yet."""
+        return self.count_total - self.count_delivered - self.count_failed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call to one recipient and what came of it."""
+
+    id: int
+    number: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime
+    line_s: float | None
+    delivered: bool
+    failure: FailureClass | None
+    reason: str
+    sip_status: int | None
+    t30_code: int | None
+    t30_text: str | None
+    pages_confirmed: int
+    pages_total: int
+    bit_rate: int | None
+    ecm: bool | None
+    resolution: str | None
+    t38: bool | None
+    remote_ident: str | None
+    received_sha256: str | None
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds the call held the line (wall time from dial to hang-up if unknown)."""
+        if self.line_s is not None:
+            return self.line_s
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One number of a campaign, its state and every call made to it."""
+
+    id: int
+    position: int
+    number: str
+    state: RecipientState
+    calls: int
+    pages_confirmed: int
+    reason: str | None
+    due_at: datetime | None
+    settled_at: datetime | None
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True)
+class CampaignDetail:
+    """A campaign with every recipient's result (the seed's "Détails")."""
+
+    campaign: Campaign
+    recipients: tuple[Recipient, ...]
+
+    def numbers(self, *states: RecipientState) -> list[str]:
+        """The numbers of recipients in the given states, in list order."""
+        return [r.number for r in self.recipients if r.state in states]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, with the total to paginate."""
+
+    items: Sequence[T]
+    total: int
+    page: int
+    page_size: int

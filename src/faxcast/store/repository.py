@@ -1,0 +1,431 @@
+"""Reads and writes of faxcast's records, every one scoped by account (DESIGN.md).
+
+Functions take an open connection so a use case composes them in one transaction; rows are
+turned into the frozen read models of `services.models` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.outcome import FailureClass
+from faxcast.domain.quality import Quality
+from faxcast.domain.recipient import RecipientState
+from faxcast.errors import NotFoundError
+from faxcast.services.models import (
+    Account,
+    Attempt,
+    Campaign,
+    Document,
+    Line,
+    LineKind,
+    LineSettings,
+    Page,
+    Recipient,
+)
+from faxcast.store.tables import (
+    accounts,
+    attempts,
+    campaigns,
+    documents,
+    lines,
+    recipients,
+    renditions,
+)
+
+# ---------------------------------------------------------------------------- accounts
+
+
+def insert_account(conn: Connection, *, name: str, timezone: str, now: datetime) -> Account:
+    """A new account."""
+    new_id = conn.execute(
+        insert(accounts).values(name=name, timezone=timezone, created_at=now)
+    ).inserted_primary_key
+    assert new_id is not None
+    return get_account(conn, int(new_id[0]))
+
+
+def get_account(conn: Connection, account_id: int) -> Account:
+    """The account, or NotFoundError."""
+    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    if row is None:
+        raise NotFoundError(f"no account {account_id}")
+    return Account(row.id, row.name, row.timezone, row.created_at)
+
+
+def list_accounts(conn: Connection) -> list[Account]:
+    """Every account, oldest first."""
+    rows = conn.execute(select(accounts).order_by(accounts.c.id))
+    return [Account(r.id, r.name, r.timezone, r.created_at) for r in rows]
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+def insert_line(conn: Connection, line: LineSettings, *, account_id: int, now: datetime) -> Line:
+    """A new line of the account."""
+    new_id = conn.execute(
+        insert(lines).values(account_id=account_id, created_at=now, **_line_values(line))
+    ).inserted_primary_key
+    assert new_id is not None
+    return get_line(conn, account_id, int(new_id[0]))
+
+
+def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
+    """The account's line, or NotFoundError (also for another account's line)."""
+    row = conn.execute(
+        select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no fax line {line_id} in account {account_id}")
+    return _line(row)
+
+
+def list_lines(conn: Connection, account_id: int) -> list[Line]:
+    """The account's lines, oldest first."""
+    rows = conn.execute(select(lines).where(lines.c.account_id == account_id).order_by(lines.c.id))
+    return [_line(r) for r in rows]
+
+
+def update_line(conn: Connection, line: Line, settings: LineSettings) -> Line:
+    """The line with new settings."""
+    conn.execute(update(lines).where(lines.c.id == line.id).values(**_line_values(settings)))
+    return get_line(conn, line.account_id, line.id)
+
+
+def _line_values(line: LineSettings) -> dict[str, Any]:
+    return {
+        "name": line.name,
+        "kind": line.kind.value,
+        "country": line.country,
+        "ident": line.ident,
+        "header": line.header,
+        "channel_limit": line.channel_limit,
+    }
+
+
+def _line(row: Row[Any]) -> Line:
+    return Line(
+        row.id,
+        row.account_id,
+        row.name,
+        LineKind(row.kind),
+        row.country,
+        row.ident,
+        row.header,
+        row.channel_limit,
+        row.created_at,
+    )
+
+
+# ---------------------------------------------------------------------------- documents
+
+
+def insert_document(
+    conn: Connection,
+    *,
+    account_id: int,
+    name: str,
+    media_type: str,
+    size: int,
+    sha256: str,
+    pages: int | None,
+    now: datetime,
+) -> Document:
+    """A new uploaded document of the account."""
+    new_id = conn.execute(
+        insert(documents).values(
+            account_id=account_id,
+            name=name,
+            media_type=media_type,
+            size=size,
+            sha256=sha256,
+            pages=pages,
+            created_at=now,
+        )
+    ).inserted_primary_key
+    assert new_id is not None
+    return get_document(conn, account_id, int(new_id[0]))
+
+
+def get_document(conn: Connection, account_id: int, document_id: int) -> Document:
+    """The account's document, or NotFoundError."""
+    row = conn.execute(
+        select(documents).where(documents.c.id == document_id, documents.c.account_id == account_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no document {document_id} in account {account_id}")
+    return _document(row)
+
+
+def list_documents(conn: Connection, account_id: int) -> list[Document]:
+    """The account's documents, newest first."""
+    rows = conn.execute(
+        select(documents)
+        .where(documents.c.account_id == account_id)
+        .order_by(documents.c.id.desc())
+    )
+    return [_document(r) for r in rows]
+
+
+def _document(row: Row[Any]) -> Document:
+    return Document(
+        row.id,
+        row.account_id,
+        row.name,
+        row.media_type,
+        row.size,
+        row.sha256,
+        row.pages,
+        row.created_at,
+    )
+
+
+def rendition_id(conn: Connection, *, pdf_sha256: str, resolution: str) -> int | None:
+    """The stored rendering of a PDF at a resolution, if any."""
+    return conn.execute(
+        select(renditions.c.id).where(
+            renditions.c.pdf_sha256 == pdf_sha256, renditions.c.resolution == resolution
+        )
+    ).scalar()
+
+
+def insert_rendition(conn: Connection, values: dict[str, Any]) -> int:
+    """A new rendering; its id."""
+    new_id = conn.execute(insert(renditions).values(**values)).inserted_primary_key
+    assert new_id is not None
+    return int(new_id[0])
+
+
+# ---------------------------------------------------------------------------- campaigns
+
+_CAMPAIGN_COLUMNS = (*campaigns.c, renditions.c.pages, renditions.c.tiff_sha256)
+
+
+def _campaigns_query() -> Any:
+    return select(*_CAMPAIGN_COLUMNS).join(renditions, renditions.c.id == campaigns.c.rendition_id)
+
+
+def reference_exists(conn: Connection, reference: str) -> bool:
+    """Whether a campaign of any account already uses `reference`."""
+    return (
+        conn.execute(select(campaigns.c.id).where(campaigns.c.reference == reference)).first()
+        is not None
+    )
+
+
+def insert_campaign(
+    conn: Connection, *, values: dict[str, Any], numbers: Sequence[str], line_id: int
+) -> int:
+    """A new campaign and its recipients, in list order; the campaign's id."""
+    new_id = conn.execute(
+        insert(campaigns).values(count_total=len(numbers), **values)
+    ).inserted_primary_key
+    assert new_id is not None
+    campaign_id = int(new_id[0])
+    conn.execute(
+        insert(recipients),
+        [
+            {
+                "campaign_id": campaign_id,
+                "line_id": line_id,
+                "position": position,
+                "number": number,
+                "state": RecipientState.PENDING.value,
+            }
+            for position, number in enumerate(numbers, start=1)
+        ],
+    )
+    return campaign_id
+
+
+def get_campaign(conn: Connection, account_id: int, line_id: int, campaign_id: int) -> Campaign:
+    """The line's campaign, or NotFoundError (also for another account's campaign)."""
+    row = conn.execute(
+        _campaigns_query().where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.account_id == account_id,
+            campaigns.c.line_id == line_id,
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no campaign {campaign_id} on line {line_id}")
+    return _campaign(row)
+
+
+def campaign_tiff(conn: Connection, campaign_id: int) -> str:
+    """The SHA-256 of the TIFF-F a campaign sends."""
+    sha: str | None = conn.execute(
+        select(renditions.c.tiff_sha256)
+        .join(campaigns, campaigns.c.rendition_id == renditions.c.id)
+        .where(campaigns.c.id == campaign_id)
+    ).scalar()
+    if sha is None:
+        raise NotFoundError(f"no campaign {campaign_id}")
+    return sha
+
+
+def list_campaigns(
+    conn: Connection,
+    account_id: int,
+    line_id: int,
+    *,
+    states: Iterable[CampaignState] = (),
+    sort: str = "created_at",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[Campaign]:
+    """The line's campaigns, filtered by state, sorted and paginated."""
+    where = [campaigns.c.account_id == account_id, campaigns.c.line_id == line_id]
+    wanted = [s.value for s in states]
+    if wanted:
+        where.append(campaigns.c.state.in_(wanted))
+    total = conn.execute(select(func.count()).select_from(campaigns).where(*where)).scalar_one()
+    column = campaigns.c[sort]
+    # Empty dates (manual or unstarted campaigns) last either way, on both databases.
+    order = (column.desc() if descending else column.asc()).nulls_last()
+    tie = campaigns.c.id.desc() if descending else campaigns.c.id.asc()
+    rows = conn.execute(
+        _campaigns_query()
+        .where(*where)
+        .order_by(order, tie)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    return Page([_campaign(r) for r in rows], total, page, page_size)
+
+
+def set_campaign_state(
+    conn: Connection, campaign: Campaign, new_state: CampaignState, **values: Any
+) -> bool:
+    """Move the campaign from its known state to `new_state`; False if it changed meanwhile."""
+    result = conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign.id, campaigns.c.state == campaign.state.value)
+        .values(state=new_state.value, **values)
+    )
+    return result.rowcount == 1
+
+
+def delete_campaign(conn: Connection, campaign: Campaign) -> bool:
+    """Remove the campaign, its recipients and attempts; False if its state changed."""
+    conn.execute(recipients.delete().where(recipients.c.campaign_id == campaign.id))
+    result = conn.execute(
+        campaigns.delete().where(
+            campaigns.c.id == campaign.id, campaigns.c.state == campaign.state.value
+        )
+    )
+    return result.rowcount == 1
+
+
+def calls_in_progress(conn: Connection, campaign_id: int) -> int:
+    """How many of the campaign's recipients are in a call now."""
+    count: int = conn.execute(
+        select(func.count())
+        .select_from(recipients)
+        .where(
+            recipients.c.campaign_id == campaign_id,
+            recipients.c.state == RecipientState.IN_CALL.value,
+        )
+    ).scalar_one()
+    return count
+
+
+def campaign_recipients(conn: Connection, campaign_id: int) -> list[Recipient]:
+    """Every recipient of the campaign with its attempts, in list order."""
+    calls: dict[int, list[Attempt]] = {}
+    for row in conn.execute(
+        select(attempts).where(attempts.c.campaign_id == campaign_id).order_by(attempts.c.id)
+    ):
+        calls.setdefault(row.recipient_id, []).append(_attempt(row))
+    rows = conn.execute(
+        select(recipients)
+        .where(recipients.c.campaign_id == campaign_id)
+        .order_by(recipients.c.position)
+    )
+    return [
+        Recipient(
+            r.id,
+            r.position,
+            r.number,
+            RecipientState(r.state),
+            r.calls,
+            r.pages_confirmed,
+            r.reason,
+            r.due_at,
+            r.settled_at,
+            tuple(calls.get(r.id, ())),
+        )
+        for r in rows
+    ]
+
+
+def get_attempt(conn: Connection, account_id: int, line_id: int, attempt_id: int) -> Attempt:
+    """One attempt of the line's campaigns, or NotFoundError."""
+    row = conn.execute(
+        select(attempts)
+        .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
+        .where(
+            attempts.c.id == attempt_id,
+            campaigns.c.account_id == account_id,
+            campaigns.c.line_id == line_id,
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no attempt {attempt_id} on line {line_id}")
+    return _attempt(row)
+
+
+def _campaign(row: Row[Any]) -> Campaign:
+    return Campaign(
+        id=row.id,
+        account_id=row.account_id,
+        line_id=row.line_id,
+        reference=row.reference,
+        name=row.name,
+        document_id=row.document_id,
+        pages=row.pages,
+        quality=Quality(row.quality),
+        send_type=SendType(row.send_type),
+        send_at=row.send_at,
+        state=CampaignState(row.state),
+        outcome=CampaignOutcome(row.outcome),
+        count_total=row.count_total,
+        count_delivered=row.count_delivered,
+        count_failed=row.count_failed,
+        error=row.error,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _attempt(row: Row[Any]) -> Attempt:
+    return Attempt(
+        id=row.id,
+        number=row.number,
+        started_at=row.started_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        line_s=row.line_s,
+        delivered=row.delivered,
+        failure=FailureClass(row.failure) if row.failure else None,
+        reason=row.reason,
+        sip_status=row.sip_status,
+        t30_code=row.t30_code,
+        t30_text=row.t30_text,
+        pages_confirmed=row.pages_confirmed,
+        pages_total=row.pages_total,
+        bit_rate=row.bit_rate,
+        ecm=row.ecm,
+        resolution=row.resolution,
+        t38=row.t38,
+        remote_ident=row.remote_ident,
+        received_sha256=row.received_sha256,
+    )
