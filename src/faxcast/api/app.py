@@ -1,0 +1,79 @@
+"""The FastAPI application, built on demand from Services by the composition root."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any, Final
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from faxcast.api import problems
+from faxcast.api.deps import ACCOUNT_HEADER
+from faxcast.api.routes import ROUTERS
+from faxcast.services.context import Services
+
+DESCRIPTION: Final = f"""\
+Send one PDF to many fax numbers and follow every delivery. The resource model is the telecom
+provider's: accounts under `/telephony`, their fax lines under `/telephony/{{account}}/fax`, a
+line's campaigns under `.../fax/{{line}}/campaigns`, the caller's documents under `/me/document`.
+
+**Who calls.** Until sign-in exists, `/me` routes need the `{ACCOUNT_HEADER}` header, whose value
+is the id of the caller's account: missing or not a number is a 400, an unknown account a 404.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`, `status`,
+`detail`, `instance`, and for bad input an `errors` list with one entry per problem, naming the
+`field`, and for a list of numbers the `line`, `column` and `text` of each bad entry (for a
+document, its `page` and a `code` such as `encrypted`). Another account's objects are not found
+(404); an action the campaign's state does not allow is a 409. Bad input is refused before
+anything is stored.
+"""
+
+
+class _FaxcastApi(FastAPI):
+    """FastAPI whose OpenAPI document says that error responses are problem+json."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, built once."""
+        if self.openapi_schema is None:
+            schema = get_openapi(
+                title=self.title,
+                version=self.version,
+                description=self.description,
+                routes=self.routes,
+            )
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    for code, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if code[0] in "45" and "application/json" in content:
+                            content[problems.PROBLEM_JSON] = content.pop("application/json")
+            self.openapi_schema = schema
+        return self.openapi_schema
+
+
+def create_app(svc: Services) -> FastAPI:
+    """The API over `svc`: routes, problem handlers and OpenAPI at /docs."""
+    app = _FaxcastApi(
+        title="faxcast",
+        version=_version(),
+        description=DESCRIPTION,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.services = svc
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def _version() -> str:
+    try:
+        return metadata.version("faxcast")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"

@@ -1,0 +1,140 @@
+"""A line's fax campaigns, with the provider's names: /telephony/{account}/fax/{line}/campaigns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from faxcast.api import schemas
+from faxcast.api.deps import AccountId, CampaignId, LineId, ServicesDep
+from faxcast.api.problems import problem_responses, rename_fields
+from faxcast.api.routes import received as received_routes
+from faxcast.domain.campaign import CampaignState
+from faxcast.services import campaigns
+from faxcast.services.models import Attempt
+
+router = APIRouter(
+    prefix="/telephony/{account}/fax/{line}/campaigns",
+    tags=["campaigns"],
+    responses=problem_responses(404, 422),
+)
+_PNG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}}, "description": "the page as PNG"}
+}
+
+
+@router.get("", name="list")
+def list_campaigns(
+    svc: ServicesDep,
+    account: AccountId,
+    line: LineId,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=500)] = 50,
+    state: Annotated[
+        list[CampaignState] | None, Query(description="only campaigns in these states")
+    ] = None,
+    sort: schemas.CampaignSort = schemas.CampaignSort.CREATED_AT,
+    order: schemas.SortOrder = "desc",
+) -> schemas.CampaignPage:
+    """The line's campaigns, newest first unless sorted otherwise."""
+    found = campaigns.list_campaigns(
+        svc,
+        account,
+        line,
+        states=tuple(state or ()),
+        sort=sort.column,
+        descending=order == "desc",
+        page=page,
+        page_size=page_size,
+    )
+    return schemas.CampaignPage.of(found)
+
+
+@router.post("", name="create", status_code=status.HTTP_201_CREATED)
+def create_campaign(
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    account: AccountId,
+    line: LineId,
+    body: schemas.CampaignCreate,
+) -> schemas.Campaign:
+    """Check every field, then store the campaign and its recipients at once, or nothing."""
+    source = (
+        "recipientsList"
+        if body.recipients_type is schemas.RecipientsType.LIST
+        else "recipientsDocId"
+    )
+    # The services name the list "recipients" whatever it came from; say which field it was.
+    rename_fields(
+        request, {"recipients": source, "recipientsFile": source, "recipientsList": source}
+    )
+    created = campaigns.create_campaign(svc, account, line, body.to_new_campaign())
+    location = router.url_path_for("get", account=account, line=line, campaign=created.id)
+    response.headers["Location"] = str(location.make_absolute_url(request.base_url))
+    return schemas.Campaign.of(created)
+
+
+@router.get("/{campaign}", name="get")
+def get_campaign(
+    svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId
+) -> schemas.Campaign:
+    """One campaign."""
+    return schemas.Campaign.of(campaigns.get_campaign(svc, account, line, campaign))
+
+
+@router.delete(
+    "/{campaign}",
+    name="delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(409),
+)
+def delete_campaign(
+    svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId
+) -> None:
+    """Remove a campaign from the history; refused while it runs or stops."""
+    campaigns.delete_campaign(svc, account, line, campaign)
+
+
+@router.post("/{campaign}/start", name="start", responses=problem_responses(409))
+def start_campaign(
+    svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId
+) -> schemas.Campaign:
+    """Launch a waiting campaign now (manual ones, or one that was stopped)."""
+    return schemas.Campaign.of(campaigns.launch_campaign(svc, account, line, campaign))
+
+
+@router.post("/{campaign}/stop", name="stop", responses=problem_responses(409))
+def stop_campaign(
+    svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId
+) -> schemas.Campaign:
+    """Stop a scheduled or running campaign: no new call starts; it then waits for a launch."""
+    return schemas.Campaign.of(campaigns.stop_campaign(svc, account, line, campaign))
+
+
+@router.get("/{campaign}/detail", name="detail")
+def campaign_detail(
+    request: Request, svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId
+) -> schemas.CampaignDetail:
+    """The campaign's numbers by outcome, then every recipient with every call made to it."""
+
+    def received(attempt: Attempt) -> str | None:
+        if attempt.received_sha256 is None:
+            return None
+        path = received_routes.router.url_path_for(
+            "fax", account=account, line=line, attempt=attempt.id
+        )
+        return str(path.make_absolute_url(request.base_url))
+
+    detail = campaigns.campaign_detail(svc, account, line, campaign)
+    return schemas.CampaignDetail.of(detail, received=received)
+
+
+@router.get("/{campaign}/pages/{page}.png", name="page", response_class=Response, responses=_PNG)
+def page_png(
+    svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId, page: int
+) -> Response:
+    """One page of what the campaign sends, as the far end will print it."""
+    png = campaigns.campaign_preview_png(svc, account, line, campaign, page)
+    return Response(png, media_type="image/png")

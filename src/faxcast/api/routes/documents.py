@@ -1,0 +1,70 @@
+"""The caller's documents: PDFs to fax and .txt lists of numbers (/me/document)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Request, Response, UploadFile, status
+
+from faxcast.api import schemas
+from faxcast.api.deps import CallerAccountDep, ServicesDep
+from faxcast.api.problems import problem_responses, rename_fields
+from faxcast.services import documents
+
+router = APIRouter(
+    prefix="/me/document",
+    tags=["documents"],
+    responses=problem_responses(400, 404, 422),
+)
+
+
+@router.post("", name="upload", status_code=status.HTTP_201_CREATED)
+def upload_document(
+    request: Request,
+    svc: ServicesDep,
+    account: CallerAccountDep,
+    file: Annotated[UploadFile, File(description="a PDF to fax, or a .txt list of numbers")],
+) -> schemas.Document:
+    """Upload a file; its content (not its name) decides what it is, and a bad one is refused."""
+    rename_fields(request, {"document": "file", "recipientsFile": "file"})
+    # One byte over the limit is enough for the service to refuse it: never read a huge upload.
+    data = file.file.read(svc.settings.max_document_bytes + 1)
+    document = documents.upload_document(svc, account.id, name=file.filename or "", data=data)
+    return schemas.Document.of(document)
+
+
+@router.get("", name="list")
+def list_documents(svc: ServicesDep, account: CallerAccountDep) -> list[schemas.Document]:
+    """The caller's documents, newest first."""
+    return [schemas.Document.of(d) for d in documents.list_documents(svc, account.id)]
+
+
+@router.get("/{document}", name="get")
+def get_document(svc: ServicesDep, account: CallerAccountDep, document: int) -> schemas.Document:
+    """One of the caller's documents."""
+    return schemas.Document.of(documents.get_document(svc, account.id, document))
+
+
+@router.get(
+    "/{document}/content",
+    name="content",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "text/plain": {}}}},
+)
+def document_content(svc: ServicesDep, account: CallerAccountDep, document: int) -> Response:
+    """The file as it was uploaded."""
+    found, data = documents.document_content(svc, account.id, document)
+    return Response(
+        data,
+        media_type=found.media_type,
+        headers={"Content-Disposition": _attachment(found.name)},
+    )
+
+
+def _attachment(name: str) -> str:
+    # RFC 6266: an ASCII fallback for old clients, then the exact name in RFC 5987 encoding.
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -1,0 +1,66 @@
+"""Fax lines of an account and their settings: /telephony/{account}/fax."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from faxcast.api import schemas
+from faxcast.api.deps import AccountId, LineId, ServicesDep
+from faxcast.api.problems import problem_responses
+from faxcast.services import accounts
+from faxcast.services.models import LineSettings
+
+router = APIRouter(
+    prefix="/telephony/{account}/fax", tags=["lines"], responses=problem_responses(404, 422)
+)
+
+
+@router.get("", name="list")
+def list_lines(svc: ServicesDep, account: AccountId) -> list[schemas.Line]:
+    """The account's fax lines."""
+    return [schemas.Line.of(line) for line in accounts.list_lines(svc, account)]
+
+
+@router.post("", name="create", status_code=status.HTTP_201_CREATED)
+def create_line(svc: ServicesDep, account: AccountId, body: schemas.LineCreate) -> schemas.Line:
+    """A new line; only sandbox lines for now (SIP trunks come later)."""
+    settings = LineSettings(
+        name=body.name,
+        kind=body.kind,
+        country=body.country if body.country is not None else svc.settings.default_country,
+        ident=body.ident,
+        header=body.header,
+        channel_limit=(
+            body.channel_limit if body.channel_limit is not None else svc.settings.channel_limit
+        ),
+    )
+    return schemas.Line.of(accounts.create_line(svc, account, settings))
+
+
+@router.get("/{line}", name="get")
+def get_line(svc: ServicesDep, account: AccountId, line: LineId) -> schemas.Line:
+    """One line of the account."""
+    return schemas.Line.of(accounts.get_line(svc, account, line))
+
+
+@router.get("/{line}/settings", name="get_settings")
+def get_settings(svc: ServicesDep, account: AccountId, line: LineId) -> schemas.LineSettings:
+    """The line's settings."""
+    return schemas.LineSettings.of(accounts.get_line(svc, account, line))
+
+
+@router.put("/{line}/settings", name="update_settings")
+def update_settings(
+    svc: ServicesDep, account: AccountId, line: LineId, body: schemas.LineSettingsUpdate
+) -> schemas.LineSettings:
+    """Replace the line's settings; its kind stays what it is."""
+    kind = body.kind if body.kind is not None else accounts.get_line(svc, account, line).kind
+    settings = LineSettings(
+        name=body.name,
+        kind=kind,
+        country=body.country,
+        ident=body.ident,
+        header=body.header,
+        channel_limit=body.channel_limit,
+    )
+    return schemas.LineSettings.of(accounts.update_line(svc, account, line, settings))

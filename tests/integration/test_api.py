@@ -1,0 +1,776 @@
+"""The REST API through httpx, on SQLite and on PostgreSQL: resources, rules and problem details."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, func, insert, select, update
+
+from faxcast.api import create_app
+from faxcast.api.schemas import CampaignSort
+from faxcast.clock import ManualClock
+from faxcast.config import Settings
+from faxcast.services import campaigns as campaign_service
+from faxcast.services.context import Services
+from faxcast.store import repository
+from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
+from faxcast.store.database import create_engine_for
+from faxcast.store.tables import attempts, blobs, campaigns, documents, recipients, renditions
+from tests import pdfs
+
+NOW = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
+ACCOUNT = "X-Faxcast-Account"
+PROBLEM = "application/problem+json"
+NUMBERS = "+33 1 23 45 67 89, 01 98 76 54 32; +44 20 7946 0000\n06 12 34 56 78"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class SyncAsgiTransport(httpx.BaseTransport):
+    """Each request through the ASGI app in its own event loop; a sync stand-in for TestClient.
+
+    fastapi.testclient warns on import that it wants httpx2, and warnings are errors here.
+    """
+
+    def __init__(self, app: FastAPI, *, raise_app_exceptions: bool = True) -> None:
+        self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` to the app and return its whole response."""
+
+        async def send() -> httpx.Response:
+            response = await self._asgi.handle_async_request(request)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+        return anyio.run(send)
+
+
+def api_client(svc: Services, *, raise_app_exceptions: bool = True) -> httpx.Client:
+    """A client for a fresh app over `svc`."""
+    transport = SyncAsgiTransport(create_app(svc), raise_app_exceptions=raise_app_exceptions)
+    return httpx.Client(transport=transport, base_url="http://faxcast.test")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The services' clock, at NOW until a test moves it."""
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def svc(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Services]:
+    """Services on this test's database; blobs in the database on PostgreSQL, in files on SQLite."""
+    engine = create_engine_for(database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    yield Services(
+        engine=engine,
+        blobs=DatabaseBlobStore() if postgresql else FileBlobStore(tmp_path / "blobs"),
+        clock=clock,
+        settings=Settings(data_dir=tmp_path, default_country="FR", max_recipients=100),
+    )
+    engine.dispose()
+
+
+@pytest.fixture
+def client(svc: Services) -> Iterator[httpx.Client]:
+    """An httpx client talking to create_app(svc)."""
+    with api_client(svc) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An account made through the API, with its sandbox line."""
+
+    account: int
+    line: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The header that makes this account the caller of /me routes."""
+        return {ACCOUNT: str(self.account)}
+
+    @property
+    def campaigns(self) -> str:
+        """The path of its line's campaigns."""
+        return f"/telephony/{self.account}/fax/{self.line}/campaigns"
+
+
+def new_tenant(client: httpx.Client, name: str = "Acme") -> Tenant:
+    """A new account and its sandbox line."""
+    created = client.post("/telephony", json={"name": name})
+    assert created.status_code == 201, created.text
+    account = created.json()["id"]
+    lines = client.get(f"/telephony/{account}/fax").json()
+    return Tenant(account, lines[0]["id"])
+
+
+def upload(client: httpx.Client, tenant: Tenant, name: str, data: bytes) -> httpx.Response:
+    """POST /me/document with one file."""
+    return client.post("/me/document", headers=tenant.headers, files={"file": (name, data)})
+
+
+def upload_ok(client: httpx.Client, tenant: Tenant, name: str, data: bytes) -> int:
+    """Upload a file that must be accepted; its document id."""
+    response = upload(client, tenant, name, data)
+    assert response.status_code == 201, response.text
+    document_id: int = response.json()["id"]
+    return document_id
+
+
+def campaign_body(document_id: int, **fields: Any) -> dict[str, Any]:
+    """A valid manual campaign's body, with `fields` replaced."""
+    body: dict[str, Any] = {
+        "name": "Spring prices",
+        "documentId": document_id,
+        "faxQuality": "normal",
+        "sendType": "manual",
+        "recipientsType": "list",
+        "recipientsList": NUMBERS,
+    }
+    body.update(fields)
+    return body
+
+
+def create(client: httpx.Client, tenant: Tenant, document_id: int, **fields: Any) -> Any:
+    """Create a campaign that must be accepted; its JSON."""
+    response = client.post(tenant.campaigns, json=campaign_body(document_id, **fields))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def row_counts(engine: Engine) -> tuple[int, ...]:
+    """How many rows the tables that creating things writes to hold."""
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (campaigns, recipients, documents, renditions, blobs, attempts)
+        )
+
+
+def problem(response: httpx.Response, status: int) -> Any:
+    """The problem document of `response`, checked for status, media type and required members."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail", "instance"} <= body.keys()
+    assert "Traceback" not in response.text
+    return body
+
+
+def fields(body: Any) -> list[str | None]:
+    """The `field` of each entry of a problem's `errors`."""
+    return [error.get("field") for error in body["errors"]]
+
+
+def test_accounts_and_lines(client: httpx.Client) -> None:
+    created = client.post("/telephony", json={"name": " Acme ", "timezone": "America/New_York"})
+    assert created.status_code == 201
+    account = created.json()
+    assert account["name"] == "Acme"
+    assert account["timezone"] == "America/New_York"
+    assert account["createdAt"] == "2030-01-15T09:00:00+00:00"
+    other = new_tenant(client, "Other")
+    assert [a["id"] for a in client.get("/telephony").json()] == [account["id"], other.account]
+    assert client.get(f"/telephony/{account['id']}").json() == account
+    problem(client.get("/telephony/9999"), 404)
+    problem(client.get("/telephony/9999/fax"), 404)
+
+    lines = client.get(f"/telephony/{account['id']}/fax").json()
+    assert len(lines) == 1
+    assert lines[0]["kind"] == "sandbox"
+    assert lines[0]["country"] == "FR"
+    base = f"/telephony/{account['id']}/fax"
+    made = client.post(
+        base,
+        json={"name": "Sales", "country": "be", "ident": "+32 2 000 00 00", "channelLimit": 2},
+    )
+    assert made.status_code == 201, made.text
+    line = made.json()
+    assert (line["country"], line["channelLimit"], line["header"]) == ("BE", 2, "")
+    assert client.get(f"{base}/{line['id']}").json() == line
+    assert [item["id"] for item in client.get(base).json()] == [lines[0]["id"], line["id"]]
+
+    settings = client.get(f"{base}/{line['id']}/settings").json()
+    assert settings == {
+        "name": "Sales",
+        "kind": "sandbox",
+        "country": "BE",
+        "ident": "+32 2 000 00 00",
+        "header": "",
+        "channelLimit": 2,
+    }
+    changed = client.put(
+        f"{base}/{line['id']}/settings",
+        json={**settings, "kind": None, "header": "ACME SALES", "channelLimit": 8},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {**settings, "header": "ACME SALES", "channelLimit": 8}
+    assert client.get(f"{base}/{line['id']}").json()["channelLimit"] == 8
+
+    # Every bad field at once, under the API's names.
+    bad = problem(client.post(base, json={"name": "X", "country": "ZZ", "ident": "1" * 21}), 422)
+    assert fields(bad) == ["country", "ident"]
+    assert "ZZ" in bad["errors"][0]["message"]
+    assert (
+        problem(client.post(base, json={"name": "X", "kind": "sip"}), 422)["errors"][0]["field"]
+        == "kind"
+    )
+    assert fields(problem(client.post(base, json={"name": "X", "channelLimit": "x"}), 422)) == [
+        "channelLimit"
+    ]
+    assert fields(problem(client.post(base, json={"name": "X", "channelLimit": 0}), 422)) == [
+        "channelLimit"
+    ]
+    assert fields(problem(client.post(base, json={"name": "X", "colour": "red"}), 422)) == [
+        "colour"
+    ]
+    assert fields(
+        problem(
+            client.put(f"{base}/{line['id']}/settings", json={**settings, "country": "FRA"}), 422
+        )
+    ) == ["country"]
+    assert fields(
+        problem(client.post("/telephony", json={"name": "", "timezone": "Mars"}), 422)
+    ) == [
+        "name",
+        "timezone",
+    ]
+
+    # Another account's line is not found, whichever way it is asked for.
+    foreign = f"/telephony/{other.account}/fax/{line['id']}"
+    problem(client.get(foreign), 404)
+    problem(client.get(f"{foreign}/settings"), 404)
+    problem(client.put(f"{foreign}/settings", json=settings), 404)
+    assert client.get(f"{base}/{line['id']}/settings").json()["channelLimit"] == 8
+
+
+def test_documents(client: httpx.Client, svc: Services) -> None:
+    tenant, other = new_tenant(client), new_tenant(client, "Other")
+    pdf = pdfs.text_pdf(pages=2)
+    uploaded = upload(client, tenant, "prices.pdf", pdf)
+    assert uploaded.status_code == 201, uploaded.text
+    document = uploaded.json()
+    assert document == {
+        "id": document["id"],
+        "name": "prices.pdf",
+        "mediaType": "application/pdf",
+        "size": len(pdf),
+        "pages": 2,
+        "createdAt": "2030-01-15T09:00:00+00:00",
+    }
+    listing = upload_ok(client, tenant, "numbers.txt", NUMBERS.encode("latin-1"))
+    text = client.get(f"/me/document/{listing}", headers=tenant.headers).json()
+    assert (text["mediaType"], text["pages"]) == ("text/plain", None)
+    assert [d["id"] for d in client.get("/me/document", headers=tenant.headers).json()] == [
+        listing,
+        document["id"],
+    ]
+    content = client.get(f"/me/document/{document['id']}/content", headers=tenant.headers)
+    assert content.content == pdf
+    assert content.headers["content-type"] == "application/pdf"
+    assert "prices.pdf" in content.headers["content-disposition"]
+
+    before = row_counts(svc.engine)
+    not_pdf = problem(upload(client, tenant, "photo.pdf", PNG_MAGIC + bytes(200)), 422)
+    assert fields(not_pdf) == ["file"]
+    assert "not text" in not_pdf["errors"][0]["message"]
+    encrypted = problem(upload(client, tenant, "locked.pdf", pdfs.encrypted_pdf()), 422)
+    assert encrypted["errors"] == [
+        {"field": "file", "code": "encrypted", "message": encrypted["errors"][0]["message"]}
+    ]
+    empty = problem(upload(client, tenant, "empty.pdf", pdfs.empty_pdf()), 422)
+    assert empty["errors"][0]["code"] == "empty"
+    assert fields(problem(client.post("/me/document", headers=tenant.headers), 422)) == ["file"]
+
+    # Who the caller is: the header is required, must be an id, and must name an account.
+    missing = problem(client.get("/me/document"), 400)
+    assert fields(missing) == [ACCOUNT]
+    assert fields(problem(client.get("/me/document", headers={ACCOUNT: "acme"}), 400)) == [ACCOUNT]
+    problem(upload(client, Tenant(9999, 0), "prices.pdf", pdf), 404)
+    problem(client.get(f"/me/document/{document['id']}", headers=other.headers), 404)
+    problem(client.get(f"/me/document/{document['id']}/content", headers=other.headers), 404)
+    assert client.get("/me/document", headers=other.headers).json() == []
+    assert row_counts(svc.engine) == before
+
+
+def test_create_list_and_get(client: httpx.Client, clock: ManualClock) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    listing = upload_ok(client, tenant, "numbers.txt", b"\xef\xbb\xbf0612345678\r\n0698765432\r\n")
+
+    manual = create(client, tenant, pdf, name="B manual")
+    assert manual == {
+        "id": manual["id"],
+        "name": "B manual",
+        "reference": manual["reference"],
+        "status": "stopTodo",
+        "state": "waiting",
+        "outcome": "n/a",
+        "faxQuality": "normal",
+        "sendType": "manual",
+        "sendDate": None,
+        "documentId": pdf,
+        "countTotal": 4,
+        "countSuccess": 0,
+        "countFailed": 0,
+        "countTodo": 4,
+        "dateStart": None,
+        "dateEnd": None,
+        "pages": 1,
+        "error": None,
+        "createdAt": "2030-01-15T09:00:00+00:00",
+    }
+    clock.advance(timedelta(minutes=1))
+    scheduled = create(
+        client,
+        tenant,
+        pdf,
+        name="A scheduled",
+        faxQuality="best",
+        sendType="scheduled",
+        sendDate="2030-01-16T08:30:00+01:00",
+    )
+    assert (scheduled["state"], scheduled["status"]) == ("scheduled", "todo")
+    assert scheduled["sendDate"] == "2030-01-16T07:30:00+00:00"
+    clock.advance(timedelta(minutes=1))
+    from_file = client.post(
+        tenant.campaigns,
+        json=campaign_body(
+            pdf,
+            name="C from file",
+            recipientsType="document",
+            recipientsList=None,
+            recipientsDocId=listing,
+        ),
+    )
+    assert from_file.status_code == 201, from_file.text
+    assert from_file.headers["location"].endswith(f"{tenant.campaigns}/{from_file.json()['id']}")
+    assert from_file.json()["countTotal"] == 2
+    assert client.get(f"{tenant.campaigns}/{manual['id']}").json() == manual
+
+    def listed(**params: Any) -> Any:
+        response = client.get(tenant.campaigns, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    everything = listed()
+    assert [c["name"] for c in everything["items"]] == ["C from file", "A scheduled", "B manual"]
+    assert (everything["count"], everything["page"], everything["pageSize"]) == (3, 1, 50)
+    second = listed(pageSize=2, page=2)
+    assert [c["name"] for c in second["items"]] == ["B manual"]
+    assert (second["count"], second["pageSize"]) == (3, 2)
+    assert [c["name"] for c in listed(sort="name", order="asc")["items"]] == [
+        "A scheduled",
+        "B manual",
+        "C from file",
+    ]
+    assert listed(sort="state", order="asc")["items"][0]["name"] == "A scheduled"
+    assert listed(state="scheduled")["count"] == 1
+    assert listed(state=["scheduled", "waiting"])["count"] == 3
+    assert listed(state="running") == {"items": [], "count": 0, "page": 1, "pageSize": 50}
+    for params, field in (
+        ({"pageSize": 0}, "pageSize"),
+        ({"pageSize": 501}, "pageSize"),
+        ({"page": 0}, "page"),
+        ({"sort": "colour"}, "sort"),
+        ({"order": "up"}, "order"),
+        ({"state": "done"}, "state[0]"),
+    ):
+        assert fields(problem(client.get(tenant.campaigns, params=params), 422)) == [field]
+
+
+def test_start_stop_delete_rules(client: httpx.Client) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    manual = create(client, tenant, pdf)
+    url = f"{tenant.campaigns}/{manual['id']}"
+
+    started = client.post(f"{url}/start")
+    assert started.status_code == 200, started.text
+    assert (started.json()["state"], started.json()["status"]) == ("running", "doing")
+    assert started.json()["dateStart"] == "2030-01-15T09:00:00+00:00"
+    again = problem(client.post(f"{url}/start"), 409)
+    assert "it is running" in again["detail"]
+    assert "only a waiting campaign can be launched" in again["detail"]
+    refused = problem(client.delete(url), 409)
+    assert "cannot delete" in refused["detail"]
+    stopped = client.post(f"{url}/stop")
+    assert (stopped.json()["state"], stopped.json()["status"]) == ("waiting", "stopTodo")
+    assert "be stopped" in problem(client.post(f"{url}/stop"), 409)["detail"]
+    deleted = client.delete(url)
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    problem(client.get(url), 404)
+    problem(client.delete(url), 404)
+
+    scheduled = create(client, tenant, pdf, sendType="scheduled", sendDate="2030-01-15T12:00:00Z")
+    url = f"{tenant.campaigns}/{scheduled['id']}"
+    assert "it is scheduled" in problem(client.post(f"{url}/start"), 409)["detail"]
+    assert client.post(f"{url}/stop").json()["state"] == "waiting"
+    assert client.post(f"{url}/start").json()["state"] == "running"
+
+
+def test_detail_pages_and_received_fax(client: httpx.Client, svc: Services) -> None:
+    tenant, other = new_tenant(client), new_tenant(client, "Other")
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf(pages=2))
+    campaign = create(client, tenant, pdf, faxQuality="high")
+    url = f"{tenant.campaigns}/{campaign['id']}"
+
+    detail = client.get(f"{url}/detail").json()
+    assert detail["campaign"] == campaign
+    expected = ["+33123456789", "+33198765432", "+442079460000", "+33612345678"]
+    assert (detail["todo"], detail["success"], detail["failed"]) == (expected, [], [])
+    assert detail["recipients"][0] == {
+        "number": "+33123456789",
+        "position": 1,
+        "state": "pending",
+        "calls": 0,
+        "pagesConfirmed": 0,
+        "reason": None,
+        "dueAt": None,
+        "settledAt": None,
+        "attempts": [],
+    }
+    page = client.get(f"{url}/pages/2.png")
+    assert page.headers["content-type"] == "image/png"
+    assert page.content.startswith(PNG_MAGIC)
+    problem(client.get(f"{url}/pages/3.png"), 404)
+
+    # What a worker would record after delivering the first number (the worker is not tested here).
+    with svc.engine.begin() as conn:
+        first = conn.execute(
+            select(recipients.c.id).where(
+                recipients.c.campaign_id == campaign["id"], recipients.c.position == 1
+            )
+        ).scalar_one()
+        tiff = repository.campaign_tiff(conn, campaign["id"])
+        conn.execute(
+            update(recipients)
+            .where(recipients.c.id == first)
+            .values(state="delivered", calls=1, pages_confirmed=2, settled_at=NOW)
+        )
+        attempt = conn.execute(
+            insert(attempts).values(
+                recipient_id=first,
+                campaign_id=campaign["id"],
+                number="+33123456789",
+                started_at=NOW,
+                answered_at=NOW + timedelta(seconds=5),
+                ended_at=NOW + timedelta(seconds=65),
+                delivered=True,
+                reason="delivered",
+                sip_status=200,
+                t30_code=0,
+                t30_text="OK",
+                pages_confirmed=2,
+                pages_total=2,
+                bit_rate=14400,
+                ecm=True,
+                resolution="fine",
+                t38=False,
+                remote_ident="+33 1 23 45 67 89",
+                received_sha256=tiff,
+            )
+        ).inserted_primary_key
+    assert attempt is not None
+    attempt_id = attempt[0]
+    detail = client.get(f"{url}/detail").json()
+    assert detail["success"] == expected[:1]
+    assert detail["todo"] == expected[1:]
+    received = f"/telephony/{tenant.account}/fax/{tenant.line}/attempts/{attempt_id}/received"
+    assert detail["recipients"][0]["attempts"] == [
+        {
+            "id": attempt_id,
+            "startedAt": "2030-01-15T09:00:00+00:00",
+            "answeredAt": "2030-01-15T09:00:05+00:00",
+            "endedAt": "2030-01-15T09:01:05+00:00",
+            "durationS": 65.0,
+            "delivered": True,
+            "failure": None,
+            "reason": "delivered",
+            "sipStatus": 200,
+            "t30Code": 0,
+            "t30Text": "OK",
+            "pagesConfirmed": 2,
+            "pagesTotal": 2,
+            "bitRate": 14400,
+            "ecm": True,
+            "resolution": "fine",
+            "t38": False,
+            "remoteIdent": "+33 1 23 45 67 89",
+            "received": f"http://faxcast.test{received}.tif",
+        }
+    ]
+    fax = client.get(f"{received}.tif")
+    assert fax.headers["content-type"] == "image/tiff"
+    with svc.engine.connect() as conn:
+        assert fax.content == svc.blobs.get(conn, tiff)
+    assert client.get(f"{received}/2.png").content.startswith(PNG_MAGIC)
+    problem(client.get(f"{received}/3.png"), 404)
+
+    # Another account sees none of it, even through its own line.
+    for path in (
+        f"/telephony/{other.account}/fax/{tenant.line}/campaigns/{campaign['id']}/detail",
+        f"/telephony/{other.account}/fax/{other.line}/campaigns/{campaign['id']}/detail",
+        f"/telephony/{other.account}/fax/{other.line}/campaigns/{campaign['id']}/pages/1.png",
+        f"/telephony/{other.account}/fax/{other.line}/attempts/{attempt_id}/received.tif",
+        f"/telephony/{other.account}/fax/{other.line}/attempts/{attempt_id}/received/1.png",
+        f"/telephony/{other.account}/fax/{tenant.line}/attempts/{attempt_id}/received.tif",
+    ):
+        problem(client.get(path), 404)
+
+
+@dataclass(frozen=True)
+class BadCampaign:
+    """A creation request that must be refused, and the fields the problem must name."""
+
+    description: str
+    body: dict[str, Any]
+    fields: list[str | None]
+
+
+def test_bad_campaigns_are_refused_and_store_nothing(client: httpx.Client, svc: Services) -> None:
+    tenant, other = new_tenant(client), new_tenant(client, "Other")
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    bad_list = upload_ok(client, tenant, "numbers.txt", b"0612345678\n06 12 AB\n")
+    theirs = upload_ok(client, other, "theirs.pdf", pdfs.drawing_pdf())
+    # A rendition of the PDF at every quality exists, so a refusal must not add one either.
+    for quality in ("normal", "best"):
+        create(client, tenant, pdf, faxQuality=quality)
+    before = row_counts(svc.engine)
+
+    cases = [
+        BadCampaign("empty name", campaign_body(pdf, name="  "), ["name"]),
+        BadCampaign("no document", campaign_body(pdf, documentId=None), ["documentId"]),
+        BadCampaign("unknown document", campaign_body(9999), ["documentId"]),
+        BadCampaign("another account's document", campaign_body(theirs), ["documentId"]),
+        BadCampaign("a text file to fax", campaign_body(bad_list), ["documentId"]),
+        BadCampaign("unknown quality", campaign_body(pdf, faxQuality="ultra"), ["faxQuality"]),
+        BadCampaign("unknown send type", campaign_body(pdf, sendType="later"), ["sendType"]),
+        BadCampaign(
+            "past send date",
+            campaign_body(pdf, sendType="scheduled", sendDate="2030-01-15T08:59:00+00:00"),
+            ["sendDate"],
+        ),
+        BadCampaign(
+            "naive send date",
+            campaign_body(pdf, sendType="scheduled", sendDate="2030-02-01T10:00:00"),
+            ["sendDate"],
+        ),
+        BadCampaign(
+            "not a date", campaign_body(pdf, sendType="scheduled", sendDate="soon"), ["sendDate"]
+        ),
+        BadCampaign(
+            "scheduled without date", campaign_body(pdf, sendType="scheduled"), ["sendDate"]
+        ),
+        BadCampaign(
+            "manual with a date",
+            campaign_body(pdf, sendDate="2030-02-01T10:00:00+00:00"),
+            ["sendDate"],
+        ),
+        BadCampaign("no numbers", campaign_body(pdf, recipientsList=" ;\n"), ["recipientsList"]),
+        BadCampaign(
+            "too many numbers",
+            campaign_body(pdf, recipientsList=",".join(f"+3361234{n:04d}" for n in range(101))),
+            ["recipientsList"],
+        ),
+        BadCampaign(
+            "no recipients document",
+            campaign_body(pdf, recipientsType="document"),
+            ["recipientsDocId"],
+        ),
+        BadCampaign(
+            "a PDF as the numbers",
+            campaign_body(pdf, recipientsType="document", recipientsDocId=pdf),
+            ["recipientsDocId"],
+        ),
+        BadCampaign(
+            "a list with a bad entry",
+            campaign_body(pdf, recipientsType="document", recipientsDocId=bad_list),
+            ["recipientsDocId"],
+        ),
+        BadCampaign("unknown field", campaign_body(pdf, priority="high"), ["priority"]),
+        BadCampaign("wrong types", {"name": ["x"], "documentId": pdf}, ["name", "sendType"]),
+        BadCampaign(
+            "everything at once",
+            campaign_body(
+                pdf,
+                name="",
+                documentId=bad_list,
+                sendType="scheduled",
+                sendDate="2020-01-01T00:00:00+00:00",
+                recipientsList="0612345678, 12",
+            ),
+            ["documentId", "name", "sendDate", "recipientsList"],
+        ),
+    ]
+    for case in cases:
+        body = problem(client.post(tenant.campaigns, json=case.body), 422)
+        assert fields(body) == case.fields, case.description
+        assert body["type"] == "/problems/invalid-input"
+        assert row_counts(svc.engine) == before, case.description
+
+    typed = problem(
+        client.post(
+            tenant.campaigns,
+            json=campaign_body(pdf, recipientsList="0612345678,\n  +33 6 12 34 AB, 12\n0698765432"),
+        ),
+        422,
+    )
+    assert typed["errors"] == [
+        {
+            "field": "recipientsList",
+            "line": 2,
+            "column": 3,
+            "text": "+33 6 12 34 AB",
+            "message": "contains 'A', which is not a digit",
+        },
+        {
+            "field": "recipientsList",
+            "line": 2,
+            "column": 19,
+            "text": "12",
+            "message": "has 2 digits, at least 6 are needed",
+        },
+    ]
+    from_file = problem(
+        client.post(
+            tenant.campaigns,
+            json=campaign_body(pdf, recipientsType="document", recipientsDocId=bad_list),
+        ),
+        422,
+    )
+    assert [(e["line"], e["column"], e["text"]) for e in from_file["errors"]] == [
+        (2, 1, "06 12 AB")
+    ]
+
+    malformed = problem(
+        client.post(
+            tenant.campaigns,
+            content=b'{"name": "x",',
+            headers={"content-type": "application/json"},
+        ),
+        422,
+    )
+    assert fields(malformed) == [None]
+    assert "not valid JSON" in malformed["detail"]
+    assert fields(problem(client.post(tenant.campaigns), 422)) == [None]
+
+    # Lines that are not the caller's: not found, and nothing stored.
+    problem(
+        client.post(f"/telephony/{tenant.account}/fax/9999/campaigns", json=campaign_body(pdf)), 404
+    )
+    problem(
+        client.post(
+            f"/telephony/{other.account}/fax/{tenant.line}/campaigns", json=campaign_body(pdf)
+        ),
+        404,
+    )
+    problem(
+        client.post(
+            f"/telephony/{tenant.account}/fax/{other.line}/campaigns", json=campaign_body(pdf)
+        ),
+        404,
+    )
+    assert row_counts(svc.engine) == before
+    create(client, tenant, pdf)
+    assert row_counts(svc.engine) != before
+
+
+def test_another_accounts_campaign_is_not_found(client: httpx.Client, svc: Services) -> None:
+    tenant, other = new_tenant(client), new_tenant(client, "Other")
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    campaign = create(client, tenant, pdf)
+    before = row_counts(svc.engine)
+    for base in (
+        f"/telephony/{other.account}/fax/{other.line}/campaigns/{campaign['id']}",
+        f"/telephony/{other.account}/fax/{tenant.line}/campaigns/{campaign['id']}",
+        f"/telephony/{tenant.account}/fax/9999/campaigns/{campaign['id']}",
+    ):
+        problem(client.get(base), 404)
+        problem(client.post(f"{base}/start"), 404)
+        problem(client.post(f"{base}/stop"), 404)
+        problem(client.delete(base), 404)
+    assert client.get(f"/telephony/{other.account}/fax/{other.line}/campaigns").json()["count"] == 0
+    assert client.get(f"{tenant.campaigns}/{campaign['id']}").json() == campaign
+    assert row_counts(svc.engine) == before
+
+
+def test_errors_are_problems(svc: Services, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(svc)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    transport = SyncAsgiTransport(app, raise_app_exceptions=False)
+    with httpx.Client(transport=transport, base_url="http://faxcast.test") as client:
+        caplog.set_level(logging.ERROR, logger="faxcast.api")
+        failed = problem(client.get("/boom"), 500)
+        assert set(failed) == {"type", "title", "status", "detail", "instance", "requestId"}
+        assert "secret" not in failed["detail"]
+        assert failed["requestId"] in caplog.text
+        assert "secret internals" in caplog.text
+        assert client.get("/boom", headers={"X-Request-Id": "abc-123"}).json()["requestId"] == (
+            "abc-123"
+        )
+
+        unknown = problem(client.get("/nowhere"), 404)
+        assert (unknown["title"], unknown["instance"]) == ("Not Found", "/nowhere")
+        problem(client.patch("/telephony"), 405)
+        assert fields(problem(client.get("/telephony/abc"), 422)) == ["account"]
+
+
+def test_openapi(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    operations = {
+        op["operationId"]: (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+    }
+    base = "/telephony/{account}/fax/{line}"
+    assert operations == {
+        "accounts-list": ("GET", "/telephony"),
+        "accounts-create": ("POST", "/telephony"),
+        "accounts-get": ("GET", "/telephony/{account}"),
+        "lines-list": ("GET", "/telephony/{account}/fax"),
+        "lines-create": ("POST", "/telephony/{account}/fax"),
+        "lines-get": ("GET", base),
+        "lines-get_settings": ("GET", f"{base}/settings"),
+        "lines-update_settings": ("PUT", f"{base}/settings"),
+        "documents-upload": ("POST", "/me/document"),
+        "documents-list": ("GET", "/me/document"),
+        "documents-get": ("GET", "/me/document/{document}"),
+        "documents-content": ("GET", "/me/document/{document}/content"),
+        "campaigns-list": ("GET", f"{base}/campaigns"),
+        "campaigns-create": ("POST", f"{base}/campaigns"),
+        "campaigns-get": ("GET", f"{base}/campaigns/{{campaign}}"),
+        "campaigns-delete": ("DELETE", f"{base}/campaigns/{{campaign}}"),
+        "campaigns-start": ("POST", f"{base}/campaigns/{{campaign}}/start"),
+        "campaigns-stop": ("POST", f"{base}/campaigns/{{campaign}}/stop"),
+        "campaigns-detail": ("GET", f"{base}/campaigns/{{campaign}}/detail"),
+        "campaigns-page": ("GET", f"{base}/campaigns/{{campaign}}/pages/{{page}}.png"),
+        "received-fax": ("GET", f"{base}/attempts/{{attempt}}/received.tif"),
+        "received-page": ("GET", f"{base}/attempts/{{attempt}}/received/{{page}}.png"),
+    }
+    create = document["paths"][f"{base}/campaigns"]["post"]
+    assert list(create["responses"]["422"]["content"]) == [PROBLEM]
+    assert "X-Faxcast-Account" in document["info"]["description"]
+    upload = document["paths"]["/me/document"]["post"]
+    assert any(p["name"] == "X-Faxcast-Account" for p in upload["parameters"])
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_sort_keys_are_known_to_the_service() -> None:
+    assert {key.column for key in CampaignSort} == set(campaign_service.SORTABLE)
