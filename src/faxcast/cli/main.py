@@ -13,6 +13,9 @@ from pathlib import Path
 
 import click
 
+from faxcast.cli.campaigns import account, campaign, line, send
+from faxcast.cli.context import CliState
+from faxcast.cli.server import db, serve, worker
 from faxcast.documents import FaxPage, preview_png, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.quality import Quality
 from faxcast.errors import FaxcastError
@@ -25,10 +28,21 @@ _QUALITY = click.Choice([q.value for q in Quality])
 
 @click.group()
 @click.option("--debug", is_flag=True, help="Show SpanDSP's protocol log and tracebacks.")
+@click.option(
+    "--account",
+    "account_id",
+    type=int,
+    envvar="FAXCAST_ACCOUNT",
+    help="Account to act for (FAXCAST_ACCOUNT); default: the only one.",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """faxcast: fax one document to many numbers, really."""
-    ctx.obj = debug
+def cli(ctx: click.Context, debug: bool, account_id: int | None) -> None:
+    """faxcast: fax one document to many numbers, really.
+
+    Settings come from FAXCAST_* variables: FAXCAST_DATA_DIR (default ./faxcast-data),
+    FAXCAST_DATABASE_URL (default SQLite in the data folder), FAXCAST_PORT...
+    """
+    ctx.obj = CliState(debug=debug, account_id=account_id)
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="%(name)s: %(message)s"
     )
@@ -177,6 +191,10 @@ def _write_previews(pages: Sequence[FaxPage], folder: Path) -> list[Path]:
         path.write_bytes(preview_png(page))
         written.append(path)
     return written
+
+
+for command in (account, line, campaign, send, serve, worker, db):
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,325 @@
+"""Accounts, lines and campaigns from the command line, on the configured database."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from faxcast.bootstrap import line_drivers
+from faxcast.cli.context import CliState, parse_when, pass_state
+from faxcast.dispatch.worker import Worker
+from faxcast.domain.campaign import CampaignState, SendType
+from faxcast.domain.numbers import decode_recipient_file
+from faxcast.domain.quality import Quality
+from faxcast.errors import InputError
+from faxcast.services import accounts, campaigns, documents
+from faxcast.services.campaigns import NewCampaign
+from faxcast.services.context import Services
+from faxcast.services.models import Campaign, CampaignDetail, Line, LineKind, LineSettings
+
+_QUALITY = click.Choice([q.value for q in Quality])
+_FINAL = (CampaignState.FINISHED, CampaignState.ERROR)
+
+
+@click.group()
+def account() -> None:
+    """Accounts (the seed's groups of lines)."""
+
+
+@account.command("create")
+@click.argument("name")
+@click.option("--timezone", help="IANA time zone, e.g. Europe/Paris.")
+@pass_state
+def account_create(state: CliState, name: str, timezone: str | None) -> None:
+    """Create an account; it comes with a sandbox line."""
+    created = accounts.create_account(state.services, name=name, timezone=timezone)
+    click.echo(f"{created.id}\t{created.name}\t{created.timezone}")
+
+
+@account.command("ls")
+@pass_state
+def account_ls(state: CliState) -> None:
+    """List accounts."""
+    for item in accounts.list_accounts(state.services):
+        click.echo(f"{item.id}\t{item.name}\t{item.timezone}")
+
+
+@click.group()
+def line() -> None:
+    """Fax lines of the account."""
+
+
+@line.command("ls")
+@pass_state
+def line_ls(state: CliState) -> None:
+    """List the account's lines."""
+    for item in accounts.list_lines(state.services, state.account().id):
+        click.echo(_line_row(item))
+
+
+@line.command("create")
+@click.option("--name", required=True)
+@click.option("--country", default="FR", show_default=True, help="For national numbers.")
+@click.option("--ident", default="", help="Our fax ident (TSI), e.g. +33 1 23 45 67 89.")
+@click.option("--header", default="", help="Header line printed on each page.")
+@click.option("--channels", default=4, show_default=True, help="Calls at once.")
+@pass_state
+def line_create(
+    state: CliState, name: str, country: str, ident: str, header: str, channels: int
+) -> None:
+    """Create a sandbox line."""
+    settings = LineSettings(name, LineKind.SANDBOX, country, ident, header, channels)
+    click.echo(_line_row(accounts.create_line(state.services, state.account().id, settings)))
+
+
+@line.command("set")
+@click.argument("line_id", type=int)
+@click.option("--name")
+@click.option("--country")
+@click.option("--ident")
+@click.option("--header")
+@click.option("--channels", type=int)
+@pass_state
+def line_set(
+    state: CliState,
+    line_id: int,
+    name: str | None,
+    country: str | None,
+    ident: str | None,
+    header: str | None,
+    channels: int | None,
+) -> None:
+    """Change a line's settings."""
+    svc, account_id = state.services, state.account().id
+    current = accounts.get_line(svc, account_id, line_id)
+    settings = LineSettings(
+        name if name is not None else current.name,
+        current.kind,
+        country if country is not None else current.country,
+        ident if ident is not None else current.ident,
+        header if header is not None else current.header,
+        channels if channels is not None else current.channel_limit,
+    )
+    click.echo(_line_row(accounts.update_line(svc, account_id, line_id, settings)))
+
+
+@click.group()
+def campaign() -> None:
+    """Fax campaigns: one document, many numbers."""
+
+
+@campaign.command("create")
+@click.option("--line", "line_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--quality", type=_QUALITY, default="high", show_default=True)
+@click.option(
+    "--recipients",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=".txt file of numbers (comma, semicolon or newline separated).",
+)
+@click.option("--to", "numbers", help="Numbers, comma or semicolon separated.")
+@click.option("--at", "when", help="Send date and time (account's time zone); else manual.")
+@pass_state
+def campaign_create(
+    state: CliState,
+    line_id: int,
+    name: str,
+    pdf: Path,
+    quality: str,
+    recipients: Path | None,
+    numbers: str | None,
+    when: str | None,
+) -> None:
+    """Create a campaign (scheduled with --at, else manual: launch it later)."""
+    created = _create(state, line_id, name, pdf, Quality(quality), recipients, numbers, when)
+    click.echo(_campaign_row(created))
+
+
+@campaign.command("ls")
+@click.option("--line", "line_id", type=int, required=True)
+@click.option(
+    "--state", "states", multiple=True, type=click.Choice([s.value for s in CampaignState])
+)
+@pass_state
+def campaign_ls(state: CliState, line_id: int, states: tuple[str, ...]) -> None:
+    """List the line's campaigns, newest first."""
+    page = campaigns.list_campaigns(
+        state.services,
+        state.account().id,
+        line_id,
+        states=tuple(CampaignState(s) for s in states),
+        page_size=500,
+    )
+    click.echo("id\treference\tstate\toutcome\tdelivered/failed/todo/total\tname")
+    for item in page.items:
+        click.echo(_campaign_row(item))
+
+
+@campaign.command("show")
+@click.option("--line", "line_id", type=int, required=True)
+@click.argument("campaign_id", type=int)
+@pass_state
+def campaign_show(state: CliState, line_id: int, campaign_id: int) -> None:
+    """A campaign's details and every recipient's result and attempts."""
+    detail = campaigns.campaign_detail(state.services, state.account().id, line_id, campaign_id)
+    click.echo(_describe(detail))
+
+
+@campaign.command("launch")
+@click.option("--line", "line_id", type=int, required=True)
+@click.argument("campaign_id", type=int)
+@pass_state
+def campaign_launch(state: CliState, line_id: int, campaign_id: int) -> None:
+    """Launch a waiting campaign."""
+    launched = campaigns.launch_campaign(state.services, state.account().id, line_id, campaign_id)
+    click.echo(_campaign_row(launched))
+
+
+@campaign.command("stop")
+@click.option("--line", "line_id", type=int, required=True)
+@click.argument("campaign_id", type=int)
+@pass_state
+def campaign_stop(state: CliState, line_id: int, campaign_id: int) -> None:
+    """Stop a scheduled or running campaign; launch resumes it."""
+    stopped = campaigns.stop_campaign(state.services, state.account().id, line_id, campaign_id)
+    click.echo(_campaign_row(stopped))
+
+
+@campaign.command("delete")
+@click.option("--line", "line_id", type=int, required=True)
+@click.argument("campaign_id", type=int)
+@pass_state
+def campaign_delete(state: CliState, line_id: int, campaign_id: int) -> None:
+    """Delete a campaign from the history."""
+    campaigns.delete_campaign(state.services, state.account().id, line_id, campaign_id)
+    click.echo(f"deleted campaign {campaign_id}")
+
+
+@click.command()
+@click.option("--line", "line_id", type=int, help="Default: the account's first line.")
+@click.option("--pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--to", "numbers", help="Numbers, comma or semicolon separated.")
+@click.option("--recipients", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quality", type=_QUALITY, default="high", show_default=True)
+@click.option("--name", help="Default: the PDF's file name.")
+@pass_state
+def send(
+    state: CliState,
+    line_id: int | None,
+    pdf: Path,
+    numbers: str | None,
+    recipients: Path | None,
+    quality: str,
+    name: str | None,
+) -> None:
+    """Create, launch and follow a campaign until it finishes."""
+    svc, account = state.services, state.account()
+    if line_id is None:
+        line_id = accounts.list_lines(svc, account.id)[0].id
+    created = _create(
+        state, line_id, name or pdf.name, pdf, Quality(quality), recipients, numbers, None
+    )
+    campaigns.launch_campaign(svc, account.id, line_id, created.id)
+    click.echo(f"campaign {created.id} ({created.reference}) launched", err=True)
+    final = asyncio.run(_follow(svc, account.id, line_id, created))
+    click.echo(_describe(campaigns.campaign_detail(svc, account.id, line_id, final.id)))
+    if final.count_delivered != final.count_total:
+        raise SystemExit(1)
+
+
+async def _follow(svc: Services, account_id: int, line_id: int, created: Campaign) -> Campaign:
+    """Show progress until the campaign ends, placing calls here beside any running worker."""
+    stop = asyncio.Event()
+    worker = Worker(svc, line_drivers(svc), cache_dir=svc.settings.data_dir / "cache")
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        with click.progressbar(length=created.count_total, label="faxing", file=None) as bar:
+            done = 0
+            while True:
+                current = campaigns.get_campaign(svc, account_id, line_id, created.id)
+                settled = current.count_delivered + current.count_failed
+                bar.update(settled - done)
+                done = settled
+                if current.state in _FINAL:
+                    return current
+                await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await task
+
+
+def _create(
+    state: CliState,
+    line_id: int,
+    name: str,
+    pdf: Path,
+    quality: Quality,
+    recipients: Path | None,
+    numbers: str | None,
+    when: str | None,
+) -> Campaign:
+    svc, account = state.services, state.account()
+    if (recipients is None) == (numbers is None):
+        raise InputError("give the numbers with exactly one of --to or --recipients", field="to")
+    numbers_text = numbers if numbers is not None else _read_list(recipients)
+    document = documents.upload_document(svc, account.id, name=pdf.name, data=pdf.read_bytes())
+    send_at = parse_when(when, account.timezone) if when else None
+    return campaigns.create_campaign(
+        svc,
+        account.id,
+        line_id,
+        NewCampaign(
+            name=name,
+            document_id=document.id,
+            quality=quality,
+            send_type=SendType.SCHEDULED if send_at else SendType.MANUAL,
+            send_at=send_at,
+            recipients_list=numbers_text,
+        ),
+    )
+
+
+def _read_list(path: Path | None) -> str:
+    assert path is not None
+    return decode_recipient_file(path.read_bytes())
+
+
+def _line_row(item: Line) -> str:
+    return (
+        f"{item.id}\t{item.name}\t{item.kind.value}\t{item.country}\t"
+        f"channels={item.channel_limit}\tident='{item.ident}'\theader='{item.header}'"
+    )
+
+
+def _campaign_row(item: Campaign) -> str:
+    counts = f"{item.count_delivered}/{item.count_failed}/{item.count_todo}/{item.count_total}"
+    return (
+        f"{item.id}\t{item.reference}\t{item.state.value}\t{item.outcome.value}\t{counts}\t"
+        f"{item.name}"
+    )
+
+
+def _describe(detail: CampaignDetail) -> str:
+    c = detail.campaign
+    when = c.send_at.isoformat() if c.send_at else "manual"
+    lines = [
+        f"campaign {c.id} '{c.name}' reference {c.reference}",
+        f"  state {c.state.value} ({c.state.provider_status}), outcome {c.outcome.value}",
+        f"  quality {c.quality.value}, {c.pages} pages, schedule {when}",
+        f"  started {c.started_at or '-'}, ended {c.finished_at or '-'}",
+        f"  delivered {c.count_delivered}, failed {c.count_failed}, to do {c.count_todo}, "
+        f"total {c.count_total}",
+    ]
+    for r in detail.recipients:
+        lines.append(f"  {r.number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}")
+        for a in r.attempts:
+            verdict = "delivered" if a.delivered else a.failure.value if a.failure else "?"
+            lines.append(
+                f"    {a.started_at:%Y-%m-%d %H:%M:%S} {verdict}, "
+                f"pages {a.pages_confirmed}/{a.pages_total}, {a.bit_rate or '-'} bit/s, "
+                f"{a.duration_s:.0f} s: {a.reason}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""What the campaign commands share: settings, services and which account they act for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+from faxcast.bootstrap import build_services
+from faxcast.config import Settings
+from faxcast.errors import InputError
+from faxcast.services import accounts
+from faxcast.services.context import Services
+from faxcast.services.models import Account
+
+
+@dataclass
+class CliState:
+    """Set by the root command; services are opened on first use."""
+
+    debug: bool
+    account_id: int | None
+    _services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """The services on the configured database, migrated to the newest schema."""
+        if self._services is None:
+            self._services = build_services(Settings())
+        return self._services
+
+    def account(self) -> Account:
+        """--account, else the only account, else a new 'default' one (zero configuration)."""
+        svc = self.services
+        if self.account_id is not None:
+            return accounts.get_account(svc, self.account_id)
+        existing = accounts.list_accounts(svc)
+        if len(existing) == 1:
+            return existing[0]
+        if not existing:
+            return accounts.create_account(svc, name="default")
+        ids = ", ".join(str(a.id) for a in existing)
+        raise InputError(
+            f"several accounts exist ({ids}): choose one with --account", field="account"
+        )
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+def parse_when(text: str, timezone: str) -> datetime:
+    """An ISO date and time; without an offset it is in the account's time zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise InputError(
+            f"'{text}' is not a date and time (use e.g. 2026-12-01T09:30)", field="at"
+        ) from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))

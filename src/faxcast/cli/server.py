@@ -1,0 +1,81 @@
+"""Long-running commands: the server with its embedded worker, a worker alone, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+import uvicorn
+
+from faxcast.bootstrap import line_drivers
+from faxcast.cli.context import CliState, pass_state
+from faxcast.config import Settings
+from faxcast.dispatch.worker import Worker
+from faxcast.services.context import Services
+from faxcast.store import migrate
+from faxcast.store.database import create_engine_for, database_url_for
+
+
+@click.command()
+@click.option("--host", help="Default: FAXCAST_HOST or 127.0.0.1.")
+@click.option("--port", type=int, help="Default: FAXCAST_PORT or 8080.")
+@click.option("--no-worker", is_flag=True, help="Serve the API only; `faxcast worker` dials.")
+@pass_state
+def serve(state: CliState, host: str | None, port: int | None, no_worker: bool) -> None:
+    """Run the web customer space, the REST API and an embedded worker."""
+    svc = state.services
+    asyncio.run(
+        _serve(svc, host or svc.settings.host, port or svc.settings.port, worker=not no_worker)
+    )
+
+
+async def _serve(svc: Services, host: str, port: int, *, worker: bool) -> None:
+    from faxcast.api.app import create_app
+
+    config = uvicorn.Config(create_app(svc), host=host, port=port, log_level="info")
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(_work(svc, stop)) if worker else None
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        if task is not None:
+            await task
+
+
+@click.command()
+@pass_state
+def worker(state: CliState) -> None:
+    """Place the calls of running campaigns (many may share one PostgreSQL database)."""
+    svc = state.services
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        click.echo("faxcast worker: running (Ctrl-C stops after the calls in progress)", err=True)
+        await _work(svc, stop)
+
+    asyncio.run(main())
+
+
+async def _work(svc: Services, stop: asyncio.Event) -> None:
+    await Worker(svc, line_drivers(svc), cache_dir=svc.settings.data_dir / "cache").run(stop)
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.database_url or database_url_for(settings.data_dir))
+    migrate.upgrade(engine)
+    click.echo(f"database at revision {migrate.current_revision(engine)}")
