@@ -25,6 +25,8 @@ from faxcast.store.database import create_engine_for, database_url_for
 def serve(state: CliState, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the web customer space, the REST API and an embedded worker."""
     svc = state.services
+    account = state.account()  # a first start creates a default account with a sandbox line
+    click.echo(f"faxcast: account {account.id} '{account.name}' ready", err=True)
     asyncio.run(
         _serve(svc, host or svc.settings.host, port or svc.settings.port, worker=not no_worker)
     )
