@@ -30,7 +30,6 @@ class Settings(BaseSettings):
     sandbox_realtime: bool = False
     worker_poll_s: float = 0.5
     worker_max_calls: int = 16
-    heartbeat_s: float = 5.0
     dead_worker_s: float = 30.0
     retry_busy_s: float = 180.0
     retry_no_answer_s: float = 300.0

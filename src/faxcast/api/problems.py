@@ -123,15 +123,13 @@ async def _input_error(request: Request, exc: Exception) -> Response:
         f"{named(error.field)}: {error.message}" if error.field else error.message
         for error in errors
     )
+    return _invalid_input(request, detail, items)
+
+
+def _invalid_input(request: Request, detail: str, items: list[ProblemItem]) -> Response:
     return problem_response(
         request,
-        Problem(
-            type=INVALID_INPUT,
-            title="Invalid input",
-            status=422,
-            detail=detail,
-            errors=items,
-        ),
+        Problem(type=INVALID_INPUT, title="Invalid input", status=422, detail=detail, errors=items),
     )
 
 
@@ -175,16 +173,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     items = [_validation_item(error) for error in exc.errors()]
     detail = "; ".join(f"{i.field}: {i.message}" if i.field else i.message for i in items)
-    return problem_response(
-        request,
-        Problem(
-            type=INVALID_INPUT,
-            title="Invalid input",
-            status=422,
-            detail=detail,
-            errors=items,
-        ),
-    )
+    return _invalid_input(request, detail, items)
 
 
 def _validation_item(error: Mapping[str, Any]) -> ProblemItem:

@@ -139,13 +139,8 @@ class Line(LineSettings):
         return cls(
             id=line.id,
             account_id=line.account_id,
-            name=line.name,
-            kind=line.kind,
-            country=line.country,
-            ident=line.ident,
-            header=line.header,
-            channel_limit=line.channel_limit,
             created_at=line.created_at,
+            **LineSettings.of(line).model_dump(),
         )
 
 
