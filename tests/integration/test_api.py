@@ -9,10 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine, func, insert, select, update
 
 from faxcast.api import create_app
@@ -26,38 +24,13 @@ from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, blobs, campaigns, documents, recipients, renditions
 from tests import pdfs
+from tests.asgi import SyncAsgiTransport, api_client
 
 NOW = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
 ACCOUNT = "X-Faxcast-Account"
 PROBLEM = "application/problem+json"
 NUMBERS = "+33 1 23 45 67 89, 01 98 76 54 32; +44 20 7946 0000\n06 12 34 56 78"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-class SyncAsgiTransport(httpx.BaseTransport):
-    """Each request through the ASGI app in its own event loop; a sync stand-in for TestClient.
-
-    fastapi.testclient warns on import that it wants httpx2, and warnings are errors here.
-    """
-
-    def __init__(self, app: FastAPI, *, raise_app_exceptions: bool = True) -> None:
-        self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request` to the app and return its whole response."""
-
-        async def send() -> httpx.Response:
-            response = await self._asgi.handle_async_request(request)
-            body = await response.aread()
-            return httpx.Response(response.status_code, headers=response.headers, content=body)
-
-        return anyio.run(send)
-
-
-def api_client(svc: Services, *, raise_app_exceptions: bool = True) -> httpx.Client:
-    """A client for a fresh app over `svc`."""
-    transport = SyncAsgiTransport(create_app(svc), raise_app_exceptions=raise_app_exceptions)
-    return httpx.Client(transport=transport, base_url="http://faxcast.test")
 
 
 @pytest.fixture

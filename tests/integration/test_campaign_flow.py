@@ -1,17 +1,20 @@
-"""The seed's whole flow on the sandbox network: create, launch, dial, retry, stop, finish.
+"""The seed's whole flow through the HTTP API on the sandbox network.
 
-Real calls through the real fax engine; time is a ManualClock the tests move, so retries and
-schedules happen without sleeping. Each test runs on SQLite and on PostgreSQL.
+Real calls through the real fax engine; the worker is ticked by the test and time is a
+ManualClock the tests move, so retries and schedules happen without sleeping. Each test runs
+on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -19,81 +22,104 @@ from faxcast.bootstrap import line_drivers
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
 from faxcast.dispatch.worker import Worker
-from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
-from faxcast.domain.outcome import FailureClass
-from faxcast.domain.quality import Quality
-from faxcast.domain.recipient import RecipientState
-from faxcast.errors import ConflictError, NotFoundError
-from faxcast.services import accounts, campaigns, documents
-from faxcast.services.campaigns import NewCampaign
 from faxcast.services.context import Services
-from faxcast.services.models import Campaign, CampaignDetail, Line, LineSettings
 from faxcast.store.blobs import FileBlobStore
 from faxcast.store.database import create_engine_for
-from faxcast.store.tables import attempts
+from faxcast.store.tables import attempts, campaigns, documents, recipients
 from tests import pdfs
+from tests.asgi import api_client
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+Json = dict[str, Any]
 
 
 @dataclass
 class World:
-    """A server's worth of services on a fresh database, with one account and its line."""
+    """A server on a fresh database, spoken to over HTTP, with one account and its line."""
 
     svc: Services
     clock: ManualClock
     worker: Worker
-    account_id: int
-    line_id: int
+    http: httpx.Client
+    base: str
     pdf_id: int
 
-    def create(self, numbers: str, **changes: object) -> Campaign:
-        fields: dict[str, object] = {
+    def create(self, numbers: str, **fields: object) -> Json:
+        body: Json = {
             "name": "Relance clients",
-            "document_id": self.pdf_id,
-            "quality": Quality.HIGH,
-            "send_type": SendType.MANUAL,
-            "send_at": None,
-            "recipients_list": numbers,
+            "documentId": self.pdf_id,
+            "faxQuality": "high",
+            "sendType": "manual",
+            "recipientsType": "list",
+            "recipientsList": numbers,
         }
-        fields.update(changes)
-        return campaigns.create_campaign(
-            self.svc,
-            self.account_id,
-            self.line_id,
-            NewCampaign(**fields),  # type: ignore[arg-type]
-        )
+        body.update(fields)
+        response = self.http.post(f"{self.base}/campaigns", json=body)
+        assert response.status_code == 201, response.text
+        created: Json = response.json()
+        return created
 
-    def get(self, campaign: Campaign) -> Campaign:
-        return campaigns.get_campaign(self.svc, self.account_id, self.line_id, campaign.id)
+    def post(self, campaign: Json, action: str) -> httpx.Response:
+        return self.http.post(f"{self.base}/campaigns/{campaign['id']}/{action}")
 
-    def detail(self, campaign: Campaign) -> CampaignDetail:
-        return campaigns.campaign_detail(self.svc, self.account_id, self.line_id, campaign.id)
+    def launch(self, campaign: Json) -> Json:
+        response = self.post(campaign, "start")
+        assert response.status_code == 200, response.text
+        launched: Json = response.json()
+        return launched
 
-    def launch(self, campaign: Campaign) -> Campaign:
-        return campaigns.launch_campaign(self.svc, self.account_id, self.line_id, campaign.id)
+    def get(self, campaign: Json) -> Json:
+        got: Json = self.http.get(f"{self.base}/campaigns/{campaign['id']}").json()
+        return got
 
-    def run(self, campaign: Campaign, *, max_ticks: int = 400) -> Campaign:
+    def detail(self, campaign: Json) -> Json:
+        response = self.http.get(f"{self.base}/campaigns/{campaign['id']}/detail")
+        assert response.status_code == 200, response.text
+        detail: Json = response.json()
+        return detail
+
+    def run(self, campaign: Json, *, max_ticks: int = 400) -> Json:
         """Dial until the campaign ends, moving the clock to each next due retry."""
+        for _ in range(max_ticks):
+            self.tick()
+            current = self.get(campaign)
+            if current["state"] in ("finished", "error"):
+                return current
+            next_due = self.next_due(campaign)
+            if next_due is not None and next_due > self.clock.now():
+                self.clock.set(next_due)
+        states = [
+            (r["number"], r["state"], r["reason"]) for r in self.detail(campaign)["recipients"]
+        ]
+        raise AssertionError(f"campaign not finished after {max_ticks} ticks: {states}")
 
-        async def drive() -> Campaign:
-            for _ in range(max_ticks):
-                await self.worker.tick()
-                await self.worker.idle()
-                current = self.get(campaign)
-                if current.state in (CampaignState.FINISHED, CampaignState.ERROR):
-                    return current
-                pending = [
-                    r for r in self.detail(campaign).recipients if r.state is RecipientState.PENDING
-                ]
-                if all(r.due_at is not None and r.due_at > self.clock.now() for r in pending):
-                    later = [r.due_at for r in pending if r.due_at is not None]
-                    self.clock.set(min(later) if later else self.clock.now() + timedelta(seconds=1))
-            raise AssertionError(
-                f"campaign still {self.get(campaign).state} after {max_ticks} ticks"
-            )
+    def next_due(self, campaign: Json) -> datetime | None:
+        """When the campaign's next pending recipient is due (now if one never was called)."""
+        pending = (recipients.c.campaign_id == campaign["id"], recipients.c.state == "pending")
+        with self.svc.transaction() as conn:
+            never_called = conn.execute(
+                select(func.count()).where(*pending, recipients.c.due_at.is_(None))
+            ).scalar_one()
+            due: datetime | None = conn.execute(
+                select(func.min(recipients.c.due_at)).where(*pending)
+            ).scalar()
+        return self.clock.now() if never_called else due
 
-        return asyncio.run(drive())
+    def tick(self) -> int:
+        """One dispatcher pass, waiting for the calls it started to be recorded."""
+
+        async def once() -> int:
+            started = await self.worker.tick()
+            await self.worker.idle()
+            return started
+
+        # Its own event loop: the sync HTTP client runs one per request on this thread.
+        return asyncio.run(once())
+
+    def count(self, table: Any) -> int:
+        with self.svc.transaction() as conn:
+            n: int = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return n
 
 
 @pytest.fixture
@@ -102,11 +128,21 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
     settings = Settings(data_dir=tmp_path, database_url=database_url, channel_limit=4)
     engine = create_engine_for(database_url)
     svc = Services(engine, FileBlobStore(tmp_path / "blobs"), clock, settings)
-    account = accounts.create_account(svc, name="ACME Paris", timezone="Europe/Paris")
-    line = accounts.list_lines(svc, account.id)[0]
-    pdf = documents.upload_document(svc, account.id, name="lettre.pdf", data=pdfs.text_pdf(pages=3))
+    http = api_client(svc)
+    account = http.post("/telephony", json={"name": "ACME Paris", "timezone": "Europe/Paris"})
+    account_id = account.json()["id"]
+    line_id = http.get(f"/telephony/{account_id}/fax").json()[0]["id"]
+    upload = http.post(
+        "/me/document",
+        headers={"X-Faxcast-Account": str(account_id)},
+        files={"file": ("lettre.pdf", pdfs.text_pdf(pages=3), "application/pdf")},
+    )
+    assert upload.status_code == 201, upload.text
     worker = Worker(svc, line_drivers(svc), cache_dir=tmp_path / "cache", rand=lambda: 0.5)
-    yield World(svc, clock, worker, account.id, line.id, pdf.id)
+    yield World(
+        svc, clock, worker, http, f"/telephony/{account_id}/fax/{line_id}", upload.json()["id"]
+    )
+    http.close()
     engine.dispose()
 
 
@@ -132,163 +168,162 @@ def test_every_test_number_gets_its_outcome_and_the_campaign_is_partial(world: W
 
     final = world.run(campaign)
 
-    assert final.state is CampaignState.FINISHED
-    assert final.outcome is CampaignOutcome.PARTIAL
-    assert (final.count_total, final.count_delivered, final.count_failed) == (9, 3, 6)
-    assert final.count_todo == 0
-    by_number = {r.number: r for r in world.detail(campaign).recipients}
+    assert (final["state"], final["status"], final["outcome"]) == ("finished", "done", "partial")
+    assert (final["countTotal"], final["countSuccess"], final["countFailed"]) == (9, 3, 6)
+    assert final["countTodo"] == 0
+    detail = world.detail(campaign)
+    assert sorted(detail["success"]) == sorted(e164(n) for n in (HEALTHY, NOISY, DROPPED))
+    assert detail["todo"] == []
+    by_number = {r["number"]: r for r in detail["recipients"]}
     expected = {
-        HEALTHY: (RecipientState.DELIVERED, 1, {None}),
-        NOISY: (RecipientState.DELIVERED, 1, {None}),
-        # Dropped during page 2 of 3 each time it has 2 pages or more to send: page 1 on the
-        # first call, page 2 on the second, page 3 goes through on the third.
-        DROPPED: (RecipientState.DELIVERED, 3, {FailureClass.TRANSFER_FAILED, None}),
-        BUSY: (RecipientState.FAILED, 12, {FailureClass.BUSY}),
-        NO_ANSWER: (RecipientState.FAILED, 12, {FailureClass.NO_ANSWER}),
-        UNALLOCATED: (RecipientState.FAILED, 1, {FailureClass.PERMANENT}),
-        REJECTED: (RecipientState.FAILED, 1, {FailureClass.PERMANENT}),
-        VOICE: (RecipientState.FAILED, 2, {FailureClass.NO_FAX}),
+        HEALTHY: ("delivered", 1, {None}),
+        NOISY: ("delivered", 1, {None}),
+        # Dropped during page 2 each time it has 2 pages or more to send: page 1 on the first
+        # call, page 2 on the second, page 3 goes through on the third.
+        DROPPED: ("delivered", 3, {"transfer_failed", None}),
+        BUSY: ("failed", 12, {"busy"}),
+        NO_ANSWER: ("failed", 12, {"no_answer"}),
+        UNALLOCATED: ("failed", 1, {"permanent"}),
+        REJECTED: ("failed", 1, {"permanent"}),
+        VOICE: ("failed", 2, {"no_fax"}),
         # Congestion counts no dial: it is retried every minute until the 3 h kill time.
-        CONGESTION: (RecipientState.FAILED, 180, {FailureClass.CONGESTION}),
+        CONGESTION: ("failed", 180, {"congestion"}),
     }
     for national, (state, calls, failures) in expected.items():
         recipient = by_number[e164(national)]
-        assert recipient.state is state, (national, recipient.reason)
-        assert recipient.calls == len(recipient.attempts) == calls, national
-        assert {a.failure for a in recipient.attempts} == failures, national
-    noisy = by_number[e164(NOISY)].attempts[0]
-    assert noisy.bit_rate is not None
-    assert noisy.bit_rate < 14400
-    dropped = by_number[e164(DROPPED)].attempts
-    assert [a.pages_confirmed for a in dropped] == [1, 2, 3]
-    assert "kill time" in (by_number[e164(CONGESTION)].reason or "")
-    assert "not a fax machine" in (by_number[e164(VOICE)].reason or "")
-    healthy = by_number[e164(HEALTHY)].attempts[0]
-    assert healthy.delivered
-    assert healthy.pages_confirmed == healthy.pages_total == 3
-    assert healthy.received_sha256 is not None
-    assert healthy.remote_ident == e164(HEALTHY)
+        assert recipient["state"] == state, (national, recipient["reason"])
+        assert recipient["calls"] == len(recipient["attempts"]) == calls, national
+        assert {a["failure"] for a in recipient["attempts"]} == failures, national
+    noisy = by_number[e164(NOISY)]["attempts"][0]
+    assert 0 < noisy["bitRate"] < 14400
+    assert [a["pagesConfirmed"] for a in by_number[e164(DROPPED)]["attempts"]] == [1, 2, 3]
+    assert "kill time" in by_number[e164(CONGESTION)]["reason"]
+    assert "not a fax machine" in by_number[e164(VOICE)]["reason"]
+    assert by_number[e164(UNALLOCATED)]["attempts"][0]["sipStatus"] == 404
+    healthy = by_number[e164(HEALTHY)]["attempts"][0]
+    assert healthy["delivered"]
+    assert healthy["pagesConfirmed"] == healthy["pagesTotal"] == 3
+    assert healthy["bitRate"] == 14400
+    assert healthy["remoteIdent"] == e164(HEALTHY)
+    assert healthy["t30Code"] == 0
+    assert healthy["durationS"] > 30  # line time of 3 fine pages, though faster than real time
 
 
-def test_received_pages_are_what_was_sent(world: World) -> None:
+def test_the_pages_a_sandbox_machine_received_are_served(world: World) -> None:
     campaign = world.launch(world.create(HEALTHY))
     world.run(campaign)
-    attempt = world.detail(campaign).recipients[0].attempts[0]
+    attempt = world.detail(campaign)["recipients"][0]["attempts"][0]
 
-    received = campaigns.received_fax(world.svc, world.account_id, world.line_id, attempt.id)
-    first_page = campaigns.received_page_png(
-        world.svc, world.account_id, world.line_id, attempt.id, 1
-    )
+    tiff = world.http.get(f"{world.base}/attempts/{attempt['id']}/received.tif")
+    page = world.http.get(f"{world.base}/attempts/{attempt['id']}/received/3.png")
+    beyond = world.http.get(f"{world.base}/attempts/{attempt['id']}/received/4.png")
 
-    assert received.startswith((b"II*\x00", b"MM\x00*"))
-    assert first_page.startswith(b"\x89PNG")
-    with pytest.raises(NotFoundError):
-        campaigns.received_fax(world.svc, world.account_id + 1, world.line_id, attempt.id)
+    assert tiff.status_code == 200
+    assert tiff.content.startswith((b"II*\x00", b"MM\x00*"))
+    assert page.status_code == 200
+    assert page.content.startswith(b"\x89PNG")
+    assert beyond.status_code == 404
 
 
 def test_all_good_is_success_and_all_bad_is_error(world: World) -> None:
     good = world.launch(world.create(f"{HEALTHY}; 01 98 76 54 32"))
     bad = world.launch(world.create(f"{UNALLOCATED}, {REJECTED}", name="Mauvais numéros"))
 
-    assert world.run(good).outcome is CampaignOutcome.SUCCESS
-    assert world.run(bad).outcome is CampaignOutcome.ERROR
+    assert world.run(good)["outcome"] == "success"
+    assert world.run(bad)["outcome"] == "error"
 
 
 def test_a_scheduled_campaign_starts_at_its_time_and_not_before(world: World) -> None:
     at = START + timedelta(hours=2)
-    campaign = world.create(HEALTHY, send_type=SendType.SCHEDULED, send_at=at)
-    assert campaign.state is CampaignState.SCHEDULED
+    campaign = world.create(HEALTHY, sendType="scheduled", sendDate=at.isoformat())
+    assert (campaign["state"], campaign["status"]) == ("scheduled", "todo")
 
     world.clock.set(at - timedelta(seconds=1))
-    asyncio.run(world.worker.tick())
-    assert world.get(campaign).state is CampaignState.SCHEDULED
+    world.tick()
+    assert world.get(campaign)["state"] == "scheduled"
 
     world.clock.set(at)
     final = world.run(campaign)
-    assert final.outcome is CampaignOutcome.SUCCESS
-    assert final.started_at == at
+    assert final["outcome"] == "success"
+    assert datetime.fromisoformat(final["dateStart"]) == at
 
 
 def test_stop_starts_no_new_call_and_launch_resumes(world: World) -> None:
-    accounts_line = accounts.get_line(world.svc, world.account_id, world.line_id)
-    accounts.update_line(
-        world.svc,
-        world.account_id,
-        world.line_id,
-        settings_with(accounts_line, channel_limit=1),
-    )
+    settings = world.http.get(f"{world.base}/settings").json()
+    one_channel = world.http.put(f"{world.base}/settings", json={**settings, "channelLimit": 1})
+    assert one_channel.status_code == 200, one_channel.text
     campaign = world.launch(world.create("01 11 11 11 11, 01 22 22 22 22, 01 33 33 33 33"))
 
-    async def first_call_then_stop() -> Campaign:
+    async def first_call_then_stop() -> None:
         assert await world.worker.tick() == 1  # the line has one channel
-        stopped = campaigns.stop_campaign(world.svc, world.account_id, world.line_id, campaign.id)
-        assert stopped.state is CampaignState.STOPPING  # a call is in progress
+        stopped = (await asyncio.to_thread(world.post, campaign, "stop")).json()
+        assert stopped["state"] == "stopping"  # a call is in progress
         await world.worker.idle()
-        assert await world.worker.tick() == 0  # stopped: no new call
-        return world.get(campaign)
 
-    after_stop = asyncio.run(first_call_then_stop())
-    assert after_stop.state is CampaignState.WAITING
-    assert (after_stop.count_delivered, after_stop.count_todo) == (1, 2)
-    assert attempt_count(world) == 1
+    asyncio.run(first_call_then_stop())
+    assert world.tick() == 0  # stopped: no new call
+    after_stop = world.get(campaign)
+    assert after_stop["state"] == "waiting"
+    assert (after_stop["countSuccess"], after_stop["countTodo"]) == (1, 2)
+    assert world.count(attempts) == 1
 
     final = world.run(world.launch(after_stop))
-    assert final.outcome is CampaignOutcome.SUCCESS
-    assert attempt_count(world) == 3
+    assert final["outcome"] == "success"
+    assert world.count(attempts) == 3
 
 
 def test_stop_a_scheduled_campaign_then_launch_it_by_hand(world: World) -> None:
     campaign = world.create(
-        HEALTHY, send_type=SendType.SCHEDULED, send_at=START + timedelta(days=1)
+        HEALTHY, sendType="scheduled", sendDate=(START + timedelta(days=1)).isoformat()
     )
 
-    stopped = campaigns.stop_campaign(world.svc, world.account_id, world.line_id, campaign.id)
+    stopped = world.post(campaign, "stop").json()
 
-    assert stopped.state is CampaignState.WAITING
+    assert stopped["state"] == "waiting"
     world.clock.advance(timedelta(days=2))
-    asyncio.run(world.worker.tick())
-    assert world.get(campaign).state is CampaignState.WAITING  # no longer starts by itself
-    assert world.run(world.launch(campaign)).outcome is CampaignOutcome.SUCCESS
+    world.tick()
+    assert world.get(campaign)["state"] == "waiting"  # no longer starts by itself
+    assert world.run(world.launch(campaign))["outcome"] == "success"
 
 
-def test_delete_is_refused_while_running_and_removes_a_finished_campaign(world: World) -> None:
+def test_actions_the_state_does_not_allow_are_refused(world: World) -> None:
     campaign = world.launch(world.create(HEALTHY))
 
-    with pytest.raises(ConflictError, match="running"):
-        campaigns.delete_campaign(world.svc, world.account_id, world.line_id, campaign.id)
-    with pytest.raises(ConflictError, match="launch"):
-        world.launch(campaign)
+    refused_delete = world.http.delete(f"{world.base}/campaigns/{campaign['id']}")
+    refused_launch = world.post(campaign, "start")
     world.run(campaign)
-    with pytest.raises(ConflictError, match="stop"):
-        campaigns.stop_campaign(world.svc, world.account_id, world.line_id, campaign.id)
+    refused_stop = world.post(campaign, "stop")
 
-    campaigns.delete_campaign(world.svc, world.account_id, world.line_id, campaign.id)
+    for response, words in (
+        (refused_delete, "running"),
+        (refused_launch, "launch"),
+        (refused_stop, "stop"),
+    ):
+        assert response.status_code == 409
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert words in response.json()["detail"]
 
-    with pytest.raises(NotFoundError):
-        world.get(campaign)
-    assert attempt_count(world) == 0
+
+def test_delete_removes_a_finished_campaign_and_its_history(world: World) -> None:
+    campaign = world.launch(world.create(HEALTHY))
+    world.run(campaign)
+
+    deleted = world.http.delete(f"{world.base}/campaigns/{campaign['id']}")
+
+    assert deleted.status_code == 204
+    assert world.http.get(f"{world.base}/campaigns/{campaign['id']}").status_code == 404
+    assert (world.count(campaigns), world.count(recipients), world.count(attempts)) == (0, 0, 0)
+    assert world.count(documents) == 1  # the uploaded PDF stays in the account's documents
 
 
 def test_another_accounts_campaign_is_not_found(world: World) -> None:
     campaign = world.create(HEALTHY)
-    other = accounts.create_account(world.svc, name="Other")
-    other_line = accounts.list_lines(world.svc, other.id)[0]
+    other = world.http.post("/telephony", json={"name": "Other"}).json()
+    other_line = world.http.get(f"/telephony/{other['id']}/fax").json()[0]
+    theirs = f"/telephony/{other['id']}/fax/{other_line['id']}/campaigns/{campaign['id']}"
+    mixed = f"/telephony/{other['id']}{world.base.split('/fax')[1].join(['/fax', ''])}"
 
-    with pytest.raises(NotFoundError):
-        campaigns.get_campaign(world.svc, other.id, other_line.id, campaign.id)
-    with pytest.raises(NotFoundError):
-        campaigns.launch_campaign(world.svc, other.id, world.line_id, campaign.id)
-    assert world.get(campaign).state is CampaignState.WAITING
-
-
-def attempt_count(world: World) -> int:
-    with world.svc.transaction() as conn:
-        count: int = conn.execute(select(func.count()).select_from(attempts)).scalar_one()
-    return count
-
-
-def settings_with(line: Line, **changes: object) -> LineSettings:
-    base = LineSettings(
-        line.name, line.kind, line.country, line.ident, line.header, line.channel_limit
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    assert world.http.get(theirs).status_code == 404
+    assert world.http.post(f"{theirs}/start").status_code == 404
+    assert world.http.get(f"{mixed}/campaigns/{campaign['id']}").status_code == 404
+    assert world.get(campaign)["state"] == "waiting"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
@@ -147,6 +149,36 @@ def test_two_threads_read_then_write_the_same_sqlite_file(sqlite_engine: Engine)
     assert errors == []
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(accounts)).scalar() == 2 * rounds
+
+
+def _open_new_files(root: str, rounds: int, barrier: Any) -> None:
+    for i in range(rounds):
+        barrier.wait(timeout=20)
+        engine = create_engine_for(database_url_for(Path(root) / str(i)))
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+        finally:
+            engine.dispose()
+
+
+def test_processes_opening_a_new_sqlite_file_together_all_succeed(tmp_path: Path) -> None:
+    # Switching a new file to WAL does not wait for the busy timeout by itself (first start of a
+    # server and a CLI command, say).
+    rounds, processes = 20, 4
+    for i in range(rounds):
+        (tmp_path / str(i)).mkdir()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    racers = [
+        context.Process(target=_open_new_files, args=(str(tmp_path), rounds, barrier))
+        for _ in range(processes)
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=120)
+    assert [racer.exitcode for racer in racers] == [0] * processes
 
 
 def test_aware_datetimes_come_back_as_aware_utc(engine: Engine) -> None:

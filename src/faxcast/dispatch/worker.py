@@ -149,6 +149,14 @@ class Worker:
         return call_cap_s(self.svc.settings.max_pages) + _LEASE_MARGIN_S
 
     async def _call(self, claim: Claim) -> None:
+        try:
+            await self._place(claim)
+        except Exception:
+            # The claim stays in the database: its lease expiring brings it back as an
+            # interrupted attempt, so nothing is lost, but say why it happened.
+            log.exception("call to %s (recipient %d) failed", claim.number, claim.recipient_id)
+
+    async def _place(self, claim: Claim) -> None:
         svc = self.svc
         try:
             job = await asyncio.to_thread(self._job, claim)
@@ -195,7 +203,8 @@ class Worker:
             with self.svc.transaction() as conn:
                 data = self.svc.blobs.get(conn, sha256)
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{self.id}.part")
+            # Unique per write: two calls of this worker may fetch the same document at once.
+            partial = path.with_suffix(f".{uuid.uuid4()}.part")
             partial.write_bytes(data)
             partial.replace(path)
         return Outgoing.from_file(path)

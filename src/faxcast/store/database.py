@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
 )
+_SQLITE_RETRY_S = 0.005
 
 
 def database_url_for(data_dir: Path) -> str:
@@ -78,7 +81,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             for pragma in _SQLITE_PRAGMAS:
-                cursor.execute(pragma)
+                _execute_retrying_lock(cursor, pragma)
         finally:
             cursor.close()
 
@@ -98,3 +101,18 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _execute_retrying_lock(cursor: Any, statement: str) -> None:
+    # Switching a file to WAL fails at once with "database is locked" when other processes open
+    # the same new file together: SQLite does not call the busy handler there, so wait here.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute(statement).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(_SQLITE_RETRY_S)
+        else:
+            return

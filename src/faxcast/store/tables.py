@@ -166,6 +166,7 @@ recipients = Table(
     UniqueConstraint("campaign_id", "number"),
     Index(None, "campaign_id", "state"),
     Index(None, "state", "due_at"),
+    Index(None, "line_id", "state"),  # a line's calls in progress, counted at every claim
     # One call at a time to the same number across the whole system, whatever the Python does.
     Index(
         "uq_recipients_number_in_call",

@@ -191,6 +191,9 @@ def upgrade() -> None:
         op.f("ix_recipients_state_due_at"), "recipients", ["state", "due_at"], unique=False
     )
     op.create_index(
+        op.f("ix_recipients_line_id_state"), "recipients", ["line_id", "state"], unique=False
+    )
+    op.create_index(
         "uq_recipients_number_in_call",
         "recipients",
         ["number"],
