@@ -1,0 +1,290 @@
+"""The "+ New campaign" form: what was typed, the errors to show beside each field, and submit().
+
+submit() stores nothing until every field is valid: it first runs the create use case without a
+document (which it always refuses, listing everything else that is wrong) and checks the PDF,
+and only then uploads the files and creates the campaign.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Final, TypeVar
+from zoneinfo import ZoneInfo
+
+from faxcast.documents import count_pdf_pages
+from faxcast.domain.campaign import SendType
+from faxcast.domain.numbers import RecipientListError, decode_recipient_file
+from faxcast.domain.quality import Quality
+from faxcast.errors import DocumentError, InputError, MultipleInputError
+from faxcast.services import campaigns, documents
+from faxcast.services.context import Services
+from faxcast.services.models import Account, Campaign, Line
+from faxcast.web import i18n
+
+LIST: Final = "list"
+FILE: Final = "file"
+# Form fields, in the order the page shows them (the error summary follows it).
+FIELDS: Final = (
+    "name",
+    "pdf",
+    "quality",
+    "send_type",
+    "send_at",
+    "recipients_type",
+    "recipients_list",
+    "recipients_file",
+    "form",
+)
+_PROBLEMS_SHOWN: Final = 50
+E = TypeVar("E", bound=enum.Enum)
+
+
+@dataclass(frozen=True)
+class NumberProblem:
+    """One bad entry of a number list; `reason_lang` is "en" when the reason is untranslated."""
+
+    line: int
+    column: int
+    text: str
+    reason: str
+    reason_lang: str | None
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """An error shown beside a field; `lang` is "en" when the message is untranslated."""
+
+    message: str
+    lang: str | None = None
+    problems: tuple[NumberProblem, ...] = ()
+    more: int = 0
+
+
+@dataclass
+class CampaignForm:
+    """What the user typed, shown again after an error (a browser cannot be given files back)."""
+
+    name: str = ""
+    quality: str = Quality.NORMAL.value
+    send_type: str = SendType.MANUAL.value
+    send_date: str = ""
+    send_time: str = ""
+    recipients_type: str = LIST
+    recipients_list: str = ""
+    pdf_name: str = ""
+    recipients_file_name: str = ""
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> CampaignForm:
+        """The form from submitted text fields; missing ones keep their defaults."""
+        known = {
+            key: values[key]
+            for key in (
+                "name",
+                "quality",
+                "send_type",
+                "send_date",
+                "send_time",
+                "recipients_type",
+                "recipients_list",
+            )
+            if key in values
+        }
+        return replace(cls(), **known)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the user chose: its name and bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class Errors:
+    """Errors by form field; the first one found for a field is kept."""
+
+    by_field: dict[str, list[FieldError]] = field(default_factory=dict)
+
+    def add(self, name: str, error: FieldError) -> None:
+        """Record an error unless the field already has one (the first is the clearest)."""
+        self.by_field.setdefault(name, [error])
+
+    def __bool__(self) -> bool:
+        return bool(self.by_field)
+
+
+def submit(
+    svc: Services,
+    account: Account,
+    line: Line,
+    form: CampaignForm,
+    *,
+    pdf: Upload | None,
+    numbers_file: Upload | None,
+    lang: str,
+) -> Campaign | Errors:
+    """Create the campaign, or say what is wrong with every field (and then store nothing)."""
+    t = i18n.translator(lang)
+    errors = Errors()
+    quality = _choice(Quality, form.quality)
+    if quality is None:
+        errors.add("quality", FieldError(t("err.choice")))
+    send_type = _choice(SendType, form.send_type)
+    if send_type is None:
+        errors.add("send_type", FieldError(t("err.choice")))
+    send_at = _send_at(form, account.timezone, send_type, errors, t)
+    from_file = form.recipients_type == FILE
+    numbers_field = "recipients_file" if from_file else "recipients_list"
+    numbers_text: str | None = None
+    if form.recipients_type not in (LIST, FILE):
+        errors.add("recipients_type", FieldError(t("err.choice")))
+    elif from_file:
+        if numbers_file is None:
+            errors.add("recipients_file", FieldError(t("err.file_missing")))
+        else:
+            try:
+                numbers_text = decode_recipient_file(numbers_file.data)
+            except InputError as error:
+                errors.add("recipients_file", _field_error(error, lang, account, send_at, svc))
+    else:
+        numbers_text = form.recipients_list
+    if pdf is None:
+        errors.add("pdf", FieldError(t("err.pdf_missing")))
+    else:
+        try:
+            count_pdf_pages(pdf.data, limits=svc.settings.document_limits)
+        except DocumentError as error:
+            errors.add("pdf", _field_error(error, lang, account, send_at, svc))
+    if quality is None or send_type is None:
+        return errors
+    new = campaigns.NewCampaign(
+        name=form.name,
+        document_id=None,
+        quality=quality,
+        send_type=send_type,
+        send_at=send_at,
+        recipients_list=numbers_text or "",
+    )
+    # The use case checks name, schedule and numbers; without a document it stores nothing.
+    for found in _input_errors(lambda: campaigns.create_campaign(svc, account.id, line.id, new)):
+        name = _form_field(found.field, numbers_field)
+        if name != "pdf":
+            errors.add(name, _field_error(found, lang, account, send_at, svc))
+    if errors:
+        return errors
+    assert pdf is not None
+    try:
+        document = documents.upload_document(svc, account.id, name=pdf.name, data=pdf.data)
+        numbers_document = (
+            documents.upload_document(
+                svc, account.id, name=numbers_file.name, data=numbers_file.data
+            )
+            if from_file and numbers_file is not None
+            else None
+        )
+        return campaigns.create_campaign(
+            svc,
+            account.id,
+            line.id,
+            replace(
+                new,
+                document_id=document.id,
+                recipients_list=None if numbers_document else numbers_text,
+                recipients_document_id=numbers_document.id if numbers_document else None,
+            ),
+        )
+    except InputError as failure:
+        for found in failure.errors if isinstance(failure, MultipleInputError) else (failure,):
+            name = _form_field(found.field, numbers_field)
+            errors.add(name, _field_error(found, lang, account, send_at, svc))
+        return errors
+
+
+def _choice(kind: type[E], value: str) -> E | None:
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
+def _send_at(
+    form: CampaignForm,
+    timezone: str,
+    send_type: SendType | None,
+    errors: Errors,
+    t: i18n.Translate,
+) -> datetime | None:
+    """The schedule typed as a date and a time in the account's zone (scheduled ones only)."""
+    if send_type is not SendType.SCHEDULED:
+        return None
+    if not form.send_date.strip() or not form.send_time.strip():
+        errors.add("send_at", FieldError(t("err.date_missing")))
+        return None
+    try:
+        moment = datetime.fromisoformat(f"{form.send_date.strip()}T{form.send_time.strip()}")
+    except ValueError:
+        errors.add("send_at", FieldError(t("err.date_invalid")))
+        return None
+    return moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+def _input_errors(create: Callable[[], object]) -> list[InputError]:
+    """The input errors a create call raises (it must raise: it is given no document)."""
+    try:
+        create()
+    except MultipleInputError as error:
+        return list(error.errors)
+    except InputError as error:
+        return [error]
+    raise AssertionError("create_campaign accepted a campaign without a document")
+
+
+_SERVICE_FIELDS: Final[Mapping[str, str]] = {
+    "name": "name",
+    "documentId": "pdf",
+    "document": "pdf",
+    "file": "pdf",
+    "faxQuality": "quality",
+    "sendType": "send_type",
+    "sendDate": "send_at",
+    "recipientsDocId": "recipients_file",
+    "recipientsFile": "recipients_file",
+}
+
+
+def _form_field(service_field: str | None, numbers_field: str) -> str:
+    if service_field in ("recipients", "recipientsList"):
+        return numbers_field
+    return _SERVICE_FIELDS.get(service_field or "", "form")
+
+
+def _field_error(
+    error: InputError, lang: str, account: Account, send_at: datetime | None, svc: Services
+) -> FieldError:
+    """A service error in the page's language, with every bad number of a list."""
+    t = i18n.translator(lang)
+    if isinstance(error, DocumentError):
+        return FieldError(t(f"doc.{error.problem.value}", pages=svc.settings.max_pages))
+    if isinstance(error, RecipientListError) and error.problems:
+        problems = []
+        for problem in error.problems[:_PROBLEMS_SHOWN]:
+            reason, reason_lang = i18n.localise(lang, problem.reason)
+            problems.append(
+                NumberProblem(problem.line, problem.column, problem.text, reason, reason_lang)
+            )
+        count = len(error.problems)
+        return FieldError(
+            t("err.number_one") if count == 1 else t("err.numbers", count=count),
+            problems=tuple(problems),
+            more=max(0, count - _PROBLEMS_SHOWN),
+        )
+    if error.field == "sendDate" and "in the past" in error.message and send_at is not None:
+        when = i18n.format_datetime(send_at, account.timezone, lang)
+        return FieldError(t("err.date_past", when=when))
+    message, message_lang = i18n.localise(lang, error.message)
+    return FieldError(i18n.sentence(message), message_lang)

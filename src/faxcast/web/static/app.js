@@ -1,0 +1,118 @@
+// faxcast web customer space: a few lines of plain JavaScript, no build step.
+// Everything works without it; it adds the live table, the menus' keyboard niceties,
+// showing only the fields that apply, and the PDF preview.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]');
+  var LIVE_MS = 2000;
+  var IDLE_MS = 10000;
+
+  // Live regions: [data-refresh-url] is fetched again and swapped while it says it is live.
+  function refresher(box) {
+    var last = box.innerHTML;
+    function schedule() {
+      var root = box.firstElementChild;
+      var live = root && root.getAttribute("data-live") === "true";
+      window.setTimeout(tick, live ? LIVE_MS : IDLE_MS);
+    }
+    function tick() {
+      // Never pull the rug from under an open menu or a hidden tab.
+      if (document.hidden || box.querySelector("details[open]")) { schedule(); return; }
+      fetch(box.getAttribute("data-refresh-url"), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.text();
+        })
+        .then(function (html) {
+          if (html.trim() !== last.trim()) {
+            var focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.id : "";
+            box.innerHTML = html;
+            last = box.innerHTML;
+            if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
+          }
+          schedule();
+        })
+        .catch(function () { window.setTimeout(tick, IDLE_MS); });
+    }
+    schedule();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-refresh-url]"), refresher);
+
+  // "..." menus: one open at a time; Escape or a click elsewhere closes them.
+  document.addEventListener("toggle", function (event) {
+    var opened = event.target;
+    if (!opened.matches || !opened.matches("details.menu") || !opened.open) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (other) {
+      if (other !== opened) { other.open = false; }
+    });
+    var first = opened.querySelector(".menu-item");
+    if (first) { first.focus(); }
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var open = document.querySelector("details.menu[open]");
+    if (open) { open.open = false; open.querySelector("summary").focus(); }
+  });
+  document.addEventListener("click", function (event) {
+    Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (menu) {
+      if (!menu.contains(event.target)) { menu.open = false; }
+    });
+  });
+
+  // The state filter applies as soon as it changes.
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"), function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  // The new-campaign form: show the date only for scheduled ones, the list or the file.
+  function applyChoices(form) {
+    Array.prototype.forEach.call(form.querySelectorAll("[data-show-when]"), function (group) {
+      var checked = form.querySelector('input[name="' + group.getAttribute("data-show-when") + '"]:checked');
+      group.hidden = !checked || checked.value !== group.getAttribute("data-show-value");
+    });
+  }
+  var form = document.querySelector("form.campaign-form");
+  if (form) {
+    applyChoices(form);
+    form.addEventListener("change", function () { applyChoices(form); });
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }
+  }
+
+  // The preview: the chosen PDF at the chosen quality, rendered by the server.
+  var pdf = document.querySelector("input[data-preview]");
+  var preview = document.getElementById("preview");
+  var pending = null;
+  function showPreview() {
+    if (!pdf || !preview || !pdf.files || pdf.files.length === 0) { return; }
+    var data = new FormData();
+    data.append("pdf", pdf.files[0]);
+    var quality = form.querySelector('input[name="quality"]:checked');
+    data.append("quality", quality ? quality.value : "normal");
+    if (pending) { pending.abort(); }
+    pending = new AbortController();
+    preview.setAttribute("aria-busy", "true");
+    preview.textContent = preview.getAttribute("data-loading");
+    fetch(pdf.getAttribute("data-preview"), {
+      method: "POST", body: data, signal: pending.signal, credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf ? csrf.content : "" }
+    })
+      .then(function (response) { return response.text(); })
+      .then(function (html) { preview.innerHTML = html; preview.removeAttribute("aria-busy"); })
+      .catch(function () { preview.removeAttribute("aria-busy"); });
+  }
+  if (pdf && form) {
+    pdf.addEventListener("change", showPreview);
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="quality"]'), function (radio) {
+      radio.addEventListener("change", showPreview);
+    });
+  }
+  if (preview) {
+    preview.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest(".page-zoom");
+      if (!button) { return; }
+      var zoomed = button.getAttribute("aria-pressed") === "true";
+      button.setAttribute("aria-pressed", zoomed ? "false" : "true");
+    });
+  }
+})();

@@ -1,0 +1,416 @@
+"""The web pages without a browser (httpx on the ASGI app): CSRF, escaping, CSV, form, scoping."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from faxcast.api import create_app
+from faxcast.clock import SystemClock
+from faxcast.config import Settings
+from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.quality import Quality
+from faxcast.domain.recipient import RecipientState
+from faxcast.services import accounts, campaigns, documents
+from faxcast.services.context import Services
+from faxcast.services.models import Campaign, Line, LineKind
+from faxcast.store.blobs import FileBlobStore
+from faxcast.store.database import create_engine_for
+from faxcast.web import csrf, i18n
+from faxcast.web.routes import TEMPLATES_DIR
+from tests import pdfs
+from tests.asgi import SyncAsgiTransport
+
+SCRIPT = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def svc(sqlite_database_url: str, tmp_path: Path) -> Iterator[Services]:
+    """Services on a fresh SQLite database; no worker runs, so campaigns stay where they are put."""
+    engine = create_engine_for(sqlite_database_url)
+    yield Services(
+        engine=engine,
+        blobs=FileBlobStore(tmp_path / "blobs"),
+        clock=SystemClock(),
+        settings=Settings(data_dir=tmp_path, default_country="FR"),
+    )
+    engine.dispose()
+
+
+@pytest.fixture
+def line(svc: Services) -> Line:
+    """The sandbox line of a new account."""
+    account = accounts.create_account(svc, name="Acme")
+    return accounts.list_lines(svc, account.id)[0]
+
+
+def web_client(svc: Services) -> httpx.Client:
+    """A client (with its own cookies) of a fresh app over `svc`."""
+    return httpx.Client(
+        transport=SyncAsgiTransport(create_app(svc)), base_url="http://faxcast.test"
+    )
+
+
+@pytest.fixture
+def client(svc: Services) -> Iterator[httpx.Client]:
+    """A browser stand-in: it keeps cookies and does not follow redirects."""
+    with web_client(svc) as client:
+        yield client
+
+
+def base(line: Line) -> str:
+    return f"/accounts/{line.account_id}/lines/{line.id}/fax/campaigns"
+
+
+def token_of(client: httpx.Client, path: str) -> str:
+    """The CSRF token a page hands out (and the cookie that goes with it, kept by the client)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    match = _TOKEN.search(page.text)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def new_campaign(svc: Services, line: Line, name: str = "Relance", numbers: str = "") -> Campaign:
+    document = documents.upload_document(
+        svc, line.account_id, name="letter.pdf", data=pdfs.text_pdf()
+    )
+    return campaigns.create_campaign(
+        svc,
+        line.account_id,
+        line.id,
+        campaigns.NewCampaign(
+            name=name,
+            document_id=document.id,
+            quality=Quality.NORMAL,
+            send_type=SendType.MANUAL,
+            send_at=None,
+            recipients_list=numbers or "01 23 45 67 89",
+        ),
+    )
+
+
+def state_of(svc: Services, line: Line, campaign: Campaign) -> CampaignState:
+    return campaigns.get_campaign(svc, line.account_id, line.id, campaign.id).state
+
+
+def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(svc, line)
+    launch = f"{base(line)}/{campaign.id}/launch"
+    token = token_of(client, base(line))
+
+    refused = [
+        client.post(launch),
+        client.post(launch, data={"csrf_token": "forged"}),
+        client.post(launch, headers={csrf.HEADER: token + "x"}),
+    ]
+    with web_client(svc) as stranger:  # no cookie: a token seen elsewhere is not enough
+        refused.append(stranger.post(launch, data={"csrf_token": token}))
+    with web_client(svc) as other_app:  # a cookie signed by another app (another run)
+        other_token = token_of(other_app, base(line))
+        client.cookies.set(csrf.COOKIE, other_app.cookies[csrf.COOKIE])
+        refused.append(client.post(launch, data={"csrf_token": other_token}))
+
+    assert [r.status_code for r in refused] == [403] * 5
+    assert "The form has expired" in refused[0].text
+    assert state_of(svc, line, campaign) is CampaignState.WAITING
+
+    client.cookies.clear()
+    token = token_of(client, base(line))
+    launched = client.post(launch, data={"csrf_token": token, "next": base(line)})
+    assert launched.status_code == 303
+    assert launched.headers["location"] == f"{base(line)}?notice=launched&ref={campaign.reference}"
+    assert state_of(svc, line, campaign) is CampaignState.RUNNING
+
+
+def test_user_text_is_escaped_on_every_page(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(svc, line, name=SCRIPT)
+    pages = [
+        base(line),
+        f"{base(line)}/table",
+        f"{base(line)}/{campaign.id}",
+        f"{base(line)}/{campaign.id}/status",
+        f"{base(line)}/{campaign.id}/delete",
+    ]
+    for path in pages:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert SCRIPT not in page.text, path
+        assert ESCAPED in page.text, path
+
+    token = token_of(client, f"{base(line)}/new")
+    refused = client.post(
+        f"{base(line)}/new",
+        data={
+            "csrf_token": token,
+            "name": SCRIPT,
+            "quality": "normal",
+            "send_type": "manual",
+            "recipients_type": "list",
+            "recipients_list": "<b>123</b>",
+        },
+        files={"pdf": ("letter.pdf", pdfs.text_pdf(), "application/pdf")},
+    )
+    assert refused.status_code == 422
+    assert SCRIPT not in refused.text
+    assert f'value="{ESCAPED}"' in refused.text
+    assert "<b>123</b>" not in refused.text
+    assert "&lt;b&gt;123&lt;/b&gt;" in refused.text
+
+
+def test_the_results_csv_has_every_recipient(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(
+        svc, line, name="=HYPERLINK(1)", numbers="01 23 45 67 89; 01 23 45 67 90"
+    )
+
+    response = client.get(f"{base(line)}/{campaign.id}/results.csv")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="faxcast-{campaign.reference}-results.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows == [
+        ["position", "number", "result", "attempts", "pages_confirmed", "reason", "settled_at"],
+        ["1", "+33123456789", "pending", "0", "0", "", ""],
+        ["2", "+33123456790", "pending", "0", "0", "", ""],
+    ]
+
+
+def test_a_valid_form_creates_the_campaign_from_a_txt_file(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    token = token_of(client, f"{base(line)}/new")
+
+    created = client.post(
+        f"{base(line)}/new",
+        data={
+            "csrf_token": token,
+            "name": "Autumn",
+            "quality": "best",
+            "send_type": "scheduled",
+            "send_date": "2099-06-01",
+            "send_time": "09:30",
+            "recipients_type": "file",
+            "recipients_list": "ignored when a file is chosen",
+        },
+        files={
+            "pdf": ("letter.pdf", pdfs.text_pdf(pages=2), "application/pdf"),
+            "recipients_file": ("numbers.txt", b"01 23 45 67 89\n01 23 45 67 90\n", "text/plain"),
+        },
+    )
+
+    assert created.status_code == 303, created.text
+    [campaign] = campaigns.list_campaigns(svc, line.account_id, line.id).items
+    assert created.headers["location"] == f"{base(line)}?notice=created&ref={campaign.reference}"
+    assert (campaign.name, campaign.quality, campaign.state) == (
+        "Autumn",
+        Quality.BEST,
+        CampaignState.SCHEDULED,
+    )
+    assert campaign.send_at is not None
+    assert campaign.send_at.isoformat() == "2099-06-01T07:30:00+00:00"  # 09:30 in Paris, summer
+    assert campaign.count_total == 2
+    table = client.get(created.headers["location"])
+    assert f"Campaign {campaign.reference} created." in table.text
+    assert "2099-06-01 09:30" in table.text
+
+
+def test_an_invalid_form_stores_nothing_and_names_each_bad_number(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    token = token_of(client, f"{base(line)}/new")
+
+    refused = client.post(
+        f"{base(line)}/new",
+        headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+        data={
+            "csrf_token": token,
+            "name": "Relance",
+            "quality": "high",
+            "send_type": "manual",
+            "recipients_type": "list",
+            "recipients_list": "01 23 45 67 89\n+33 1 2x, 12",
+        },
+        files={"pdf": ("letter.pdf", pdfs.text_pdf(), "application/pdf")},
+    )
+
+    assert refused.status_code == 422
+    assert "Ligne 2, colonne 1 : « +33 1 2x » <span>contient &#39;x&#39;" in refused.text
+    assert "Ligne 2, colonne 11 : « 12 » <span>a 2 chiffre(s)" in refused.text
+    assert documents.list_documents(svc, line.account_id) == []
+    assert campaigns.list_campaigns(svc, line.account_id, line.id).total == 0
+
+
+def test_the_preview_shows_the_first_pages_at_the_quality(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    token = token_of(client, f"{base(line)}/new")
+    path = f"/accounts/{line.account_id}/lines/{line.id}/fax/preview"
+
+    shown = client.post(
+        path,
+        headers={csrf.HEADER: token},
+        data={"quality": "high"},
+        files={"pdf": ("five.pdf", pdfs.text_pdf(pages=5), "application/pdf")},
+    )
+    not_pdf = client.post(
+        path, headers={csrf.HEADER: token}, files={"pdf": ("notes.pdf", b"just text")}
+    )
+
+    assert shown.status_code == 200
+    assert shown.text.count('src="data:image/png;base64,') == 3
+    assert "3 of 5 pages shown." in shown.text
+    assert "The document is not a PDF." in not_pdf.text
+    assert client.post(path, files={"pdf": ("a.pdf", pdfs.text_pdf())}).status_code == 403
+
+
+def test_another_accounts_objects_are_not_found(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(svc, line)
+    other = accounts.create_account(svc, name="Other")
+    other_line = accounts.list_lines(svc, other.id)[0]
+    token = token_of(client, base(line))
+
+    paths = [
+        f"/accounts/{other.id}/lines/{line.id}/fax/campaigns",
+        f"{base(other_line)}/{campaign.id}",
+        f"{base(other_line)}/{campaign.id}/results.csv",
+        f"{base(line)}/not-a-number",
+    ]
+    for path in paths:
+        page = client.get(path)
+        assert page.status_code == 404, path
+        assert "does not exist, or it belongs to another account" in page.text
+    deleted = client.post(f"{base(other_line)}/{campaign.id}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 404
+    assert state_of(svc, line, campaign) is CampaignState.WAITING
+
+
+def test_an_action_the_state_does_not_allow_is_a_409_page(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(svc, line)
+    token = token_of(client, base(line))
+
+    stopped = client.post(f"{base(line)}/{campaign.id}/stop", data={"csrf_token": token})
+
+    assert stopped.status_code == 409
+    assert "not possible in the campaign&#39;s current state" in stopped.text
+
+
+def test_redirects_stay_on_this_site(svc: Services, line: Line, client: httpx.Client) -> None:
+    campaign = new_campaign(svc, line)
+    token = token_of(client, base(line))
+
+    launched = client.post(
+        f"{base(line)}/{campaign.id}/launch",
+        data={"csrf_token": token, "next": "//evil.example/phish"},
+    )
+    switched = client.get("/lang/fr", params={"next": "https://evil.example/"})
+
+    assert launched.headers["location"].startswith(base(line) + "?")
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/"
+    assert client.cookies["lang"] == "fr"
+    assert '<html lang="fr">' in client.get("/").text
+
+
+@pytest.mark.parametrize(
+    ("accept", "cookie", "expected"),
+    [
+        ("fr-FR,fr;q=0.9,en;q=0.8", None, "fr"),
+        ("de-DE,en;q=0.5,fr;q=0.4", None, "en"),
+        ("de, fr-CA;q=0.7", None, "fr"),
+        ("en;q=0, fr;q=0.1", None, "fr"),
+        (None, None, "en"),
+        ("fr", "en", "en"),
+        ("en", "fr", "fr"),
+        ("fr", "xx", "fr"),
+    ],
+)
+def test_the_language_is_the_cookie_else_the_browsers(
+    accept: str | None, cookie: str | None, expected: str
+) -> None:
+    assert i18n.negotiate(accept, cookie) == expected
+
+
+def test_both_languages_have_every_message_the_templates_use() -> None:
+    assert set(i18n.EN) == set(i18n.FR)
+    used = set()
+    for template in TEMPLATES_DIR.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_./]+)["']""", template.read_text()))
+    assert used, "no message found: the pattern no longer matches the templates"
+    # Keys built from a value ("state." ~ campaign.state.value): every value has its message.
+    values = {
+        "state.": CampaignState,
+        "outcome.": CampaignOutcome,
+        "quality.": Quality,
+        "send_type.": SendType,
+        "recipient.": RecipientState,
+        "line.kind.": LineKind,
+    }
+    assert {key for key in used if key.endswith(".")} == set(values)
+    for prefix, kind in values.items():
+        assert {prefix + member.value for member in kind} <= set(i18n.EN), prefix
+    assert {key for key in used if not key.endswith(".")} <= set(i18n.EN)
+
+
+def test_the_french_pages_use_the_guides_labels(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(svc, line, name="Relance")
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+
+    table = client.get(base(line), headers=french).text
+    details = client.get(f"{base(line)}/{campaign.id}", headers=french).text
+    form = client.get(f"{base(line)}/new", headers=french).text
+
+    for label in (
+        "Campagnes de fax",
+        "+ Nouvelle campagne",
+        "Détails",
+        "Lancer la campagne",
+        "Supprimer",
+        "En attente de lancement",
+        "N/A",
+        "Planification",
+    ):
+        assert label in table, label
+    assert "Stopper la campagne" not in table  # a waiting campaign cannot be stopped
+    for label in ("Référence", "État", "Statut", "Planification", "Statut des envois"):
+        assert label in details, label
+    for label in (
+        "Nom de la campagne",
+        "Document à faxer (format pdf)",
+        "Qualité d&#39;envoi",
+        "Normale",
+        "Haute",
+        "Meilleure",
+        "Type d&#39;envoi",
+        "Programmé",
+        "Manuel",
+        "Date d&#39;envoi",
+        "Heure d&#39;envoi",
+        "Destinataires",
+        "Entrer les destinataires manuellement",
+        "Fichier de destinataires",
+        "Valider",
+    ):
+        assert label in form, label
