@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -14,8 +16,8 @@ from faxcast.domain.campaign import CampaignState, SendType
 from faxcast.domain.numbers import decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import InputError
-from faxcast.services import accounts, campaigns, documents
-from faxcast.services.campaigns import NewCampaign
+from faxcast.services import accounts, campaigns
+from faxcast.services.campaigns import NewCampaign, PdfUpload
 from faxcast.services.context import Services
 from faxcast.services.models import Campaign, CampaignDetail, Line, LineKind, LineSettings
 
@@ -164,8 +166,9 @@ def campaign_ls(state: CliState, line_id: int, states: tuple[str, ...]) -> None:
 @pass_state
 def campaign_show(state: CliState, line_id: int, campaign_id: int) -> None:
     """A campaign's details and every recipient's result and attempts."""
-    detail = campaigns.campaign_detail(state.services, state.account().id, line_id, campaign_id)
-    click.echo(_describe(detail))
+    account = state.account()
+    detail = campaigns.campaign_detail(state.services, account.id, line_id, campaign_id)
+    click.echo(_describe(detail, account.timezone))
 
 
 @campaign.command("launch")
@@ -225,7 +228,8 @@ def send(
     campaigns.launch_campaign(svc, account.id, line_id, created.id)
     click.echo(f"campaign {created.id} ({created.reference}) launched", err=True)
     final = asyncio.run(_follow(svc, account.id, line_id, created))
-    click.echo(_describe(campaigns.campaign_detail(svc, account.id, line_id, final.id)))
+    detail = campaigns.campaign_detail(svc, account.id, line_id, final.id)
+    click.echo(_describe(detail, account.timezone))
     if final.count_delivered != final.count_total:
         raise SystemExit(1)
 
@@ -236,7 +240,9 @@ async def _follow(svc: Services, account_id: int, line_id: int, created: Campaig
     worker = Worker(svc, line_drivers(svc), cache_dir=svc.settings.data_dir / "cache")
     task = asyncio.create_task(worker.run(stop))
     try:
-        with click.progressbar(length=created.count_total, label="faxing", file=None) as bar:
+        with click.progressbar(
+            length=created.count_total, label="faxing", file=click.get_text_stream("stderr")
+        ) as bar:
             done = 0
             while True:
                 current = campaigns.get_campaign(svc, account_id, line_id, created.id)
@@ -265,7 +271,6 @@ def _create(
     if (recipients is None) == (numbers is None):
         raise InputError("give the numbers with exactly one of --to or --recipients", field="to")
     numbers_text = numbers if numbers is not None else _read_list(recipients)
-    document = documents.upload_document(svc, account.id, name=pdf.name, data=pdf.read_bytes())
     send_at = parse_when(when, account.timezone) if when else None
     return campaigns.create_campaign(
         svc,
@@ -273,12 +278,13 @@ def _create(
         line_id,
         NewCampaign(
             name=name,
-            document_id=document.id,
+            document_id=None,
             quality=quality,
             send_type=SendType.SCHEDULED if send_at else SendType.MANUAL,
             send_at=send_at,
             recipients_list=numbers_text,
         ),
+        upload=PdfUpload(pdf.name, pdf.read_bytes()),
     )
 
 
@@ -302,14 +308,20 @@ def _campaign_row(item: Campaign) -> str:
     )
 
 
-def _describe(detail: CampaignDetail) -> str:
+def _describe(detail: CampaignDetail, timezone: str) -> str:
+    """The campaign and every attempt, times in the account's time zone."""
+    zone = ZoneInfo(timezone)
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+
     c = detail.campaign
-    when = c.send_at.isoformat() if c.send_at else "manual"
+    when = local(c.send_at) if c.send_at else "manual"
     lines = [
         f"campaign {c.id} '{c.name}' reference {c.reference}",
         f"  state {c.state.value} ({c.state.provider_status}), outcome {c.outcome.value}",
         f"  quality {c.quality.value}, {c.pages} pages, schedule {when}",
-        f"  started {c.started_at or '-'}, ended {c.finished_at or '-'}",
+        f"  started {local(c.started_at)}, ended {local(c.finished_at)}",
         f"  delivered {c.count_delivered}, failed {c.count_failed}, to do {c.count_todo}, "
         f"total {c.count_total}",
     ]
@@ -318,7 +330,7 @@ def _describe(detail: CampaignDetail) -> str:
         for a in r.attempts:
             verdict = "delivered" if a.delivered else a.failure.value if a.failure else "?"
             lines.append(
-                f"    {a.started_at:%Y-%m-%d %H:%M:%S} {verdict}, "
+                f"    {local(a.started_at)} {verdict}, "
                 f"pages {a.pages_confirmed}/{a.pages_total}, {a.bit_rate or '-'} bit/s, "
                 f"{a.duration_s:.0f} s: {a.reason}"
             )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import Iterator
 
 import click
 import uvicorn
@@ -36,7 +38,7 @@ async def _serve(svc: Services, host: str, port: int, *, worker: bool) -> None:
     from faxcast.api.app import create_app
 
     config = uvicorn.Config(create_app(svc), host=host, port=port, log_level="info")
-    server = uvicorn.Server(config)
+    server = _Server(config)
     stop = asyncio.Event()
     task = asyncio.create_task(_work(svc, stop)) if worker else None
     try:
@@ -45,6 +47,20 @@ async def _serve(svc: Services, host: str, port: int, *, worker: bool) -> None:
         stop.set()
         if task is not None:
             await task
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a stop signal is not raised again once it has stopped.
+
+    uvicorn re-raises SIGTERM/SIGINT after serving, which would kill the process before the
+    embedded worker lets its calls in progress end and records them.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 @click.command()

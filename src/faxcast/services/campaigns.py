@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from faxcast.domain.campaign import (
     validate_send_at,
 )
 from faxcast.domain.numbers import RecipientListError, decode_recipient_file, parse_recipients
-from faxcast.domain.quality import Quality
+from faxcast.domain.quality import Quality, Resolution
 from faxcast.errors import (
     ConflictError,
     DocumentError,
@@ -53,13 +54,34 @@ class NewCampaign:
     recipients_document_id: int | None = None  # [recipientsDocId], when it is "document"
 
 
-def create_campaign(svc: Services, account_id: int, line_id: int, new: NewCampaign) -> Campaign:
-    """Check everything, then store the campaign and its recipients at once, or nothing."""
+@dataclass(frozen=True)
+class PdfUpload:
+    """A PDF sent with the creation form itself (web, CLI) rather than uploaded before."""
+
+    name: str
+    data: bytes
+
+
+def create_campaign(
+    svc: Services,
+    account_id: int,
+    line_id: int,
+    new: NewCampaign,
+    *,
+    upload: PdfUpload | None = None,
+) -> Campaign:
+    """Check everything, then store the campaign and its recipients at once, or nothing.
+
+    With `upload`, the PDF is stored as a document in that same transaction, only if all is valid.
+    """
     now = svc.clock.now()
     errors: list[InputError] = []
     with svc.transaction() as conn:
         line = repository.get_line(conn, account_id, line_id)
-        pdf = _pdf_of(conn, svc, account_id, new.document_id, errors)
+        if upload is None:
+            pdf = _pdf_of(conn, svc, account_id, new.document_id, errors)
+        else:
+            pdf = (None, upload.data)
         numbers_text = _numbers_text_of(conn, svc, account_id, new, errors)
     name = _collect(errors, lambda: validate_name(new.name))
     send_at = _collect(errors, lambda: validate_send_at(new.send_type, new.send_at, now=now))
@@ -74,21 +96,12 @@ def create_campaign(svc: Services, account_id: int, line_id: int, new: NewCampai
             error.field = field
             errors.append(error)
     resolution = new.quality.profile.resolution
+    pdf_sha256 = ""
     rendered: tuple[bytes, int] | None = None
     if pdf is not None:
-        document, data = pdf
-        with svc.transaction() as conn:
-            cached = repository.rendition_id(
-                conn, pdf_sha256=document.sha256, resolution=resolution.value
-            )
-        if cached is None:
-            try:
-                fax_pages = render_pdf(data, resolution, limits=svc.settings.document_limits)
-                rendered = (write_tiff_f(fax_pages), len(fax_pages.pages))
-            except DocumentError as error:
-                errors.append(
-                    DocumentError(error.problem, error.message, page=error.page, field="documentId")
-                )
+        pdf_sha256 = hashlib.sha256(pdf[1]).hexdigest()
+        field = "documentId" if upload is None else "file"
+        rendered = _render_unless_cached(svc, pdf_sha256, pdf[1], resolution, field, errors)
     if errors:
         raise errors[0] if len(errors) == 1 else MultipleInputError(errors)
     assert pdf is not None
@@ -97,15 +110,27 @@ def create_campaign(svc: Services, account_id: int, line_id: int, new: NewCampai
     document = pdf[0]
     with svc.transaction() as conn:
         rendition = repository.rendition_id(
-            conn, pdf_sha256=document.sha256, resolution=resolution.value
+            conn, pdf_sha256=pdf_sha256, resolution=resolution.value
         )
+        if document is None:
+            assert upload is not None
+            document = repository.insert_document(
+                conn,
+                account_id=account_id,
+                name=upload.name.strip()[-255:] or "document.pdf",
+                media_type=document_service.PDF,
+                size=len(upload.data),
+                sha256=svc.blobs.put(conn, upload.data, now=now),
+                pages=rendered[1] if rendered else repository.rendition_pages(conn, rendition),
+                now=now,
+            )
         if rendition is None:
             assert rendered is not None
             tiff, pages = rendered
             rendition = repository.insert_rendition(
                 conn,
                 {
-                    "pdf_sha256": document.sha256,
+                    "pdf_sha256": pdf_sha256,
                     "resolution": resolution.value,
                     "tiff_sha256": svc.blobs.put(conn, tiff, now=now),
                     "pages": pages,
@@ -252,7 +277,7 @@ def _pdf_of(
     account_id: int,
     document_id: int | None,
     errors: list[InputError],
-) -> tuple[Document, bytes] | None:
+) -> tuple[Document | None, bytes] | None:
     if document_id is None:
         errors.append(InputError("choose the PDF document to fax", field="documentId"))
         return None
@@ -295,6 +320,26 @@ def _numbers_text_of(
         errors.append(InputError("enter at least one fax number", field="recipientsList"))
         return None
     return new.recipients_list
+
+
+def _render_unless_cached(
+    svc: Services,
+    pdf_sha256: str,
+    data: bytes,
+    resolution: Resolution,
+    field: str,
+    errors: list[InputError],
+) -> tuple[bytes, int] | None:
+    """The TIFF-F and page count of a PDF not rendered at this resolution before."""
+    with svc.transaction() as conn:
+        if repository.rendition_id(conn, pdf_sha256=pdf_sha256, resolution=resolution.value):
+            return None
+    try:
+        fax_pages = render_pdf(data, resolution, limits=svc.settings.document_limits)
+    except DocumentError as error:
+        errors.append(DocumentError(error.problem, error.message, page=error.page, field=field))
+        return None
+    return write_tiff_f(fax_pages), len(fax_pages.pages)
 
 
 def _content(

@@ -195,6 +195,16 @@ def rendition_id(conn: Connection, *, pdf_sha256: str, resolution: str) -> int |
     ).scalar()
 
 
+def rendition_pages(conn: Connection, rendition: int | None) -> int | None:
+    """How many pages a stored rendering has (None for no rendering)."""
+    if rendition is None:
+        return None
+    pages: int | None = conn.execute(
+        select(renditions.c.pages).where(renditions.c.id == rendition)
+    ).scalar()
+    return pages
+
+
 def insert_rendition(conn: Connection, values: dict[str, Any]) -> int:
     """A new rendering; its id."""
     new_id = conn.execute(insert(renditions).values(**values)).inserted_primary_key

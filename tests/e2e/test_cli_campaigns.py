@@ -1,0 +1,248 @@
+"""Campaigns from the command line, as a user runs them: real `faxcast` processes on SQLite.
+
+Only FAXCAST_DATA_DIR is set (plus a short worker poll, so that calls start at once): no
+database URL, so the data folder's SQLite file is used. Commands start slowly (imports), so
+independent ones run side by side.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from faxcast.store.database import create_engine_for, database_url_for
+from faxcast.store.tables import campaigns
+from tests import pdfs
+from tests.e2e.processes import (
+    background,
+    faxcast_env,
+    log_tail,
+    run_faxcast,
+    run_together,
+    stop_process,
+    wait_until,
+)
+
+# A BOM, CRLF line ends, a blank line, every separator, a run of them, blanks and dots and
+# dashes inside numbers, and the first number again in national form (sent once).
+RECIPIENTS_TXT = (
+    "\ufeff+33 1 23 45 67 01;01.23.45.67.02\r\n"
+    "\r\n"
+    "+33 1-23-45-67-03 ,, +33 1 23 45 06 03\r\n"
+    "01 23 45 67 01\r\n"
+).encode()
+DELIVERED = ("+33123456701", "+33123456702", "+33123456703")
+REJECTED = "+33123450603"
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return faxcast_env(tmp_path / "data", worker_poll_s=0.1)
+
+
+def row(stdout: str) -> list[str]:
+    """The fields of the last line a command printed (tab separated)."""
+    return stdout.strip().splitlines()[-1].split("\t")
+
+
+def assert_error(run: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 1 with `faxcast: error: ...` on stderr saying `words`, and no traceback."""
+    assert run.returncode == 1, (run.returncode, run.stdout, run.stderr)
+    assert run.stderr.startswith("faxcast: error: "), run.stderr
+    assert "Traceback" not in run.stderr
+    for word in words:
+        assert word in run.stderr, (word, run.stderr)
+
+
+def campaign_state(data_dir: Path, campaign: int) -> str:
+    """A campaign's state, read from the data folder's SQLite database."""
+    engine = create_engine_for(database_url_for(data_dir))
+    try:
+        with engine.connect() as conn:
+            state: str = conn.execute(
+                select(campaigns.c.state).where(campaigns.c.id == campaign)
+            ).scalar_one()
+            return state
+    finally:
+        engine.dispose()
+
+
+def campaign_names(data_dir: Path) -> list[str]:
+    """The name of every campaign in the data folder's SQLite database."""
+    engine = create_engine_for(database_url_for(data_dir))
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(select(campaigns.c.name)).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_a_campaign_from_the_command_line(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    (tmp_path / "numbers.txt").write_bytes(RECIPIENTS_TXT)
+
+    def faxcast(*args: str) -> subprocess.CompletedProcess[str]:
+        run = run_faxcast(*args, env=env, cwd=tmp_path)
+        assert run.returncode == 0, (args, run.stdout, run.stderr)
+        return run
+
+    assert "database at revision" in faxcast("db", "upgrade").stdout
+    # The first command that needs an account makes the default one, with its sandbox line.
+    assert [row(line)[1:3] for line in faxcast("line", "ls").stdout.splitlines()] == [
+        ["Sandbox", "sandbox"]
+    ]
+    created_line = row(
+        faxcast("line", "create", "--name", "Ventes", "--channels", "2", "--header", "ACME").stdout
+    )
+    line = created_line[0]
+    assert created_line[1:5] == ["Ventes", "sandbox", "FR", "channels=2"]
+
+    created = row(
+        faxcast(
+            "campaign", "create", "--line", line, "--name", "Relance", "--pdf", "letter.pdf",
+            "--quality", "best", "--recipients", "numbers.txt",
+        ).stdout
+    )  # fmt: skip
+    campaign = created[0]
+    assert created[2:] == ["waiting", "n/a", "0/0/4/4", "Relance"], created
+    assert row(faxcast("campaign", "launch", "--line", line, campaign).stdout)[2] == "running"
+
+    worker_log = tmp_path / "worker.log"
+    with background("worker", env=env, cwd=tmp_path, log=worker_log) as worker:
+        wait_until(
+            lambda: (
+                True if campaign_state(tmp_path / "data", int(campaign)) == "finished" else None
+            ),
+            timeout=60,
+            what="the worker to finish the campaign",
+            alive=worker,
+            log=worker_log,
+        )
+        # Ctrl-C or SIGTERM: the worker stops after its calls in progress, cleanly.
+        assert stop_process(worker, signal.SIGTERM) == 0, log_tail(worker_log)
+    assert "faxcast worker: running" in worker_log.read_text()
+
+    # Reading and refused actions, side by side: none changes anything.
+    runs = run_together(
+        {
+            "ls": ("campaign", "ls", "--line", line),
+            "show": ("campaign", "show", "--line", line, campaign),
+            "stop": ("campaign", "stop", "--line", line, campaign),
+        },
+        env=env,
+        cwd=tmp_path,
+    )
+    listed = runs["ls"].stdout.splitlines()
+    assert listed[0] == "id\treference\tstate\toutcome\tdelivered/failed/todo/total\tname"
+    assert [r.split("\t") for r in listed[1:]] == [
+        [campaign, created[1], "finished", "partial", "3/1/0/4", "Relance"]
+    ]
+    check_show(runs["show"].stdout, reference=created[1])
+    assert_error(runs["stop"], "Relance")
+
+    assert faxcast("campaign", "delete", "--line", line, campaign).stdout.strip() == (
+        f"deleted campaign {campaign}"
+    )
+    runs = run_together(
+        {
+            "ls": ("campaign", "ls", "--line", line),
+            "show": ("campaign", "show", "--line", line, campaign),
+        },
+        env=env,
+        cwd=tmp_path,
+    )
+    assert runs["ls"].returncode == 0
+    assert runs["ls"].stdout.splitlines()[1:] == []
+    assert_error(runs["show"])
+
+
+def check_show(shown: str, *, reference: str) -> None:
+    """`campaign show` of the finished campaign: its summary and every recipient's calls."""
+    assert f"reference {reference}" in shown
+    assert "state finished (done), outcome partial" in shown
+    assert "quality best, 1 pages, schedule manual" in shown
+    assert "delivered 3, failed 1, to do 0, total 4" in shown
+    for number in DELIVERED:
+        assert f"  {number}: delivered after 1 call(s): delivered" in shown
+    assert f"  {REJECTED}: failed after 1 call(s): " in shown
+    assert "rejected (SIP 603 Decline)" in shown
+    assert shown.count("delivered, pages 1/1, 9600 bit/s") == 3  # best: V.29 9600, ECM
+
+
+def test_bad_input_is_refused_with_its_reason(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    (tmp_path / "notes.pdf").write_text("meeting notes, not a PDF at all\n")
+    (tmp_path / "bad.txt").write_bytes(
+        b"+33 1 23 45 67 01\r\n12345\r\n+33 1 23 45 67 02; 01 2x\r\n"
+    )
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    # The first command makes the default account; the others then run side by side.
+    first = run_faxcast(
+        "campaign", "create", "--line", "1", "--name", "Demain", "--pdf", "letter.pdf",
+        "--to", "+33 1 23 45 67 01", "--at", f"{tomorrow}+00:00",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert row(first.stdout)[2:] == ["scheduled", "n/a", "0/0/1/1", "Demain"]
+
+    create = ("campaign", "create", "--line", "1", "--name", "N", "--pdf")
+    runs = run_together(
+        {
+            "past": (*create, "letter.pdf", "--to", "0123456701", "--at", "2020-03-01T09:30"),
+            "not a date": (*create, "letter.pdf", "--to", "0123456701", "--at", "tomorrow"),
+            "bad numbers": (*create, "letter.pdf", "--recipients", "bad.txt"),
+            "not a pdf": (*create, "notes.pdf", "--to", "0123456701"),
+            "no numbers": (*create, "letter.pdf"),
+            "list": ("campaign", "ls", "--line", "1"),
+        },
+        env=env,
+        cwd=tmp_path,
+    )
+    assert_error(runs["past"], "in the past")
+    assert_error(runs["not a date"], "'tomorrow' is not a date and time")
+    assert_error(runs["bad numbers"], "line 2, column 1: '12345'", "line 3, column 20: '01 2x'")
+    assert "+33 1 23 45 67 01" not in runs["bad numbers"].stderr
+    assert_error(runs["not a pdf"], "PDF")
+    assert_error(runs["no numbers"], "--to", "--recipients")
+    assert [r.split("\t")[2:] for r in runs["list"].stdout.splitlines()[1:]] == [
+        ["scheduled", "n/a", "0/0/1/1", "Demain"]
+    ]
+    # No refused campaign was stored.
+    assert campaign_names(tmp_path / "data") == ["Demain"]
+
+
+def test_send_follows_a_campaign_to_its_end(tmp_path: Path) -> None:
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    send = ("send", "--pdf", "letter.pdf", "--to")
+    # Two users, two data folders: each command makes its own default account.
+    runs = run_together(
+        {
+            "all delivered": (*send, "+33 1 23 45 67 01, +33 1 23 45 67 02", "--name", "Bonjour"),
+            "some failed": (*send, "+33 1 23 45 67 01; +33 1 23 45 06 03"),
+        },
+        env=env_for(tmp_path / "a"),
+        envs={"some failed": env_for(tmp_path / "b")},
+        cwd=tmp_path,
+        timeout=60,  # a few seconds each
+    )
+
+    ok, partial = runs["all delivered"], runs["some failed"]
+    assert ok.returncode == 0, ok.stderr
+    assert "campaign 1 'Bonjour'" in ok.stdout
+    assert "state finished (done), outcome success" in ok.stdout
+    assert "delivered 2, failed 0, to do 0, total 2" in ok.stdout
+    assert partial.returncode == 1, partial.stderr
+    assert "campaign 1 'letter.pdf'" in partial.stdout  # named after the PDF
+    assert "outcome partial" in partial.stdout
+    assert "+33123450603: failed after 1 call(s)" in partial.stdout
+    for run in (ok, partial):
+        assert "Traceback" not in run.stderr
+        assert "launched" in run.stderr
+        # The progress bar goes to stderr: stdout carries the detail alone.
+        assert "faxing" in run.stderr, (run.stdout, run.stderr)
+        assert "faxing" not in run.stdout, run.stdout
