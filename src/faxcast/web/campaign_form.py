@@ -19,7 +19,7 @@ from faxcast.domain.campaign import SendType
 from faxcast.domain.numbers import RecipientListError, decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import DocumentError, InputError, MultipleInputError
-from faxcast.services import campaigns, documents
+from faxcast.services import campaigns
 from faxcast.services.context import Services
 from faxcast.services.models import Account, Campaign, Line
 from faxcast.web import i18n
@@ -170,38 +170,26 @@ def submit(
         send_at=send_at,
         recipients_list=numbers_text or "",
     )
-    # The use case checks name, schedule and numbers; without a document it stores nothing.
-    for found in _input_errors(lambda: campaigns.create_campaign(svc, account.id, line.id, new)):
-        name = _form_field(found.field, numbers_field)
-        if name != "pdf":
-            errors.add(name, _field_error(found, lang, account, send_at, svc))
-    if errors:
+    if pdf is None or errors:
+        # Without a valid PDF the use case stores nothing: it is asked to list what else is wrong.
+        for found in _input_errors(
+            lambda: campaigns.create_campaign(svc, account.id, line.id, new)
+        ):
+            name = _form_field(found.field, numbers_field)
+            if name != "pdf":
+                errors.add(name, _field_error(found, lang, account, send_at, svc))
         return errors
-    assert pdf is not None
     try:
-        document = documents.upload_document(svc, account.id, name=pdf.name, data=pdf.data)
-        numbers_document = (
-            documents.upload_document(
-                svc, account.id, name=numbers_file.name, data=numbers_file.data
-            )
-            if from_file and numbers_file is not None
-            else None
-        )
+        # Checks every field, then stores the PDF and the campaign together, or nothing.
         return campaigns.create_campaign(
-            svc,
-            account.id,
-            line.id,
-            replace(
-                new,
-                document_id=document.id,
-                recipients_list=None if numbers_document else numbers_text,
-                recipients_document_id=numbers_document.id if numbers_document else None,
-            ),
+            svc, account.id, line.id, new, upload=campaigns.PdfUpload(pdf.name, pdf.data)
         )
     except InputError as failure:
         for found in failure.errors if isinstance(failure, MultipleInputError) else (failure,):
-            name = _form_field(found.field, numbers_field)
-            errors.add(name, _field_error(found, lang, account, send_at, svc))
+            errors.add(
+                _form_field(found.field, numbers_field),
+                _field_error(found, lang, account, send_at, svc),
+            )
         return errors
 
 
