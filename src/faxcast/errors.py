@@ -7,7 +7,8 @@ FaxcastError
  │    └── RecipientListError (domain.numbers) every bad entry of a number list
  ├── NotFoundError         no such object for this account
  ├── ConflictError         an action the current state does not allow
- └── FaxError              the fax engine could not run a session (set-up, not a failed call)
+ ├── FaxError              the fax engine could not run a session (set-up, not a failed call)
+ └── BlobCorruptError      a stored file is missing or no longer matches its SHA-256
 """
 
 from __future__ import annotations
@@ -75,3 +76,11 @@ class ConflictError(FaxcastError):
 
 class FaxError(FaxcastError):
     """The fax engine could not set up or run a session."""
+
+
+class BlobCorruptError(FaxcastError):
+    """A stored blob is missing or its bytes no longer match its SHA-256."""
+
+    def __init__(self, sha256: str, problem: str) -> None:
+        super().__init__(f"blob {sha256} is damaged: {problem}")
+        self.sha256 = sha256

@@ -18,18 +18,10 @@ from typing import Protocol
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from faxcast.errors import FaxcastError, InputError, NotFoundError
+from faxcast.errors import BlobCorruptError, InputError, NotFoundError
 from faxcast.store.tables import blobs
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-
-
-class BlobCorruptError(FaxcastError):
-    """A stored blob is missing or its bytes no longer match its SHA-256."""
-
-    def __init__(self, sha256: str, problem: str) -> None:
-        super().__init__(f"blob {sha256} is damaged: {problem}")
-        self.sha256 = sha256
 
 
 class BlobStore(Protocol):
