@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -240,9 +241,7 @@ async def _follow(svc: Services, account_id: int, line_id: int, created: Campaig
     worker = Worker(svc, line_drivers(svc), cache_dir=svc.settings.data_dir / "cache")
     task = asyncio.create_task(worker.run(stop))
     try:
-        with click.progressbar(
-            length=created.count_total, label="faxing", file=click.get_text_stream("stderr")
-        ) as bar:
+        with click.progressbar(length=created.count_total, label="faxing", file=sys.stderr) as bar:
             done = 0
             while True:
                 current = campaigns.get_campaign(svc, account_id, line_id, created.id)
