@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from faxcast.errors import InputError, NotFoundError
+from faxcast.errors import BlobCorruptError, InputError, NotFoundError
 from faxcast.store.blobs import (
-    BlobCorruptError,
     BlobStore,
     DatabaseBlobStore,
     FileBlobStore,
