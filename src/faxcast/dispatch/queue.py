@@ -331,31 +331,36 @@ def settle_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> Non
     row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
     if row.state not in (RUNNING, STOPPING):
         return
-    open_states = conn.execute(
-        select(recipients.c.state, func.count())
-        .where(
-            recipients.c.campaign_id == campaign_id,
-            recipients.c.state.in_([PENDING, IN_CALL]),
-        )
-        .group_by(recipients.c.state)
-    ).all()
-    counts = {state: n for state, n in open_states}
     state = CampaignState(row.state)
-    if not counts:
+    # The counts are kept in the same transactions as the recipients: no need to count rows.
+    if row.count_delivered + row.count_failed >= row.count_total:
         new_state = transition(state, Command.SETTLE, name=row.name)
         outcome = compute_outcome(row.count_delivered, row.count_failed, row.count_total)
+        values: dict[str, object] = {
+            "state": new_state.value,
+            "outcome": outcome.value,
+            "finished_at": now,
+        }
+    elif state is CampaignState.STOPPING and not _any_in_call(conn, campaign_id):
+        values = {"state": transition(state, Command.END_STOP, name=row.name).value}
+    else:
+        return
+    conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.state == row.state)
+        .values(**values)
+    )
+
+
+def _any_in_call(conn: Connection, campaign_id: int) -> bool:
+    return (
         conn.execute(
-            update(campaigns)
-            .where(campaigns.c.id == campaign_id, campaigns.c.state == row.state)
-            .values(state=new_state.value, outcome=outcome.value, finished_at=now)
-        )
-    elif state is CampaignState.STOPPING and not counts.get(IN_CALL):
-        new_state = transition(state, Command.END_STOP, name=row.name)
-        conn.execute(
-            update(campaigns)
-            .where(campaigns.c.id == campaign_id, campaigns.c.state == row.state)
-            .values(state=new_state.value)
-        )
+            select(recipients.c.id)
+            .where(recipients.c.campaign_id == campaign_id, recipients.c.state == IN_CALL)
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def abandoned_claims(conn: Connection, *, now: datetime, dead_before: datetime) -> list[Claim]:
