@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, TiffImagePlugin
+from PIL import Image, TiffImagePlugin
 
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.outcome import FailureClass
@@ -17,6 +17,7 @@ from faxcast.fax.engine import AudioFaxSession, Incoming, Outgoing, StationIdent
 from faxcast.fax.loopback import LoopbackResult, loopback
 from faxcast.fax.result import T30Code
 from tests import pdfs
+from tests.faxpages import assert_identical
 
 SENDER = StationIdentity("+33 1 23 45 67 89")
 RECEIVER = StationIdentity("+1 555 0100")
@@ -31,17 +32,6 @@ def _document(tmp_path: Path, pdf: bytes, quality: Quality) -> tuple[Outgoing, F
     path = tmp_path / "sent.tif"
     path.write_bytes(write_tiff_f(document))
     return Outgoing.from_file(path), document
-
-
-def _assert_identical(sent: FaxDocument, received: FaxDocument, header_rows: int = 0) -> None:
-    assert len(received.pages) == len(sent.pages)
-    assert received.resolution is sent.resolution
-    for number, (ours, theirs) in enumerate(zip(sent.pages, received.pages, strict=True), 1):
-        width, height = ours.image.size
-        assert theirs.image.size == (width, height + header_rows), f"page {number} size"
-        body = theirs.image.crop((0, header_rows, width, height + header_rows))
-        diff = ImageChops.difference(ours.image.convert("L"), body.convert("L")).getbbox()
-        assert diff is None, f"page {number} differs in {diff}"
 
 
 def _fax(
@@ -84,7 +74,7 @@ def test_mixed_document_arrives_identical(
     assert result.receiver.remote_ident == SENDER.ident
     # Unpaced T.38 lets the same exchange finish in a fraction of a simulated second.
     assert (0 < result.sender.duration_s < 5) if t38 else (5 < result.sender.duration_s < 300)
-    _assert_identical(sent, received)
+    assert_identical(sent, received)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +84,7 @@ def test_each_kind_of_page_arrives_identical(tmp_path: Path, make_pdf: Callable[
     result, sent, received = _fax(tmp_path, make_pdf(), Quality.HIGH, t38=False, ecm=True)
 
     assert result.sender.success, result.sender.summary()
-    _assert_identical(sent, received)
+    assert_identical(sent, received)
 
 
 def test_paced_t38_takes_real_line_time(tmp_path: Path) -> None:
@@ -105,7 +95,7 @@ def test_paced_t38_takes_real_line_time(tmp_path: Path) -> None:
 
     assert result.sender.success, result.sender.summary()
     assert 10 < result.sender.duration_s < 120
-    _assert_identical(sent, read_tiff_f(received_path.read_bytes()))
+    assert_identical(sent, read_tiff_f(received_path.read_bytes()))
 
 
 @pytest.mark.parametrize("quality", [Quality.NORMAL, Quality.HIGH], ids=["normal", "high"])
@@ -119,7 +109,7 @@ def test_header_line_is_added_above_each_page(tmp_path: Path, quality: Quality) 
     assert result.sender.success, result.sender.summary()
     received = read_tiff_f(received_path.read_bytes())
     header_rows = 16 if quality.profile.resolution is Resolution.STANDARD else 32
-    _assert_identical(sent, received, header_rows=header_rows)
+    assert_identical(sent, received, header_rows=header_rows)
     for page in received.pages:
         band = page.image.crop((0, 0, page.image.width, header_rows)).convert("L")
         assert band.getextrema()[0] == 0, "the header band has no printed text"
@@ -137,7 +127,7 @@ def test_resend_starts_at_the_first_unconfirmed_page(tmp_path: Path) -> None:
     assert result.sender.pages_confirmed == 3
     assert result.receiver.pages_transferred == 2
     rest = dataclasses.replace(document, pages=document.pages[1:])
-    _assert_identical(rest, read_tiff_f(received_path.read_bytes()))
+    assert_identical(rest, read_tiff_f(received_path.read_bytes()))
 
 
 def test_call_dropped_during_page_two_is_a_retryable_transfer_failure(tmp_path: Path) -> None:
@@ -193,7 +183,7 @@ def test_receiver_without_fast_modems_is_reached_at_a_lower_speed(tmp_path: Path
 
     assert result.sender.success
     assert result.sender.bit_rate == 4800
-    _assert_identical(sent, read_tiff_f(received_path.read_bytes()))
+    assert_identical(sent, read_tiff_f(received_path.read_bytes()))
 
 
 def test_a_broken_tiff_is_refused_before_the_call(tmp_path: Path) -> None:

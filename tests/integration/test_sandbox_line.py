@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from PIL import ImageChops
 
 from faxcast.clock import ManualClock, SystemClock
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
@@ -32,6 +31,7 @@ from faxcast.lines.testnumbers import (
     sandbox_number,
 )
 from tests import pdfs
+from tests.faxpages import assert_identical
 
 SENDER = StationIdentity("+33 1 23 45 67 89", "ACME Paris")
 HEALTHY = "+33123456789"
@@ -82,17 +82,6 @@ def _number(entry: SandboxNumber, country: str = "+33 1 23 45") -> str:
 
 def _entry(behaviour: Behaviour) -> SandboxNumber:
     return next(entry for entry in SANDBOX_NUMBERS if entry.behaviour is behaviour)
-
-
-def _assert_identical(sent: FaxDocument, received: FaxDocument, header_rows: int) -> None:
-    assert len(received.pages) == len(sent.pages)
-    assert received.resolution is sent.resolution
-    for number, (ours, theirs) in enumerate(zip(sent.pages, received.pages, strict=True), 1):
-        width, height = ours.image.size
-        assert theirs.image.size == (width, height + header_rows), f"page {number} size"
-        body = theirs.image.crop((0, header_rows, width, height + header_rows))
-        diff = ImageChops.difference(ours.image.convert("L"), body.convert("L")).getbbox()
-        assert diff is None, f"page {number} differs in {diff}"
 
 
 def _header_rows(resolution: Resolution) -> int:
@@ -190,7 +179,7 @@ def test_a_healthy_machine_receives_every_page_intact(three_pages: Sent, t38: bo
     assert 30 < result.fax.duration_s < 200  # real line time, though it took a moment
     assert result.received_tiff is not None
     received = read_tiff_f(result.received_tiff)
-    _assert_identical(three_pages.document, received, _header_rows(Resolution.FINE))
+    assert_identical(three_pages.document, received, _header_rows(Resolution.FINE))
 
 
 def test_a_standard_resolution_fax_arrives_with_its_header(one_page: Sent) -> None:
@@ -199,7 +188,7 @@ def test_a_standard_resolution_fax_arrives_with_its_header(one_page: Sent) -> No
     assert result.delivered, result.reason
     assert result.received_tiff is not None
     received = read_tiff_f(result.received_tiff)
-    _assert_identical(one_page.document, received, _header_rows(Resolution.STANDARD))
+    assert_identical(one_page.document, received, _header_rows(Resolution.STANDARD))
 
 
 def test_the_machines_can_answer_with_a_set_station_ident(one_page: Sent) -> None:
@@ -238,7 +227,7 @@ def test_a_call_dropped_during_page_two_keeps_page_one(three_pages: Sent, t38: b
     assert result.fax.pages_total == 3
     assert result.received_tiff is not None
     first = dataclasses.replace(three_pages.document, pages=three_pages.document.pages[:1])
-    _assert_identical(first, read_tiff_f(result.received_tiff), _header_rows(Resolution.FINE))
+    assert_identical(first, read_tiff_f(result.received_tiff), _header_rows(Resolution.FINE))
 
 
 def test_the_dropping_machine_lets_a_last_page_resend_through(three_pages: Sent) -> None:
@@ -264,7 +253,7 @@ def test_a_noisy_line_fails_training_at_14400_and_delivers_slower(
     assert result.fax.bit_rate < 14400
     assert result.received_tiff is not None
     received = read_tiff_f(result.received_tiff)
-    _assert_identical(three_pages.document, received, _header_rows(Resolution.FINE))
+    assert_identical(three_pages.document, received, _header_rows(Resolution.FINE))
 
 
 # --- many calls, and real time --------------------------------------------------------------
