@@ -201,6 +201,8 @@ def test_a_manual_campaign_is_created_launched_followed_and_detailed(
     expect(failed).to_contain_text("Failed")
     expect(failed).to_contain_text("does not exist")
     expect(failed.get_by_role("link")).to_have_count(0)
+    delivered.locator("details.attempts summary").click()  # each attempt, opened by keyboard too
+    expect(delivered.locator("details.attempts li")).to_contain_text("delivered, pages 2/2")
 
     delivered.get_by_role("link", name="Pages received by +33123456789").click()
     check_the_received_pages(page, "+33123456789", 2)
