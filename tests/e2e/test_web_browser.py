@@ -195,14 +195,7 @@ def test_a_manual_campaign_is_created_launched_followed_and_detailed(
     expect(page.locator("#count-delivered")).to_have_text("1")
     expect(page.locator("#count-failed")).to_have_text("1")
     expect(page.locator("#detail-started")).not_to_have_text("—")
-    delivered = page.locator('tr[data-number="+33123456789"]')
-    failed = page.locator('tr[data-number="+33123450404"]')
-    expect(delivered).to_contain_text("Delivered")
-    expect(failed).to_contain_text("Failed")
-    expect(failed).to_contain_text("does not exist")
-    expect(failed.get_by_role("link")).to_have_count(0)
-    delivered.locator("details.attempts summary").click()  # each attempt, opened by keyboard too
-    expect(delivered.locator("details.attempts li")).to_contain_text("delivered, pages 2/2")
+    delivered = check_the_recipients(page)
 
     delivered.get_by_role("link", name="Pages received by +33123456789").click()
     check_the_received_pages(page, "+33123456789", 2)
@@ -380,3 +373,16 @@ def test_an_empty_line_says_what_to_do_and_fits_a_phone(
     expect(
         open_menu(page, "On the go").get_by_role("button", name="Launch the campaign")
     ).to_be_visible()
+
+
+def check_the_recipients(page: Page) -> Locator:
+    """Each recipient's result, reason and attempts; returns the delivered one's row."""
+    delivered = page.locator('tr[data-number="+33123456789"]')
+    failed = page.locator('tr[data-number="+33123450404"]')
+    expect(delivered).to_contain_text("Delivered")
+    expect(failed).to_contain_text("Failed")
+    expect(failed).to_contain_text("does not exist")
+    expect(failed.get_by_role("link")).to_have_count(0)
+    delivered.locator("details.attempts summary").click()
+    expect(delivered.locator("details.attempts li")).to_contain_text("delivered, pages 2/2")
+    return delivered
