@@ -112,7 +112,9 @@ class Worker:
                     account_id=account_id,
                     line_id=line_id,
                     worker_id=self.id,
-                    now=now,
+                    # The claim's own time, not the tick's: a slot freed since the tick began
+                    # belongs to a call that has ended, and a claim must not seem to overlap it.
+                    now=svc.clock.now(),
                     lease_s=self._lease_s(),
                     most=room,
                 )
