@@ -52,11 +52,6 @@ class Worker:
         self._registered = False
         self._documents: dict[str, Outgoing] = {}
 
-    @property
-    def calls_in_progress(self) -> int:
-        """Calls this worker is placing right now."""
-        return len(self._calls)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then let the calls in progress finish."""
         try:
@@ -70,7 +65,7 @@ class Worker:
         finally:
             await self.idle()
             if self._registered:
-                await asyncio.to_thread(self._in_transaction, queue.unregister_worker, self.id)
+                await asyncio.to_thread(self._unregister)
 
     async def tick(self) -> int:
         """One pass: heartbeat, start due campaigns, recover lost calls, start new calls."""
@@ -230,6 +225,6 @@ class Worker:
                 received_sha256=received,
             )
 
-    def _in_transaction(self, operation: Callable[..., object], *args: object) -> None:
+    def _unregister(self) -> None:
         with self.svc.transaction() as conn:
-            operation(conn, *args)
+            queue.unregister_worker(conn, self.id)
