@@ -60,7 +60,7 @@ from sqlalchemy.engine import make_url
 from faxcast.bootstrap import build_services
 from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings
-from faxcast.dispatch.queue import Claim
+from faxcast.dispatch.queue import Claim, Finished
 from faxcast.dispatch.worker import Worker
 from faxcast.documents import render_pdf, write_tiff_f
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
@@ -221,9 +221,9 @@ class MeteredWorker(Worker):
         with self.meter.phase("job"):
             return super()._job(claim)
 
-    def _record(self, claim: Claim, result: CallResult) -> None:
+    def _record(self, calls: list[Finished]) -> None:
         with self.meter.phase("record"):
-            super()._record(claim, result)
+            super()._record(calls)
 
 
 # ---------------------------------------------------------------------------- databases

@@ -14,16 +14,20 @@ from sqlalchemy.exc import IntegrityError
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
 from faxcast.dispatch import queue
-from faxcast.dispatch.queue import Claim
+from faxcast.dispatch.queue import Claim, Finished
 from faxcast.domain.campaign import SendType
+from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
+from faxcast.fax.result import FaxResult, T30Code
+from faxcast.lines.base import CallResult
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.campaigns import NewCampaign
 from faxcast.services.context import Services
 from faxcast.services.models import LineKind, LineSettings
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
-from faxcast.store.tables import recipients
+from faxcast.store.tables import attempts, recipients
+from faxcast.store.tables import campaigns as campaigns_table
 from tests import pdfs
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -121,3 +125,144 @@ def test_the_database_refuses_a_second_call_to_a_number_in_call(svc: Services) -
 
     with pytest.raises(IntegrityError), svc.transaction() as conn:
         conn.execute(update(recipients).values(state="in_call"))
+
+
+def _launched(svc: Services, numbers: list[str]) -> tuple[int, list[Claim]]:
+    """A running campaign of `numbers`, every one claimed by worker-1; its id and the claims."""
+    account = accounts.create_account(svc, name="Batch")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    created = campaigns.create_campaign(
+        svc,
+        account.id,
+        line.id,
+        NewCampaign("batch", pdf.id, Quality.HIGH, SendType.MANUAL, None, ",".join(numbers)),
+    )
+    campaigns.launch_campaign(svc, account.id, line.id, created.id)
+    with svc.transaction() as conn:
+        claims = queue.claim(
+            conn,
+            account_id=account.id,
+            line_id=line.id,
+            worker_id="worker-1",
+            now=NOW,
+            lease_s=300,
+            most=len(numbers),
+        )
+    assert len(claims) == len(numbers)
+    return created.id, claims
+
+
+def _delivered(claim: Claim) -> Finished:
+    fax = FaxResult(
+        success=True,
+        code=T30Code.OK,
+        code_text="OK",
+        pages_total=claim.pages,
+        pages_transferred=claim.pages,
+        pages_confirmed=claim.pages,
+        bit_rate=14400,
+        ecm=False,
+        resolution=None,
+        remote_ident="far end",
+        duration_s=30.0,
+        t38=False,
+        failure=None,
+        reason="every page confirmed",
+    )
+    return Finished(claim, CallResult(NOW, NOW, NOW, 200, None, "delivered", fax), "worker-1", 0.5)
+
+
+def _failed(claim: Claim, failure: FailureClass, sip: int) -> Finished:
+    return Finished(
+        claim, CallResult(NOW, None, NOW, sip, failure, f"SIP {sip}", None), "worker-1", 0.5
+    )
+
+
+def _states(svc: Services, campaign_id: int) -> dict[str, tuple[str, str | None]]:
+    with svc.transaction() as conn:
+        rows = conn.execute(
+            select(recipients.c.number, recipients.c.state, recipients.c.worker_id).where(
+                recipients.c.campaign_id == campaign_id
+            )
+        ).all()
+    return {row.number: (row.state, row.worker_id) for row in rows}
+
+
+def test_a_batch_of_results_moves_each_recipient_and_keeps_the_counts(svc: Services) -> None:
+    numbers = ["01 23 45 67 01", "01 23 45 67 02", "01 23 45 04 86", "01 23 45 67 04"]
+    campaign_id, claims = _launched(svc, numbers)
+    good, also_good, busy, taken = claims
+    # Meanwhile the last call's lease expired and another worker holds its recipient.
+    with svc.transaction() as conn:
+        conn.execute(
+            update(recipients)
+            .where(recipients.c.id == taken.recipient_id)
+            .values(worker_id="worker-2")
+        )
+
+    with svc.transaction() as conn:
+        states = queue.record_results(
+            conn,
+            [
+                _delivered(good),
+                _failed(busy, FailureClass.BUSY, 486),
+                _delivered(also_good),
+                _delivered(taken),
+            ],
+            policy=svc.settings.retry_policy,
+            now=NOW,
+        )
+
+    assert [s.value for s in states] == ["delivered", "pending", "delivered", "delivered"]
+    assert _states(svc, campaign_id) == {
+        good.number: ("delivered", None),
+        also_good.number: ("delivered", None),
+        busy.number: ("pending", None),
+        taken.number: ("in_call", "worker-2"),
+    }
+    with svc.transaction() as conn:
+        campaign = conn.execute(
+            select(campaigns_table).where(campaigns_table.c.id == campaign_id)
+        ).one()
+        made = conn.execute(
+            select(attempts.c.number, attempts.c.delivered).order_by(attempts.c.id)
+        ).all()
+        busy_row = conn.execute(
+            select(recipients).where(recipients.c.id == busy.recipient_id)
+        ).one()
+    assert (campaign.state, campaign.count_delivered, campaign.count_failed) == ("running", 2, 0)
+    # Every call that took place is on record, the one whose recipient moved on too.
+    assert made == [
+        (good.number, True),
+        (busy.number, False),
+        (also_good.number, True),
+        (taken.number, True),
+    ]
+    assert (busy_row.dials, busy_row.lease_expires_at) == (1, None)
+    assert busy_row.due_at > NOW
+
+
+def test_a_batch_that_settles_the_last_recipients_finishes_the_campaign(svc: Services) -> None:
+    campaign_id, claims = _launched(svc, ["01 23 45 67 01", "01 23 45 04 04", "01 23 45 67 03"])
+    first, unallocated, last = claims
+
+    with svc.transaction() as conn:
+        queue.record_results(
+            conn,
+            [
+                _delivered(first),
+                _failed(unallocated, FailureClass.PERMANENT, 404),
+                _delivered(last),
+            ],
+            policy=svc.settings.retry_policy,
+            now=NOW,
+        )
+
+    with svc.transaction() as conn:
+        campaign = conn.execute(
+            select(campaigns_table).where(campaigns_table.c.id == campaign_id)
+        ).one()
+    assert (campaign.state, campaign.outcome) == ("finished", "partial")
+    assert (campaign.count_delivered, campaign.count_failed) == (2, 1)
+    assert _states(svc, campaign_id)[unallocated.number] == ("failed", None)

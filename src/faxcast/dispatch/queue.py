@@ -7,10 +7,13 @@ FOR UPDATE SKIP LOCKED. A unique partial index keeps one call per number system-
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from faxcast.domain.campaign import CampaignState, Command, compute_outcome, transition
 from faxcast.domain.outcome import FailureClass
@@ -22,8 +25,29 @@ from faxcast.services.models import Line
 from faxcast.store import repository
 from faxcast.store.tables import attempts, campaigns, lines, recipients, renditions, workers
 
-# Built once: SQLAlchemy spends more building a 22-column insert than the database running it.
+# Built once: SQLAlchemy spends more building these than the database running them.
 _INSERT_ATTEMPT = insert(attempts)
+_MOVE_RECIPIENT = (
+    update(recipients)
+    .where(recipients.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        reason=bindparam("b_reason"),
+        # A settled recipient keeps the due time of its last retry, for the record.
+        due_at=func.coalesce(
+            bindparam("b_due_at", type_=recipients.c.due_at.type), recipients.c.due_at
+        ),
+        settled_at=bindparam("b_settled_at", type_=recipients.c.settled_at.type),
+        dials=bindparam("b_dials"),
+        tries=bindparam("b_tries"),
+        no_fax=bindparam("b_no_fax"),
+        first_dial_at=bindparam("b_first_dial_at", type_=recipients.c.first_dial_at.type),
+        pages_confirmed=bindparam("b_pages_confirmed"),
+        worker_id=None,
+        claimed_at=None,
+        lease_expires_at=None,
+    )
+)
 IN_CALL = RecipientState.IN_CALL.value
 PENDING = RecipientState.PENDING.value
 RUNNING = CampaignState.RUNNING.value
@@ -187,70 +211,128 @@ def _claims(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
     ]
 
 
-def record_result(
-    conn: Connection,
-    claim: Claim,
-    result: CallResult,
-    *,
-    worker_id: str | None,
-    policy: RetryPolicy,
-    rand: float,
-    now: datetime,
-    received_sha256: str | None = None,
-) -> RecipientState:
-    """Store the attempt and move the recipient on (delivered, retry later, or failed)."""
-    fax = result.fax
-    confirmed = fax.pages_confirmed if fax else claim.history.pages_confirmed
-    conn.execute(
-        _INSERT_ATTEMPT,
-        dict(
-            recipient_id=claim.recipient_id,
-            campaign_id=claim.campaign_id,
-            number=claim.number,
-            started_at=result.started_at,
-            answered_at=result.answered_at,
-            ended_at=result.ended_at,
-            line_s=fax.duration_s if fax else None,
-            delivered=result.delivered,
-            failure=None
-            if result.delivered
-            else (result.failure or FailureClass.TRANSFER_FAILED).value,
-            reason=result.reason,
-            sip_status=result.sip_status,
-            t30_code=int(fax.code) if fax else None,
-            t30_text=fax.code_text if fax else None,
-            pages_confirmed=confirmed,
-            pages_total=claim.pages,
-            # SpanDSP reports its configured rate even when no modem ever trained.
-            bit_rate=fax.bit_rate if fax and fax.failure is not FailureClass.NO_FAX else None,
-            ecm=fax.ecm if fax else None,
-            resolution=fax.resolution.value if fax and fax.resolution else None,
-            t38=fax.t38 if fax else None,
-            remote_ident=fax.remote_ident[:20] if fax else None,
-            received_sha256=received_sha256,
-        ),
+@dataclass(frozen=True)
+class Finished:
+    """A call that has ended, to record: its claim, what it achieved and who placed it."""
+
+    claim: Claim
+    result: CallResult
+    worker_id: str | None
+    rand: float
+    received_sha256: str | None = None
+
+
+def record_results(
+    conn: Connection, calls: Sequence[Finished], *, policy: RetryPolicy, now: datetime
+) -> list[RecipientState]:
+    """Store each call's attempt and move its recipient on (delivered, retry later, failed).
+
+    One transaction for a batch: a worker whose calls end together writes them together, so
+    the campaign rows they share are updated once, not once per call.
+    """
+    if not calls:
+        return []
+    conn.execute(_INSERT_ATTEMPT, [_attempt_values(call) for call in calls])
+    # Locked in id order, so two batches never wait on each other's rows in a cycle; a call
+    # whose recipient was meanwhile closed by recovery (lease expired) changes nothing.
+    held = {
+        row.id: row.worker_id
+        for row in conn.execute(
+            select(recipients.c.id, recipients.c.worker_id)
+            .where(
+                recipients.c.id.in_([call.claim.recipient_id for call in calls]),
+                recipients.c.state == IN_CALL,
+            )
+            .order_by(recipients.c.id)
+            .with_for_update()
+        )
+    }
+    campaign_states: dict[int, str] = {
+        row.id: row.state
+        for row in conn.execute(
+            select(campaigns.c.id, campaigns.c.state).where(
+                campaigns.c.id.in_({call.claim.campaign_id for call in calls})
+            )
+        )
+    }
+    moves: list[dict[str, object]] = []
+    settled: dict[int, Counter[RecipientState]] = {
+        campaign_id: Counter() for campaign_id in sorted(campaign_states)
+    }
+    states: list[RecipientState] = []
+    for call in calls:
+        claim = call.claim
+        state, values, campaign_error = _next_step(
+            call, campaign_states[claim.campaign_id], policy=policy, now=now
+        )
+        states.append(state)
+        if campaign_error:
+            fail_campaign(conn, claim.campaign_id, reason=call.result.reason, now=now)
+            campaign_states[claim.campaign_id] = CampaignState.ERROR.value
+        if claim.recipient_id in held and held[claim.recipient_id] == call.worker_id:
+            moves.append(values)
+            settled[claim.campaign_id][state] += 1
+    if moves:
+        conn.execute(_MOVE_RECIPIENT, moves)
+    for campaign_id, counts in settled.items():
+        if counts[RecipientState.DELIVERED] or counts[RecipientState.FAILED]:
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(
+                    count_delivered=campaigns.c.count_delivered + counts[RecipientState.DELIVERED],
+                    count_failed=campaigns.c.count_failed + counts[RecipientState.FAILED],
+                )
+            )
+        settle_campaign(conn, campaign_id, now=now)
+    return states
+
+
+def _attempt_values(call: Finished) -> dict[str, object]:
+    claim, result, fax = call.claim, call.result, call.result.fax
+    return dict(
+        recipient_id=claim.recipient_id,
+        campaign_id=claim.campaign_id,
+        number=claim.number,
+        started_at=result.started_at,
+        answered_at=result.answered_at,
+        ended_at=result.ended_at,
+        line_s=fax.duration_s if fax else None,
+        delivered=result.delivered,
+        failure=None if result.delivered else _failure(result).value,
+        reason=result.reason,
+        sip_status=result.sip_status,
+        t30_code=int(fax.code) if fax else None,
+        t30_text=fax.code_text if fax else None,
+        pages_confirmed=fax.pages_confirmed if fax else claim.history.pages_confirmed,
+        pages_total=claim.pages,
+        # SpanDSP reports its configured rate even when no modem ever trained.
+        bit_rate=fax.bit_rate if fax and fax.failure is not FailureClass.NO_FAX else None,
+        ecm=fax.ecm if fax else None,
+        resolution=fax.resolution.value if fax and fax.resolution else None,
+        t38=fax.t38 if fax else None,
+        remote_ident=fax.remote_ident[:20] if fax else None,
+        received_sha256=call.received_sha256,
     )
-    mine = (
-        recipients.c.id == claim.recipient_id,
-        recipients.c.state == IN_CALL,
-        recipients.c.worker_id.is_(None)
-        if worker_id is None
-        else recipients.c.worker_id == worker_id,
-    )
-    released = {"worker_id": None, "claimed_at": None, "lease_expires_at": None}
-    campaign_state = conn.execute(
-        select(campaigns.c.state).where(campaigns.c.id == claim.campaign_id)
-    ).scalar_one()
+
+
+def _next_step(
+    call: Finished, campaign_state: str, *, policy: RetryPolicy, now: datetime
+) -> tuple[RecipientState, dict[str, object], bool]:
+    """The recipient's next state, its row's new values, and whether the campaign must fail."""
+    claim, result = call.claim, call.result
+    values: dict[str, object] = {
+        "b_id": claim.recipient_id,
+        "b_reason": result.reason,
+        "b_due_at": None,
+        "b_settled_at": now,
+    }
     if result.delivered:
-        state = RecipientState.DELIVERED
-        values: dict[str, object] = {
-            "state": state.value,
-            "pages_confirmed": claim.pages,
-            "reason": result.reason,
-            "settled_at": now,
-        }
+        history = dataclasses.replace(claim.history, pages_confirmed=claim.pages)
+        state, campaign_error = RecipientState.DELIVERED, False
     else:
-        failure = result.failure or FailureClass.TRANSFER_FAILED
+        failure = _failure(result)
+        confirmed = result.fax.pages_confirmed if result.fax else claim.history.pages_confirmed
         history = claim.history.after(
             failure,
             dialed_at=claim.claimed_at,
@@ -260,47 +342,27 @@ def record_result(
             decision: RetryDecision = GiveUp("the campaign cannot run")
         else:
             decision = policy.for_quality(claim.quality).decide(
-                history, failure, now=now, rand=rand
+                history, failure, now=now, rand=call.rand
             )
-        counters: dict[str, object] = {
-            "dials": history.dials,
-            "tries": history.tries,
-            "no_fax": history.no_fax,
-            "first_dial_at": history.first_dial_at,
-            "pages_confirmed": history.pages_confirmed,
-        }
         if isinstance(decision, GiveUp):
-            state = RecipientState.FAILED
-            values = {
-                **counters,
-                "state": state.value,
-                "reason": f"{decision.reason} (last call: {result.reason})",
-                "settled_at": now,
-            }
-            if decision.campaign_error:
-                fail_campaign(conn, claim.campaign_id, reason=result.reason, now=now)
+            state, campaign_error = RecipientState.FAILED, decision.campaign_error
+            values["b_reason"] = f"{decision.reason} (last call: {result.reason})"
         else:
-            state = RecipientState.PENDING
-            values = {
-                **counters,
-                "state": state.value,
-                "reason": result.reason,
-                "due_at": decision.at,
-            }
-    moved = conn.execute(update(recipients).where(*mine).values(**values, **released)).rowcount
-    if moved and state.settled:
-        counter = (
-            campaigns.c.count_delivered
-            if state is RecipientState.DELIVERED
-            else campaigns.c.count_failed
-        )
-        conn.execute(
-            update(campaigns)
-            .where(campaigns.c.id == claim.campaign_id)
-            .values({counter: counter + 1})
-        )
-    settle_campaign(conn, claim.campaign_id, now=now)
-    return state
+            state, campaign_error = RecipientState.PENDING, False
+            values.update(b_due_at=decision.at, b_settled_at=None)
+    values.update(
+        b_state=state.value,
+        b_dials=history.dials,
+        b_tries=history.tries,
+        b_no_fax=history.no_fax,
+        b_first_dial_at=history.first_dial_at,
+        b_pages_confirmed=history.pages_confirmed,
+    )
+    return state, values, campaign_error
+
+
+def _failure(result: CallResult) -> FailureClass:
+    return result.failure or FailureClass.TRANSFER_FAILED
 
 
 def fail_campaign(conn: Connection, campaign_id: int, *, reason: str, now: datetime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -14,7 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from faxcast.dispatch import queue
-from faxcast.dispatch.queue import Claim
+from faxcast.dispatch.group_commit import GroupCommit
+from faxcast.dispatch.queue import Claim, Finished
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.retry import StepDown, degraded_profile
 from faxcast.errors import DocumentError
@@ -51,6 +53,7 @@ class Worker:
         self._calls: set[asyncio.Task[None]] = set()
         self._registered = False
         self._documents: dict[str, Outgoing] = {}
+        self._results = GroupCommit(self._record)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then let the calls in progress finish."""
@@ -121,25 +124,29 @@ class Worker:
         now = svc.clock.now()
         dead_before = now - timedelta(seconds=svc.settings.dead_worker_s)
         with svc.transaction() as conn:
-            for claim in queue.abandoned_claims(conn, now=now, dead_before=dead_before):
-                result = CallResult(
-                    started_at=claim.claimed_at or now,
-                    answered_at=None,
-                    ended_at=now,
-                    sip_status=None,
-                    failure=FailureClass.TRANSFER_FAILED,
-                    reason="interrupted: the worker placing the call stopped",
-                    fax=None,
-                )
-                queue.record_result(
-                    conn,
-                    claim,
-                    result,
-                    worker_id=queue.worker_of(conn, claim.recipient_id),
-                    policy=svc.settings.retry_policy,
-                    rand=self._rand(),
-                    now=now,
-                )
+            abandoned = queue.abandoned_claims(conn, now=now, dead_before=dead_before)
+            queue.record_results(
+                conn,
+                [
+                    Finished(
+                        claim,
+                        CallResult(
+                            started_at=claim.claimed_at or now,
+                            answered_at=None,
+                            ended_at=now,
+                            sip_status=None,
+                            failure=FailureClass.TRANSFER_FAILED,
+                            reason="interrupted: the worker placing the call stopped",
+                            fax=None,
+                        ),
+                        worker_id=queue.worker_of(conn, claim.recipient_id),
+                        rand=self._rand(),
+                    )
+                    for claim in abandoned
+                ],
+                policy=svc.settings.retry_policy,
+                now=now,
+            )
             queue.prune_dead_workers(conn, dead_before=dead_before)
 
     def _lease_s(self) -> float:
@@ -176,7 +183,7 @@ class Worker:
                     "the call lasted longer than its cap and was ended",
                     None,
                 )
-        await asyncio.to_thread(self._record, claim, result)
+        await self._results.submit(Finished(claim, result, self.id, self._rand()))
 
     def _job(self, claim: Claim) -> FaxJob:
         document = self._documents.get(claim.tiff_sha256)
@@ -206,23 +213,23 @@ class Worker:
             partial.replace(path)
         return Outgoing.from_file(path)
 
-    def _record(self, claim: Claim, result: CallResult) -> None:
+    def _record(self, calls: list[Finished]) -> None:
         svc = self.svc
         with svc.transaction() as conn:
-            received = (
-                svc.blobs.put(conn, result.received_tiff, now=svc.clock.now())
-                if result.received_tiff
-                else None
-            )
-            queue.record_result(
+            now = svc.clock.now()
+            queue.record_results(
                 conn,
-                claim,
-                result,
-                worker_id=self.id,
+                [
+                    dataclasses.replace(
+                        call,
+                        received_sha256=svc.blobs.put(conn, call.result.received_tiff, now=now),
+                    )
+                    if call.result.received_tiff
+                    else call
+                    for call in calls
+                ],
                 policy=svc.settings.retry_policy,
-                rand=self._rand(),
-                now=svc.clock.now(),
-                received_sha256=received,
+                now=now,
             )
 
     def _unregister(self) -> None:
