@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -266,3 +266,60 @@ def test_a_batch_that_settles_the_last_recipients_finishes_the_campaign(svc: Ser
     assert (campaign.state, campaign.outcome) == ("finished", "partial")
     assert (campaign.count_delivered, campaign.count_failed) == (2, 1)
     assert _states(svc, campaign_id)[unallocated.number] == ("failed", None)
+
+
+def test_claims_take_every_first_call_in_list_order_before_any_retry(svc: Services) -> None:
+    # Two running campaigns on one line, each with a busy number that gets a retry.
+    account = accounts.create_account(svc, name="Order")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    lists = {
+        "older": ["01 23 45 11 01", "01 23 45 11 02", "01 23 45 11 03"],
+        "newer": ["01 23 45 22 01", "01 23 45 22 02"],
+    }
+    for name, numbers in lists.items():
+        created = campaigns.create_campaign(
+            svc,
+            account.id,
+            line.id,
+            NewCampaign(name, pdf.id, Quality.HIGH, SendType.MANUAL, None, ",".join(numbers)),
+        )
+        campaigns.launch_campaign(svc, account.id, line.id, created.id)
+
+    def claim(most: int, now: datetime) -> list[Claim]:
+        with svc.transaction() as conn:
+            return queue.claim(
+                conn,
+                account_id=account.id,
+                line_id=line.id,
+                worker_id="worker-1",
+                now=now,
+                lease_s=300,
+                most=most,
+            )
+
+    def record(calls: list[Finished], now: datetime) -> None:
+        with svc.transaction() as conn:
+            queue.record_results(conn, calls, policy=svc.settings.retry_policy, now=now)
+
+    older_first = claim(1, NOW)
+    assert [c.number for c in older_first] == [e164(lists["older"][0])]
+    taken = claim(3, NOW)
+    # First calls across the line's campaigns, in list order (the older campaign's first).
+    assert [c.number for c in taken] == [e164(n) for n in lists["older"][1:] + lists["newer"][:1]]
+    newer_first = taken[-1]
+    record([_failed(newer_first, FailureClass.BUSY, 486), *map(_delivered, taken[:-1])], NOW)
+    # The older campaign's busy number fails a minute later: its retry is due a minute later.
+    record([_failed(older_first[0], FailureClass.BUSY, 486)], NOW + timedelta(minutes=1))
+
+    # One free channel at a time, long after both retries are due.
+    later = NOW + timedelta(hours=1)
+    assert [claim(1, later)[0].number for _ in range(3)] == [
+        e164(lists["newer"][1]),  # the last first call, before any retry
+        e164(lists["newer"][0]),  # then the retry due first...
+        e164(lists["older"][0]),  # ...before the one due a minute later, listed first or not
+    ]
+
+
+def e164(national: str) -> str:
+    return "+33" + national.replace(" ", "")[1:]

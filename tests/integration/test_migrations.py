@@ -56,8 +56,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0001"
+def test_head_is_the_claim_index_revision() -> None:
+    assert head_revision() == "0002"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -80,6 +80,37 @@ def test_the_one_call_per_number_index_stays_partial(empty_engine: Engine) -> No
     assert index["unique"]
     assert index["column_names"] == ["number"]
     assert "in_call" in str(where)
+
+
+def _recipient_indexes(engine: Engine) -> dict[str, list[str | None]]:
+    with engine.connect() as conn:
+        return {
+            str(index["name"]): index["column_names"]
+            for index in inspect(conn).get_indexes("recipients")
+        }
+
+
+def test_0002_widens_the_campaign_index_into_the_claim_order_and_back(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0001")
+    assert _recipient_indexes(empty_engine)["ix_recipients_campaign_id_state"] == [
+        "campaign_id",
+        "state",
+    ]
+    upgrade(empty_engine)
+    indexes = _recipient_indexes(empty_engine)
+    assert "ix_recipients_campaign_id_state" not in indexes
+    assert indexes["ix_recipients_campaign_id_state_due_at_id"] == [
+        "campaign_id",
+        "state",
+        "due_at",
+        "id",
+    ]
+    downgrade(empty_engine, "0001")
+    indexes = _recipient_indexes(empty_engine)
+    assert "ix_recipients_campaign_id_state_due_at_id" not in indexes
+    assert "ix_recipients_campaign_id_state" in indexes
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

@@ -13,7 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.expression import ColumnElement
 
 from faxcast.domain.campaign import CampaignState, Command, compute_outcome, transition
 from faxcast.domain.outcome import FailureClass
@@ -103,13 +114,16 @@ def start_due_campaigns(conn: Connection, *, now: datetime) -> int:
 
 def lines_with_work(conn: Connection, *, now: datetime) -> list[tuple[int, int]]:
     """(account id, line id) of lines with a recipient due in a running campaign."""
+    pending = (recipients.c.campaign_id == campaigns.c.id, recipients.c.state == PENDING)
     rows = conn.execute(
-        select(campaigns.c.account_id, recipients.c.line_id)
-        .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
+        select(campaigns.c.account_id, campaigns.c.line_id)
         .where(
             campaigns.c.state == RUNNING,
-            recipients.c.state == PENDING,
-            or_(recipients.c.due_at.is_(None), recipients.c.due_at <= now),
+            # Two probes of the claim index rather than one scan of every pending recipient.
+            or_(
+                exists().where(*pending, recipients.c.due_at.is_(None)),
+                exists().where(*pending, recipients.c.due_at <= now),
+            ),
         )
         .distinct()
     )
@@ -137,22 +151,31 @@ def claim(
     free = min(line.channel_limit - busy, most)
     if free <= 0:
         return []
-    numbers_in_call = select(recipients.c.number).where(recipients.c.state == IN_CALL)
-    candidates = conn.execute(
-        select(recipients.c.id, recipients.c.number)
-        .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
-        .where(
-            recipients.c.line_id == line_id,
-            recipients.c.state == PENDING,
-            campaigns.c.state == RUNNING,
-            or_(recipients.c.due_at.is_(None), recipients.c.due_at <= now),
-            recipients.c.number.not_in(numbers_in_call),
+    running = (
+        conn.execute(
+            select(campaigns.c.id).where(
+                campaigns.c.account_id == account_id,
+                campaigns.c.line_id == line_id,
+                campaigns.c.state == RUNNING,
+            )
         )
-        # Everyone's first call before anyone's retry, then by due time and list order.
-        .order_by(recipients.c.calls > 0, recipients.c.due_at.nulls_first(), recipients.c.id)
-        .limit(free * 2)
-        .with_for_update(of=recipients, skip_locked=True)
-    ).all()
+        .scalars()
+        .all()
+    )
+    # Twice as many as free: the same number may be due in two campaigns of the line.
+    wanted = free * 2
+    # Everyone's first call before anyone's retry (in list order), then retries by due time.
+    candidates = sorted(
+        (c for campaign_id in running for c in _first_calls(conn, campaign_id, most=wanted)),
+        key=lambda c: c.id,
+    )[:wanted]
+    if len(candidates) < wanted:
+        retries = (
+            c for campaign_id in running for c in _retries(conn, campaign_id, now=now, most=wanted)
+        )
+        candidates += sorted(retries, key=lambda c: (c.due_at or now, c.id))[
+            : wanted - len(candidates)
+        ]
     chosen: dict[str, int] = {}
     for row in candidates:
         if len(chosen) < free:
@@ -160,9 +183,11 @@ def claim(
     if not chosen:
         return []
     ids = list(chosen.values())
+    # The candidates are locked and pending: by primary key alone, whatever the planner's
+    # statistics say of a list just inserted (a state filter made it scan the whole list).
     conn.execute(
         update(recipients)
-        .where(recipients.c.id.in_(ids), recipients.c.state == PENDING)
+        .where(recipients.c.id.in_(ids))
         .values(
             state=IN_CALL,
             worker_id=worker_id,
@@ -172,6 +197,52 @@ def claim(
         )
     )
     return _claims(conn, line, ids)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    number: str
+    due_at: datetime | None
+
+
+def _first_calls(conn: Connection, campaign_id: int, *, most: int) -> list[_Candidate]:
+    """A campaign's recipients never called yet, in list order, locked.
+
+    A pending recipient has no due time exactly when it was never called: every failed call
+    sets the time of the next.
+    """
+    return _candidates(conn, campaign_id, recipients.c.due_at.is_(None), most)
+
+
+def _retries(conn: Connection, campaign_id: int, *, now: datetime, most: int) -> list[_Candidate]:
+    """A campaign's recipients due for another call, soonest due first, locked."""
+    return _candidates(conn, campaign_id, recipients.c.due_at <= now, most)
+
+
+def _candidates(
+    conn: Connection,
+    campaign_id: int,
+    due: ColumnElement[bool],
+    most: int,
+) -> list[_Candidate]:
+    # In the claim index's own order (campaign, state, due time, id), so the database reads
+    # the first `most` entries instead of sorting the whole list; due_at is NULL for every
+    # first call, so this is list order for them.
+    numbers_in_call = select(recipients.c.number).where(recipients.c.state == IN_CALL)
+    rows = conn.execute(
+        select(recipients.c.id, recipients.c.number, recipients.c.due_at)
+        .where(
+            recipients.c.campaign_id == campaign_id,
+            recipients.c.state == PENDING,
+            due,
+            recipients.c.number.not_in(numbers_in_call),
+        )
+        .order_by(recipients.c.due_at, recipients.c.id)
+        .limit(most)
+        .with_for_update(skip_locked=True)
+    )
+    return [_Candidate(row.id, row.number, row.due_at) for row in rows]
 
 
 def _claims(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:

@@ -164,7 +164,8 @@ recipients = Table(
     Column("lease_expires_at", UtcDateTime, nullable=True),
     Column("settled_at", UtcDateTime, nullable=True),
     UniqueConstraint("campaign_id", "number"),
-    Index(None, "campaign_id", "state"),
+    # The claim order: never called (no due time) in list order, then retries by due time.
+    Index(None, "campaign_id", "state", "due_at", "id"),
     Index(None, "state", "due_at"),
     Index(None, "line_id", "state"),  # a line's calls in progress, counted at every claim
     # One call at a time to the same number across the whole system, whatever the Python does.
