@@ -23,7 +23,7 @@ from faxcast.lines.base import CallResult
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.campaigns import NewCampaign
 from faxcast.services.context import Services
-from faxcast.services.models import LineKind, LineSettings
+from faxcast.services.models import Line, LineKind, LineSettings
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, recipients
@@ -127,30 +127,40 @@ def test_the_database_refuses_a_second_call_to_a_number_in_call(svc: Services) -
         conn.execute(update(recipients).values(state="in_call"))
 
 
+def _run(svc: Services, account_id: int, line_id: int, pdf_id: int, numbers: list[str]) -> int:
+    """A new campaign of `numbers` on the line, launched; its id."""
+    created = campaigns.create_campaign(
+        svc,
+        account_id,
+        line_id,
+        NewCampaign("batch", pdf_id, Quality.HIGH, SendType.MANUAL, None, ",".join(numbers)),
+    )
+    campaigns.launch_campaign(svc, account_id, line_id, created.id)
+    return created.id
+
+
+def _claim(svc: Services, line: Line, most: int, now: datetime = NOW) -> list[Claim]:
+    with svc.transaction() as conn:
+        return queue.claim(
+            conn,
+            account_id=line.account_id,
+            line_id=line.id,
+            worker_id="worker-1",
+            now=now,
+            lease_s=300,
+            most=most,
+        )
+
+
 def _launched(svc: Services, numbers: list[str]) -> tuple[int, list[Claim]]:
     """A running campaign of `numbers`, every one claimed by worker-1; its id and the claims."""
     account = accounts.create_account(svc, name="Batch")
     line = accounts.list_lines(svc, account.id)[0]
     pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
-    created = campaigns.create_campaign(
-        svc,
-        account.id,
-        line.id,
-        NewCampaign("batch", pdf.id, Quality.HIGH, SendType.MANUAL, None, ",".join(numbers)),
-    )
-    campaigns.launch_campaign(svc, account.id, line.id, created.id)
-    with svc.transaction() as conn:
-        claims = queue.claim(
-            conn,
-            account_id=account.id,
-            line_id=line.id,
-            worker_id="worker-1",
-            now=NOW,
-            lease_s=300,
-            most=len(numbers),
-        )
+    campaign_id = _run(svc, account.id, line.id, pdf.id, numbers)
+    claims = _claim(svc, line, len(numbers))
     assert len(claims) == len(numbers)
-    return created.id, claims
+    return campaign_id, claims
 
 
 def _delivered(claim: Claim) -> Finished:
@@ -277,34 +287,16 @@ def test_claims_take_every_first_call_in_list_order_before_any_retry(svc: Servic
         "older": ["01 23 45 11 01", "01 23 45 11 02", "01 23 45 11 03"],
         "newer": ["01 23 45 22 01", "01 23 45 22 02"],
     }
-    for name, numbers in lists.items():
-        created = campaigns.create_campaign(
-            svc,
-            account.id,
-            line.id,
-            NewCampaign(name, pdf.id, Quality.HIGH, SendType.MANUAL, None, ",".join(numbers)),
-        )
-        campaigns.launch_campaign(svc, account.id, line.id, created.id)
-
-    def claim(most: int, now: datetime) -> list[Claim]:
-        with svc.transaction() as conn:
-            return queue.claim(
-                conn,
-                account_id=account.id,
-                line_id=line.id,
-                worker_id="worker-1",
-                now=now,
-                lease_s=300,
-                most=most,
-            )
+    for numbers in lists.values():
+        _run(svc, account.id, line.id, pdf.id, numbers)
 
     def record(calls: list[Finished], now: datetime) -> None:
         with svc.transaction() as conn:
             queue.record_results(conn, calls, policy=svc.settings.retry_policy, now=now)
 
-    older_first = claim(1, NOW)
+    older_first = _claim(svc, line, 1)
     assert [c.number for c in older_first] == [e164(lists["older"][0])]
-    taken = claim(3, NOW)
+    taken = _claim(svc, line, 3)
     # First calls across the line's campaigns, in list order (the older campaign's first).
     assert [c.number for c in taken] == [e164(n) for n in lists["older"][1:] + lists["newer"][:1]]
     newer_first = taken[-1]
@@ -314,7 +306,7 @@ def test_claims_take_every_first_call_in_list_order_before_any_retry(svc: Servic
 
     # One free channel at a time, long after both retries are due.
     later = NOW + timedelta(hours=1)
-    assert [claim(1, later)[0].number for _ in range(3)] == [
+    assert [_claim(svc, line, 1, later)[0].number for _ in range(3)] == [
         e164(lists["newer"][1]),  # the last first call, before any retry
         e164(lists["newer"][0]),  # then the retry due first...
         e164(lists["older"][0]),  # ...before the one due a minute later, listed first or not
