@@ -24,7 +24,10 @@ Worker; the only stand-in is the fax line.
              is not counted). Split: wall in tick() (claims) against idle() (calls and their
              records); CPU and SQL statements per recipient by thread for the worker's claim
              pass (_claim_all: heartbeat, due campaigns, recovery, claims), job set-up (_job)
-             and record (_record); "other" is the event loop, thread hand-offs and the line.
+             and record (_record, once per batch of results written together: its runs
+             against N give the batch size; an instant line ends a tick's calls together,
+             the most favourable case for batching); "other" is the event loop, thread
+             hand-offs and the line.
              Target: < 1 ms per recipient, judged on wall time and on CPU time.
 
 Exit 0 whatever the figures (a measurement), 1 if a run campaign did not finish with every
