@@ -12,9 +12,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
+    Row,
     bindparam,
     delete,
     exists,
@@ -57,6 +60,36 @@ _MOVE_RECIPIENT = (
         worker_id=None,
         claimed_at=None,
         lease_expires_at=None,
+    )
+)
+# Locked in id order, so two batches never wait on each other's rows in a cycle.
+_HOLDERS = (
+    select(
+        recipients.c.id,
+        recipients.c.state,
+        recipients.c.worker_id,
+        recipients.c.campaign_id,
+        campaigns.c.state.label("campaign_state"),
+    )
+    .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
+    .where(recipients.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(recipients.c.id)
+    .with_for_update(of=recipients)
+)
+_COUNT_SETTLED = (
+    update(campaigns)
+    .where(campaigns.c.id == bindparam("b_id"))
+    .values(
+        count_delivered=campaigns.c.count_delivered + bindparam("b_delivered", type_=Integer),
+        count_failed=campaigns.c.count_failed + bindparam("b_failed", type_=Integer),
+    )
+    .returning(
+        campaigns.c.id,
+        campaigns.c.name,
+        campaigns.c.state,
+        campaigns.c.count_total,
+        campaigns.c.count_delivered,
+        campaigns.c.count_failed,
     )
 )
 IN_CALL = RecipientState.IN_CALL.value
@@ -304,28 +337,10 @@ def record_results(
     if not calls:
         return []
     conn.execute(_INSERT_ATTEMPT, [_attempt_values(call) for call in calls])
-    # Locked in id order, so two batches never wait on each other's rows in a cycle; a call
-    # whose recipient was meanwhile closed by recovery (lease expired) changes nothing.
-    held = {
-        row.id: row.worker_id
-        for row in conn.execute(
-            select(recipients.c.id, recipients.c.worker_id)
-            .where(
-                recipients.c.id.in_([call.claim.recipient_id for call in calls]),
-                recipients.c.state == IN_CALL,
-            )
-            .order_by(recipients.c.id)
-            .with_for_update()
-        )
-    }
-    campaign_states: dict[int, str] = {
-        row.id: row.state
-        for row in conn.execute(
-            select(campaigns.c.id, campaigns.c.state).where(
-                campaigns.c.id.in_({call.claim.campaign_id for call in calls})
-            )
-        )
-    }
+    rows = conn.execute(_HOLDERS, {"ids": [call.claim.recipient_id for call in calls]}).all()
+    # A call whose recipient was meanwhile closed by recovery (lease expired) moves nothing.
+    held = {row.id: row.worker_id for row in rows if row.state == IN_CALL}
+    campaign_states: dict[int, str] = {row.campaign_id: row.campaign_state for row in rows}
     moves: list[dict[str, object]] = []
     settled: dict[int, Counter[RecipientState]] = {
         campaign_id: Counter() for campaign_id in sorted(campaign_states)
@@ -346,16 +361,15 @@ def record_results(
     if moves:
         conn.execute(_MOVE_RECIPIENT, moves)
     for campaign_id, counts in settled.items():
-        if counts[RecipientState.DELIVERED] or counts[RecipientState.FAILED]:
-            conn.execute(
-                update(campaigns)
-                .where(campaigns.c.id == campaign_id)
-                .values(
-                    count_delivered=campaigns.c.count_delivered + counts[RecipientState.DELIVERED],
-                    count_failed=campaigns.c.count_failed + counts[RecipientState.FAILED],
-                )
-            )
-        settle_campaign(conn, campaign_id, now=now)
+        campaign = conn.execute(
+            _COUNT_SETTLED,
+            {
+                "b_id": campaign_id,
+                "b_delivered": counts[RecipientState.DELIVERED],
+                "b_failed": counts[RecipientState.FAILED],
+            },
+        ).one()
+        _settle(conn, campaign, now=now)
     return states
 
 
@@ -462,9 +476,8 @@ def fail_campaign(conn: Connection, campaign_id: int, *, reason: str, now: datet
     )
 
 
-def settle_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> None:
+def _settle(conn: Connection, row: Row[Any], *, now: datetime) -> None:
     """Finish a campaign with nobody left to try; end a stop once its calls are over."""
-    row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
     if row.state not in (RUNNING, STOPPING):
         return
     state = CampaignState(row.state)
@@ -477,13 +490,13 @@ def settle_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> Non
             "outcome": outcome.value,
             "finished_at": now,
         }
-    elif state is CampaignState.STOPPING and not _any_in_call(conn, campaign_id):
+    elif state is CampaignState.STOPPING and not _any_in_call(conn, row.id):
         values = {"state": transition(state, Command.END_STOP, name=row.name).value}
     else:
         return
     conn.execute(
         update(campaigns)
-        .where(campaigns.c.id == campaign_id, campaigns.c.state == row.state)
+        .where(campaigns.c.id == row.id, campaigns.c.state == row.state)
         .values(**values)
     )
 
