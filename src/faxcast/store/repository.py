@@ -6,11 +6,25 @@ turned into the frozen read models of `services.models` here and nowhere else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Integer,
+    Row,
+    Text,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.outcome import FailureClass
@@ -238,20 +252,39 @@ def insert_campaign(
     ).inserted_primary_key
     assert new_id is not None
     campaign_id = int(new_id[0])
-    conn.execute(
-        insert(recipients),
-        [
-            {
-                "campaign_id": campaign_id,
-                "line_id": line_id,
-                "position": position,
-                "number": number,
-                "state": RecipientState.PENDING.value,
-            }
-            for position, number in enumerate(numbers, start=1)
-        ],
-    )
+    conn.execute(_insert_recipients(conn.dialect.name, campaign_id, line_id, numbers))
     return campaign_id
+
+
+def _insert_recipients(
+    dialect: str, campaign_id: int, line_id: int, numbers: Sequence[str]
+) -> Insert:
+    # One statement that expands the list in the database: an executemany is one round trip and
+    # one statement execution per recipient (psycopg sends 100 000 single-row inserts).
+    position: ColumnElement[int]
+    number: ColumnElement[str]
+    if dialect == "postgresql":
+        listed = (
+            func.unnest(literal(list(numbers), ARRAY(Text)))
+            .table_valued("number", with_ordinality="position")
+            .render_derived()
+        )
+        position, number = listed.c.position, listed.c.number
+    else:
+        listed = func.json_each(literal(json.dumps(list(numbers)), Text)).table_valued(
+            "key", "value"
+        )
+        position, number = listed.c.key + 1, listed.c.value
+    rows = select(
+        literal(campaign_id, Integer),
+        literal(line_id, Integer),
+        position,
+        number,
+        literal(RecipientState.PENDING.value, Text),
+    ).order_by(position)  # ids follow the list: claims take the lowest id first
+    return insert(recipients).from_select(
+        ["campaign_id", "line_id", "position", "number", "state"], rows
+    )
 
 
 def get_campaign(conn: Connection, account_id: int, line_id: int, campaign_id: int) -> Campaign:

@@ -1,0 +1,102 @@
+"""How a created campaign's recipients are stored: in list order, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from faxcast.clock import ManualClock
+from faxcast.config import Settings
+from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.quality import Quality
+from faxcast.services import accounts, campaigns, documents
+from faxcast.services.campaigns import NewCampaign
+from faxcast.services.context import Services
+from faxcast.store import repository
+from faxcast.store.blobs import DatabaseBlobStore
+from faxcast.store.database import create_engine_for
+from faxcast.store.tables import campaigns as campaigns_table
+from faxcast.store.tables import recipients
+from tests import pdfs
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+MANY = 3_000
+
+
+@pytest.fixture
+def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    engine = create_engine_for(database_url)
+    settings = Settings(data_dir=tmp_path, database_url=database_url, max_recipients=MANY)
+    yield Services(engine, DatabaseBlobStore(), ManualClock(NOW), settings)
+    engine.dispose()
+
+
+def _new_campaign(document_id: int, numbers: str) -> NewCampaign:
+    return NewCampaign("Stock", document_id, Quality.HIGH, SendType.MANUAL, None, numbers)
+
+
+def test_recipients_are_stored_pending_in_list_order(svc: Services) -> None:
+    account = accounts.create_account(svc, name="Store")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    # Descending numbers and a duplicate: order and ids must follow the list, not the values.
+    entries = [f"01 23 {n // 100:02d} {n % 100:02d} 00" for n in reversed(range(MANY - 1))]
+    entries.insert(1, entries[0])
+    created = campaigns.create_campaign(
+        svc, account.id, line.id, _new_campaign(pdf.id, "\n".join(entries))
+    )
+
+    expected = [f"+33123{n // 100:02d}{n % 100:02d}00" for n in reversed(range(MANY - 1))]
+    assert created.count_total == MANY - 1
+    with svc.transaction() as conn:
+        rows = conn.execute(
+            select(recipients)
+            .where(recipients.c.campaign_id == created.id)
+            .order_by(recipients.c.id)
+        ).all()
+    assert [r.number for r in rows] == expected
+    assert [r.position for r in rows] == list(range(1, MANY))
+    assert {(r.line_id, r.state, r.calls, r.dials, r.tries, r.due_at) for r in rows} == {
+        (line.id, "pending", 0, 0, 0, None)
+    }
+
+
+def test_recipients_that_cannot_be_stored_leave_no_campaign(svc: Services) -> None:
+    account = accounts.create_account(svc, name="Store")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    first = campaigns.create_campaign(svc, account.id, line.id, _new_campaign(pdf.id, "0123456789"))
+
+    with svc.transaction() as conn:
+        rendition = conn.execute(
+            select(campaigns_table.c.rendition_id).where(campaigns_table.c.id == first.id)
+        ).scalar_one()
+    values = {
+        "account_id": account.id,
+        "line_id": line.id,
+        "reference": "CTWICE00",
+        "name": "Twice",
+        "document_id": pdf.id,
+        "rendition_id": rendition,
+        "quality": Quality.HIGH.value,
+        "send_type": SendType.MANUAL.value,
+        "send_at": None,
+        "state": CampaignState.WAITING.value,
+        "outcome": CampaignOutcome.NA.value,
+        "count_delivered": 0,
+        "count_failed": 0,
+        "created_at": NOW,
+    }
+    # The parser never gives a number twice; the database's unique key refuses it if it did.
+    twice = ["+33123456789", "+33198765432", "+33123456789"]
+    with pytest.raises(IntegrityError), svc.transaction() as conn:
+        repository.insert_campaign(conn, values=values, numbers=twice, line_id=line.id)
+
+    with svc.transaction() as conn:
+        assert conn.execute(select(campaigns_table.c.id)).scalars().all() == [first.id]
+        assert conn.execute(select(func.count()).select_from(recipients)).scalar_one() == 1
