@@ -12,19 +12,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     Insert,
     Integer,
     Row,
     Text,
+    cast,
     func,
     insert,
     literal,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.outcome import FailureClass
@@ -260,20 +261,20 @@ def _insert_recipients(
     dialect: str, campaign_id: int, line_id: int, numbers: Sequence[str]
 ) -> Insert:
     # One statement that expands the list in the database: an executemany is one round trip and
-    # one statement execution per recipient (psycopg sends 100 000 single-row inserts).
+    # one statement execution per recipient (psycopg sends 100 000 single-row inserts). The list
+    # goes as one JSON text to both: SQLite has no arrays, and psycopg dumps one item by item.
+    listed_json = literal(json.dumps(list(numbers)), Text)
     position: ColumnElement[int]
     number: ColumnElement[str]
     if dialect == "postgresql":
         listed = (
-            func.unnest(literal(list(numbers), ARRAY(Text)))
-            .table_valued("number", with_ordinality="position")
+            func.json_array_elements_text(cast(listed_json, JSON))
+            .table_valued("value", with_ordinality="position")
             .render_derived()
         )
-        position, number = listed.c.position, listed.c.number
+        position, number = listed.c.position, listed.c.value
     else:
-        listed = func.json_each(literal(json.dumps(list(numbers)), Text)).table_valued(
-            "key", "value"
-        )
+        listed = func.json_each(listed_json).table_valued("key", "value")
         position, number = listed.c.key + 1, listed.c.value
     rows = select(
         literal(campaign_id, Integer),
