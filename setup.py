@@ -1,5 +1,10 @@
-"""Build hook: compiles the cffi binding to the system libspandsp."""
+"""Build hook: compiles the cffi bindings to the system libspandsp and libtiff."""
 
 from setuptools import setup
 
-setup(cffi_modules=["src/faxcast/fax/_spandsp_build.py:ffibuilder"])
+setup(
+    cffi_modules=[
+        "src/faxcast/fax/_spandsp_build.py:ffibuilder",
+        "src/faxcast/documents/_tiffg4_build.py:ffibuilder",
+    ]
+)

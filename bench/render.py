@@ -230,7 +230,7 @@ def run_faxcast(case: Case, setting: Setting, output: Path) -> tuple[Timing, lis
     document = render_pdf(case.path.read_bytes(), setting.resolution, limits=LIMITS)
     output.write_bytes(write_tiff_f(document))
     timing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
-    return timing, [page.image.height for page in document.pages]
+    return timing, [page.rows for page in document.pages]
 
 
 def _children_cpu_s() -> float:

@@ -265,13 +265,30 @@ def test_demo_sample_is_made_by_demo_pdf_and_renders() -> None:
 
 def test_fax_page_must_be_bilevel_and_1728_wide() -> None:
     with pytest.raises(ValueError, match="1728"):
-        FaxPage(Image.new("1", (1686, 10), 1), Resolution.FINE)
+        FaxPage.from_image(Image.new("1", (1686, 10), 1), Resolution.FINE)
     with pytest.raises(ValueError, match="mode L"):
-        FaxPage(Image.new("L", (1728, 10), 255), Resolution.FINE)
+        FaxPage.from_image(Image.new("L", (1728, 10), 255), Resolution.FINE)
+
+
+@pytest.mark.parametrize("size", [0, 215, 217, 216 * 3 + 1])
+def test_fax_page_is_whole_rows_of_1728_bits(size: int) -> None:
+    with pytest.raises(ValueError, match="whole rows of 216 bytes"):
+        FaxPage(bytes(size), Resolution.FINE)
+
+
+def test_fax_page_ink_is_the_image_packed_with_1_for_black() -> None:
+    image = Image.new("1", (1728, 3), 1)
+    image.putpixel((0, 0), 0)
+    image.putpixel((1727, 2), 0)
+    page = FaxPage.from_image(image, Resolution.FINE)
+    assert page.rows == 3
+    assert page.ink == b"\x80" + bytes(215) + bytes(216) + bytes(215) + b"\x01"
+    assert page.image.tobytes() == image.tobytes()
+    assert page == FaxPage(page.ink, Resolution.FINE)
 
 
 def test_fax_document_pages_share_its_resolution() -> None:
-    page = FaxPage(Image.new("1", (1728, 10), 1), Resolution.FINE)
+    page = FaxPage.from_image(Image.new("1", (1728, 10), 1), Resolution.FINE)
     with pytest.raises(ValueError, match="resolution"):
         FaxDocument((page,), Resolution.STANDARD)
     with pytest.raises(ValueError, match="at least one page"):
@@ -309,7 +326,7 @@ def test_preview_of_a_standard_page_repeats_each_row() -> None:
 
 
 def test_preview_width_must_be_positive() -> None:
-    page = FaxPage(Image.new("1", (1728, 10), 1), Resolution.FINE)
+    page = FaxPage.from_image(Image.new("1", (1728, 10), 1), Resolution.FINE)
     with pytest.raises(ValueError, match="at least 1 px"):
         preview_png(page, width=0)
 

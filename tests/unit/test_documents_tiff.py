@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, TiffImagePlugin
 
-from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.documents import FaxDocument, FaxPage, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.documents.model import MAX_ROWS, ROW_BYTES
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
 from tests import pdfs
@@ -22,6 +23,7 @@ from tests import pdfs
 GROUP4 = 4
 MIN_IS_WHITE = 0
 INCH = 2
+MSB_FIRST = 1
 
 
 @pytest.fixture(scope="module", params=list(Resolution), ids=lambda r: r.value)
@@ -99,6 +101,11 @@ def test_tags_are_tiff_class_f(document: FaxDocument) -> None:
             assert tags[259] == GROUP4
             assert tags[262] == MIN_IS_WHITE
             assert (tags[282], tags[283], tags[296]) == (*document.resolution.dpi, INCH)
+            assert tags[266] == MSB_FIRST
+            assert tags[278] == tags[257]  # one strip: the page's whole T.6 stream
+            assert len(tags[273]) == len(tags[279]) == 1
+            assert tags[297] == (frame, 3)  # PageNumber: this page (from 0) of how many
+            assert tags[305] == "faxcast"
 
 
 def test_libtiff_decodes_every_strip(document: FaxDocument, tmp_path: Path) -> None:
@@ -126,6 +133,55 @@ def test_ink_is_black_for_libtiff(tmp_path: Path) -> None:
     subprocess.run([tool("tiffcp"), "-c", "none", str(source), str(copy)], check=True)
     with Image.open(copy) as image:
         assert np.array_equal(np.asarray(image.convert("1")), np.asarray(document.pages[0].image))
+
+
+def noise_page(rows: int, resolution: Resolution, seed: int, sparse: bool = False) -> FaxPage:
+    random = np.random.default_rng(seed)
+    ink = random.integers(0, 256, (rows, ROW_BYTES), dtype=np.uint8)
+    if sparse:
+        ink &= random.integers(0, 256, ink.shape, dtype=np.uint8)
+        ink &= random.integers(0, 256, ink.shape, dtype=np.uint8)
+    return FaxPage(ink.tobytes(), resolution)
+
+
+@pytest.fixture(scope="module", params=list(Resolution), ids=lambda r: r.value)
+def odd_pages(request: pytest.FixtureRequest) -> FaxDocument:
+    """Noise (G4's worst case: its codes outgrow the raw bits), solid pages, and page lengths
+    from one row to the longest allowed."""
+    resolution: Resolution = request.param
+    pages = (
+        noise_page(2348, resolution, seed=1),
+        FaxPage(b"\xff" * ROW_BYTES * 300, resolution),
+        FaxPage(bytes(ROW_BYTES * 300), resolution),
+        noise_page(1, resolution, seed=2),
+        noise_page(MAX_ROWS, resolution, seed=3, sparse=True),
+    )
+    return FaxDocument(pages, resolution)
+
+
+def test_any_pages_come_back_bit_for_bit(odd_pages: FaxDocument) -> None:
+    again = read_tiff_f(write_tiff_f(odd_pages))
+    assert again.resolution is odd_pages.resolution
+    assert [page.ink for page in again.pages] == [page.ink for page in odd_pages.pages]
+
+
+def test_libtiff_decodes_any_pages_to_the_same_pixels(
+    odd_pages: FaxDocument, tmp_path: Path
+) -> None:
+    source, raw = tmp_path / "fax.tif", tmp_path / "raw.tif"
+    source.write_bytes(write_tiff_f(odd_pages))
+    run = subprocess.run(
+        [tool("tiffinfo"), "-D", str(source)], capture_output=True, text=True, check=False
+    )
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.count("Compression Scheme: CCITT Group 4") == 5
+    # Decoded by the system's libtiff, not Pillow's, then read back uncompressed.
+    subprocess.run([tool("tiffcp"), "-c", "none", str(source), str(raw)], check=True)
+    with Image.open(raw) as image:
+        for number, page in enumerate(odd_pages.pages):
+            image.seek(number)
+            assert image.size == (1728, page.rows)
+            assert np.array_equal(np.asarray(image.convert("1")), np.asarray(page.image))
 
 
 # --- reading what SpanDSP and others write ------------------------------------------------

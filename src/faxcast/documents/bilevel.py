@@ -9,6 +9,9 @@ from PIL import Image
 GreyPixels = npt.NDArray[np.uint8]
 """Rows of 8-bit grey, 0 black to 255 white."""
 
+PackedInk = npt.NDArray[np.uint8]
+"""Bilevel rows packed 8 pixels to a byte, leftmost in the top bit, 1 for black (MinIsWhite)."""
+
 INK_LEVEL = 160
 """Grey levels below this print black outside grey areas; above mid-grey so that coloured and
 grey text keep their strokes instead of vanishing."""
@@ -34,26 +37,39 @@ _THREE_QUARTERS = 192
 _STEP = 2
 
 
-def to_bilevel(grey: GreyPixels) -> Image.Image:
-    """Turn grey rows into a mode "1" image: crisp ink, Floyd-Steinberg dither in grey areas."""
+def to_bilevel(grey: GreyPixels) -> PackedInk:
+    """Pack grey rows into ink bits: crisp ink, Floyd-Steinberg dither in grey areas."""
     if grey.ndim != 2 or grey.dtype != np.uint8:
         raise ValueError(f"expected 2-D uint8 grey pixels, got {grey.ndim}-D {grey.dtype}")
-    page = Image.fromarray(grey >= INK_LEVEL)
+    ink = grey < INK_LEVEL
     # A grey area is at least a block wide, so a sparse grid of pixels is enough to rule out
     # any; pages of text and line art, the common case, stop here.
     grid = grey[::_GRID, ::_GRID]
     if np.count_nonzero(grid <= MID_HIGH) - np.count_nonzero(grid < MID_LOW) < _MIN_MID_POINTS:
-        return page
-    mask = grey_areas(grey)
-    box = mask.getbbox()
-    if box is not None:
+        return np.packbits(ink, axis=1)
+    blocks = _area_blocks(grey)
+    block_rows, block_columns = np.nonzero(blocks)
+    if block_rows.size:
         # Dither only the bounding box: Floyd-Steinberg is the costly step.
-        page.paste(Image.fromarray(grey).crop(box).convert("1"), box, mask.crop(box))
-    return page
+        top, bottom = block_rows.min(), block_rows.max() + 1
+        left, right = block_columns.min(), block_columns.max() + 1
+        pixels = (
+            slice(top * BLOCK, min(bottom * BLOCK, grey.shape[0])),
+            slice(left * BLOCK, min(right * BLOCK, grey.shape[1])),
+        )
+        area = _pixels_of(blocks[top:bottom, left:right], grey[pixels].shape)
+        white = np.asarray(Image.fromarray(np.ascontiguousarray(grey[pixels])).convert("1"))
+        ink[pixels][area] = ~white[area]
+    return np.packbits(ink, axis=1)
 
 
-def grey_areas(grey: GreyPixels) -> Image.Image:
-    """Mode "1" mask, the size of the page, of its photos, shadings and tints."""
+def grey_areas(grey: GreyPixels) -> npt.NDArray[np.bool_]:
+    """Mask, the size of the page, of its photos, shadings and tints."""
+    return _pixels_of(_area_blocks(grey), grey.shape)
+
+
+def _area_blocks(grey: GreyPixels) -> npt.NDArray[np.bool_]:
+    """One flag per BLOCK x BLOCK square of the page: part of a grey area or not."""
     # A block seeds a grey area when over half of it is mid-tone: text edges and hairlines
     # never fill half a 2 mm block, a photo or a grey fill does. The area then spreads over
     # touching blocks that are three quarters tone, so a photo's highlights and shadows are
@@ -71,10 +87,13 @@ def grey_areas(grey: GreyPixels) -> Image.Image:
         area = grown
     # One block more, so a photo's edge is dithered too; paper white and solid black come out
     # of the dither all but unchanged, so the margin costs nothing.
-    blocks = Image.fromarray(_grow(area))
-    rows, width = grey.shape
-    whole_blocks = (0.0, 0.0, width / BLOCK, rows / BLOCK)
-    return blocks.resize((width, rows), Image.Resampling.NEAREST, box=whole_blocks)
+    return _grow(area)
+
+
+def _pixels_of(blocks: npt.NDArray[np.bool_], shape: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+    """Blocks spread to the pixels they cover, cut to `shape` where the last ones overhang."""
+    pixels = np.repeat(np.repeat(blocks, BLOCK, axis=0), BLOCK, axis=1)
+    return pixels[: shape[0], : shape[1]]
 
 
 def _blocks_over(sample: Image.Image, lut: list[int], share: int) -> npt.NDArray[np.bool_]:

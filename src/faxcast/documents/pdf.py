@@ -62,7 +62,7 @@ def render_pdf(
                     f"page {number} of the PDF could not be rendered ({error})",
                     page=number,
                 ) from error
-            pages.append(FaxPage(to_bilevel(grey), resolution))
+            pages.append(FaxPage(to_bilevel(grey).tobytes(), resolution))
     return FaxDocument(tuple(pages), resolution)
 
 

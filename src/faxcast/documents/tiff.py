@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import io
-import struct
 
-from PIL import Image, ImageChops, TiffImagePlugin
+from PIL import Image, TiffImagePlugin
 
+from faxcast.documents._tiffg4 import ffi, lib
 from faxcast.documents.model import FAX_WIDTH, MAX_ROWS, FaxDocument, FaxPage
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
 
 # Tag numbers as TIFF 6.0 names them.
-NEW_SUBFILE_TYPE = 254
 BITS_PER_SAMPLE = 258
-PHOTOMETRIC_INTERPRETATION = 262
 X_RESOLUTION = 282
 Y_RESOLUTION = 283
 RESOLUTION_UNIT = 296
-SOFTWARE = 305
 
-FILETYPE_PAGE = 2
-PHOTOMETRIC_MINISWHITE = 0
 RESUNIT_NONE, RESUNIT_INCH, RESUNIT_CENTIMETER = 1, 2, 3
 
-_TIFF_SHORT = 3
-_ONE_STRIP = FAX_WIDTH // 8 * MAX_ROWS
-"""Pillow's strip size (raw bytes) that holds any page: one strip per page, as TIFF-F advises,
-so a page's strip is its whole T.6 stream."""
+_MESSAGE_BYTES = 256
 _CM_PER_INCH = 2.54
 _DPI_TOLERANCE = 1.5
 """Resolutions are often rounded (203 for 204, 97 or 195) or stored per cm and converted back."""
@@ -35,24 +27,22 @@ _DPI_TOLERANCE = 1.5
 
 def write_tiff_f(document: FaxDocument) -> bytes:
     """Encode the pages as one multi-page TIFF-F: CCITT G4, MinIsWhite, one IFD per page."""
-    # Fax coding counts 0 bits as white paper (MinIsWhite). Pillow writes mode "1" as
-    # MinIsBlack and inverts MinIsWhite pixel by pixel in Python, far too slowly; so we hand it
-    # negatives and relabel the photometric tag afterwards, which gives the same file.
-    negatives = [_negative(page.image) for page in document.pages]
-    buffer = io.BytesIO()
-    negatives[0].save(
-        buffer,
-        format="TIFF",
-        save_all=True,
-        append_images=negatives[1:],
-        compression="group4",
-        strip_size=_ONE_STRIP,
-        dpi=document.resolution.dpi,
-        tiffinfo={NEW_SUBFILE_TYPE: FILETYPE_PAGE, SOFTWARE: "faxcast"},
+    pages = document.pages
+    ink = [ffi.from_buffer("uint8_t[]", page.ink) for page in pages]
+    rows = [page.rows for page in pages]
+    out = ffi.new("uint8_t **")
+    size = ffi.new("size_t *")
+    message = ffi.new("char[]", _MESSAGE_BYTES)
+    x_dpi, y_dpi = document.resolution.dpi
+    failed = lib.faxcast_g4_write(
+        len(pages), ink, rows, FAX_WIDTH, x_dpi, y_dpi, out, size, message, _MESSAGE_BYTES
     )
-    data = bytearray(buffer.getvalue())
-    _set_photometric(data, PHOTOMETRIC_MINISWHITE)
-    return bytes(data)
+    if failed:
+        raise RuntimeError(f"libtiff could not write the TIFF-F: {ffi.string(message).decode()}")
+    try:
+        return bytes(ffi.buffer(out[0], size[0]))
+    finally:
+        lib.faxcast_g4_free(out[0])
 
 
 def read_tiff_f(data: bytes) -> FaxDocument:
@@ -109,7 +99,7 @@ def _read_page(image: Image.Image, number: int) -> FaxPage:
         image.load()  # all the strips: cut or garbled G4 data ("Bad code word") fails here
     except Exception as error:
         raise _bad(f"page {number} cannot be decoded ({error})", number) from error
-    return FaxPage(image.copy(), resolution)
+    return FaxPage.from_image(image, resolution)
 
 
 def _resolution(tags: TiffImagePlugin.ImageFileDirectory_v2, number: int) -> Resolution:
@@ -129,24 +119,6 @@ def _resolution(tags: TiffImagePlugin.ImageFileDirectory_v2, number: int) -> Res
         "not 204 x 98 (standard) or 204 x 196 (fine)",
         number,
     )
-
-
-def _negative(image: Image.Image) -> Image.Image:
-    # logical_xor reads any non-zero as white; invert() would not for pixels stored as 1.
-    return ImageChops.logical_xor(image, Image.new("1", image.size, 1))
-
-
-def _set_photometric(data: bytearray, value: int) -> None:
-    """Rewrite PhotometricInterpretation in every IFD of a classic TIFF, in place."""
-    order = "<" if data[:2] == b"II" else ">"
-    (offset,) = struct.unpack_from(order + "I", data, 4)
-    while offset:
-        (count,) = struct.unpack_from(order + "H", data, offset)
-        for entry in range(offset + 2, offset + 2 + 12 * count, 12):
-            tag, kind = struct.unpack_from(order + "HH", data, entry)
-            if tag == PHOTOMETRIC_INTERPRETATION and kind == _TIFF_SHORT:
-                struct.pack_into(order + "H", data, entry + 8, value)
-        (offset,) = struct.unpack_from(order + "I", data, offset + 2 + 12 * count)
 
 
 def _bad(message: str, page: int) -> DocumentError:
