@@ -90,6 +90,18 @@ def test_text_around_a_photo_stays_crisp() -> None:
     assert isolated_share(title) < 0.001
 
 
+@pytest.mark.parametrize(
+    ("colour", "luma"), [("1 0 0", 76), ("0 1 0", 150), ("0 0 1", 29), ("1 1 0", 226)]
+)
+def test_colour_fills_render_to_their_luma(colour: str, luma: int) -> None:
+    # ITU-R BT.601 weights: coloured text and fills keep the contrast the eye sees.
+    page = pdfs.Page()
+    page.content.append(f"{colour} rg 100 300 300 300 re f")
+    grey = render_grey(pdfs.build_pdf([page]), Resolution.FINE)
+    inside = grey[grey.shape[0] // 2, 1728 * 250 // round(pdfs.A4[0])]
+    assert abs(int(inside) - luma) <= 2
+
+
 def test_grey_fill_is_dithered_and_lines_kept() -> None:
     grey = render_grey(pdfs.drawing_pdf(), Resolution.FINE)
     white = white_of(grey)
