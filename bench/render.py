@@ -40,6 +40,11 @@ Both sides read the PDF from a file and write the TIFF to a file. The figures:
                   issue's target is at least 3 ("!" marks a miss)
     all 6 docs    (a) summed: total pages / total of the per-document least times
 
+After each run a second faxcast run goes step by step (not in the figures above) to show where
+faxcast's time goes: PDFium (open, parse, draw, close), bilevel conversion, G4 encoding. Its
+"x ceiling" is gs's wall time over PDFium's part alone: the most faxcast could reach with a
+free bilevel conversion and encoder.
+
 Every output of every run is checked: `tiffinfo -D` (decodes every strip) must exit 0 with no
 error text on stderr (warnings are listed), every page 1728 px wide, and the page count must be
 the PDF's on both sides; each case's first outputs also go through faxcast's own pre-send check,
@@ -67,7 +72,18 @@ from pathlib import Path
 import pypdfium2 as pdfium
 from PIL import features
 
-from faxcast.documents import DocumentLimits, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.documents import (
+    DocumentLimits,
+    FaxDocument,
+    FaxPage,
+    read_tiff_f,
+    render_pdf,
+    write_tiff_f,
+)
+from faxcast.documents._tiffg4 import ffi as tiffg4_ffi
+from faxcast.documents._tiffg4 import lib as tiffg4_lib
+from faxcast.documents.bilevel import to_bilevel
+from faxcast.documents.pdf import _opened, _render_page
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError
 
@@ -145,6 +161,19 @@ class Tally:
 
 Tallies = dict[tuple[str, str, str], Tally]
 """Keyed by resolution name, case label and engine ("faxcast" or "gs")."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One faxcast run timed step by step, wall s: what PDFium costs, and what we add."""
+
+    pdfium_s: float
+    bilevel_s: float
+    g4_s: float
+
+
+Splits = dict[tuple[str, str], list[Split]]
+"""Keyed by resolution name and case label."""
 
 
 @dataclass
@@ -231,6 +260,29 @@ def run_faxcast(case: Case, setting: Setting, output: Path) -> tuple[Timing, lis
     output.write_bytes(write_tiff_f(document))
     timing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
     return timing, [page.rows for page in document.pages]
+
+
+def run_split(case: Case, setting: Setting) -> Split:
+    """render_pdf and write_tiff_f step by step, each step timed (the checks left out)."""
+    gc.collect()
+    data = case.path.read_bytes()
+    resolution = setting.resolution
+    pdfium_s = bilevel_s = 0.0
+    pages = []
+    start = time.perf_counter()
+    with _opened(data) as pdf:
+        for index in range(len(pdf)):
+            grey = _render_page(pdf, index, resolution)
+            drawn = time.perf_counter()
+            pages.append(FaxPage(to_bilevel(grey).tobytes(), resolution))
+            done = time.perf_counter()
+            pdfium_s += drawn - start
+            bilevel_s += done - drawn
+            start = done
+    encode = time.perf_counter()
+    pdfium_s += encode - start  # closing the document
+    write_tiff_f(FaxDocument(tuple(pages), resolution))
+    return Split(pdfium_s, bilevel_s, time.perf_counter() - encode)
 
 
 def _children_cpu_s() -> float:
@@ -397,9 +449,11 @@ def measure_once(
     setting: Setting,
     attempt: int,
     tallies: Tallies,
+    splits: Splits,
     checks: Checks,
 ) -> None:
-    """One run of each engine on one case, alternating which goes first, each output checked."""
+    """One run of each engine on one case, alternating which goes first, each output checked;
+    then one faxcast run timed step by step."""
     key = (setting.name, case.label)
     deep = attempt == 0
     order = ("faxcast", "gs") if attempt % 2 == 0 else ("gs", "faxcast")
@@ -419,6 +473,7 @@ def measure_once(
                 checks.failures.append(f"{what}: not {setting.gs_rows} rows")
         tally.runs.append(timing)
         tally.rows = sum(heights)
+    splits.setdefault(key, []).append(run_split(case, setting))
 
 
 def report(setting: Setting, cases: list[Case], tallies: Tallies) -> list[str]:
@@ -458,6 +513,42 @@ def report(setting: Setting, cases: list[Case], tallies: Tallies) -> list[str]:
     return verdicts
 
 
+def least_split(runs: list[Split]) -> Split:
+    """Each step's least time over the runs."""
+    return Split(
+        min(r.pdfium_s for r in runs), min(r.bilevel_s for r in runs), min(r.g4_s for r in runs)
+    )
+
+
+def report_splits(cases: list[Case], tallies: Tallies, splits: Splits) -> None:
+    """Where faxcast's time goes, and the speed-up PDFium alone would leave room for."""
+    print()
+    print(
+        "where faxcast's time goes (ms, least of the runs; PDFium: open, parse, draw and close "
+        "the pages; bilevel: grey to packed bits; G4: libtiff writing the TIFF-F);\n"
+        "x ceiling: gs wall / PDFium's part alone, the most faxcast can reach while PDFium draws"
+    )
+    for setting in SETTINGS:
+        groups = [("(a) all uploads", [c for c in cases if not c.long])]
+        groups += [(f"(b) {c.label}", [c]) for c in cases if c.long]
+        for label, members in groups:
+            parts = [least_split(splits[(setting.name, c.label)]) for c in members]
+            pdfium_s = sum(p.pdfium_s for p in parts)
+            gs_s = sum(tallies[(setting.name, c.label, "gs")].best().wall_s for c in members)
+            print(
+                f"{setting.name:<9} {label:<36} PDFium {pdfium_s * 1e3:7.1f}  "
+                f"bilevel {sum(p.bilevel_s for p in parts) * 1e3:6.1f}  "
+                f"G4 {sum(p.g4_s for p in parts) * 1e3:6.1f}  "
+                f"x ceiling {_ratio(gs_s, pdfium_s):5.2f}"
+            )
+
+
+def _system_libtiff() -> str:
+    """The version of the libtiff faxcast writes with ("LIBTIFF, Version 4.5.0\n...")."""
+    banner: bytes = tiffg4_ffi.string(tiffg4_lib.TIFFGetVersion())
+    return banner.decode().splitlines()[0].rsplit(" ", 1)[-1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -476,12 +567,15 @@ def main() -> int:
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
         f"Ghostscript {gs_version}; PDFium {pdfium.PDFIUM_INFO}; "
-        f"libtiff {features.version('libtiff')} (Pillow {features.version('pil')})"
+        f"libtiff {_system_libtiff()} "
+        f"(writes); Pillow {features.version('pil')} with libtiff {features.version('libtiff')} "
+        "(reads)"
     )
     print(f"corpus: {corpus}; runs per case, engine and resolution: {repeat}, least kept")
 
     checks = Checks(failures=[], notes=[])
     tallies: Tallies = {}
+    splits: Splits = {}
     with tempfile.TemporaryDirectory(prefix="faxcast-render-bench-") as tmp:
         tools = Tools(gs, tiffinfo, Path(tmp))
         cases = make_cases(corpus, tools.workdir)
@@ -489,7 +583,7 @@ def main() -> int:
         for attempt in range(repeat):
             for setting in SETTINGS:
                 for number, case in enumerate(cases):
-                    measure_once(tools, case, number, setting, attempt, tallies, checks)
+                    measure_once(tools, case, number, setting, attempt, tallies, splits, checks)
 
     print(
         f"start-up, not in the figures below: gs rendering nothing {gs_start * 1e3:.0f} ms wall "
@@ -502,6 +596,7 @@ def main() -> int:
         "1728x2292 (fine) or 1728x1146 (standard) with -dPDFFitPage."
     )
     verdicts = [line for setting in SETTINGS for line in report(setting, cases, tallies)]
+    report_splits(cases, tallies, splits)
     print()
     print(
         f"x wall / x CPU: gs time / faxcast time, target >= {TARGET:.0f} ('!' = below); "

@@ -11,6 +11,7 @@ CDEF = """
 int faxcast_g4_write(int pages, const uint8_t *const *ink, const uint32_t *rows, uint32_t width,
     double x_dpi, double y_dpi, uint8_t **out, size_t *out_size, char *message, int message_len);
 void faxcast_g4_free(uint8_t *data);
+const char *TIFFGetVersion(void);
 """
 
 SOURCE = r"""
