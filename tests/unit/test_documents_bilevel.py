@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faxcast.documents.bilevel import MID_HIGH, MID_LOW, GreyPixels, grey_areas, to_bilevel
+from faxcast.documents.bilevel import MID_HIGH, MID_LOW, GreyPixels, grey_area_blocks, to_bilevel
 from faxcast.documents.pdf import _opened, _render_page
 from faxcast.domain.quality import Resolution
 from tests import pdfs
@@ -66,7 +66,7 @@ def test_text_is_thresholded_crisp(resolution: Resolution) -> None:
     ink = ~white_of(grey)
     assert ink.mean() > 0.02
     assert isolated_share(ink) < 0.001
-    assert not grey_areas(grey).any()
+    assert not grey_area_blocks(grey).any()
 
 
 @pytest.mark.parametrize("resolution", list(Resolution), ids=lambda r: r.value)

@@ -47,7 +47,7 @@ def to_bilevel(grey: GreyPixels) -> PackedInk:
     grid = grey[::_GRID, ::_GRID]
     if np.count_nonzero(grid <= MID_HIGH) - np.count_nonzero(grid < MID_LOW) < _MIN_MID_POINTS:
         return np.packbits(ink, axis=1)
-    blocks = _area_blocks(grey)
+    blocks = grey_area_blocks(grey)
     block_rows, block_columns = np.nonzero(blocks)
     if block_rows.size:
         # Dither only the bounding box: Floyd-Steinberg is the costly step.
@@ -63,13 +63,8 @@ def to_bilevel(grey: GreyPixels) -> PackedInk:
     return np.packbits(ink, axis=1)
 
 
-def grey_areas(grey: GreyPixels) -> npt.NDArray[np.bool_]:
-    """Mask, the size of the page, of its photos, shadings and tints."""
-    return _pixels_of(_area_blocks(grey), grey.shape)
-
-
-def _area_blocks(grey: GreyPixels) -> npt.NDArray[np.bool_]:
-    """One flag per BLOCK x BLOCK square of the page: part of a grey area or not."""
+def grey_area_blocks(grey: GreyPixels) -> npt.NDArray[np.bool_]:
+    """One flag per BLOCK x BLOCK square of the page: part of a photo, shading or tint."""
     # A block seeds a grey area when over half of it is mid-tone: text edges and hairlines
     # never fill half a 2 mm block, a photo or a grey fill does. The area then spreads over
     # touching blocks that are three quarters tone, so a photo's highlights and shadows are
