@@ -38,7 +38,10 @@ def write_tiff_f(document: FaxDocument) -> bytes:
         len(pages), ink, rows, FAX_WIDTH, x_dpi, y_dpi, out, size, message, _MESSAGE_BYTES
     )
     if failed:
-        raise RuntimeError(f"libtiff could not write the TIFF-F: {ffi.string(message).decode()}")
+        detail = ffi.string(message).decode("ascii", "replace")
+        raise DocumentError(
+            DocumentProblem.RENDER_FAILED, f"the fax pages could not be written ({detail})"
+        )
     try:
         return bytes(ffi.buffer(out[0], size[0]))
     finally:
