@@ -72,15 +72,15 @@ from faxcast.dispatch.queue import Claim, Finished
 from faxcast.dispatch.worker import Worker
 from faxcast.documents import render_pdf, write_tiff_f
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.models import Campaign, Line
 from faxcast.domain.numbers import parse_recipients
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
 from faxcast.fax.result import FaxResult, T30Code
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.services import accounts, campaigns, documents
-from faxcast.services.campaigns import NewCampaign
 from faxcast.services.context import Services
-from faxcast.services.models import Campaign, Line
+from faxcast.services.new_campaign import NewCampaign
 from faxcast.store.tables import attempts, recipients
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

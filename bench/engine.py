@@ -44,10 +44,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faxcast.domain.quality import Quality
+from faxcast.domain.retry import call_cap_s
+from faxcast.domain.station import StationIdentity
 from faxcast.errors import FaxError
 from faxcast.fax import loopback
 from faxcast.fax._spandsp_build import SOURCE as GLUE_SOURCE
-from faxcast.fax.engine import Codec, Outgoing, StationIdentity
+from faxcast.fax.engine import Codec, Outgoing
 from faxcast.fax.result import T30Code
 
 HERE = Path(__file__).resolve().parent
@@ -330,7 +332,7 @@ def main() -> int:
         if document.pages != PAGES:
             sys.exit(f"the test document has {document.pages} pages, not {PAGES}")
         binary = compile_c(workdir)
-        cap_s = loopback.call_cap_s(document.pages)
+        cap_s = call_cap_s(document.pages)
         print(
             f"document: {tiff.stat().st_size} bytes, {document.pages} pages "
             f"{document.resolution.value} {document.resolution.dpi}; "

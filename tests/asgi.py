@@ -6,7 +6,7 @@ import anyio
 import httpx
 from fastapi import FastAPI
 
-from faxcast.api.app import create_app
+from faxcast.bootstrap import create_app
 from faxcast.services.context import Services
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings
 from faxcast.dispatch.worker import LineDrivers
+from faxcast.domain.models import Line, LineKind
 from faxcast.errors import FaxcastError
 from faxcast.lines.base import FaxLine
 from faxcast.lines.sandbox import SandboxLine
 from faxcast.services.context import Services
-from faxcast.services.models import Line, LineKind
 from faxcast.store import migrate
 from faxcast.store.blobs import blob_store_for
 from faxcast.store.database import create_engine_for, database_url_for
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def build_services(
@@ -41,3 +46,14 @@ def line_drivers(svc: Services) -> LineDrivers:
         raise FaxcastError(f"line {line.id} is a {line.kind.value} line: not supported yet")
 
     return driver
+
+
+def create_app(svc: Services) -> FastAPI:
+    """The server's one ASGI app: the REST API, and the web customer space under /."""
+    # Imported here: CLI commands that never serve need not load FastAPI and the templates.
+    from faxcast.api import create_api
+    from faxcast.web import routes as web
+
+    app = create_api(svc)
+    web.install(app)
+    return app

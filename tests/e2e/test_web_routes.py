@@ -11,15 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from faxcast.api import create_app
+from faxcast.bootstrap import create_app
 from faxcast.clock import SystemClock
 from faxcast.config import Settings
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.models import Campaign, Line, LineKind
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
-from faxcast.services.models import Campaign, Line, LineKind
+from faxcast.services.new_campaign import NewCampaign
 from faxcast.store.blobs import FileBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.web import csrf, i18n
@@ -87,7 +88,7 @@ def new_campaign(svc: Services, line: Line, name: str = "Relance", numbers: str 
         svc,
         line.account_id,
         line.id,
-        campaigns.NewCampaign(
+        NewCampaign(
             name=name,
             document_id=document.id,
             quality=Quality.NORMAL,

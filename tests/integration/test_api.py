@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from faxcast.api import create_app
 from faxcast.api.schemas import CampaignSort
+from faxcast.bootstrap import create_app
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
 from faxcast.services import campaigns as campaign_service

@@ -15,8 +15,8 @@ from faxcast.config import Settings
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.quality import Quality
 from faxcast.services import accounts, campaigns, documents
-from faxcast.services.campaigns import NewCampaign
 from faxcast.services.context import Services
+from faxcast.services.new_campaign import NewCampaign
 from faxcast.store import repository
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for

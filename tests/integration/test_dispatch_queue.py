@@ -16,14 +16,14 @@ from faxcast.config import Settings
 from faxcast.dispatch import queue
 from faxcast.dispatch.queue import Claim, Finished
 from faxcast.domain.campaign import SendType
+from faxcast.domain.models import Line, LineKind, LineSettings
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.fax.result import FaxResult, T30Code
 from faxcast.lines.base import CallResult
 from faxcast.services import accounts, campaigns, documents
-from faxcast.services.campaigns import NewCampaign
 from faxcast.services.context import Services
-from faxcast.services.models import Line, LineKind, LineSettings
+from faxcast.services.new_campaign import NewCampaign
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, recipients

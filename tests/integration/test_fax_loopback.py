@@ -12,8 +12,9 @@ from PIL import Image, TiffImagePlugin
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Modem, Quality, Resolution
+from faxcast.domain.station import StationIdentity
 from faxcast.errors import DocumentError, InputError
-from faxcast.fax.engine import AudioFaxSession, Incoming, Outgoing, StationIdentity
+from faxcast.fax.engine import AudioFaxSession, Incoming, Outgoing
 from faxcast.fax.loopback import LoopbackResult, loopback
 from faxcast.fax.result import T30Code
 from tests import pdfs

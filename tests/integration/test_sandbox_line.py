@@ -19,7 +19,8 @@ from faxcast.clock import ManualClock, SystemClock
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality, Resolution
-from faxcast.fax.engine import Outgoing, StationIdentity
+from faxcast.domain.station import StationIdentity
+from faxcast.fax.engine import Outgoing
 from faxcast.fax.result import T30Code
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.lines.sandbox import POST_DIAL_S, SandboxLine, sip_failure

@@ -1,5 +1,5 @@
-"""The REST API (FastAPI): `create_app(services)` builds it; nothing happens at import."""
+"""The REST API (FastAPI): `create_api(services)` builds it; nothing happens at import."""
 
-from faxcast.api.app import create_app
+from faxcast.api.app import create_api
 
-__all__ = ["create_app"]
+__all__ = ["create_api"]

@@ -13,7 +13,6 @@ from faxcast.api import problems
 from faxcast.api.deps import ACCOUNT_HEADER
 from faxcast.api.routes import ROUTERS
 from faxcast.services.context import Services
-from faxcast.web import routes as web
 
 DESCRIPTION: Final = f"""\
 Send one PDF to many fax numbers and follow every delivery. The resource model is the telecom
@@ -54,8 +53,8 @@ class _FaxcastApi(FastAPI):
         return self.openapi_schema
 
 
-def create_app(svc: Services) -> FastAPI:
-    """The API over `svc`: routes, problem handlers, OpenAPI at /docs, and the web pages."""
+def create_api(svc: Services) -> FastAPI:
+    """The API over `svc`: routes, problem handlers and OpenAPI at /docs."""
     app = _FaxcastApi(
         title="faxcast",
         version=_version(),
@@ -66,7 +65,6 @@ def create_app(svc: Services) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    web.install(app)  # the web customer space under / and its files under /static
     return app
 
 

@@ -7,9 +7,9 @@ from typing import Annotated, Final, cast
 from fastapi import Depends, Header, Path, Request
 
 from faxcast.api.problems import BadRequestError
+from faxcast.domain.models import Account
 from faxcast.services import accounts
 from faxcast.services.context import Services
-from faxcast.services.models import Account
 
 ACCOUNT_HEADER: Final = "X-Faxcast-Account"
 

@@ -14,12 +14,12 @@ from typing import Annotated, Final, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from faxcast.domain import models
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
-from faxcast.services import models
-from faxcast.services.campaigns import NewCampaign
+from faxcast.services.new_campaign import NewCampaign
 
 
 def _iso_utc(moment: datetime) -> str:

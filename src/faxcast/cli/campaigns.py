@@ -14,13 +14,13 @@ from faxcast.bootstrap import line_drivers
 from faxcast.cli.context import CliState, parse_when, pass_state
 from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import CampaignState, SendType
+from faxcast.domain.models import Campaign, CampaignDetail, Line, LineKind, LineSettings
 from faxcast.domain.numbers import decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import InputError
 from faxcast.services import accounts, campaigns
-from faxcast.services.campaigns import NewCampaign, PdfUpload
 from faxcast.services.context import Services
-from faxcast.services.models import Campaign, CampaignDetail, Line, LineKind, LineSettings
+from faxcast.services.new_campaign import NewCampaign, PdfUpload
 
 _QUALITY = click.Choice([q.value for q in Quality])
 _FINAL = (CampaignState.FINISHED, CampaignState.ERROR)

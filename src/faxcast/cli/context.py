@@ -10,10 +10,10 @@ import click
 
 from faxcast.bootstrap import build_services
 from faxcast.config import Settings
+from faxcast.domain.models import Account
 from faxcast.errors import InputError
 from faxcast.services import accounts
 from faxcast.services.context import Services
-from faxcast.services.models import Account
 
 
 @dataclass

@@ -18,8 +18,9 @@ from faxcast.cli.context import CliState
 from faxcast.cli.server import db, serve, worker
 from faxcast.documents import FaxPage, preview_png, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.quality import Quality
+from faxcast.domain.station import StationIdentity
 from faxcast.errors import FaxcastError
-from faxcast.fax.engine import Outgoing, StationIdentity
+from faxcast.fax.engine import Outgoing
 from faxcast.fax.loopback import LoopbackResult, loopback
 from faxcast.fax.result import FaxResult
 

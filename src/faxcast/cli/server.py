@@ -35,7 +35,7 @@ def serve(state: CliState, host: str | None, port: int | None, no_worker: bool) 
 
 
 async def _serve(svc: Services, host: str, port: int, *, worker: bool) -> None:
-    from faxcast.api.app import create_app
+    from faxcast.bootstrap import create_app
 
     config = uvicorn.Config(create_app(svc), host=host, port=port, log_level="info")
     server = _Server(config)

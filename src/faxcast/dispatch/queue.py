@@ -30,12 +30,12 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import ColumnElement
 
 from faxcast.domain.campaign import CampaignState, Command, compute_outcome, transition
+from faxcast.domain.models import Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
 from faxcast.domain.retry import GiveUp, RecipientHistory, RetryDecision, RetryPolicy
 from faxcast.lines.base import CallResult
-from faxcast.services.models import Line
 from faxcast.store import repository
 from faxcast.store.tables import attempts, campaigns, lines, recipients, renditions, workers
 

@@ -17,14 +17,14 @@ from pathlib import Path
 from faxcast.dispatch import queue
 from faxcast.dispatch.group_commit import GroupCommit
 from faxcast.dispatch.queue import Claim, Finished
+from faxcast.domain.models import Line
 from faxcast.domain.outcome import FailureClass
-from faxcast.domain.retry import StepDown, degraded_profile
+from faxcast.domain.retry import StepDown, call_cap_s, degraded_profile
+from faxcast.domain.station import StationIdentity
 from faxcast.errors import DocumentError
-from faxcast.fax.engine import Outgoing, StationIdentity
-from faxcast.fax.loopback import call_cap_s
+from faxcast.fax.engine import Outgoing
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.services.context import Services
-from faxcast.services.models import Line
 
 log = logging.getLogger(__name__)
 

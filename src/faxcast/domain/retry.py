@@ -11,6 +11,13 @@ from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Modem, Quality
 
 _MODEMS_FASTEST_FIRST: Final = tuple(Modem)
+CALL_CAP_S: Final = 120.0  # DESIGN.md's watchdog: 2 min per call plus 1 min per page
+PAGE_CAP_S: Final = 60.0
+
+
+def call_cap_s(pages: int) -> float:
+    """The longest a call for `pages` pages may last before the watchdog ends it."""
+    return CALL_CAP_S + PAGE_CAP_S * pages
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faxcast.fax._spandsp import ffi, lib
-
 from faxcast.documents import read_tiff_f
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Modem, Resolution
+from faxcast.domain.station import StationIdentity
 from faxcast.errors import DocumentError, DocumentProblem, FaxError, InputError
+from faxcast.fax._spandsp import ffi, lib
 from faxcast.fax.result import FaxResult, T30Code, classify
 
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms, the usual G.711 RTP packetisation
-MAX_IDENT_LEN = 20  # T30_MAX_IDENT_LEN
-MAX_HEADER_LEN = 50  # T30_MAX_PAGE_HEADER_INFO
 _MAX_FRAME = 8000
 
 _spandsp_log = logging.getLogger("faxcast.fax.spandsp")
@@ -45,26 +43,6 @@ class Codec(enum.Enum):
 
     PCMA = "PCMA"
     PCMU = "PCMU"
-
-
-@dataclass(frozen=True)
-class StationIdentity:
-    """What a fax machine says about itself: its ident (TSI/CSI) and the header line."""
-
-    ident: str = ""
-    header: str = ""
-
-    def __post_init__(self) -> None:
-        for field, value, limit in (
-            ("ident", self.ident, MAX_IDENT_LEN),
-            ("header", self.header, MAX_HEADER_LEN),
-        ):
-            if len(value) > limit:
-                raise InputError(
-                    f"{field} is {len(value)} characters, at most {limit}", field=field
-                )
-            if not (value.isascii() and value.isprintable()):
-                raise InputError(f"{field} must be printable ASCII", field=field)
 
 
 @dataclass(frozen=True)

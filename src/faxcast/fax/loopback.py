@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faxcast.domain.quality import FaxProfile
+from faxcast.domain.retry import call_cap_s
+from faxcast.domain.station import StationIdentity
 from faxcast.fax.engine import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
@@ -13,13 +15,9 @@ from faxcast.fax.engine import (
     Codec,
     Incoming,
     Outgoing,
-    StationIdentity,
     T38FaxSession,
 )
 from faxcast.fax.result import FaxResult
-
-CALL_CAP_S = 120.0  # DESIGN.md's watchdog: 2 min per call plus 1 min per page
-PAGE_CAP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -28,11 +26,6 @@ class LoopbackResult:
 
     sender: FaxResult
     receiver: FaxResult
-
-
-def call_cap_s(pages: int) -> float:
-    """The longest a call for `pages` pages may last before the watchdog ends it."""
-    return CALL_CAP_S + PAGE_CAP_S * pages
 
 
 def run_audio(sender: AudioFaxSession, receiver: AudioFaxSession, *, max_line_s: float) -> None:

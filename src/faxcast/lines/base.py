@@ -8,7 +8,8 @@ from typing import Protocol
 
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile
-from faxcast.fax.engine import Outgoing, StationIdentity
+from faxcast.domain.station import StationIdentity
+from faxcast.fax.engine import Outgoing
 from faxcast.fax.result import FaxResult
 
 

@@ -23,18 +23,17 @@ import numpy.typing as npt
 from faxcast.clock import Clock
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Modem, Resolution
+from faxcast.domain.retry import call_cap_s
+from faxcast.domain.station import MAX_IDENT_LEN, StationIdentity
 from faxcast.fax.engine import (
     FRAME_SAMPLES,
-    MAX_IDENT_LEN,
     SAMPLE_RATE,
     AudioFaxSession,
     FaxSession,
     Incoming,
     Outgoing,
-    StationIdentity,
     T38FaxSession,
 )
-from faxcast.fax.loopback import call_cap_s
 from faxcast.lines.base import CallResult, FaxJob
 from faxcast.lines.testnumbers import Behaviour, digits_of, sandbox_number
 

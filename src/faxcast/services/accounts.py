@@ -6,10 +6,10 @@ import zoneinfo
 
 import phonenumbers
 
+from faxcast.domain.models import Account, Line, LineKind, LineSettings
+from faxcast.domain.station import StationIdentity
 from faxcast.errors import InputError, MultipleInputError
-from faxcast.fax.engine import StationIdentity
 from faxcast.services.context import Services
-from faxcast.services.models import Account, Line, LineKind, LineSettings
 from faxcast.store import repository
 
 _NAME_MAX = 100

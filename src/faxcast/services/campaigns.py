@@ -2,64 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import Connection
 
-from faxcast.documents import preview_png, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.documents import preview_png, read_tiff_f
 from faxcast.domain.campaign import (
     CampaignOutcome,
     CampaignState,
     Command,
-    SendType,
     initial_state,
     transition,
-    validate_name,
-    validate_send_at,
 )
-from faxcast.domain.numbers import RecipientListError, decode_recipient_file, parse_recipients
-from faxcast.domain.quality import Quality, Resolution
-from faxcast.errors import (
-    ConflictError,
-    DocumentError,
-    InputError,
-    MultipleInputError,
-    NotFoundError,
-)
+from faxcast.domain.models import Campaign, CampaignDetail, Page
+from faxcast.errors import ConflictError, InputError, NotFoundError
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
-from faxcast.services.models import Campaign, CampaignDetail, Document, Page
+from faxcast.services.new_campaign import (
+    CheckedCampaign,
+    NewCampaign,
+    PdfUpload,
+    check_campaign,
+    raise_all,
+)
 from faxcast.store import repository
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
-T = TypeVar("T")
 SORTABLE = ("created_at", "name", "reference", "state", "outcome", "send_at", "started_at")
-
-
-@dataclass(frozen=True)
-class NewCampaign:
-    """The creation form (the provider's field names in brackets)."""
-
-    name: str
-    document_id: int | None  # [documentId]
-    quality: Quality  # [faxQuality]
-    send_type: SendType  # [sendType]
-    send_at: datetime | None  # [sendDate]
-    recipients_list: str | None = None  # [recipientsList], when recipientsType is "list"
-    recipients_document_id: int | None = None  # [recipientsDocId], when it is "document"
-
-
-@dataclass(frozen=True)
-class PdfUpload:
-    """A PDF sent with the creation form itself (web, CLI) rather than uploaded before."""
-
-    name: str
-    data: bytes
 
 
 def create_campaign(
@@ -74,43 +43,21 @@ def create_campaign(
 
     With `upload`, the PDF is stored as a document in that same transaction, only if all is valid.
     """
-    now = svc.clock.now()
-    errors: list[InputError] = []
-    with svc.transaction() as conn:
-        line = repository.get_line(conn, account_id, line_id)
-        if upload is None:
-            pdf = _pdf_of(conn, svc, account_id, new.document_id, errors)
-        else:
-            pdf = (None, upload.data)
-        numbers_text = _numbers_text_of(conn, svc, account_id, new, errors)
-    name = _collect(errors, lambda: validate_name(new.name))
-    send_at = _collect(errors, lambda: validate_send_at(new.send_type, new.send_at, now=now))
-    recipients = None
-    if numbers_text is not None:
-        field = "recipientsDocId" if new.recipients_document_id is not None else "recipientsList"
-        try:
-            recipients = parse_recipients(
-                numbers_text, country=line.country, max_recipients=svc.settings.max_recipients
-            )
-        except RecipientListError as error:
-            error.field = field
-            errors.append(error)
+    checked, errors = check_campaign(svc, account_id, line_id, new, upload=upload)
+    raise_all(errors)
+    assert checked is not None
+    return _store(svc, account_id, checked, upload)
+
+
+def _store(
+    svc: Services, account_id: int, checked: CheckedCampaign, upload: PdfUpload | None
+) -> Campaign:
+    new, line, now, rendered = checked.new, checked.line, checked.now, checked.rendered
     resolution = new.quality.profile.resolution
-    pdf_sha256 = ""
-    rendered: tuple[bytes, int] | None = None
-    if pdf is not None:
-        pdf_sha256 = hashlib.sha256(pdf[1]).hexdigest()
-        field = "documentId" if upload is None else "file"
-        rendered = _render_unless_cached(svc, pdf_sha256, pdf[1], resolution, field, errors)
-    if errors:
-        raise errors[0] if len(errors) == 1 else MultipleInputError(errors)
-    assert pdf is not None
-    assert name is not None
-    assert recipients is not None
-    document = pdf[0]
+    document = checked.document
     with svc.transaction() as conn:
         rendition = repository.rendition_id(
-            conn, pdf_sha256=pdf_sha256, resolution=resolution.value
+            conn, pdf_sha256=checked.pdf_sha256, resolution=resolution.value
         )
         if document is None:
             assert upload is not None
@@ -130,7 +77,7 @@ def create_campaign(
             rendition = repository.insert_rendition(
                 conn,
                 {
-                    "pdf_sha256": pdf_sha256,
+                    "pdf_sha256": checked.pdf_sha256,
                     "resolution": resolution.value,
                     "tiff_sha256": svc.blobs.put(conn, tiff, now=now),
                     "pages": pages,
@@ -143,19 +90,19 @@ def create_campaign(
                 "account_id": account_id,
                 "line_id": line.id,
                 "reference": _new_reference(conn),
-                "name": name,
+                "name": checked.name,
                 "document_id": document.id,
                 "rendition_id": rendition,
                 "quality": new.quality.value,
                 "send_type": new.send_type.value,
-                "send_at": send_at,
+                "send_at": checked.send_at,
                 "state": initial_state(new.send_type).value,
                 "outcome": CampaignOutcome.NA.value,
                 "count_delivered": 0,
                 "count_failed": 0,
                 "created_at": now,
             },
-            numbers=recipients.numbers,
+            numbers=checked.numbers,
             line_id=line.id,
         )
         return repository.get_campaign(conn, account_id, line.id, campaign_id)
@@ -269,92 +216,6 @@ def campaign_preview_png(
     if not 1 <= page <= len(pages):
         raise NotFoundError(f"the campaign's document has {len(pages)} pages, not {page}")
     return preview_png(pages[page - 1])
-
-
-def _pdf_of(
-    conn: Connection,
-    svc: Services,
-    account_id: int,
-    document_id: int | None,
-    errors: list[InputError],
-) -> tuple[Document | None, bytes] | None:
-    if document_id is None:
-        errors.append(InputError("choose the PDF document to fax", field="documentId"))
-        return None
-    try:
-        document, data = _content(conn, svc, account_id, document_id)
-    except NotFoundError:
-        errors.append(InputError(f"no document {document_id} in this account", field="documentId"))
-        return None
-    if document.media_type != document_service.PDF:
-        errors.append(InputError(f"'{document.name}' is not a PDF", field="documentId"))
-        return None
-    return document, data
-
-
-def _numbers_text_of(
-    conn: Connection, svc: Services, account_id: int, new: NewCampaign, errors: list[InputError]
-) -> str | None:
-    if new.recipients_document_id is not None:
-        try:
-            document, data = _content(conn, svc, account_id, new.recipients_document_id)
-        except NotFoundError:
-            errors.append(
-                InputError(
-                    f"no document {new.recipients_document_id} in this account",
-                    field="recipientsDocId",
-                )
-            )
-            return None
-        if document.media_type != document_service.TEXT:
-            errors.append(
-                InputError(f"'{document.name}' is not a text file", field="recipientsDocId")
-            )
-            return None
-        try:
-            return decode_recipient_file(data)
-        except InputError as error:
-            errors.append(InputError(error.message, field="recipientsDocId"))
-            return None
-    if new.recipients_list is None or not new.recipients_list.strip():
-        errors.append(InputError("enter at least one fax number", field="recipientsList"))
-        return None
-    return new.recipients_list
-
-
-def _render_unless_cached(
-    svc: Services,
-    pdf_sha256: str,
-    data: bytes,
-    resolution: Resolution,
-    field: str,
-    errors: list[InputError],
-) -> tuple[bytes, int] | None:
-    """The TIFF-F and page count of a PDF not rendered at this resolution before."""
-    with svc.transaction() as conn:
-        if repository.rendition_id(conn, pdf_sha256=pdf_sha256, resolution=resolution.value):
-            return None
-    try:
-        fax_pages = render_pdf(data, resolution, limits=svc.settings.document_limits)
-    except DocumentError as error:
-        errors.append(DocumentError(error.problem, error.message, page=error.page, field=field))
-        return None
-    return write_tiff_f(fax_pages), len(fax_pages.pages)
-
-
-def _content(
-    conn: Connection, svc: Services, account_id: int, document_id: int
-) -> tuple[Document, bytes]:
-    document = repository.get_document(conn, account_id, document_id)
-    return document, svc.blobs.get(conn, document.sha256)
-
-
-def _collect(errors: list[InputError], check: Callable[[], T]) -> T | None:
-    try:
-        return check()
-    except InputError as error:
-        errors.append(error)
-        return None
 
 
 def _new_reference(conn: Connection) -> str:

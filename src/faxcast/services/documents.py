@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from faxcast.documents import count_pdf_pages
+from faxcast.domain.models import Document
 from faxcast.domain.numbers import decode_recipient_file
 from faxcast.errors import DocumentError, DocumentProblem, InputError
 from faxcast.services.context import Services
-from faxcast.services.models import Document
 from faxcast.store import repository
 
 PDF = "application/pdf"

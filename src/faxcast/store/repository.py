@@ -1,7 +1,7 @@
 """Reads and writes of faxcast's records, every one scoped by account (DESIGN.md).
 
 Functions take an open connection so a use case composes them in one transaction; rows are
-turned into the frozen read models of `services.models` here and nowhere else.
+turned into the frozen read models of `domain.models` here and nowhere else.
 """
 
 from __future__ import annotations
@@ -28,11 +28,7 @@ from sqlalchemy import (
 )
 
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
-from faxcast.domain.outcome import FailureClass
-from faxcast.domain.quality import Quality
-from faxcast.domain.recipient import RecipientState
-from faxcast.errors import NotFoundError
-from faxcast.services.models import (
+from faxcast.domain.models import (
     Account,
     Attempt,
     Campaign,
@@ -43,6 +39,10 @@ from faxcast.services.models import (
     Page,
     Recipient,
 )
+from faxcast.domain.outcome import FailureClass
+from faxcast.domain.quality import Quality
+from faxcast.domain.recipient import RecipientState
+from faxcast.errors import NotFoundError
 from faxcast.store.tables import (
     accounts,
     attempts,

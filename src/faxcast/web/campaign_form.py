@@ -8,7 +8,7 @@ and only then uploads the files and creates the campaign.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final, TypeVar
@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from faxcast.documents import count_pdf_pages
 from faxcast.domain.campaign import SendType
+from faxcast.domain.models import Account, Campaign, Line
 from faxcast.domain.numbers import RecipientListError, decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import DocumentError, InputError, MultipleInputError
-from faxcast.services import campaigns
+from faxcast.services import campaigns, new_campaign
 from faxcast.services.context import Services
-from faxcast.services.models import Account, Campaign, Line
 from faxcast.web import i18n
 
 LIST: Final = "list"
@@ -162,7 +162,7 @@ def submit(
             errors.add("pdf", _field_error(error, lang, account, send_at, svc))
     if quality is None or send_type is None:
         return errors
-    new = campaigns.NewCampaign(
+    new = new_campaign.NewCampaign(
         name=form.name,
         document_id=None,
         quality=quality,
@@ -171,10 +171,8 @@ def submit(
         recipients_list=numbers_text or "",
     )
     if pdf is None or errors:
-        # Without a valid PDF the use case stores nothing: it is asked to list what else is wrong.
-        for found in _input_errors(
-            lambda: campaigns.create_campaign(svc, account.id, line.id, new)
-        ):
+        # The PDF's own problem is already listed: the other fields' come from the use case.
+        for found in new_campaign.validate_campaign(svc, account.id, line.id, new):
             name = _form_field(found.field, numbers_field)
             if name != "pdf":
                 errors.add(name, _field_error(found, lang, account, send_at, svc))
@@ -182,7 +180,7 @@ def submit(
     try:
         # Checks every field, then stores the PDF and the campaign together, or nothing.
         return campaigns.create_campaign(
-            svc, account.id, line.id, new, upload=campaigns.PdfUpload(pdf.name, pdf.data)
+            svc, account.id, line.id, new, upload=new_campaign.PdfUpload(pdf.name, pdf.data)
         )
     except InputError as failure:
         for found in failure.errors if isinstance(failure, MultipleInputError) else (failure,):
@@ -219,17 +217,6 @@ def _send_at(
         errors.add("send_at", FieldError(t("err.date_invalid")))
         return None
     return moment.replace(tzinfo=ZoneInfo(timezone))
-
-
-def _input_errors(create: Callable[[], object]) -> list[InputError]:
-    """The input errors a create call raises (it must raise: it is given no document)."""
-    try:
-        create()
-    except MultipleInputError as error:
-        return list(error.errors)
-    except InputError as error:
-        return [error]
-    raise AssertionError("create_campaign accepted a campaign without a document")
 
 
 _SERVICE_FIELDS: Final[Mapping[str, str]] = {

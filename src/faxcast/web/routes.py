@@ -30,11 +30,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from faxcast.documents import preview_png, read_tiff_f, render_pdf
 from faxcast.domain.campaign import CampaignState, Command, allowed_commands
-from faxcast.domain.quality import Quality
-from faxcast.errors import ConflictError, DocumentError, NotFoundError
-from faxcast.services import accounts, campaigns
-from faxcast.services.context import Services
-from faxcast.services.models import (
+from faxcast.domain.models import (
     Account,
     Attempt,
     Campaign,
@@ -44,6 +40,10 @@ from faxcast.services.models import (
     Page,
     Recipient,
 )
+from faxcast.domain.quality import Quality
+from faxcast.errors import ConflictError, DocumentError, NotFoundError
+from faxcast.services import accounts, campaigns
+from faxcast.services.context import Services
 from faxcast.web import csrf, i18n
 from faxcast.web.campaign_form import FIELDS, CampaignForm, Errors, Upload, submit
 

@@ -11,8 +11,8 @@ from faxcast.api.deps import AccountId, CampaignId, LineId, ServicesDep
 from faxcast.api.problems import problem_responses, rename_fields
 from faxcast.api.routes import received as received_routes
 from faxcast.domain.campaign import CampaignState
+from faxcast.domain.models import Attempt
 from faxcast.services import campaigns
-from faxcast.services.models import Attempt
 
 router = APIRouter(
     prefix="/telephony/{account}/fax/{line}/campaigns",

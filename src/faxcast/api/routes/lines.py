@@ -7,8 +7,8 @@ from fastapi import APIRouter, status
 from faxcast.api import schemas
 from faxcast.api.deps import AccountId, LineId, ServicesDep
 from faxcast.api.problems import problem_responses
+from faxcast.domain.models import LineSettings
 from faxcast.services import accounts
-from faxcast.services.models import LineSettings
 
 router = APIRouter(
     prefix="/telephony/{account}/fax", tags=["lines"], responses=problem_responses(404, 422)

@@ -1,0 +1,209 @@
+"""Checking a new campaign: every problem of the form at once, and nothing stored."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection
+
+from faxcast.documents import render_pdf, write_tiff_f
+from faxcast.domain.campaign import SendType, validate_name, validate_send_at
+from faxcast.domain.models import Document, Line
+from faxcast.domain.numbers import RecipientListError, decode_recipient_file, parse_recipients
+from faxcast.domain.quality import Quality, Resolution
+from faxcast.errors import DocumentError, InputError, MultipleInputError, NotFoundError
+from faxcast.services import documents as document_service
+from faxcast.services.context import Services
+from faxcast.store import repository
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NewCampaign:
+    """The creation form (the provider's field names in brackets)."""
+
+    name: str
+    document_id: int | None  # [documentId]
+    quality: Quality  # [faxQuality]
+    send_type: SendType  # [sendType]
+    send_at: datetime | None  # [sendDate]
+    recipients_list: str | None = None  # [recipientsList], when recipientsType is "list"
+    recipients_document_id: int | None = None  # [recipientsDocId], when it is "document"
+
+
+@dataclass(frozen=True)
+class PdfUpload:
+    """A PDF sent with the creation form itself (web, CLI) rather than uploaded before."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CheckedCampaign:
+    """A new campaign whose every field was found valid, with what storing it needs."""
+
+    new: NewCampaign
+    line: Line
+    name: str
+    send_at: datetime | None
+    numbers: tuple[str, ...]
+    document: Document | None  # None when the PDF comes with the form (`upload`)
+    pdf: bytes
+    pdf_sha256: str
+    rendered: tuple[bytes, int] | None  # TIFF-F and pages, unless rendered before
+    now: datetime
+
+
+def validate_campaign(
+    svc: Services,
+    account_id: int,
+    line_id: int,
+    new: NewCampaign,
+    *,
+    upload: PdfUpload | None = None,
+) -> list[InputError]:
+    """Every problem of a new campaign, in form order; empty when it can be created."""
+    return check_campaign(svc, account_id, line_id, new, upload=upload)[1]
+
+
+def check_campaign(
+    svc: Services,
+    account_id: int,
+    line_id: int,
+    new: NewCampaign,
+    *,
+    upload: PdfUpload | None = None,
+) -> tuple[CheckedCampaign | None, list[InputError]]:
+    """The checked campaign, or None and every problem (NotFoundError for the line)."""
+    now = svc.clock.now()
+    errors: list[InputError] = []
+    with svc.transaction() as conn:
+        line = repository.get_line(conn, account_id, line_id)
+        if upload is None:
+            pdf = _pdf_of(conn, svc, account_id, new.document_id, errors)
+        else:
+            pdf = (None, upload.data)
+        numbers_text = _numbers_text_of(conn, svc, account_id, new, errors)
+    name = _collect(errors, lambda: validate_name(new.name))
+    send_at = _collect(errors, lambda: validate_send_at(new.send_type, new.send_at, now=now))
+    numbers: tuple[str, ...] | None = None
+    if numbers_text is not None:
+        field = "recipientsDocId" if new.recipients_document_id is not None else "recipientsList"
+        try:
+            numbers = parse_recipients(
+                numbers_text, country=line.country, max_recipients=svc.settings.max_recipients
+            ).numbers
+        except RecipientListError as error:
+            error.field = field
+            errors.append(error)
+    pdf_sha256 = ""
+    rendered: tuple[bytes, int] | None = None
+    if pdf is not None:
+        pdf_sha256 = hashlib.sha256(pdf[1]).hexdigest()
+        field = "documentId" if upload is None else "file"
+        resolution = new.quality.profile.resolution
+        rendered = _render_unless_cached(svc, pdf_sha256, pdf[1], resolution, field, errors)
+    if errors or pdf is None or name is None or numbers is None:
+        return None, errors
+    checked = CheckedCampaign(
+        new, line, name, send_at, numbers, pdf[0], pdf[1], pdf_sha256, rendered, now
+    )
+    return checked, []
+
+
+def raise_all(errors: list[InputError]) -> None:
+    """Raise the problems found as one error (several become a MultipleInputError)."""
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleInputError(errors)
+
+
+def _pdf_of(
+    conn: Connection,
+    svc: Services,
+    account_id: int,
+    document_id: int | None,
+    errors: list[InputError],
+) -> tuple[Document | None, bytes] | None:
+    if document_id is None:
+        errors.append(InputError("choose the PDF document to fax", field="documentId"))
+        return None
+    try:
+        document, data = _content(conn, svc, account_id, document_id)
+    except NotFoundError:
+        errors.append(InputError(f"no document {document_id} in this account", field="documentId"))
+        return None
+    if document.media_type != document_service.PDF:
+        errors.append(InputError(f"'{document.name}' is not a PDF", field="documentId"))
+        return None
+    return document, data
+
+
+def _numbers_text_of(
+    conn: Connection, svc: Services, account_id: int, new: NewCampaign, errors: list[InputError]
+) -> str | None:
+    if new.recipients_document_id is not None:
+        try:
+            document, data = _content(conn, svc, account_id, new.recipients_document_id)
+        except NotFoundError:
+            errors.append(
+                InputError(
+                    f"no document {new.recipients_document_id} in this account",
+                    field="recipientsDocId",
+                )
+            )
+            return None
+        if document.media_type != document_service.TEXT:
+            errors.append(
+                InputError(f"'{document.name}' is not a text file", field="recipientsDocId")
+            )
+            return None
+        try:
+            return decode_recipient_file(data)
+        except InputError as error:
+            errors.append(InputError(error.message, field="recipientsDocId"))
+            return None
+    if new.recipients_list is None or not new.recipients_list.strip():
+        errors.append(InputError("enter at least one fax number", field="recipientsList"))
+        return None
+    return new.recipients_list
+
+
+def _render_unless_cached(
+    svc: Services,
+    pdf_sha256: str,
+    data: bytes,
+    resolution: Resolution,
+    field: str,
+    errors: list[InputError],
+) -> tuple[bytes, int] | None:
+    """The TIFF-F and page count of a PDF not rendered at this resolution before."""
+    with svc.transaction() as conn:
+        if repository.rendition_id(conn, pdf_sha256=pdf_sha256, resolution=resolution.value):
+            return None
+    try:
+        fax_pages = render_pdf(data, resolution, limits=svc.settings.document_limits)
+    except DocumentError as error:
+        errors.append(DocumentError(error.problem, error.message, page=error.page, field=field))
+        return None
+    return write_tiff_f(fax_pages), len(fax_pages.pages)
+
+
+def _content(
+    conn: Connection, svc: Services, account_id: int, document_id: int
+) -> tuple[Document, bytes]:
+    document = repository.get_document(conn, account_id, document_id)
+    return document, svc.blobs.get(conn, document.sha256)
+
+
+def _collect(errors: list[InputError], check: Callable[[], T]) -> T | None:
+    try:
+        return check()
+    except InputError as error:
+        errors.append(error)
+        return None
