@@ -68,11 +68,10 @@ from sqlalchemy.engine import make_url
 from faxcast.bootstrap import build_services
 from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings
-from faxcast.dispatch.queue import Claim, Finished
 from faxcast.dispatch.worker import Worker
 from faxcast.documents import render_pdf, write_tiff_f
-from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
-from faxcast.domain.models import Campaign, Line
+from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
+from faxcast.domain.models import Claim, Line
 from faxcast.domain.numbers import parse_recipients
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
@@ -81,6 +80,7 @@ from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign
+from faxcast.services.outcomes import Finished
 from faxcast.store.tables import attempts, recipients
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

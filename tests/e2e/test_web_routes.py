@@ -14,8 +14,8 @@ import pytest
 from faxcast.bootstrap import create_app
 from faxcast.clock import SystemClock
 from faxcast.config import Settings
-from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
-from faxcast.domain.models import Campaign, Line, LineKind
+from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
+from faxcast.domain.models import Line, LineKind
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
 from faxcast.services import accounts, campaigns, documents

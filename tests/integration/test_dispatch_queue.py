@@ -13,10 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
-from faxcast.dispatch import queue
-from faxcast.dispatch.queue import Claim, Finished
 from faxcast.domain.campaign import SendType
-from faxcast.domain.models import Line, LineKind, LineSettings
+from faxcast.domain.models import Claim, Line, LineKind, LineSettings
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.fax.result import FaxResult, T30Code
@@ -24,6 +22,8 @@ from faxcast.lines.base import CallResult
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign
+from faxcast.services.outcomes import Finished, record
+from faxcast.store import queue
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, recipients
@@ -212,7 +212,7 @@ def test_a_batch_of_results_moves_each_recipient_and_keeps_the_counts(svc: Servi
         )
 
     with svc.transaction() as conn:
-        states = queue.record_results(
+        states = record(
             conn,
             [
                 _delivered(good),
@@ -258,7 +258,7 @@ def test_a_batch_that_settles_the_last_recipients_finishes_the_campaign(svc: Ser
     first, unallocated, last = claims
 
     with svc.transaction() as conn:
-        queue.record_results(
+        record(
             conn,
             [
                 _delivered(first),
@@ -290,9 +290,9 @@ def test_claims_take_every_first_call_in_list_order_before_any_retry(svc: Servic
     for numbers in lists.values():
         _run(svc, account.id, line.id, pdf.id, numbers)
 
-    def record(calls: list[Finished], now: datetime) -> None:
+    def record_at(calls: list[Finished], now: datetime) -> None:
         with svc.transaction() as conn:
-            queue.record_results(conn, calls, policy=svc.settings.retry_policy, now=now)
+            record(conn, calls, policy=svc.settings.retry_policy, now=now)
 
     older_first = _claim(svc, line, 1)
     assert [c.number for c in older_first] == [e164(lists["older"][0])]
@@ -300,9 +300,9 @@ def test_claims_take_every_first_call_in_list_order_before_any_retry(svc: Servic
     # First calls across the line's campaigns, in list order (the older campaign's first).
     assert [c.number for c in taken] == [e164(n) for n in lists["older"][1:] + lists["newer"][:1]]
     newer_first = taken[-1]
-    record([_failed(newer_first, FailureClass.BUSY, 486), *map(_delivered, taken[:-1])], NOW)
+    record_at([_failed(newer_first, FailureClass.BUSY, 486), *map(_delivered, taken[:-1])], NOW)
     # The older campaign's busy number fails a minute later: its retry is due a minute later.
-    record([_failed(older_first[0], FailureClass.BUSY, 486)], NOW + timedelta(minutes=1))
+    record_at([_failed(older_first[0], FailureClass.BUSY, 486)], NOW + timedelta(minutes=1))
 
     # One free channel at a time, long after both retries are due.
     later = NOW + timedelta(hours=1)

@@ -14,6 +14,7 @@ from typing import Annotated, Final, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from faxcast.domain import campaign as domain_campaign
 from faxcast.domain import models
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.outcome import FailureClass
@@ -247,7 +248,7 @@ class Campaign(Schema):
     created_at: UtcTime
 
     @classmethod
-    def of(cls, campaign: models.Campaign) -> Campaign:
+    def of(cls, campaign: domain_campaign.Campaign) -> Campaign:
         """The schema of a read model."""
         return cls(
             id=campaign.id,
@@ -281,7 +282,7 @@ class CampaignPage(Schema):
     page_size: int
 
     @classmethod
-    def of(cls, page: models.Page[models.Campaign]) -> CampaignPage:
+    def of(cls, page: models.Page[domain_campaign.Campaign]) -> CampaignPage:
         """The schema of a page of read models."""
         return cls(
             items=[Campaign.of(c) for c in page.items],

@@ -13,8 +13,8 @@ import click
 from faxcast.bootstrap import line_drivers
 from faxcast.cli.context import CliState, parse_when, pass_state
 from faxcast.dispatch.worker import Worker
-from faxcast.domain.campaign import CampaignState, SendType
-from faxcast.domain.models import Campaign, CampaignDetail, Line, LineKind, LineSettings
+from faxcast.domain.campaign import Campaign, CampaignState, SendType
+from faxcast.domain.models import CampaignDetail, Line, LineKind, LineSettings
 from faxcast.domain.numbers import decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import InputError

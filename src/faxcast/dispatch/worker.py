@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import random
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
-from faxcast.dispatch import queue
 from faxcast.dispatch.group_commit import GroupCommit
-from faxcast.dispatch.queue import Claim, Finished
-from faxcast.domain.models import Line
+from faxcast.domain.models import Claim, Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.retry import StepDown, call_cap_s, degraded_profile
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import DocumentError
 from faxcast.fax.engine import Outgoing
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
+from faxcast.services import campaigns, outcomes
 from faxcast.services.context import Services
+from faxcast.services.outcomes import Finished
+from faxcast.store import queue
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +94,8 @@ class Worker:
                     conn, self.id, hostname=socket.gethostname(), pid=os.getpid(), now=now
                 )
                 self._registered = True
-            queue.start_due_campaigns(conn, now=now)
-        self._recover()
+        campaigns.start_due_campaigns(svc)
+        outcomes.recover_abandoned(svc, rand=self._rand)
         claims: list[Claim] = []
         with svc.transaction() as conn:
             work = queue.lines_with_work(conn, now=now)
@@ -117,37 +116,6 @@ class Worker:
                     most=room,
                 )
         return claims
-
-    def _recover(self) -> None:
-        """Close calls of dead workers as interrupted attempts; the retry policy decides."""
-        svc = self.svc
-        now = svc.clock.now()
-        dead_before = now - timedelta(seconds=svc.settings.dead_worker_s)
-        with svc.transaction() as conn:
-            abandoned = queue.abandoned_claims(conn, now=now, dead_before=dead_before)
-            queue.record_results(
-                conn,
-                [
-                    Finished(
-                        claim,
-                        CallResult(
-                            started_at=claim.claimed_at or now,
-                            answered_at=None,
-                            ended_at=now,
-                            sip_status=None,
-                            failure=FailureClass.TRANSFER_FAILED,
-                            reason="interrupted: the worker placing the call stopped",
-                            fax=None,
-                        ),
-                        worker_id=queue.worker_of(conn, claim.recipient_id),
-                        rand=self._rand(),
-                    )
-                    for claim in abandoned
-                ],
-                policy=svc.settings.retry_policy,
-                now=now,
-            )
-            queue.prune_dead_workers(conn, dead_before=dead_before)
 
     def _lease_s(self) -> float:
         return call_cap_s(self.svc.settings.max_pages) + _LEASE_MARGIN_S
@@ -214,23 +182,7 @@ class Worker:
         return Outgoing.from_file(path)
 
     def _record(self, calls: list[Finished]) -> None:
-        svc = self.svc
-        with svc.transaction() as conn:
-            now = svc.clock.now()
-            queue.record_results(
-                conn,
-                [
-                    dataclasses.replace(
-                        call,
-                        received_sha256=svc.blobs.put(conn, call.result.received_tiff, now=now),
-                    )
-                    if call.result.received_tiff
-                    else call
-                    for call in calls
-                ],
-                policy=svc.settings.retry_policy,
-                now=now,
-            )
+        outcomes.record_outcomes(self.svc, calls)
 
     def _unregister(self) -> None:
         with self.svc.transaction() as conn:

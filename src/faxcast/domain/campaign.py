@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -92,7 +92,7 @@ _TRANSITIONS: Final[Mapping[tuple[CampaignState, Command], CampaignState]] = {
     (_S.WAITING, _C.FAIL): _S.ERROR,
     (_S.RUNNING, _C.FAIL): _S.ERROR,
     (_S.STOPPING, _C.FAIL): _S.ERROR,
-    # Deleting keeps the state: the store removes the row when it sees CampaignDeleted.
+    # Deleting keeps the state: the use case then removes the row.
     # Running and stopping are absent because calls may be in progress.
     (_S.SCHEDULED, _C.DELETE): _S.SCHEDULED,
     (_S.WAITING, _C.DELETE): _S.WAITING,
@@ -191,132 +191,55 @@ def validate_send_at(
     return send_at
 
 
-@dataclass(frozen=True)
-class CampaignCreated:
-    """A campaign was created, waiting or scheduled."""
-
-    reference: str
-    state: CampaignState
-
-
-@dataclass(frozen=True)
-class CampaignLaunched:
-    """A waiting campaign was launched by hand."""
-
-    reference: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CampaignStarted:
-    """A scheduled campaign reached its time and started."""
-
-    reference: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CampaignStopping:
-    """Stop was asked: no new call starts; calls in progress finish."""
-
-    reference: str
-
-
-@dataclass(frozen=True)
-class CampaignStopped:
-    """The last call in progress ended; the campaign waits for a launch."""
-
-    reference: str
-
-
-@dataclass(frozen=True)
-class CampaignFinished:
-    """The last recipient was settled."""
-
-    reference: str
-    outcome: CampaignOutcome
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CampaignFailed:
-    """The campaign cannot run (document unusable, line removed)."""
-
-    reference: str
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class CampaignDeleted:
-    """The campaign is to be removed from the history."""
-
-    reference: str
-
-
-CampaignEvent = (
-    CampaignCreated
-    | CampaignLaunched
-    | CampaignStarted
-    | CampaignStopping
-    | CampaignStopped
-    | CampaignFinished
-    | CampaignFailed
-    | CampaignDeleted
-)
-
-
-@dataclass(eq=False)
+@dataclass(frozen=True, kw_only=True)
 class Campaign:
-    """One document, many recipients, one schedule; methods apply a command and record events."""
+    """One document, many recipients, one schedule; each lifecycle step returns the next value.
 
-    name: str
+    The lifecycle is decided here and nowhere else: use cases load a campaign, ask it for the
+    next one, and save that (`store.repository.save_campaign`), in one transaction.
+    """
+
+    id: int
+    account_id: int
+    line_id: int
     reference: str
-    state: CampaignState
+    name: str
+    document_id: int | None
+    pages: int
+    quality: Quality
     send_type: SendType
     send_at: datetime | None
-    quality: Quality
-    outcome: CampaignOutcome = CampaignOutcome.NA
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    events: list[CampaignEvent] = field(default_factory=list, repr=False)
+    state: CampaignState
+    outcome: CampaignOutcome
+    count_total: int
+    count_delivered: int
+    count_failed: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
-    @classmethod
-    def create(
-        cls,
-        *,
-        name: str,
-        reference: str,
-        send_type: SendType,
-        send_at: datetime | None,
-        quality: Quality,
-        now: datetime,
-    ) -> Campaign:
-        """A new campaign after checking its name and send time (InputError otherwise)."""
-        campaign = cls(
-            name=validate_name(name),
-            reference=reference,
-            state=initial_state(send_type),
-            send_type=send_type,
-            send_at=validate_send_at(send_type, send_at, now=now),
-            quality=quality,
-        )
-        campaign.events.append(CampaignCreated(reference, campaign.state))
-        return campaign
+    @property
+    def count_todo(self) -> int:
+        """Recipients neither delivered nor failed yet."""
+        return self.count_total - self.count_delivered - self.count_failed
+
+    @property
+    def counts(self) -> Counts:
+        """The recipients by outcome (they always add up)."""
+        return Counts(self.count_total, self.count_todo, self.count_delivered, self.count_failed)
 
     def can(self, command: Command) -> bool:
         """Whether the state allows `command` (its guards may still refuse it)."""
         return command in allowed_commands(self.state)
 
-    def launch(self, *, now: datetime) -> None:
-        """Start a waiting campaign by hand."""
-        self.state = self._next(Command.LAUNCH)
-        self.started_at = self.started_at or now
-        self.events.append(CampaignLaunched(self.reference, now))
+    def launched(self, *, now: datetime) -> Campaign:
+        """A waiting campaign started by hand; its first start stays its start date."""
+        return replace(self, state=self._next(Command.LAUNCH), started_at=self.started_at or now)
 
-    def start_due(self, *, now: datetime) -> None:
-        """Start a scheduled campaign whose time has come."""
-        new_state = self._next(Command.START_DUE)
+    def started(self, *, now: datetime) -> Campaign:
+        """A scheduled campaign whose time has come, running."""
+        state = self._next(Command.START_DUE)
         if self.send_at is None:
             raise ConflictError(f"cannot start campaign '{self.name}': it has no send date")
         if now < self.send_at:
@@ -324,53 +247,63 @@ class Campaign:
                 f"cannot start campaign '{self.name}': it is scheduled for "
                 f"{self.send_at:%Y-%m-%d %H:%M} UTC"
             )
-        self.state = new_state
-        self.started_at = self.started_at or now
-        self.events.append(CampaignStarted(self.reference, now))
+        return replace(self, state=state, started_at=self.started_at or now)
 
-    def stop(self, *, calls_in_progress: int) -> None:
-        """Stop a scheduled or running campaign; it waits for a launch once no call is left."""
+    def stopped(self, *, calls_in_progress: int) -> Campaign:
+        """Stop asked: no new call; it waits for a launch at once if no call is in progress."""
         _check_calls(calls_in_progress)
-        self.state = self._next(Command.STOP)
-        self.events.append(CampaignStopping(self.reference))
-        if calls_in_progress == 0:
-            self.end_stop(calls_in_progress=0)
+        stopping = replace(self, state=self._next(Command.STOP))
+        return stopping.stop_ended(calls_in_progress=0) if calls_in_progress == 0 else stopping
 
-    def end_stop(self, *, calls_in_progress: int) -> None:
-        """Finish a stop once the last call in progress has ended."""
+    def stop_ended(self, *, calls_in_progress: int) -> Campaign:
+        """A stopping campaign whose last call in progress has ended: it waits for a launch."""
         _check_calls(calls_in_progress)
-        new_state = self._next(Command.END_STOP)
+        state = self._next(Command.END_STOP)
         if calls_in_progress > 0:
             raise ConflictError(
                 f"cannot end the stop of campaign '{self.name}': "
                 f"{calls_in_progress} call(s) still in progress"
             )
-        self.state = new_state
-        self.events.append(CampaignStopped(self.reference))
+        return replace(self, state=state)
 
-    def settle(self, counts: Counts, *, now: datetime) -> None:
-        """Finish the campaign once every recipient is delivered or failed."""
-        new_state = self._next(Command.SETTLE)
-        if not counts.settled:
+    def finished(self, *, now: datetime) -> Campaign:
+        """Every recipient delivered or failed: finished, with the seed's status."""
+        state = self._next(Command.SETTLE)
+        if not self.counts.settled:
             raise ConflictError(
-                f"cannot finish campaign '{self.name}': {counts.todo} recipient(s) still to do"
+                f"cannot finish campaign '{self.name}': {self.count_todo} recipient(s) still to do"
             )
-        self.state = new_state
-        self.outcome = compute_outcome(counts.delivered, counts.failed, counts.total)
-        self.finished_at = now
-        self.events.append(CampaignFinished(self.reference, self.outcome, now))
+        outcome = compute_outcome(self.count_delivered, self.count_failed, self.count_total)
+        return replace(self, state=state, outcome=outcome, finished_at=now)
 
-    def fail(self, reason: str, *, now: datetime) -> None:
-        """End the campaign in error: it cannot run (document unusable, line removed)."""
-        self.state = self._next(Command.FAIL)
-        self.outcome = CampaignOutcome.ERROR
-        self.finished_at = now
-        self.events.append(CampaignFailed(self.reference, reason, now))
+    def failed(self, reason: str, *, now: datetime) -> Campaign:
+        """The campaign cannot run (document unusable, line removed): an error, for good."""
+        return replace(
+            self,
+            state=self._next(Command.FAIL),
+            outcome=CampaignOutcome.ERROR,
+            error=reason,
+            finished_at=now,
+        )
 
-    def delete(self) -> None:
-        """Mark the campaign for removal; refused while calls may be in progress."""
+    def progressed(self, *, now: datetime, calls_in_progress: Callable[[], int]) -> Campaign:
+        """After calls ended: finished once nobody is left, waiting once a stop's calls are over.
+
+        `calls_in_progress` is asked only when the answer matters (a stop with work left).
+        """
+        if self.state not in (CampaignState.RUNNING, CampaignState.STOPPING):
+            return self
+        if self.counts.settled:
+            return self.finished(now=now)
+        if self.state is CampaignState.STOPPING:
+            calls = calls_in_progress()
+            if calls == 0:
+                return self.stop_ended(calls_in_progress=calls)
+        return self
+
+    def check_deletable(self) -> None:
+        """ConflictError unless the campaign may leave the history (no call can be running)."""
         self._next(Command.DELETE)
-        self.events.append(CampaignDeleted(self.reference))
 
     def _next(self, command: Command) -> CampaignState:
         return transition(self.state, command, name=self.name)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.campaign import Campaign
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
+from faxcast.domain.retry import RecipientHistory
 
 T = TypeVar("T")
 
@@ -72,36 +73,6 @@ class Document:
     sha256: str
     pages: int | None
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class Campaign:
-    """A campaign as shown in the table: state, outcome, schedule and counts."""
-
-    id: int
-    account_id: int
-    line_id: int
-    reference: str
-    name: str
-    document_id: int | None
-    pages: int
-    quality: Quality
-    send_type: SendType
-    send_at: datetime | None
-    state: CampaignState
-    outcome: CampaignOutcome
-    count_total: int
-    count_delivered: int
-    count_failed: int
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @property
-    def count_todo(self) -> int:
-        """Recipients neither delivered nor failed yet."""
-        return self.count_total - self.count_delivered - self.count_failed
 
 
 @dataclass(frozen=True)
@@ -173,3 +144,19 @@ class Page(Generic[T]):
     total: int
     page: int
     page_size: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A recipient a worker now calls, with what the call needs."""
+
+    recipient_id: int
+    campaign_id: int
+    account_id: int
+    number: str
+    quality: Quality
+    tiff_sha256: str
+    pages: int
+    history: RecipientHistory
+    line: Line
+    claimed_at: datetime

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from faxcast.documents import preview_png, read_tiff_f
-from faxcast.domain.campaign import (
-    CampaignOutcome,
-    CampaignState,
-    Command,
-    initial_state,
-    transition,
-)
-from faxcast.domain.models import Campaign, CampaignDetail, Page
+from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
+from faxcast.domain.models import CampaignDetail, Page
 from faxcast.errors import ConflictError, InputError, NotFoundError
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
@@ -25,7 +20,7 @@ from faxcast.services.new_campaign import (
     check_campaign,
     raise_all,
 )
-from faxcast.store import repository
+from faxcast.store import queue, repository
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 SORTABLE = ("created_at", "name", "reference", "state", "outcome", "send_at", "started_at")
@@ -156,25 +151,20 @@ def campaign_detail(
 def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
     """Start a waiting campaign now (the seed's "Lancer la campagne")."""
     with svc.transaction() as conn:
-        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
-        new_state = transition(campaign.state, Command.LAUNCH, name=campaign.name)
-        _moved(
-            repository.set_campaign_state(
-                conn, campaign, new_state, started_at=campaign.started_at or svc.clock.now()
-            ),
-            campaign,
-        )
+        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
+        repository.save_campaign(conn, campaign, campaign.launched(now=svc.clock.now()))
         return repository.get_campaign(conn, account_id, line_id, campaign_id)
 
 
 def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
     """Stop a scheduled or running campaign: no new call; it then waits for a launch."""
     with svc.transaction() as conn:
-        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
-        new_state = transition(campaign.state, Command.STOP, name=campaign.name)
-        if repository.calls_in_progress(conn, campaign.id) == 0:
-            new_state = transition(new_state, Command.END_STOP, name=campaign.name)
-        _moved(repository.set_campaign_state(conn, campaign, new_state), campaign)
+        # The line first, as a claim locks it: a claim under way ends before the calls are
+        # counted, and none starts after, so the count is the calls the stop waits for.
+        queue.lock_line(conn, account_id, line_id)
+        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
+        calls = queue.calls_of_campaign(conn, campaign.id)
+        repository.save_campaign(conn, campaign, campaign.stopped(calls_in_progress=calls))
         return repository.get_campaign(conn, account_id, line_id, campaign_id)
 
 
@@ -182,8 +172,50 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
     """Remove a campaign from the history; refused while it runs or stops."""
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
-        transition(campaign.state, Command.DELETE, name=campaign.name)
-        _moved(repository.delete_campaign(conn, campaign), campaign)
+        campaign.check_deletable()
+        if not repository.delete_campaign(conn, campaign):
+            raise ConflictError(
+                f"campaign '{campaign.name}' changed while this action ran; "
+                "look at it and try again"
+            )
+
+
+def start_due_campaigns(svc: Services) -> int:
+    """Scheduled campaigns whose time has come start running, each exactly once."""
+    now = svc.clock.now()
+    with svc.transaction() as conn:
+        due = queue.due_campaigns(conn, now=now)
+        for account_id, line_id, campaign_id in due:
+            campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
+            repository.save_campaign(conn, campaign, campaign.started(now=now))
+    return len(due)
+
+
+def progress(conn: Connection, campaign: Campaign, *, now: datetime) -> None:
+    """After calls of the campaign ended: save what its lifecycle decides (finished, waiting)."""
+    after = campaign.progressed(
+        now=now, calls_in_progress=lambda: queue.calls_of_campaign(conn, campaign.id)
+    )
+    if after != campaign:
+        repository.save_campaign(conn, campaign, after)
+
+
+def fail_campaign(
+    conn: Connection,
+    account_id: int,
+    line_id: int,
+    campaign_id: int,
+    *,
+    reason: str,
+    now: datetime,
+) -> None:
+    """The campaign cannot run: it ends in error and every recipient not in a call fails."""
+    campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
+    repository.save_campaign(conn, campaign, campaign.failed(reason, now=now))
+    failed = queue.fail_pending(
+        conn, campaign.id, reason=f"the campaign cannot run: {reason}", now=now
+    )
+    queue.count_settled(conn, campaign.id, delivered=0, failed=failed, pages=campaign.pages)
 
 
 def received_fax(svc: Services, account_id: int, line_id: int, attempt_id: int) -> bytes:
@@ -224,10 +256,3 @@ def _new_reference(conn: Connection) -> str:
         if not repository.reference_exists(conn, reference):
             return reference
     raise ConflictError("could not pick a unique campaign reference; try again")
-
-
-def _moved(changed: bool, campaign: Campaign) -> None:
-    if not changed:
-        raise ConflictError(
-            f"campaign '{campaign.name}' changed while this action ran; look at it and try again"
-        )

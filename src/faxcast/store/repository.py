@@ -27,11 +27,10 @@ from sqlalchemy import (
     update,
 )
 
-from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
 from faxcast.domain.models import (
     Account,
     Attempt,
-    Campaign,
     Document,
     Line,
     LineKind,
@@ -42,7 +41,8 @@ from faxcast.domain.models import (
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
-from faxcast.errors import NotFoundError
+from faxcast.errors import ConflictError, NotFoundError
+from faxcast.store import sql
 from faxcast.store.tables import (
     accounts,
     attempts,
@@ -98,13 +98,13 @@ def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
     ).first()
     if row is None:
         raise NotFoundError(f"no fax line {line_id} in account {account_id}")
-    return _line(row)
+    return line_of(row)
 
 
 def list_lines(conn: Connection, account_id: int) -> list[Line]:
     """The account's lines, oldest first."""
     rows = conn.execute(select(lines).where(lines.c.account_id == account_id).order_by(lines.c.id))
-    return [_line(r) for r in rows]
+    return [line_of(r) for r in rows]
 
 
 def update_line(conn: Connection, line: Line, settings: LineSettings) -> Line:
@@ -124,7 +124,8 @@ def _line_values(line: LineSettings) -> dict[str, Any]:
     }
 
 
-def _line(row: Row[Any]) -> Line:
+def line_of(row: Row[Any]) -> Line:
+    """A line from its row."""
     return Line(
         row.id,
         row.account_id,
@@ -288,18 +289,23 @@ def _insert_recipients(
     )
 
 
-def get_campaign(conn: Connection, account_id: int, line_id: int, campaign_id: int) -> Campaign:
-    """The line's campaign, or NotFoundError (also for another account's campaign)."""
-    row = conn.execute(
-        _campaigns_query().where(
-            campaigns.c.id == campaign_id,
-            campaigns.c.account_id == account_id,
-            campaigns.c.line_id == line_id,
-        )
-    ).first()
+def get_campaign(
+    conn: Connection, account_id: int, line_id: int, campaign_id: int, *, lock: bool = False
+) -> Campaign:
+    """The line's campaign, or NotFoundError (also for another account's campaign).
+
+    With `lock`, the row stays locked until the transaction ends (PostgreSQL; SQLite
+    transactions hold the write lock from their start).
+    """
+    query = _campaigns_query().where(
+        campaigns.c.id == campaign_id,
+        campaigns.c.account_id == account_id,
+        campaigns.c.line_id == line_id,
+    )
+    row = conn.execute(query.with_for_update(of=campaigns) if lock else query).first()
     if row is None:
         raise NotFoundError(f"no campaign {campaign_id} on line {line_id}")
-    return _campaign(row)
+    return campaign_of(row)
 
 
 def campaign_tiff(conn: Connection, campaign_id: int) -> str:
@@ -342,19 +348,30 @@ def list_campaigns(
         .limit(page_size)
         .offset((page - 1) * page_size)
     )
-    return Page([_campaign(r) for r in rows], total, page, page_size)
+    return Page([campaign_of(r) for r in rows], total, page, page_size)
 
 
-def set_campaign_state(
-    conn: Connection, campaign: Campaign, new_state: CampaignState, **values: Any
-) -> bool:
-    """Move the campaign from its known state to `new_state`; False if it changed meanwhile."""
-    result = conn.execute(
-        update(campaigns)
-        .where(campaigns.c.id == campaign.id, campaigns.c.state == campaign.state.value)
-        .values(state=new_state.value, **values)
-    )
-    return result.rowcount == 1
+def save_campaign(conn: Connection, before: Campaign, after: Campaign) -> None:
+    """Write the lifecycle `after` decided from `before`; ConflictError if it moved meanwhile.
+
+    The one place a campaign's state is written (a test keeps it so).
+    """
+    moved = conn.execute(
+        sql.statement(conn.dialect.name, "save_campaign"),
+        {
+            "id": before.id,
+            "expected_state": before.state.value,
+            "state": after.state.value,
+            "outcome": after.outcome.value,
+            "error": after.error,
+            "started_at": after.started_at,
+            "finished_at": after.finished_at,
+        },
+    ).rowcount
+    if moved != 1:
+        raise ConflictError(
+            f"campaign '{before.name}' changed while this action ran; look at it and try again"
+        )
 
 
 def delete_campaign(conn: Connection, campaign: Campaign) -> bool:
@@ -366,19 +383,6 @@ def delete_campaign(conn: Connection, campaign: Campaign) -> bool:
         )
     )
     return result.rowcount == 1
-
-
-def calls_in_progress(conn: Connection, campaign_id: int) -> int:
-    """How many of the campaign's recipients are in a call now."""
-    count: int = conn.execute(
-        select(func.count())
-        .select_from(recipients)
-        .where(
-            recipients.c.campaign_id == campaign_id,
-            recipients.c.state == RecipientState.IN_CALL.value,
-        )
-    ).scalar_one()
-    return count
 
 
 def campaign_recipients(conn: Connection, campaign_id: int) -> list[Recipient]:
@@ -426,7 +430,8 @@ def get_attempt(conn: Connection, account_id: int, line_id: int, attempt_id: int
     return _attempt(row)
 
 
-def _campaign(row: Row[Any]) -> Campaign:
+def campaign_of(row: Row[Any], *, pages: int | None = None) -> Campaign:
+    """A campaign from its row; `pages` when the row does not carry its rendition's."""
     return Campaign(
         id=row.id,
         account_id=row.account_id,
@@ -434,7 +439,7 @@ def _campaign(row: Row[Any]) -> Campaign:
         reference=row.reference,
         name=row.name,
         document_id=row.document_id,
-        pages=row.pages,
+        pages=row.pages if pages is None else pages,
         quality=Quality(row.quality),
         send_type=SendType(row.send_type),
         send_at=row.send_at,

@@ -15,8 +15,8 @@ from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
 from faxcast.documents import count_pdf_pages
-from faxcast.domain.campaign import SendType
-from faxcast.domain.models import Account, Campaign, Line
+from faxcast.domain.campaign import Campaign, SendType
+from faxcast.domain.models import Account, Line
 from faxcast.domain.numbers import RecipientListError, decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import DocumentError, InputError, MultipleInputError

@@ -29,11 +29,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from faxcast.documents import preview_png, read_tiff_f, render_pdf
-from faxcast.domain.campaign import CampaignState, Command, allowed_commands
+from faxcast.domain.campaign import Campaign, CampaignState, Command, allowed_commands
 from faxcast.domain.models import (
     Account,
     Attempt,
-    Campaign,
     CampaignDetail,
     Line,
     LineKind,

@@ -1,0 +1,212 @@
+"""The queue's operations on the recipients table, each one named statement of `store/sql`.
+
+Each function runs in the caller's transaction; what a statement does is said beside it, in
+`sql/queue.<dialect>.sql`. No claim, lease or recovery SQL is built anywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Row
+
+from faxcast.domain.campaign import Campaign
+from faxcast.domain.models import Claim, Line
+from faxcast.domain.quality import Quality
+from faxcast.domain.retry import RecipientHistory
+from faxcast.errors import NotFoundError
+from faxcast.store import sql
+from faxcast.store.repository import campaign_of, line_of
+
+
+def run(conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+    """Execute the named statement of the connection's dialect."""
+    return conn.execute(sql.statement(conn.dialect.name, name), dict(params or {}))
+
+
+def run_many(conn: Connection, name: str, params: Sequence[Mapping[str, Any]]) -> None:
+    """Execute the named statement once per parameter set, in one round of executemany."""
+    conn.execute(sql.statement(conn.dialect.name, name), [dict(p) for p in params])
+
+
+def register_worker(
+    conn: Connection, worker_id: str, *, hostname: str, pid: int, now: datetime
+) -> None:
+    """Announce a worker; its heartbeats tell the others it is alive."""
+    run(
+        conn,
+        "register_worker",
+        {"worker_id": worker_id, "hostname": hostname, "pid": pid, "now": now},
+    )
+
+
+def heartbeat(conn: Connection, worker_id: str, *, now: datetime) -> None:
+    """Say this worker is alive."""
+    run(conn, "heartbeat", {"worker_id": worker_id, "now": now})
+
+
+def unregister_worker(conn: Connection, worker_id: str) -> None:
+    """A worker that stopped cleanly (its calls have ended)."""
+    run(conn, "unregister_worker", {"worker_id": worker_id})
+
+
+def prune_dead_workers(conn: Connection, *, dead_before: datetime) -> int:
+    """Forget workers that stopped beating and hold no call."""
+    return run(conn, "prune_dead_workers", {"dead_before": dead_before}).rowcount
+
+
+def due_campaigns(conn: Connection, *, now: datetime) -> list[tuple[int, int, int]]:
+    """(account, line, campaign) ids of scheduled campaigns whose time has come, locked."""
+    rows = run(conn, "due_campaigns", {"now": now})
+    return [(row.account_id, row.line_id, row.id) for row in rows]
+
+
+def lines_with_work(conn: Connection, *, now: datetime) -> list[tuple[int, int]]:
+    """(account id, line id) of lines with a recipient due in a running campaign."""
+    return [(row.account_id, row.line_id) for row in run(conn, "lines_with_work", {"now": now})]
+
+
+def lock_line(conn: Connection, account_id: int, line_id: int) -> Line:
+    """The account's line, locked until the transaction ends: claims on it take turns."""
+    row = run(conn, "lock_line", {"account_id": account_id, "line_id": line_id}).first()
+    if row is None:
+        raise NotFoundError(f"no fax line {line_id} in account {account_id}")
+    return line_of(row)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    number: str
+    due_at: datetime | None
+
+
+def claim(
+    conn: Connection,
+    *,
+    account_id: int,
+    line_id: int,
+    worker_id: str,
+    now: datetime,
+    lease_s: float,
+    most: int,
+) -> list[Claim]:
+    """Claim up to `most` due recipients of the line, within its free channels."""
+    line = lock_line(conn, account_id, line_id)
+    busy: int = run(conn, "calls_on_line", {"line_id": line_id}).scalar_one()
+    free = min(line.channel_limit - busy, most)
+    if free <= 0:
+        return []
+    running = run(conn, "running_campaigns", {"account_id": account_id, "line_id": line_id})
+    campaign_ids = list(running.scalars())
+    # Twice as many as free: the same number may be due in two campaigns of the line.
+    wanted = free * 2
+    # Everyone's first call before anyone's retry (in list order), then retries by due time.
+    candidates = sorted(
+        (
+            c
+            for campaign_id in campaign_ids
+            for c in _candidates(conn, "first_calls", campaign_id, now, wanted)
+        ),
+        key=lambda c: c.id,
+    )[:wanted]
+    if len(candidates) < wanted:
+        retries = (
+            c
+            for campaign_id in campaign_ids
+            for c in _candidates(conn, "due_retries", campaign_id, now, wanted)
+        )
+        candidates += sorted(retries, key=lambda c: (c.due_at or now, c.id))[
+            : wanted - len(candidates)
+        ]
+    chosen: dict[str, int] = {}
+    for candidate in candidates:
+        if len(chosen) < free:
+            chosen.setdefault(candidate.number, candidate.id)
+    if not chosen:
+        return []
+    ids = list(chosen.values())
+    run(
+        conn,
+        "claim_recipients",
+        {
+            "ids": ids,
+            "worker_id": worker_id,
+            "now": now,
+            "lease_expires_at": now + timedelta(seconds=lease_s),
+        },
+    )
+    return claimed(conn, line, ids)
+
+
+def _candidates(
+    conn: Connection, name: str, campaign_id: int, now: datetime, most: int
+) -> list[_Candidate]:
+    params: dict[str, object] = {"campaign_id": campaign_id, "most": most}
+    if name == "due_retries":
+        params["now"] = now
+    return [_Candidate(r.id, r.number, r.due_at) for r in run(conn, name, params)]
+
+
+def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
+    """The claims of recipients in a call, with what their calls need."""
+    return [
+        Claim(
+            recipient_id=row.id,
+            campaign_id=row.campaign_id,
+            account_id=row.account_id,
+            number=row.number,
+            quality=Quality(row.quality),
+            tiff_sha256=row.tiff_sha256,
+            pages=row.pages,
+            history=RecipientHistory(
+                dials=row.dials,
+                tries=row.tries,
+                no_fax=row.no_fax,
+                first_dial_at=row.first_dial_at,
+                pages_confirmed=row.pages_confirmed,
+            ),
+            line=line,
+            claimed_at=row.claimed_at,
+        )
+        for row in run(conn, "claimed", {"ids": ids})
+    ]
+
+
+def abandoned_claims(conn: Connection, *, now: datetime, dead_before: datetime) -> list[Row[Any]]:
+    """Calls whose lease expired or whose worker stopped beating (id, line_id, worker_id...)."""
+    return list(run(conn, "abandoned_claims", {"now": now, "dead_before": dead_before}))
+
+
+def lock_holders(conn: Connection, recipient_ids: Sequence[int]) -> list[Row[Any]]:
+    """Each recipient's state, holder and campaign state, locked for recording results."""
+    return list(run(conn, "lock_holders", {"ids": list(recipient_ids)}))
+
+
+def end_leases(conn: Connection, moves: Sequence[Mapping[str, Any]]) -> None:
+    """Move recipients on after their calls and release their leases."""
+    run_many(conn, "end_lease", moves)
+
+
+def fail_pending(conn: Connection, campaign_id: int, *, reason: str, now: datetime) -> int:
+    """Fail every recipient of the campaign not in a call; how many."""
+    params = {"campaign_id": campaign_id, "reason": reason, "now": now}
+    return run(conn, "fail_pending", params).rowcount
+
+
+def count_settled(
+    conn: Connection, campaign_id: int, *, delivered: int, failed: int, pages: int
+) -> Campaign:
+    """Add settled recipients to the campaign's counts; the campaign as it now stands."""
+    params = {"campaign_id": campaign_id, "delivered": delivered, "failed": failed}
+    row = run(conn, "count_settled", params).one()
+    return campaign_of(row, pages=pages)
+
+
+def calls_of_campaign(conn: Connection, campaign_id: int) -> int:
+    """How many of the campaign's recipients are in a call now."""
+    count: int = run(conn, "calls_of_campaign", {"campaign_id": campaign_id}).scalar_one()
+    return count

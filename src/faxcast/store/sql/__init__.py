@@ -1,0 +1,65 @@
+"""The queue's SQL by name: one file per database, in procrastinate's `-- name --` blocks.
+
+A block is a `-- name --` line, comment lines saying what the statement does, then the
+statement. Both files define the same names; only locking differs between them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from importlib import resources
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.sql.selectable import TextualSelect
+
+from faxcast.store.tables import UtcDateTime
+
+DIALECTS = ("sqlite", "postgresql")
+_HEADER = re.compile(r"^-- ([a-z_]+) --$", re.MULTILINE)
+# Bound parameters and result columns named like this are times, stored as aware UTC.
+_TIME = re.compile(r"(_at|^now|^dead_before)$")
+_PARAM = re.compile(r"(?<!:):([a-z_]+)")
+_LIST_PARAMS = frozenset({"ids"})
+_TIME_COLUMNS = (
+    *("due_at", "first_dial_at", "claimed_at", "lease_expires_at", "settled_at"),
+    *("send_at", "created_at", "started_at", "finished_at"),
+    *("heartbeat_at", "answered_at", "ended_at"),
+)
+_ROWS = re.compile(r"^\s*SELECT\b|\bRETURNING\b", re.IGNORECASE)
+
+
+def queries(dialect: str) -> Mapping[str, str]:
+    """Every named statement of the dialect's file, as SQL text without its comments."""
+    return _read(dialect)
+
+
+@functools.cache
+def _read(dialect: str) -> dict[str, str]:
+    source = resources.files(__package__).joinpath(f"queue.{dialect}.sql").read_text("utf-8")
+    # split() gives [preamble, name1, body1, name2, body2, ...]
+    parts = _HEADER.split(source)
+    blocks = zip(parts[1::2], parts[2::2], strict=True)
+    # The comments stay in the file: a `:name` in one would be bound like a parameter.
+    return {name: _code(body).strip().rstrip(";") for name, body in blocks}
+
+
+def _code(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+@functools.cache
+def statement(dialect: str, name: str) -> TextClause | TextualSelect:
+    """The named statement, built once, with its time parameters and result columns typed."""
+    sql = _read(dialect)[name]
+    params = [
+        bindparam(param, type_=UtcDateTime())
+        if _TIME.search(param)
+        else bindparam(param, expanding=param in _LIST_PARAMS)
+        for param in dict.fromkeys(_PARAM.findall(sql))
+    ]
+    clause = text(sql).bindparams(*params)
+    if _ROWS.search(sql):
+        return clause.columns(**{column: UtcDateTime() for column in _TIME_COLUMNS})
+    return clause

@@ -1,0 +1,56 @@
+"""The queue's named SQL: both databases say the same things, each thing said once and used."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from faxcast.store import sql
+
+SRC = Path(sql.__file__).parents[2]  # src/faxcast
+SQL_DIR = Path(sql.__file__).parent
+
+
+def test_both_dialects_define_the_same_queries() -> None:
+    names = {dialect: set(sql.queries(dialect)) for dialect in sql.DIALECTS}
+
+    assert names["sqlite"] == names["postgresql"]
+    assert len(names["sqlite"]) >= 15
+
+
+@pytest.mark.parametrize("dialect", sql.DIALECTS)
+def test_every_query_says_what_it_does(dialect: str) -> None:
+    text = (SQL_DIR / f"queue.{dialect}.sql").read_text()
+    blocks = re.split(r"^-- ([a-z_]+) --$", text, flags=re.MULTILINE)[1:]
+
+    undocumented = [
+        name
+        for name, body in zip(blocks[::2], blocks[1::2], strict=True)
+        if not body.lstrip("\n").startswith("-- ")
+    ]
+    assert undocumented == []
+
+
+def test_every_query_is_used_and_no_queue_sql_is_built_elsewhere() -> None:
+    python = {path: path.read_text() for path in SRC.rglob("*.py")}
+    unused = [
+        name
+        for name in sql.queries("sqlite")
+        if not any(f'"{name}"' in source for source in python.values())
+    ]
+
+    assert unused == []
+    # Locking recipients for a claim or a lease happens in the named queries only.
+    built = [path.name for path, source in python.items() if "skip_locked" in source]
+    assert built == []
+
+
+def test_only_locking_differs_between_the_dialects() -> None:
+    sqlite, postgresql = sql.queries("sqlite"), sql.queries("postgresql")
+
+    def unlocked(statement: str) -> str:
+        return re.sub(r"\s*FOR UPDATE( OF \w+)?( SKIP LOCKED)?", "", statement)
+
+    assert {name: unlocked(text) for name, text in postgresql.items()} == sqlite
