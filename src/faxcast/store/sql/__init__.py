@@ -1,7 +1,8 @@
-"""The queue's SQL by name: one file per database, in procrastinate's `-- name --` blocks.
+"""The queue's SQL by name, in procrastinate's `-- name --` blocks.
 
 A block is a `-- name --` line, comment lines saying what the statement does, then the
-statement. Both files define the same names; only locking differs between them.
+statement. `queue.sql` holds what both databases run alike; `queue.<dialect>.sql` the
+statements that differ (only in how they lock rows), under the same names in both.
 """
 
 from __future__ import annotations
@@ -31,13 +32,22 @@ _ROWS = re.compile(r"^\s*SELECT\b|\bRETURNING\b", re.IGNORECASE)
 
 
 def queries(dialect: str) -> Mapping[str, str]:
-    """Every named statement of the dialect's file, as SQL text without its comments."""
+    """Every statement the dialect runs, by name, as SQL text without its comments."""
     return _read(dialect)
+
+
+def names_in(file_name: str) -> frozenset[str]:
+    """The names one of the files defines (`queue.sql`, `queue.<dialect>.sql`)."""
+    return frozenset(_blocks(file_name))
 
 
 @functools.cache
 def _read(dialect: str) -> dict[str, str]:
-    source = resources.files(__package__).joinpath(f"queue.{dialect}.sql").read_text("utf-8")
+    return _blocks("queue.sql") | _blocks(f"queue.{dialect}.sql")
+
+
+def _blocks(file_name: str) -> dict[str, str]:
+    source = resources.files(__package__).joinpath(file_name).read_text("utf-8")
     # split() gives [preamble, name1, body1, name2, body2, ...]
     parts = _HEADER.split(source)
     blocks = zip(parts[1::2], parts[2::2], strict=True)
