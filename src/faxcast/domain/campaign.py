@@ -229,10 +229,6 @@ class Campaign:
         """The recipients by outcome (they always add up)."""
         return Counts(self.count_total, self.count_todo, self.count_delivered, self.count_failed)
 
-    def can(self, command: Command) -> bool:
-        """Whether the state allows `command` (its guards may still refuse it)."""
-        return command in allowed_commands(self.state)
-
     def launched(self, *, now: datetime) -> Campaign:
         """A waiting campaign started by hand; its first start stays its start date."""
         return replace(self, state=self._next(Command.LAUNCH), started_at=self.started_at or now)

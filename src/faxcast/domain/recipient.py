@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -39,19 +38,6 @@ class Counts:
                 f"recipient counts do not add up: todo {self.todo} + delivered "
                 f"{self.delivered} + failed {self.failed} != total {self.total}"
             )
-
-    @classmethod
-    def of(cls, states: Iterable[RecipientState]) -> Counts:
-        """Count a campaign's recipients from their states."""
-        todo = delivered = failed = 0
-        for state in states:
-            if state is RecipientState.DELIVERED:
-                delivered += 1
-            elif state is RecipientState.FAILED:
-                failed += 1
-            else:
-                todo += 1
-        return cls(todo + delivered + failed, todo, delivered, failed)
 
     @property
     def settled(self) -> bool:
