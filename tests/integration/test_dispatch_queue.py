@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
-from faxcast.domain.campaign import SendType
+from faxcast.domain.campaign import CampaignState, SendType
 from faxcast.domain.models import Claim, Line, LineKind, LineSettings
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
@@ -315,3 +315,55 @@ def test_claims_take_every_first_call_in_list_order_before_any_retry(svc: Servic
 
 def e164(national: str) -> str:
     return "+33" + national.replace(" ", "")[1:]
+
+
+def test_stop_waits_for_a_claim_under_way_and_counts_its_calls(svc: Services) -> None:
+    account = accounts.create_account(svc, name="Stop race")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    campaign_id = _run(svc, account.id, line.id, pdf.id, ["01 23 45 67 01", "01 23 45 67 02"])
+    claimed, release = threading.Event(), threading.Event()
+    stopped: list[CampaignState] = []
+    errors: list[BaseException] = []
+
+    def claim_then_commit_late() -> None:
+        try:
+            with svc.transaction() as conn:
+                taken = queue.claim(
+                    conn,
+                    account_id=account.id,
+                    line_id=line.id,
+                    worker_id="worker-1",
+                    now=NOW,
+                    lease_s=300,
+                    most=2,
+                )
+                assert len(taken) == 2
+                claimed.set()
+                release.wait(timeout=10)
+        except BaseException as error:
+            errors.append(error)
+            claimed.set()
+
+    def stop() -> None:
+        try:
+            stopped.append(campaigns.stop_campaign(svc, account.id, line.id, campaign_id).state)
+        except BaseException as error:
+            errors.append(error)
+
+    claimer = threading.Thread(target=claim_then_commit_late)
+    claimer.start()
+    assert claimed.wait(timeout=10)
+    stopper = threading.Thread(target=stop)
+    stopper.start()
+    stopper.join(timeout=0.5)
+    still_waiting = stopper.is_alive()
+    release.set()
+    claimer.join(timeout=10)
+    stopper.join(timeout=10)
+
+    assert errors == []
+    # The stop took the line's lock after the claim committed: it saw both calls and waits for
+    # them, rather than counting none and letting them start after it.
+    assert still_waiting
+    assert stopped == [CampaignState.STOPPING]
