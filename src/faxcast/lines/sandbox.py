@@ -29,11 +29,13 @@ from faxcast.fax.engine import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
     AudioFaxSession,
+    Codec,
     FaxSession,
     Incoming,
     Outgoing,
     T38FaxSession,
 )
+from faxcast.fax.g711 import G711, saturate
 from faxcast.lines.base import CallResult, FaxJob
 from faxcast.lines.testnumbers import Behaviour, digits_of, sandbox_number
 
@@ -349,37 +351,9 @@ class _VoiceCall(_Call):
         self._sender.receive(self._speech[offset : offset + FRAME_SAMPLES])
 
 
-# --- audio: A-law, phase jitter, speech -------------------------------------------------------
+# --- audio: phase jitter, speech -------------------------------------------------------------
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def _alaw_decode_table() -> FloatArray:
-    """Linear value of each A-law byte (ITU-T G.711, as SpanDSP decodes it)."""
-    code = np.arange(256) ^ 0x55
-    segment = (code & 0x70) >> 4
-    value = (code & 0x0F) << 4
-    value = np.where(segment > 0, (value + 0x108) << np.maximum(segment - 1, 0), value + 8)
-    return np.where(code & 0x80, value, -value).astype(np.float64)
-
-
-def _alaw_encode_table() -> npt.NDArray[np.uint8]:
-    """A-law byte of every 16-bit sample, indexed by sample + 32768."""
-    linear = np.arange(-32768, 32768)
-    mask = np.where(linear >= 0, 0xD5, 0x55)
-    magnitude = np.where(linear >= 0, linear, -linear - 1)
-    segment = np.floor(np.log2(magnitude | 0xFF)).astype(np.int64) - 7
-    code = (segment << 4) | ((magnitude >> np.where(segment > 0, segment + 3, 4)) & 0x0F)
-    return (np.where(segment >= 8, 0x7F, code) ^ mask).astype(np.uint8)
-
-
-_ALAW_DECODE = _alaw_decode_table()
-_ALAW_ENCODE = _alaw_encode_table()
-
-
-def _to_alaw(samples: FloatArray) -> bytes:
-    clipped = np.clip(np.rint(samples), -32768, 32767).astype(np.int64)
-    return bytes(_ALAW_ENCODE[clipped + 32768].tobytes())
 
 
 _HILBERT_TAPS = 63
@@ -401,6 +375,7 @@ class _PhaseJitter:
     """Sinusoidal phase jitter on G.711 audio: rotates the analytic signal by a wobbling angle."""
 
     def __init__(self, degrees: float = JITTER_DEGREES, hz: float = JITTER_HZ) -> None:
+        self._alaw = G711(Codec.PCMA)
         self._taps = _hilbert_filter()
         self._history = np.zeros(_HILBERT_TAPS - 1)
         self._peak = math.radians(degrees)
@@ -408,14 +383,14 @@ class _PhaseJitter:
         self._t = 0
 
     def __call__(self, payload: bytes) -> bytes:
-        samples = _ALAW_DECODE[np.frombuffer(payload, np.uint8)]
+        samples = self._alaw.decode(payload).astype(np.float64)
         buffer = np.concatenate((self._history, samples))
         self._history = buffer[len(samples) :]
         quadrature = np.convolve(buffer, self._taps, mode="valid")
         in_phase = buffer[_HILBERT_DELAY : _HILBERT_DELAY + len(samples)]
         angle = self._peak * np.sin(self._step * (self._t + np.arange(len(samples))))
         self._t += len(samples)
-        return _to_alaw(in_phase * np.cos(angle) - quadrature * np.sin(angle))
+        return self._alaw.encode(saturate(in_phase * np.cos(angle) - quadrature * np.sin(angle)))
 
 
 @functools.cache
@@ -438,4 +413,4 @@ def _speech_alaw(seconds: float = 10.0, seed: int = 900) -> bytes:
         end = min(len(out), position + length)
         out[position:end] = syllable[: end - position]
         position = end + int(rng.uniform(0.05, 0.4) * SAMPLE_RATE)
-    return _to_alaw(out)
+    return G711(Codec.PCMA).encode(saturate(out))
