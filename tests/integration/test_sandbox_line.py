@@ -23,7 +23,9 @@ from faxcast.domain.station import StationIdentity
 from faxcast.fax.engine import Outgoing
 from faxcast.fax.result import T30Code
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
-from faxcast.lines.sandbox import POST_DIAL_S, SandboxLine, sip_failure
+from faxcast.lines.sandbox import SandboxLine
+from faxcast.lines.sandbox.network import POST_DIAL_S
+from faxcast.lines.sipstatus import sip_failure
 from faxcast.lines.testnumbers import (
     SANDBOX_NUMBERS,
     Behaviour,
