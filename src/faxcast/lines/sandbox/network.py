@@ -41,8 +41,11 @@ ANSWER_AFTER_S = 1.0  # every sandbox machine answers on the first ring
 MACHINE_PROFILE = FaxProfile(Resolution.FINE, (Modem.V17, Modem.V29, Modem.V27TER), ecm=True)
 
 
-class SandboxLine:
-    """The built-in virtual fax network (FaxLine): real T.30 to simulated fax machines."""
+class SandboxNetwork:
+    """The built-in virtual fax network: real T.30 to simulated fax machines.
+
+    One network serves every sandbox line; each line's driver (SandboxLine) places its calls here.
+    """
 
     def __init__(
         self,
@@ -56,7 +59,7 @@ class SandboxLine:
         self._realtime = realtime
         self._station = station
 
-    async def send(self, job: FaxJob) -> CallResult:
+    async def call(self, job: FaxJob) -> CallResult:
         """Call `job.number` in the sandbox network and fax the document."""
         started_at = self._clock.now()
         entry = sandbox_number(job.number)
