@@ -126,7 +126,7 @@ def demo_pdf() -> bytes:
 # ---------------------------------------------------------------------------- the line
 
 
-class InstantLine:
+class InstantLine(FaxLine):
     """A FaxLine whose far end takes every page at once: the dispatcher's cost alone remains.
 
     With `spread_s`, each call first waits a pseudo-random time up to it, so calls end one by
@@ -171,6 +171,9 @@ class InstantLine:
             reason="delivered",
             fax=fax,
         )
+
+    async def aclose(self) -> None:
+        """Nothing to give back: no far end is really called."""
 
 
 # ---------------------------------------------------------------------------- metering

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings
-from faxcast.dispatch.worker import LineDrivers
 from faxcast.domain.models import Line, LineKind
 from faxcast.errors import FaxcastError
-from faxcast.lines.base import FaxLine
-from faxcast.lines.sandbox import SandboxLine
+from faxcast.lines.base import FaxLine, LineDrivers
+from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
 from faxcast.services.context import Services
 from faxcast.store import migrate
 from faxcast.store.blobs import blob_store_for
@@ -37,12 +36,12 @@ def build_services(
 
 
 def line_drivers(svc: Services) -> LineDrivers:
-    """The driver of each kind of line; one sandbox network shared by every sandbox line."""
-    sandbox = SandboxLine(svc.clock, realtime=svc.settings.sandbox_realtime)
+    """A new driver for a line, by its kind; every sandbox line's calls go to one network."""
+    sandbox = SandboxNetwork(svc.clock, realtime=svc.settings.sandbox_realtime)
 
     def driver(line: Line) -> FaxLine:
         if line.kind is LineKind.SANDBOX:
-            return sandbox
+            return SandboxLine(sandbox)
         raise FaxcastError(f"line {line.id} is a {line.kind.value} line: not supported yet")
 
     return driver

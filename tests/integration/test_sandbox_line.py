@@ -1,4 +1,7 @@
-"""The sandbox network: real T.30 calls to its simulated machines, one per documented number."""
+"""The sandbox network: real T.30 calls to its simulated machines, one per documented number.
+
+Calls go through a SandboxLine, the driver the worker opens for a sandbox line.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +23,13 @@ from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality, Resolution
 from faxcast.domain.station import StationIdentity
+from faxcast.errors import ConflictError
 from faxcast.fax.engine import Outgoing
 from faxcast.fax.result import T30Code
-from faxcast.lines.base import CallResult, FaxJob, FaxLine
-from faxcast.lines.sandbox import POST_DIAL_S, SandboxLine, sip_failure
+from faxcast.lines.base import CallResult, FaxJob
+from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
+from faxcast.lines.sandbox.network import POST_DIAL_S
+from faxcast.lines.sipstatus import sip_failure
 from faxcast.lines.testnumbers import (
     SANDBOX_NUMBERS,
     Behaviour,
@@ -73,8 +79,13 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-def _send(job: FaxJob, line: FaxLine | None = None) -> CallResult:
-    return _run((line or SandboxLine(ManualClock(START))).send(job))
+async def _call(network: SandboxNetwork, job: FaxJob) -> CallResult:
+    async with SandboxLine(network) as line:
+        return await line.send(job)
+
+
+def _send(job: FaxJob, network: SandboxNetwork | None = None) -> CallResult:
+    return _run(_call(network or SandboxNetwork(ManualClock(START)), job))
 
 
 def _number(entry: SandboxNumber, country: str = "+33 1 23 45") -> str:
@@ -193,9 +204,9 @@ def test_a_standard_resolution_fax_arrives_with_its_header(one_page: Sent) -> No
 
 
 def test_the_machines_can_answer_with_a_set_station_ident(one_page: Sent) -> None:
-    line = SandboxLine(ManualClock(START), station=StationIdentity("SANDBOX"))
+    network = SandboxNetwork(ManualClock(START), station=StationIdentity("SANDBOX"))
 
-    result = _send(_job(HEALTHY, one_page, t38=True), line)
+    result = _send(_job(HEALTHY, one_page, t38=True), network)
 
     assert result.fax is not None
     assert result.fax.remote_ident == "SANDBOX"
@@ -260,8 +271,8 @@ def test_a_noisy_line_fails_training_at_14400_and_delivers_slower(
 # --- many calls, and real time --------------------------------------------------------------
 
 
-def test_calls_run_concurrently(three_pages: Sent) -> None:
-    line = SandboxLine(ManualClock(START))
+def test_calls_of_two_lines_run_concurrently_on_one_network(three_pages: Sent) -> None:
+    network = SandboxNetwork(ManualClock(START))
     jobs = [
         _job(HEALTHY, three_pages),
         _job("+12125550100", three_pages, t38=True),
@@ -270,7 +281,10 @@ def test_calls_run_concurrently(three_pages: Sent) -> None:
     ]
 
     async def all_calls() -> list[CallResult]:
-        return list(await asyncio.gather(*(line.send(job) for job in jobs)))
+        async with SandboxLine(network) as first, SandboxLine(network) as second:
+            lines = [first, second, first, second]
+            calls = (line.send(job) for line, job in zip(lines, jobs, strict=True))
+            return list(await asyncio.gather(*calls))
 
     results = _run(all_calls())
 
@@ -283,10 +297,10 @@ def test_calls_run_concurrently(three_pages: Sent) -> None:
 
 
 def test_realtime_refusals_take_the_post_dial_delay(one_page: Sent) -> None:
-    line = SandboxLine(SystemClock(), realtime=True)
+    network = SandboxNetwork(SystemClock(), realtime=True)
     began = time.monotonic()
 
-    result = _send(_job(_number(_entry(Behaviour.BUSY)), one_page), line)
+    result = _send(_job(_number(_entry(Behaviour.BUSY)), one_page), network)
 
     elapsed = time.monotonic() - began
     assert result.failure is FailureClass.BUSY
@@ -305,10 +319,10 @@ def test_realtime_calls_are_paced_and_cancel_cleanly(
     assert fast.delivered
     assert fast_s < 1.5  # the same call, unpaced
 
-    line = SandboxLine(SystemClock(), realtime=True)
+    network = SandboxNetwork(SystemClock(), realtime=True)
     began = time.monotonic()
     with pytest.raises(TimeoutError):
-        _run(asyncio.wait_for(line.send(job), timeout=2.0))
+        _run(asyncio.wait_for(_call(network, job), timeout=2.0))
 
     assert time.monotonic() - began < 3.0
     assert list(tmp_path.iterdir()) == []  # the worker stopped and the files are gone
@@ -321,6 +335,38 @@ def test_a_fast_call_cancelled_mid_exchange_cleans_up(
     job = _job(_number(_entry(Behaviour.NOISY_LINE)), three_pages)
 
     with pytest.raises(TimeoutError):
-        _run(asyncio.wait_for(SandboxLine(ManualClock(START)).send(job), timeout=0.1))
+        _run(asyncio.wait_for(_call(SandboxNetwork(ManualClock(START)), job), timeout=0.1))
 
     assert list(tmp_path.iterdir()) == []
+
+
+# --- a line's driver: opened once, calls only while open -----------------------------------
+
+
+def test_a_sandbox_line_places_calls_only_while_it_is_open(one_page: Sent) -> None:
+    line = SandboxLine(SandboxNetwork(ManualClock(START)))
+    job = _job(HEALTHY, one_page, t38=True)
+
+    async def before_during_after() -> CallResult:
+        with pytest.raises(ConflictError, match="not opened yet"):
+            await line.send(job)
+        async with line:
+            result = await line.send(job)
+        with pytest.raises(ConflictError, match="closed"):
+            await line.send(job)
+        return result
+
+    assert _run(before_during_after()).delivered
+
+
+def test_a_closed_sandbox_line_cannot_be_opened_again() -> None:
+    line = SandboxLine(SandboxNetwork(ManualClock(START)))
+
+    async def twice() -> None:
+        async with line:
+            pass
+        await line.aclose()  # closing again changes nothing
+        with pytest.raises(ConflictError, match="open a new one"):
+            await line.__aenter__()
+
+    _run(twice())

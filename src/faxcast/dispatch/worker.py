@@ -19,7 +19,8 @@ from faxcast.domain.retry import StepDown, call_cap_s, degraded_profile
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import DocumentError
 from faxcast.fax.engine import Outgoing
-from faxcast.lines.base import CallResult, FaxJob, FaxLine
+from faxcast.lines.base import CallResult, FaxJob, LineDrivers
+from faxcast.lines.pool import LinePool
 from faxcast.services import campaigns, outcomes
 from faxcast.services.context import Services
 from faxcast.services.outcomes import Finished
@@ -27,7 +28,6 @@ from faxcast.store import queue
 
 log = logging.getLogger(__name__)
 
-LineDrivers = Callable[[Line], FaxLine]
 _LEASE_MARGIN_S = 60.0
 
 
@@ -44,7 +44,7 @@ class Worker:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.svc = svc
-        self.drivers = drivers
+        self.lines = LinePool(drivers)  # each line's driver stays open until the worker stops
         self.id = str(uuid.uuid4())
         self.cache_dir = cache_dir
         self.max_calls = max_calls or svc.settings.worker_max_calls
@@ -55,7 +55,7 @@ class Worker:
         self._results = GroupCommit(self._record)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set; then let the calls in progress finish."""
+        """Work until `stop` is set; then let the calls in progress finish and close the lines."""
         try:
             while not stop.is_set():
                 try:
@@ -66,6 +66,7 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), self.svc.settings.worker_poll_s)
         finally:
             await self.idle()
+            await self.lines.aclose()
             if self._registered:
                 await asyncio.to_thread(self._unregister)
 
@@ -138,7 +139,7 @@ class Worker:
         else:
             try:
                 result = await asyncio.wait_for(
-                    self.drivers(claim.line).send(job), call_cap_s(claim.pages) + _LEASE_MARGIN_S
+                    self._send(claim.line, job), call_cap_s(claim.pages) + _LEASE_MARGIN_S
                 )
             except TimeoutError:
                 now = svc.clock.now()
@@ -152,6 +153,11 @@ class Worker:
                     None,
                 )
         await self._results.submit(Finished(claim, result, self.id, self._rand()))
+
+    async def _send(self, line: Line, job: FaxJob) -> CallResult:
+        """Place the call through the line's open driver (opened now if it is the first)."""
+        async with self.lines.driver(line) as driver:
+            return await driver.send(job)
 
     def _job(self, claim: Claim) -> FaxJob:
         document = self._documents.get(claim.tiff_sha256)

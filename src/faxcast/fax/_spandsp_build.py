@@ -1,8 +1,8 @@
 """cffi builder for faxcast.fax._spandsp, the binding to the system libspandsp (0.0.6).
 
-Only `faxcast.fax.engine` imports the generated module. The C below is glue that keeps
-per-frame work on the C side of the boundary: one call per audio frame (modem + G.711), and
-a queue that T.38 packets go into, so SpanDSP never calls back into Python per packet.
+Only `faxcast.fax.engine` and `faxcast.fax.g711` import the generated module. The C below is
+glue that keeps per-frame work on the C side of the boundary: one call per audio frame (modem +
+G.711), and a queue that T.38 packets go into, so SpanDSP never calls back into Python per packet.
 """
 
 from cffi import FFI
@@ -110,6 +110,8 @@ void span_set_message_handler(void (*func)(int level, const char *text));
 
 g711_state_t *g711_init(g711_state_t *s, int mode);
 int g711_free(g711_state_t *s);
+int g711_encode(g711_state_t *s, uint8_t g711_data[], const int16_t amp[], int len);
+int g711_decode(g711_state_t *s, int16_t amp[], const uint8_t g711_data[], int g711_bytes);
 
 typedef struct {
     int head;

@@ -1,6 +1,6 @@
 """T.30 fax sessions on SpanDSP, over G.711 audio frames or T.38 IFP packets.
 
-This is the only module that touches the cffi binding; nothing it returns exposes `ffi`/`lib`.
+Only this module and `fax.g711` touch the cffi binding; nothing they return exposes `ffi`/`lib`.
 """
 
 from __future__ import annotations

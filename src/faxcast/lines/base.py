@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from types import TracebackType
+from typing import Self
 
+from faxcast.domain.models import Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile
 from faxcast.domain.station import StationIdentity
@@ -43,9 +47,34 @@ class CallResult:
         return self.failure is None and self.fax is not None and self.fax.success
 
 
-class FaxLine(Protocol):
-    """Places fax calls; a call's failure is a result, never an exception."""
+class FaxLine(abc.ABC):
+    """Places fax calls from one line, between being opened (`async with`) and `aclose()`.
 
+    Opening is where a driver takes what it holds for the line's lifetime (sockets, a SIP
+    registration). A call's failure is a result, never an exception.
+    """
+
+    async def __aenter__(self) -> Self:
+        """Open the line: a driver takes here what it keeps until `aclose()`."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the line (`aclose()`)."""
+        await self.aclose()
+
+    @abc.abstractmethod
     async def send(self, job: FaxJob) -> CallResult:
         """Call `job.number` and fax the document; returns when the call has ended."""
-        ...
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Give back what the line holds; its calls have ended."""
+
+
+LineDrivers = Callable[[Line], FaxLine]
+"""Makes the (not yet opened) driver for a line as its settings are now."""
