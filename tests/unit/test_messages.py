@@ -8,6 +8,8 @@ import string
 import pytest
 from babel.messages.catalog import Message
 
+from faxcast.errors import InputError, MultipleInputError
+from faxcast.fields import Field
 from faxcast.i18n import (
     LANGUAGES,
     OneOf,
@@ -101,6 +103,18 @@ def test_values_that_are_messages_are_translated_too() -> None:
     assert translator("fr").message(refusal) == (
         "impossible de supprimer la campagne « Relance » : elle est en cours ; "
         "seule une campagne programmée, en cours ou en erreur peut être supprimée"
+    )
+
+
+def test_an_error_is_english_in_logs_and_keeps_its_code() -> None:
+    name = InputError(codes.NAME_EMPTY(), field=Field.NAME)
+    both = MultipleInputError([name, InputError(codes.ENTER_NUMBERS())])
+
+    assert str(name) == "the campaign name is empty"
+    assert name.message.code == "campaign.name_empty"
+    assert str(both) == "name: the campaign name is empty; input: enter at least one fax number"
+    assert translator("fr").message(both.message) == (
+        "name : le nom de la campagne est vide ; input : entrez au moins un numéro de fax"
     )
 
 

@@ -23,6 +23,8 @@ from phonenumbers import (
 )
 
 from faxcast.errors import InputError
+from faxcast.fields import Field
+from faxcast.i18n import Message, OneOf, Param, codes
 
 MIN_DIGITS: Final = 6
 MAX_DIGITS: Final = 17
@@ -39,7 +41,7 @@ class EntryProblem:
     line: int
     column: int
     text: str
-    reason: str
+    reason: Message
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class KeptAsDialled:
     column: int
     text: str
     number: str
-    reason: str
+    reason: Message
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ class RecipientList:
 class RecipientListError(InputError):
     """A recipient list refused as a whole; `problems` lists every invalid entry."""
 
-    def __init__(self, message: str, problems: tuple[EntryProblem, ...] = ()) -> None:
-        super().__init__(message, field="recipients")
+    def __init__(self, message: Message, problems: tuple[EntryProblem, ...] = ()) -> None:
+        super().__init__(message, field=Field.RECIPIENTS_LIST)
         self.problems = problems
 
 
@@ -121,16 +123,16 @@ def parse_recipients(
             if note is not None:
                 kept.append(KeptAsDialled(line, column, entry, number, note))
     too_many = (
-        f"the list has {len(numbers)} different numbers, at most {max_recipients} are allowed"
+        codes.NUMBERS_TOO_MANY(count=len(numbers), limit=max_recipients)
         if len(numbers) > max_recipients
-        else ""
+        else None
     )
     if problems:
         raise RecipientListError(_summary(problems, too_many), tuple(problems))
     if too_many:
         raise RecipientListError(too_many)
     if not numbers:
-        raise RecipientListError("the list has no numbers")
+        raise RecipientListError(codes.NUMBERS_NONE())
     return RecipientList(tuple(numbers), tuple(duplicates), tuple(kept))
 
 
@@ -138,23 +140,16 @@ def decode_recipient_file(data: bytes) -> str:
     """The text of a recipients file: UTF-8 (BOM or not), UTF-16 with a BOM, else Latin-1."""
     for magic, kind in _NOT_TEXT:
         if data.startswith(magic):
-            raise InputError(
-                f"the recipients file is {kind}, not text: save the list as a .txt file",
-                field="recipientsFile",
-            )
+            raise InputError(codes.FILE_IS_DOCUMENT(kind=kind()), field=Field.RECIPIENTS_FILE)
     text = _decode(data)
     if "\0" in text:
-        raise InputError(
-            "the recipients file is not text: it contains NUL bytes", field="recipientsFile"
-        )
+        raise InputError(codes.FILE_HAS_NUL(), field=Field.RECIPIENTS_FILE)
     controls = len(_CONTROL.findall(text))
     # Text files have no control characters beyond a stray one; binary files decoded as Latin-1
     # have about one in four.
     if controls * 10 > len(text):
         raise InputError(
-            f"the recipients file is not text: {controls} of its {len(text)} characters"
-            " are control characters",
-            field="recipientsFile",
+            codes.FILE_HAS_CONTROLS(count=controls, total=len(text)), field=Field.RECIPIENTS_FILE
         )
     return text
 
@@ -197,22 +192,22 @@ def _entries(text: str) -> Iterator[tuple[int, int, str]]:
                 yield line_number, match.start() + len(raw) - len(left) + 1, left.rstrip(_BLANKS)
 
 
-def _digit_rule_problem(cleaned: str) -> str:
+def _digit_rule_problem(cleaned: str) -> Message:
     """Why an entry, blanks and punctuation removed, is not an optional '+' and 6 to 17 digits."""
     for index, char in enumerate(cleaned):
         if char == "+":
             if index > 0:
-                return "'+' is only allowed at the start"
+                return codes.PLUS_NOT_FIRST()
         elif char not in "0123456789":
             if char.isdigit():
-                return f"contains {_show_char(char)}, write digits as 0 to 9"
-            return f"contains {_show_char(char)}, which is not a digit"
+                return codes.ODD_DIGIT(char=_show_char(char))
+            return codes.NOT_A_DIGIT(char=_show_char(char))
     digits = len(cleaned) - cleaned.startswith("+")
     if digits == 0:
-        return f"has no digits, at least {MIN_DIGITS} are needed"
+        return codes.NO_DIGITS(min=MIN_DIGITS)
     if digits < MIN_DIGITS:
-        return f"has {digits} digit{'s' if digits > 1 else ''}, at least {MIN_DIGITS} are needed"
-    return f"has {digits} digits, at most {MAX_DIGITS} are allowed"
+        return codes.TOO_FEW_DIGITS(count=digits, min=MIN_DIGITS)
+    return codes.TOO_MANY_DIGITS(count=digits, max=MAX_DIGITS)
 
 
 def _show_char(char: str) -> str:
@@ -224,15 +219,17 @@ def _show(text: str) -> str:
     return shown + ("…" if len(text) > _TEXT_IN_MESSAGE else "")
 
 
-def _summary(problems: list[EntryProblem], too_many: str) -> str:
+def _summary(problems: list[EntryProblem], too_many: Message | None) -> Message:
     count = len(problems)
-    listed = "; ".join(
-        f"line {p.line}, column {p.column}: '{_show(p.text)}': {p.reason}"
+    entries = [
+        codes.NUMBERS_ENTRY(line=p.line, column=p.column, text=_show(p.text), reason=p.reason)
         for p in problems[:_PROBLEMS_IN_MESSAGE]
-    )
-    more = f"; and {count - _PROBLEMS_IN_MESSAGE} more" if count > _PROBLEMS_IN_MESSAGE else ""
-    also = f"; also, {too_many}" if too_many else ""
-    return f"{count} invalid number{'s' if count > 1 else ''}: {listed}{more}{also}"
+    ]
+    if count > _PROBLEMS_IN_MESSAGE:
+        entries.append(codes.NUMBERS_MORE(count=count - _PROBLEMS_IN_MESSAGE))
+    if too_many:
+        entries.append(codes.NUMBERS_ALSO(problem=too_many))
+    return codes.NUMBERS_INVALID(count=count, entries=tuple(entries))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,8 +251,8 @@ def _summary(problems: list[EntryProblem], too_many: str) -> str:
 
 class _Normalised(NamedTuple):
     number: str
-    problem: str | None
-    note: str | None
+    problem: Message | None
+    note: Message | None
 
 
 class _Parsed(NamedTuple):
@@ -348,8 +345,8 @@ def _normalise(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
         again = _read(number, region, region_plan)
         if again.problem is None and again.number == number:
             return first
-        problem = again.problem or f"would be read as {again.number}"
-    return _Normalised(cleaned, f"is not a valid number: as {number} it {problem}", None)
+        problem = again.problem or codes.READ_AS(number=again.number)
+    return _Normalised(cleaned, codes.NOT_ITSELF(number=number, problem=problem), None)
 
 
 def _reads_as_itself(e164: str) -> bool:
@@ -367,7 +364,7 @@ def _read(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
     parsed = _fast_parse(cleaned, region_plan)
     if parsed is None:
         parsed_or_problem = _slow_parse(cleaned, region)
-        if isinstance(parsed_or_problem, str):
+        if isinstance(parsed_or_problem, Message):
             return _Normalised(cleaned, parsed_or_problem, None)
         parsed = parsed_or_problem
     plan = _plan_for_code(parsed.country_code)
@@ -376,19 +373,18 @@ def _read(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
         return _Normalised(f"+{plan.code_digits}{parsed.national_number}", None, None)
     if parsed.national:
         if result == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
-            note = f"is a local number in {region} (no area code): dialled as typed"
-            return _Normalised(cleaned, None, note)
+            return _Normalised(cleaned, None, codes.LOCAL_NUMBER(region=region))
         short = phonenumbers.parse(cleaned, region)
         if shortnumberinfo.is_valid_short_number_for_region(short, region):
-            return _Normalised(cleaned, None, f"is a short number in {region}: dialled as typed")
-    where = _country_name(parsed.country_code, region if parsed.national else None)
-    lengths = _lengths_text(plan.lengths)
-    reason = (
-        f"is not a valid number for {where}: numbers there have {lengths} digits"
-        f" after +{plan.code_digits}, this one has {len(parsed.national_number)}"
+            return _Normalised(cleaned, None, codes.SHORT_NUMBER(region=region))
+    # A national entry too long for its country is most often an international one without '+'.
+    add_plus = parsed.national and result == ValidationResult.TOO_LONG
+    reason = (codes.WRONG_LENGTH_NATIONAL if add_plus else codes.WRONG_LENGTH)(
+        where=_country_name(parsed.country_code, region if parsed.national else None),
+        lengths=_lengths_text(plan.lengths),
+        code=plan.code_digits,
+        count=len(parsed.national_number),
     )
-    if parsed.national and result == ValidationResult.TOO_LONG:
-        reason += "; write international numbers with a leading '+'"
     return _Normalised(cleaned, reason, None)
 
 
@@ -444,8 +440,8 @@ _KEEP_PREFIX_RESULTS: Final = (
 )
 
 
-def _slow_parse(cleaned: str, region: str) -> _Parsed | str:
-    """phonenumbers.parse itself; a string is the reason it refused the entry."""
+def _slow_parse(cleaned: str, region: str) -> _Parsed | Message:
+    """phonenumbers.parse itself, or the reason it refused the entry."""
     try:
         number = phonenumbers.parse(cleaned, region, keep_raw_input=True)
     except NumberParseException as error:
@@ -458,44 +454,44 @@ def _slow_parse(cleaned: str, region: str) -> _Parsed | str:
     )
 
 
-def _parse_problem(cleaned: str, error: NumberParseException) -> str:
+def _parse_problem(cleaned: str, error: NumberParseException) -> Message:
     if error.error_type == NumberParseException.INVALID_COUNTRY_CODE:
         if cleaned.startswith("+"):
-            return "has no known country code after its '+'"
-        return "does not have a country code after its international prefix"
+            return codes.NO_COUNTRY_CODE()
+        return codes.NO_COUNTRY_CODE_AFTER_PREFIX()
     if error.error_type in (
         NumberParseException.TOO_SHORT_AFTER_IDD,
         NumberParseException.TOO_SHORT_NSN,
     ):
-        return "is too short after its country code"
-    return "cannot be read as a phone number"
+        return codes.TOO_SHORT_AFTER_COUNTRY_CODE()
+    return codes.UNREADABLE()
 
 
-def _country_name(country_code: int, region: str | None = None) -> str:
+def _country_name(country_code: int, region: str | None = None) -> Message:
     if region is not None:
-        return f"country {region}"
+        return codes.IN_COUNTRY(region=region)
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
     if len(regions) == 1 and regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
-        return f"country {regions[0]}"
-    return f"country code +{country_code}"
+        return codes.IN_COUNTRY(region=regions[0])
+    return codes.IN_COUNTRY_CODE(code=str(country_code))
 
 
-def _lengths_text(lengths: tuple[int, ...]) -> str:
+def _lengths_text(lengths: tuple[int, ...]) -> Param:
     if len(lengths) == 1:
         return str(lengths[0])
     if lengths == tuple(range(lengths[0], lengths[-1] + 1)):
-        return f"{lengths[0]} to {lengths[-1]}"
-    return ", ".join(map(str, lengths[:-1])) + f" or {lengths[-1]}"
+        return codes.LENGTHS_RANGE(first=lengths[0], last=lengths[-1])
+    return OneOf(tuple(map(str, lengths)))
 
 
 # ---------------------------------------------------------------------------------------------
 # Files
 
 _NOT_TEXT: Final = (
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (Word, Excel or OpenDocument?)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word or Excel document"),
-    (b"{\\rtf", "an RTF document"),
+    (b"%PDF-", codes.KIND_PDF),
+    (b"PK\x03\x04", codes.KIND_ZIP),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", codes.KIND_OLE),
+    (b"{\\rtf", codes.KIND_RTF),
 )
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
@@ -520,7 +516,6 @@ def _decode(data: bytes) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         raise InputError(
-            f"the recipients file starts with a {name} mark but is not {name}:"
-            f" bad byte at offset {error.start}",
-            field="recipientsFile",
+            codes.FILE_BAD_ENCODING(encoding=name, offset=error.start),
+            field=Field.RECIPIENTS_FILE,
         ) from None

@@ -43,6 +43,7 @@ from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
 from faxcast.errors import NotFoundError
+from faxcast.i18n import codes
 from faxcast.store.tables import (
     accounts,
     attempts,
@@ -69,7 +70,7 @@ def get_account(conn: Connection, account_id: int) -> Account:
     """The account, or NotFoundError."""
     row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
     if row is None:
-        raise NotFoundError(f"no account {account_id}")
+        raise NotFoundError(codes.NO_ACCOUNT(account=account_id))
     return Account(row.id, row.name, row.timezone, row.created_at)
 
 
@@ -97,7 +98,7 @@ def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
         select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
     ).first()
     if row is None:
-        raise NotFoundError(f"no fax line {line_id} in account {account_id}")
+        raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
     return _line(row)
 
 
@@ -174,7 +175,7 @@ def get_document(conn: Connection, account_id: int, document_id: int) -> Documen
         select(documents).where(documents.c.id == document_id, documents.c.account_id == account_id)
     ).first()
     if row is None:
-        raise NotFoundError(f"no document {document_id} in account {account_id}")
+        raise NotFoundError(codes.NO_DOCUMENT_IN_ACCOUNT(document=document_id, account=account_id))
     return _document(row)
 
 
@@ -298,7 +299,7 @@ def get_campaign(conn: Connection, account_id: int, line_id: int, campaign_id: i
         )
     ).first()
     if row is None:
-        raise NotFoundError(f"no campaign {campaign_id} on line {line_id}")
+        raise NotFoundError(codes.NO_CAMPAIGN_ON_LINE(campaign=campaign_id, line=line_id))
     return _campaign(row)
 
 
@@ -310,7 +311,7 @@ def campaign_tiff(conn: Connection, campaign_id: int) -> str:
         .where(campaigns.c.id == campaign_id)
     ).scalar()
     if sha is None:
-        raise NotFoundError(f"no campaign {campaign_id}")
+        raise NotFoundError(codes.NO_CAMPAIGN(campaign=campaign_id))
     return sha
 
 
@@ -422,7 +423,7 @@ def get_attempt(conn: Connection, account_id: int, line_id: int, attempt_id: int
         )
     ).first()
     if row is None:
-        raise NotFoundError(f"no attempt {attempt_id} on line {line_id}")
+        raise NotFoundError(codes.NO_ATTEMPT(attempt=attempt_id, line=line_id))
     return _attempt(row)
 
 
