@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faxcast.domain import numbers
+from faxcast.domain import numbers, phonenumbers_fast
 from faxcast.domain.numbers import (
     Duplicate,
     EntryProblem,
@@ -470,21 +470,21 @@ def test_normalising_is_idempotent(entries: list[str], country: str) -> None:
 )
 def test_the_fast_path_agrees_with_phonenumbers_parse(digits: str, region: str) -> None:
     # The fast path re-implements part of phonenumbers.parse for speed: it must never disagree.
-    fast = numbers._fast_parse(digits, numbers._plan_for_region(region))
+    fast = phonenumbers_fast.parse(digits, phonenumbers_fast.plan_for_region(region))
     if fast is not None:
         assert fast == numbers._slow_parse(digits, region)
 
 
 @given(national=st.from_regex(r"[0-9]{2,17}", fullmatch=True), region=st.sampled_from(REGIONS))
 def test_the_length_test_agrees_with_is_possible_number(national: str, region: str) -> None:
-    plan = numbers._plan_for_region(region)
+    plan = phonenumbers_fast.plan_for_region(region)
     number = phonenumbers.PhoneNumber(country_code=plan.country_code)
     number.national_number = int(national)
     if national.startswith("0") and len(national) > 1:
         number.italian_leading_zero = True
         number.number_of_leading_zeros = len(national) - len(national.lstrip("0")) or None
     if phonenumbers.national_significant_number(number) == national:
-        code_plan = numbers._plan_for_code(plan.country_code)
-        assert numbers._length_result(national, code_plan) == (
+        code_plan = phonenumbers_fast.plan_for_code(plan.country_code)
+        assert phonenumbers_fast.length_result(national, code_plan) == (
             phonenumbers.is_possible_number_with_reason(number)
         )

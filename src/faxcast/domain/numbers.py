@@ -8,7 +8,6 @@ each entry into E.164 with the line's country and refuses the numbers it knows c
 from __future__ import annotations
 
 import codecs
-import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,11 +16,11 @@ from typing import Final, NamedTuple
 import phonenumbers
 from phonenumbers import (
     NumberParseException,
-    PhoneMetadata,
     ValidationResult,
     shortnumberinfo,
 )
 
+from faxcast.domain import phonenumbers_fast as fast
 from faxcast.errors import InputError
 from faxcast.fields import Field
 from faxcast.i18n import Message, OneOf, Param, codes
@@ -92,7 +91,7 @@ def parse_recipients(
     region = country.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"unknown country {country!r}: expected an ISO 3166 code such as 'FR'")
-    region_plan = _plan_for_region(region)
+    region_plan = fast.plan_for_region(region)
     # One phonenumbers decision per distinct entry: lists repeat numbers, and it is the costly part.
     decided: dict[str, _Normalised] = {}
     seen: set[str] = set()
@@ -243,10 +242,8 @@ def _summary(problems: list[EntryProblem], too_many: Message | None) -> Message:
 # make E.164 but that can be dialled from the line (a local number without its area code, or a
 # known short number of the line's country) is kept as typed and reported in `kept_as_dialled`.
 #
-# Speed: phonenumbers.parse costs about 25 µs, too much for 100 000 recipients. `_fast_parse`
-# follows parse's steps on the digits for the common shapes and defers to it for the rest (an
-# international prefix, the country code written without '+', national prefix transform rules);
-# tests check that both give the same answer.
+# Speed: phonenumbers.parse is too slow for 100 000 recipients; `phonenumbers_fast` follows its
+# steps for the common shapes of entry, and _read asks phonenumbers itself for the rest.
 
 
 class _Normalised(NamedTuple):
@@ -255,80 +252,7 @@ class _Normalised(NamedTuple):
     note: Message | None
 
 
-class _Parsed(NamedTuple):
-    country_code: int
-    national_number: str
-    national: bool  # read with the line's country, not from a '+', a prefix or a country code
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What phonenumbers' metadata says about one region, compiled once."""
-
-    country_code: int
-    code_digits: str
-    international_prefix: re.Pattern[str] | None
-    national_prefix: re.Pattern[str] | None
-    has_transform_rule: bool
-    general: re.Pattern[str] | None
-    lengths: tuple[int, ...]
-    local_lengths: tuple[int, ...]
-
-
-_COUNTRY_CODES: Final = {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
-
-
-@functools.cache
-def _plan_for_region(region: str) -> _Plan:
-    metadata = PhoneMetadata.metadata_for_region(region)
-    assert metadata is not None, region
-    return _plan(metadata)
-
-
-@functools.cache
-def _plan_for_code(country_code: int) -> _Plan:
-    # As is_possible_number does: a shared code (+1, +7, +44…) follows its main region's metadata.
-    main_region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, main_region)
-    assert metadata is not None, country_code
-    return _plan(metadata)
-
-
-def _plan(metadata: PhoneMetadata) -> _Plan:
-    general = metadata.general_desc
-    assert general is not None
-    assert metadata.country_code is not None
-    return _Plan(
-        country_code=metadata.country_code,
-        code_digits=str(metadata.country_code),
-        international_prefix=_compiled(metadata.international_prefix),
-        national_prefix=_compiled(metadata.national_prefix_for_parsing),
-        has_transform_rule=bool(metadata.national_prefix_transform_rule),
-        general=_compiled(general.national_number_pattern),
-        lengths=general.possible_length,
-        local_lengths=general.possible_length_local_only,
-    )
-
-
-def _compiled(pattern: str | None) -> re.Pattern[str] | None:
-    return re.compile(pattern) if pattern else None
-
-
-def _length_result(national_number: str, plan: _Plan) -> int:
-    """phonenumbers' length test (its _test_number_length) against the general description."""
-    length = len(national_number)
-    if length in plan.local_lengths:
-        return ValidationResult.IS_POSSIBLE_LOCAL_ONLY
-    if length in plan.lengths:
-        return ValidationResult.IS_POSSIBLE
-    if length < plan.lengths[0]:
-        return ValidationResult.TOO_SHORT
-    if length > plan.lengths[-1]:
-        return ValidationResult.TOO_LONG
-    return ValidationResult.INVALID_LENGTH
-
-
-def _normalise(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
+def _normalise(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
     """E.164 (or the digits kept as dialled) for an entry that passed the digit rule."""
     first = _read(cleaned, region, region_plan)
     number = first.number
@@ -339,7 +263,7 @@ def _normalise(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
     # after a '+' (JE "0849917976" gives +440849917976, which reads as +44849917976).
     if not _PLAIN.fullmatch(number):
         problem = _digit_rule_problem(number)
-    elif _reads_as_itself(number):
+    elif fast.reads_as_itself(number):
         return first
     else:
         again = _read(number, region, region_plan)
@@ -349,26 +273,16 @@ def _normalise(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
     return _Normalised(cleaned, codes.NOT_ITSELF(number=number, problem=problem), None)
 
 
-def _reads_as_itself(e164: str) -> bool:
-    """A shortcut for most numbers: reading '+' digits only ever strips a national prefix."""
-    code = _country_code_of(e164[1:])
-    if code is None:
-        return False
-    plan = _plan_for_code(code)
-    prefix = plan.national_prefix
-    return prefix is None or prefix.match(e164[1 + len(plan.code_digits) :]) is None
-
-
-def _read(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
+def _read(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
     """One reading of an entry by phonenumbers' rules, its length judged by is_possible_number."""
-    parsed = _fast_parse(cleaned, region_plan)
+    parsed = fast.parse(cleaned, region_plan)
     if parsed is None:
         parsed_or_problem = _slow_parse(cleaned, region)
         if isinstance(parsed_or_problem, Message):
             return _Normalised(cleaned, parsed_or_problem, None)
         parsed = parsed_or_problem
-    plan = _plan_for_code(parsed.country_code)
-    result = _length_result(parsed.national_number, plan)
+    plan = fast.plan_for_code(parsed.country_code)
+    result = fast.length_result(parsed.national_number, plan)
     if result == ValidationResult.IS_POSSIBLE:
         return _Normalised(f"+{plan.code_digits}{parsed.national_number}", None, None)
     if parsed.national:
@@ -388,66 +302,14 @@ def _read(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
     return _Normalised(cleaned, reason, None)
 
 
-def _fast_parse(cleaned: str, region_plan: _Plan) -> _Parsed | None:
-    """What phonenumbers.parse gives for the common shapes of entry, or None to ask it."""
-    if cleaned[0] == "+":
-        digits = cleaned[1:]
-        code = _country_code_of(digits)
-        if code is None:
-            return None
-        plan = _plan_for_code(code)
-        national_number = digits[len(plan.code_digits) :]
-    else:
-        plan = region_plan
-        idd = plan.international_prefix
-        if (idd is not None and idd.match(cleaned)) or cleaned.startswith(plan.code_digits):
-            return None
-        national_number = cleaned
-    if len(national_number) < 2:
-        return None
-    prefix = plan.national_prefix
-    match = prefix.match(national_number) if prefix is not None else None
-    if match is not None:
-        if plan.has_transform_rule:
-            return None
-        stripped = national_number[match.end() :]
-        general = plan.general
-        # parse keeps the prefix when the number fits the national pattern only with it, and
-        # when what remains has no possible length.
-        keeps_prefix = (
-            general is not None
-            and general.fullmatch(national_number) is not None
-            and general.fullmatch(stripped) is None
-        )
-        if not keeps_prefix and _length_result(stripped, plan) not in _KEEP_PREFIX_RESULTS:
-            national_number = stripped
-    return _Parsed(plan.country_code, national_number, national=cleaned[0] != "+")
-
-
-def _country_code_of(digits: str) -> int | None:
-    # Country codes are prefix-free, so at most one of these is a code.
-    return (
-        _COUNTRY_CODES.get(digits[:1])
-        or _COUNTRY_CODES.get(digits[:2])
-        or _COUNTRY_CODES.get(digits[:3])
-    )
-
-
-_KEEP_PREFIX_RESULTS: Final = (
-    ValidationResult.TOO_SHORT,
-    ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-    ValidationResult.INVALID_LENGTH,
-)
-
-
-def _slow_parse(cleaned: str, region: str) -> _Parsed | Message:
+def _slow_parse(cleaned: str, region: str) -> fast.Parsed | Message:
     """phonenumbers.parse itself, or the reason it refused the entry."""
     try:
         number = phonenumbers.parse(cleaned, region, keep_raw_input=True)
     except NumberParseException as error:
         return _parse_problem(cleaned, error)
     assert number.country_code is not None
-    return _Parsed(
+    return fast.Parsed(
         number.country_code,
         phonenumbers.national_significant_number(number),
         national=number.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY,
