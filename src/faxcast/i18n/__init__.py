@@ -81,6 +81,11 @@ def declared() -> tuple[Code, ...]:
     return tuple(_DECLARED.values())
 
 
+# How the translator writes a OneOf ("a, b or c") and a tuple ("a; b").
+_JOIN_OR = declare("join.or", "rest", "last")
+_JOIN_SEPARATOR = declare("join.separator")
+
+
 class Translator:
     """Texts in one language: t(key, **values) for a page's label, t.message(m) for a Message."""
 
@@ -110,9 +115,9 @@ class Translator:
             items = [self._value(item) for item in value.items]
             if len(items) == 1:
                 return items[0]
-            return self("join.or", rest=", ".join(map(str, items[:-1])), last=items[-1])
+            return self.message(_JOIN_OR(rest=", ".join(map(str, items[:-1])), last=items[-1]))
         if isinstance(value, tuple):
-            return self("join.separator").join(str(self._value(item)) for item in value)
+            return self.message(_JOIN_SEPARATOR()).join(str(self._value(item)) for item in value)
         return value
 
 

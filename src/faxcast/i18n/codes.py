@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from faxcast.i18n import declare
 
-# --- how lists read (used by the translator itself)
-JOIN_OR = declare("join.or", "rest", "last")
-JOIN_SEPARATOR = declare("join.separator")
+# --- several errors at once (join.or and join.separator, how lists read, are in __init__.py)
 INPUT_FIELD = declare("input.field", "field", "message")
 INPUT_SEVERAL = declare("input.several", "errors")
 
