@@ -10,6 +10,8 @@ from faxcast.errors import (
     InputError,
     NotFoundError,
 )
+from faxcast.fields import Field
+from faxcast.i18n import Message
 
 __all__ = [
     "ConflictError",
@@ -17,7 +19,9 @@ __all__ = [
     "DocumentProblem",
     "FaxError",
     "FaxcastError",
+    "Field",
     "InputError",
+    "Message",
     "NotFoundError",
     "Quality",
     "Resolution",

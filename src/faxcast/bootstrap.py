@@ -8,6 +8,7 @@ from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings
 from faxcast.domain.models import Line, LineKind
 from faxcast.errors import FaxcastError
+from faxcast.i18n import codes
 from faxcast.lines.base import FaxLine, LineDrivers
 from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
 from faxcast.services.context import Services
@@ -42,7 +43,7 @@ def line_drivers(svc: Services) -> LineDrivers:
     def driver(line: Line) -> FaxLine:
         if line.kind is LineKind.SANDBOX:
             return SandboxLine(sandbox)
-        raise FaxcastError(f"line {line.id} is a {line.kind.value} line: not supported yet")
+        raise FaxcastError(codes.LINE_KIND_UNSUPPORTED(line=line.id, kind=line.kind.value))
 
     return driver
 

@@ -1,5 +1,8 @@
 """faxcast's exception tree; every error a user can see is one of these.
 
+Each carries a `Message` (a stable code and its values, faxcast.i18n): `str(error)` is its
+English text for logs, and the API, the web pages and the CLI show it in the reader's language.
+
 FaxcastError
  ├── InputError            bad input from the user: names the field or line at fault
  │    ├── MultipleInputError      several of them at once, one per field
@@ -15,17 +18,23 @@ from __future__ import annotations
 
 import enum
 
+from faxcast.fields import Field
+from faxcast.i18n import Message, codes
+
 
 class FaxcastError(Exception):
-    """Base of every error faxcast raises on purpose."""
+    """Base of every error faxcast raises on purpose; `message` says what, in any language."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class InputError(FaxcastError):
     """Bad user input; `field` names the input at fault when there is one."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: Message, *, field: Field | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
 
@@ -33,7 +42,11 @@ class MultipleInputError(InputError):
     """Several input errors found together, so a form can show each next to its field."""
 
     def __init__(self, errors: list[InputError]) -> None:
-        super().__init__("; ".join(f"{e.field or 'input'}: {e.message}" for e in errors))
+        listed = tuple(
+            codes.INPUT_FIELD(field=e.field.api if e.field else "input", message=e.message)
+            for e in errors
+        )
+        super().__init__(codes.INPUT_SEVERAL(errors=listed))
         self.errors = tuple(errors)
 
 
@@ -56,10 +69,10 @@ class DocumentError(InputError):
     def __init__(
         self,
         problem: DocumentProblem,
-        message: str,
+        message: Message,
         *,
         page: int | None = None,
-        field: str | None = "document",
+        field: Field | None = Field.DOCUMENT_FILE,
     ) -> None:
         super().__init__(message, field=field)
         self.problem = problem
@@ -81,6 +94,6 @@ class FaxError(FaxcastError):
 class BlobCorruptError(FaxcastError):
     """A stored blob is missing or its bytes no longer match its SHA-256."""
 
-    def __init__(self, sha256: str, problem: str) -> None:
-        super().__init__(f"blob {sha256} is damaged: {problem}")
+    def __init__(self, sha256: str, problem: Message) -> None:
+        super().__init__(codes.BLOB_DAMAGED(sha256=sha256, problem=problem))
         self.sha256 = sha256

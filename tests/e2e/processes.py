@@ -43,9 +43,12 @@ def faxcast_env(data_dir: Path, **settings: str | float) -> dict[str, str]:
     """This process's environment without any FAXCAST_* variable, plus the given settings.
 
     `faxcast_env(tmp, database_url=url, worker_poll_s=0.1)` sets FAXCAST_DATA_DIR,
-    FAXCAST_DATABASE_URL and FAXCAST_WORKER_POLL_S; nothing else of faxcast's is set.
+    FAXCAST_DATABASE_URL and FAXCAST_WORKER_POLL_S; nothing else of faxcast's is set. The
+    locale is C.UTF-8, so that messages are in English whatever the machine's language.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAXCAST_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAXCAST_", "LC_"))}
+    env.pop("LANGUAGE", None)
+    env["LANG"] = "C.UTF-8"
     env["FAXCAST_DATA_DIR"] = str(data_dir)
     for name, value in settings.items():
         env[f"FAXCAST_{name.upper()}"] = str(value)

@@ -216,6 +216,26 @@ def test_bad_input_is_refused_with_its_reason(tmp_path: Path) -> None:
     assert campaign_names(tmp_path / "data") == ["Demain"]
 
 
+def test_errors_are_in_the_locales_language(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    create = ("campaign", "create", "--line", "1", "--name", "N", "--pdf", "letter.pdf")
+    bad = (*create, "--to", "0123456701, 12x")
+
+    french = run_faxcast(*bad, env={**env, "LANG": "fr_FR.UTF-8"}, cwd=tmp_path)
+    # LC_ALL comes before LANG, as in gettext.
+    english = run_faxcast(
+        *bad, env={**env, "LANG": "fr_FR.UTF-8", "LC_ALL": "en_GB.UTF-8"}, cwd=tmp_path
+    )
+
+    assert french.returncode == 1, french.stderr
+    assert french.stderr == (
+        "faxcast: erreur : 1 numéro invalide : ligne 1, colonne 13 : « 12x » : "
+        "contient 'x', qui n'est pas un chiffre\n"
+    )
+    assert_error(english, "1 invalid number: line 1, column 13: '12x': contains 'x'")
+
+
 def test_send_follows_a_campaign_to_its_end(tmp_path: Path) -> None:
     (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
     send = ("send", "--pdf", "letter.pdf", "--to")

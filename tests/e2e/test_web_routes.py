@@ -27,6 +27,7 @@ from faxcast.web import csrf, i18n
 from faxcast.web.routes import TEMPLATES_DIR
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport
+from tests.catalogs import catalog_keys
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -253,7 +254,7 @@ def test_an_invalid_form_stores_nothing_and_names_each_bad_number(
 
     assert refused.status_code == 422
     assert "Ligne 2, colonne 1 : « +33 1 2x » <span>contient &#39;x&#39;" in refused.text
-    assert "Ligne 2, colonne 11 : « 12 » <span>a 2 chiffre(s)" in refused.text
+    assert "Ligne 2, colonne 11 : « 12 » <span>a 2 chiffres ; il en faut au moins 6" in refused.text
     assert documents.list_documents(svc, line.account_id) == []
     assert campaigns.list_campaigns(svc, line.account_id, line.id).total == 0
 
@@ -311,9 +312,19 @@ def test_an_action_the_state_does_not_allow_is_a_409_page(
     token = token_of(client, base(line))
 
     stopped = client.post(f"{base(line)}/{campaign.id}/stop", data={"csrf_token": token})
+    french = client.post(
+        f"{base(line)}/{campaign.id}/stop",
+        data={"csrf_token": token},
+        headers={"Accept-Language": "fr"},
+    )
 
     assert stopped.status_code == 409
     assert "not possible in the campaign&#39;s current state" in stopped.text
+    assert f"cannot stop campaign &#39;{campaign.name}&#39;: it is waiting" in stopped.text
+    assert french.status_code == 409
+    assert f"impossible de stopper la campagne « {campaign.name} » : elle est en attente" in (
+        french.text
+    )
 
 
 def test_redirects_stay_on_this_site(svc: Services, line: Line, client: httpx.Client) -> None:
@@ -352,11 +363,12 @@ def test_the_language_is_the_cookie_else_the_browsers(
     assert i18n.negotiate(accept, cookie) == expected
 
 
-def test_both_languages_have_every_message_the_templates_use() -> None:
-    assert set(i18n.EN) == set(i18n.FR)
+def test_both_languages_have_every_message_the_pages_use() -> None:
+    keys = catalog_keys("en")
+    assert keys == catalog_keys("fr")
     used = set()
-    for template in TEMPLATES_DIR.glob("*.html"):
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z_./]+)["']""", template.read_text()))
+    for source in [*TEMPLATES_DIR.glob("*.html"), *TEMPLATES_DIR.parent.glob("*.py")]:
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_./]+)["']""", source.read_text()))
     assert used, "no message found: the pattern no longer matches the templates"
     # Keys built from a value ("state." ~ campaign.state.value): every value has its message.
     values = {
@@ -369,8 +381,8 @@ def test_both_languages_have_every_message_the_templates_use() -> None:
     }
     assert {key for key in used if key.endswith(".")} == set(values)
     for prefix, kind in values.items():
-        assert {prefix + member.value for member in kind} <= set(i18n.EN), prefix
-    assert {key for key in used if not key.endswith(".")} <= set(i18n.EN)
+        assert {prefix + member.value for member in kind} <= keys, prefix
+    assert {key for key in used if not key.endswith(".")} <= keys
 
 
 def test_the_french_pages_use_the_guides_labels(

@@ -363,6 +363,62 @@ def test_create_list_and_get(client: httpx.Client, clock: ManualClock) -> None:
         assert fields(problem(client.get(tenant.campaigns, params=params), 422)) == [field]
 
 
+def test_problems_are_in_the_language_the_caller_accepts(client: httpx.Client) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    french = {"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.8"}
+    bad = campaign_body(pdf, name=" ", recipientsList="0612345678, 12")
+
+    refused = client.post(tenant.campaigns, json=bad, headers=french)
+    english = client.post(tenant.campaigns, json=bad)
+
+    body = problem(refused, 422)
+    assert refused.headers["content-language"] == "fr"
+    assert body["title"] == "Données invalides"
+    assert body["detail"] == (
+        "name : le nom de la campagne est vide ; recipientsList : 1 numéro invalide : "
+        "ligne 1, colonne 13 : « 12 » : a 2 chiffres ; il en faut au moins 6"
+    )
+    assert body["errors"] == [
+        {
+            "field": "name",
+            "code": "campaign.name_empty",
+            "message": "le nom de la campagne est vide",
+        },
+        {
+            "field": "recipientsList",
+            "line": 1,
+            "column": 13,
+            "text": "12",
+            "code": "numbers.too_few_digits",
+            "message": "a 2 chiffres ; il en faut au moins 6",
+        },
+    ]
+    assert english.headers["content-language"] == "en"
+    assert problem(english, 422)["errors"][0] == {
+        "field": "name",
+        "code": "campaign.name_empty",
+        "message": "the campaign name is empty",
+    }
+
+    manual = create(client, tenant, pdf, name="Relance")
+    url = f"{tenant.campaigns}/{manual['id']}"
+    conflict = problem(client.post(f"{url}/stop", headers=french), 409)
+    assert (conflict["title"], conflict["detail"]) == (
+        "Conflit",
+        "impossible de stopper la campagne « Relance » : elle est en attente ; "
+        "seule une campagne programmée ou en cours peut être stoppée",
+    )
+    missing = problem(client.get(f"{tenant.campaigns}/999", headers=french), 404)
+    assert (missing["title"], missing["detail"]) == (
+        "Introuvable",
+        f"aucune campagne 999 sur la ligne {tenant.line}",
+    )
+    header = problem(client.get("/me/document", headers={"Accept-Language": "fr"}), 400)
+    assert header["errors"][0]["code"] == "api.account_header_missing"
+    assert header["detail"].startswith("les routes /me ont besoin de l'en-tête X-Faxcast-Account")
+
+
 def test_start_stop_delete_rules(client: httpx.Client) -> None:
     tenant = new_tenant(client)
     pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
@@ -606,6 +662,7 @@ def test_bad_campaigns_are_refused_and_store_nothing(client: httpx.Client, svc: 
             "line": 2,
             "column": 3,
             "text": "+33 6 12 34 AB",
+            "code": "numbers.not_a_digit",
             "message": "contains 'A', which is not a digit",
         },
         {
@@ -613,6 +670,7 @@ def test_bad_campaigns_are_refused_and_store_nothing(client: httpx.Client, svc: 
             "line": 2,
             "column": 19,
             "text": "12",
+            "code": "numbers.too_few_digits",
             "message": "has 2 digits, at least 6 are needed",
         },
     ]

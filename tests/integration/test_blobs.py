@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from faxcast.errors import BlobCorruptError, InputError, NotFoundError
+from faxcast.fields import Field
 from faxcast.store.blobs import (
     BlobStore,
     DatabaseBlobStore,
@@ -178,4 +179,4 @@ def test_blob_store_for_knows_two_kinds(tmp_path: Path) -> None:
     assert isinstance(blob_store_for("database", tmp_path), DatabaseBlobStore)
     with pytest.raises(InputError) as refused:
         blob_store_for("s3", tmp_path)
-    assert refused.value.field == "FAXCAST_BLOB_STORE"
+    assert refused.value.field is Field.BLOB_STORE

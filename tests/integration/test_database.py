@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from faxcast.errors import InputError
+from faxcast.fields import Field
 from faxcast.store.database import create_engine_for, database_url_for
 from faxcast.store.tables import accounts, lines
 
@@ -47,7 +48,7 @@ def test_database_url_for_names_a_sqlite_file_in_the_data_dir(tmp_path: Path) ->
 def test_unknown_database_urls_are_refused(url: str) -> None:
     with pytest.raises(InputError) as refused:
         create_engine_for(url)
-    assert refused.value.field == "FAXCAST_DATABASE_URL"
+    assert refused.value.field is Field.DATABASE_URL
 
 
 @pytest.mark.parametrize("url", ["postgresql://u@h/db", "postgresql+psycopg://u@h/db"])

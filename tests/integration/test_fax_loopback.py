@@ -17,6 +17,7 @@ from faxcast.errors import DocumentError, InputError
 from faxcast.fax.engine import AudioFaxSession, Incoming, Outgoing
 from faxcast.fax.loopback import LoopbackResult, loopback
 from faxcast.fax.result import T30Code
+from faxcast.fields import Field
 from tests import pdfs
 from tests.faxpages import assert_identical
 
@@ -213,7 +214,7 @@ def test_g4_data_garbled_mid_page_is_refused_before_the_call(tmp_path: Path) -> 
         Outgoing.from_file(path)
 
     assert refused.value.page == 2
-    assert "does not decode" in refused.value.message
+    assert "does not decode" in str(refused.value)
 
 
 def path_of(tmp_path: Path, data: bytes) -> Path:
@@ -232,7 +233,7 @@ def test_start_page_outside_the_document_is_refused(tmp_path: Path) -> None:
 def test_an_unfaxable_identity_is_refused() -> None:
     with pytest.raises(InputError) as too_long:
         StationIdentity("+33 1 23 45 67 89 00 11 22")
-    assert too_long.value.field == "ident"
+    assert too_long.value.field is Field.IDENT
     with pytest.raises(InputError) as not_ascii:
         StationIdentity("", "Société Générale")
-    assert not_ascii.value.field == "header"
+    assert not_ascii.value.field is Field.HEADER

@@ -31,6 +31,7 @@ from faxcast.domain.campaign import (
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import Counts, RecipientState
 from faxcast.errors import ConflictError, InputError
+from faxcast.fields import Field
 
 S = CampaignState
 C = Command
@@ -290,7 +291,7 @@ def test_bad_names_are_refused(name: str) -> None:
     with pytest.raises(InputError) as caught:
         validate_name(name)
 
-    assert caught.value.field == "name"
+    assert caught.value.field is Field.NAME
 
 
 def test_name_is_stripped_and_may_be_100_characters() -> None:
@@ -302,7 +303,7 @@ def test_send_date_in_the_past_is_refused(send_at: datetime) -> None:
     with pytest.raises(InputError, match=f"{send_at:%Y-%m-%d %H:%M} UTC is in the past") as caught:
         validate_send_at(SendType.SCHEDULED, send_at, now=T0)
 
-    assert caught.value.field == "sendDate"
+    assert caught.value.field is Field.SEND_AT
 
 
 @pytest.mark.parametrize(
@@ -319,7 +320,7 @@ def test_send_date_must_match_the_send_type(
     with pytest.raises(InputError, match=message) as caught:
         validate_send_at(send_type, send_at, now=T0)
 
-    assert caught.value.field == "sendDate"
+    assert caught.value.field is Field.SEND_AT
 
 
 def test_send_date_in_the_future_is_accepted() -> None:

@@ -52,7 +52,7 @@ def test_public_api_is_exactly_all() -> None:
 def test_zero_bytes_are_empty() -> None:
     error = refused(b"")
     assert error.problem is DocumentProblem.EMPTY
-    assert "empty" in error.message
+    assert "empty" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_zero_bytes_are_empty() -> None:
 def test_content_that_is_not_pdf_is_refused(data: bytes) -> None:
     error = refused(data)
     assert error.problem is DocumentProblem.NOT_PDF
-    assert "not a PDF" in error.message
+    assert "not a PDF" in str(error)
 
 
 def test_header_after_a_little_junk_is_accepted() -> None:
@@ -75,7 +75,7 @@ def test_over_the_size_limit_is_refused_before_parsing() -> None:
     padded = pdfs.text_pdf() + b"%" * MB
     error = refused(padded, DocumentLimits(max_bytes=MB))
     assert error.problem is DocumentProblem.TOO_LARGE
-    assert "1.0 MB" in error.message  # size and limit, both in MB
+    assert "1.0 MB" in str(error)  # size and limit, both in MB
     # Not even a PDF: the size is judged first, without reading the content.
     assert refused(b"x" * (MB + 1), DocumentLimits(max_bytes=MB)).problem is (
         DocumentProblem.TOO_LARGE
@@ -101,14 +101,14 @@ def pdfium_blank() -> bytes:
 def test_pdf_without_pages_is_empty(make: Callable[[], bytes]) -> None:
     error = refused(make())
     assert error.problem is DocumentProblem.EMPTY
-    assert "no pages" in error.message
+    assert "no pages" in str(error)
 
 
 def test_more_pages_than_the_limit_are_refused() -> None:
     error = refused(pdfs.text_pdf(3), DocumentLimits(max_pages=2))
     assert error.problem is DocumentProblem.TOO_MANY_PAGES
-    assert "3 pages" in error.message
-    assert "limit of 2" in error.message
+    assert "3 pages" in str(error)
+    assert "limit of 2" in str(error)
 
 
 def test_as_many_pages_as_the_limit_are_accepted() -> None:
@@ -119,7 +119,7 @@ def test_as_many_pages_as_the_limit_are_accepted() -> None:
 def test_user_password_is_refused_as_encrypted() -> None:
     error = refused(pdfs.encrypted_pdf(user_password="secret"))
     assert error.problem is DocumentProblem.ENCRYPTED
-    assert "password" in error.message
+    assert "password" in str(error)
 
 
 def test_owner_password_only_is_accepted() -> None:
@@ -144,7 +144,7 @@ def test_encrypted_then_broken_is_reported_as_broken() -> None:
 def test_damaged_pdf_is_corrupt(data: bytes) -> None:
     error = refused(data)
     assert error.problem is DocumentProblem.CORRUPT
-    assert "damaged" in error.message
+    assert "damaged" in str(error)
 
 
 def test_a_page_that_fails_to_render_names_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,7 +159,7 @@ def test_a_page_that_fails_to_render_names_the_page(monkeypatch: pytest.MonkeyPa
     error = refused(pdfs.text_pdf(3))
     assert error.problem is DocumentProblem.RENDER_FAILED
     assert error.page == 2
-    assert "page 2" in error.message
+    assert "page 2" in str(error)
     assert isinstance(error.__cause__, RuntimeError)
 
 
@@ -169,7 +169,7 @@ def test_a_page_too_long_to_fax_is_refused() -> None:
     error = refused(pdfs.build_pdf([pdfs.Page(), page]))
     assert error.problem is DocumentProblem.RENDER_FAILED
     assert error.page == 2
-    assert "too long" in error.message
+    assert "too long" in str(error)
 
 
 _TEXT = pdfs.text_pdf()

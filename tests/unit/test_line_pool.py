@@ -17,6 +17,7 @@ from faxcast.domain.quality import Quality, Resolution
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import FaxcastError
 from faxcast.fax.engine import Outgoing
+from faxcast.i18n import codes
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.lines.pool import LinePool
 
@@ -58,7 +59,7 @@ class Drivers:
     def __call__(self, line: Line) -> FaxLine:
         if self.fail_opens:
             self.fail_opens -= 1
-            raise FaxcastError(f"line {line.id} cannot register")
+            raise FaxcastError(codes.LINE_OPEN_FAILED(line=line.id))
         return Recording(line, self)
 
     def entries(self, what: str) -> list[str]:
@@ -184,7 +185,7 @@ def test_a_driver_failing_to_close_is_logged_and_the_others_still_close(
 ) -> None:
     class Broken(Recording):
         async def aclose(self) -> None:
-            raise FaxcastError("the trunk did not answer the unregistration")
+            raise FaxcastError(codes.LINE_CLOSE_FAILED(line=self.line.id))
 
     async def scenario() -> None:
         drivers = Drivers()

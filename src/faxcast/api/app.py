@@ -25,9 +25,10 @@ is the id of the caller's account: missing or not a number is a 400, an unknown 
 **Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`, `status`,
 `detail`, `instance`, and for bad input an `errors` list with one entry per problem, naming the
 `field`, and for a list of numbers the `line`, `column` and `text` of each bad entry (for a
-document, its `page` and a `code` such as `encrypted`). Another account's objects are not found
-(404); an action the campaign's state does not allow is a 409. Bad input is refused before
-anything is stored.
+document, its `page`), with a stable `code` (`numbers.not_a_digit`; for a document its problem,
+such as `encrypted`). Texts are in English, or in French for `Accept-Language: fr`. Another
+account's objects are not found (404); an action the campaign's state does not allow is a 409.
+Bad input is refused before anything is stored.
 """
 
 

@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Path, Request
 
 from faxcast.api.problems import BadRequestError
 from faxcast.domain.models import Account
+from faxcast.i18n import codes
 from faxcast.services import accounts
 from faxcast.services.context import Services
 
@@ -35,13 +36,12 @@ def get_caller_account(
     """The account "/me" stands for, named by the X-Faxcast-Account header."""
     if account_header is None or not account_header.strip():
         raise BadRequestError(
-            f"/me routes need the {ACCOUNT_HEADER} header: the id of the caller's account",
-            field=ACCOUNT_HEADER,
+            codes.ACCOUNT_HEADER_MISSING(header=ACCOUNT_HEADER), field=ACCOUNT_HEADER
         )
     value = account_header.strip()
     if not value.isascii() or not value.isdigit():
         raise BadRequestError(
-            f"{ACCOUNT_HEADER} must be an account id (digits), not '{value[:40]}'",
+            codes.ACCOUNT_HEADER_NOT_ID(header=ACCOUNT_HEADER, value=value[:40]),
             field=ACCOUNT_HEADER,
         )
     return accounts.get_account(svc, int(value))

@@ -2,8 +2,10 @@
 
 Starlette finds a handler by walking the exception's MRO, so the handlers below cover the whole
 FaxcastError tree (errors.py). Every problem has `type`, `title`, `status`, `detail` and
-`instance`; input problems add `errors`, one entry per field, list entry or document page.
-Anything unexpected is a bare 500 that names only a request id, under which it was logged.
+`instance`; input problems add `errors`, one entry per field, list entry or document page, each
+with a stable `code`. Texts are in the Accept-Language's language (French or English, the
+default), said in Content-Language. Anything unexpected is a bare 500 that names only a request
+id, under which it was logged.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -30,6 +32,7 @@ from faxcast.errors import (
     MultipleInputError,
     NotFoundError,
 )
+from faxcast.i18n import Message, Translator, codes, negotiate, translator
 
 PROBLEM_JSON: Final = "application/problem+json"
 INVALID_INPUT: Final = "/problems/invalid-input"
@@ -52,7 +55,11 @@ class ProblemItem(BaseModel):
     text: str | None = Field(default=None, description="the entry as typed")
     page: int | None = Field(default=None, description="1-based page of a document")
     code: str | None = Field(
-        default=None, description="stable reason code (documents: encrypted …)"
+        default=None,
+        description=(
+            "stable reason code: a document's problem (encrypted …), else the message's code "
+            "(numbers.not_a_digit …; for a malformed request, pydantic's error type)"
+        ),
     )
     message: str
 
@@ -72,14 +79,10 @@ class Problem(BaseModel):
 class BadRequestError(HTTPException):
     """A request the API cannot read at all (such as a missing header), naming what is wrong."""
 
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(400, message)
+    def __init__(self, message: Message, *, field: str) -> None:
+        super().__init__(400, str(message))
+        self.message = message
         self.field = field
-
-
-def rename_fields(request: Request, names: Mapping[str, str]) -> None:
-    """Report errors on the fields the services name `names` keys under the API's names."""
-    request.state.problem_fields = dict(names)
 
 
 def install(app: FastAPI) -> None:
@@ -98,113 +101,162 @@ def install(app: FastAPI) -> None:
 def problem_response(
     request: Request, problem: Problem, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """The problem as application/problem+json, its `instance` the request's path."""
+    """The problem as application/problem+json, its `instance` the request's path, its
+    Content-Language the one its texts were written in (negotiated as they were)."""
     if problem.instance is None:
         problem = problem.model_copy(update={"instance": request.url.path})
     return JSONResponse(
         problem.model_dump(mode="json", by_alias=True, exclude_none=True),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
-        headers=dict(headers or {}),
+        headers={
+            **(headers or {}),
+            "Content-Language": _texts(request).lang,
+            "Vary": "Accept-Language",
+        },
     )
+
+
+def _texts(request: Request) -> Translator:
+    return translator(negotiate(request.headers.get("accept-language")))
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InputError)
-    names: Mapping[str, str] = getattr(request.state, "problem_fields", {})
-
-    def named(field: str | None) -> str | None:
-        return names.get(field, field) if field else field
-
-    items = [item.model_copy(update={"field": named(item.field)}) for item in _items(exc)]
+    t = _texts(request)
     # Each error's own message is short (a list's names its first few bad entries only).
     errors = exc.errors if isinstance(exc, MultipleInputError) else (exc,)
-    detail = "; ".join(
-        f"{named(error.field)}: {error.message}" if error.field else error.message
+    located = tuple(
+        codes.INPUT_FIELD(field=error.field.api, message=error.message)
+        if error.field
+        else error.message
         for error in errors
     )
-    return _invalid_input(request, detail, items)
+    detail = t.message(codes.INPUT_SEVERAL(errors=located))
+    return _invalid_input(request, t, detail, _items(exc, t))
 
 
-def _invalid_input(request: Request, detail: str, items: list[ProblemItem]) -> Response:
+def _invalid_input(
+    request: Request, t: Translator, detail: str, items: Sequence[ProblemItem]
+) -> Response:
     return problem_response(
         request,
-        Problem(type=INVALID_INPUT, title="Invalid input", status=422, detail=detail, errors=items),
+        Problem(
+            type=INVALID_INPUT,
+            title=t.message(codes.PROBLEM_INVALID_INPUT()),
+            status=422,
+            detail=detail,
+            errors=list(items),
+        ),
     )
 
 
-def _items(error: InputError) -> list[ProblemItem]:
+def _items(error: InputError, t: Translator) -> list[ProblemItem]:
     """One entry per bad field, list entry or page; nested multiple errors are flattened."""
     if isinstance(error, MultipleInputError):
-        return [item for inner in error.errors for item in _items(inner)]
+        return [item for inner in error.errors for item in _items(inner, t)]
+    field = error.field.api if error.field else None
     if isinstance(error, RecipientListError) and error.problems:
         return [
             ProblemItem(
-                field=error.field,
+                field=field,
                 line=problem.line,
                 column=problem.column,
                 text=problem.text,
-                message=problem.reason,
+                code=problem.reason.code,
+                message=t.message(problem.reason),
             )
             for problem in error.problems
         ]
     if isinstance(error, DocumentError):
         return [
             ProblemItem(
-                field=error.field, page=error.page, code=error.problem.value, message=error.message
+                field=field,
+                page=error.page,
+                code=error.problem.value,
+                message=t.message(error.message),
             )
         ]
-    return [ProblemItem(field=error.field, message=error.message)]
+    return [ProblemItem(field=field, code=error.message.code, message=t.message(error.message))]
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotFoundError)
+    t = _texts(request)
     return problem_response(
-        request, Problem(type=NOT_FOUND, title="Not found", status=404, detail=str(exc))
+        request,
+        Problem(
+            type=NOT_FOUND,
+            title=t.message(codes.PROBLEM_NOT_FOUND()),
+            status=404,
+            detail=t.message(exc.message),
+        ),
     )
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConflictError)
+    t = _texts(request)
     return problem_response(
-        request, Problem(type=CONFLICT, title="Conflict", status=409, detail=str(exc))
+        request,
+        Problem(
+            type=CONFLICT,
+            title=t.message(codes.PROBLEM_CONFLICT()),
+            status=409,
+            detail=t.message(exc.message),
+        ),
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    items = [_validation_item(error) for error in exc.errors()]
-    detail = "; ".join(f"{i.field}: {i.message}" if i.field else i.message for i in items)
-    return _invalid_input(request, detail, items)
+    t = _texts(request)
+    items = [_validation_item(error, t) for error in exc.errors()]
+    located = tuple(
+        codes.INPUT_FIELD(field=item.field, message=item.message) if item.field else item.message
+        for item in items
+    )
+    return _invalid_input(request, t, t.message(codes.INPUT_SEVERAL(errors=located)), items)
 
 
-def _validation_item(error: Mapping[str, Any]) -> ProblemItem:
-    """A pydantic error as an entry; its location becomes a field path such as `a.b[0]`."""
+def _validation_item(error: Mapping[str, Any], t: Translator) -> ProblemItem:
+    """A pydantic error as an entry; its location becomes a field path such as `a.b[0]`.
+
+    Pydantic's own messages stay in English; its error type is the entry's code."""
     loc = tuple(error.get("loc", ()))
     if error.get("type") == "json_invalid":
         position = loc[1] if len(loc) > 1 else "?"
-        reason = (error.get("ctx") or {}).get("error", "")
-        return ProblemItem(
-            message=f"the body is not valid JSON (at character {position}): {reason}".rstrip(": ")
-        )
+        reason = str((error.get("ctx") or {}).get("error", ""))
+        message = codes.BODY_NOT_JSON(position=str(position), reason=reason)
+        return ProblemItem(code=message.code, message=t.message(message).rstrip(": "))
     if loc and loc[0] in _SOURCES:
         if loc == ("body",) and error.get("type") == "missing":
-            return ProblemItem(message="the request needs a JSON body")
+            return ProblemItem(
+                code=codes.BODY_MISSING.code, message=t.message(codes.BODY_MISSING())
+            )
         loc = loc[1:]
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return ProblemItem(field=path or None, message=str(error.get("msg", "invalid value")))
+    return ProblemItem(
+        field=path or None,
+        code=error.get("type"),
+        message=str(error.get("msg", "invalid value")),
+    )
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BadRequestError)
+    t = _texts(request)
+    message = t.message(exc.message)
     return problem_response(
         request,
         Problem(
             type=BAD_REQUEST,
-            title="Bad request",
+            title=t.message(codes.PROBLEM_BAD_REQUEST()),
             status=exc.status_code,
-            detail=exc.detail,
-            errors=[ProblemItem(field=exc.field, message=exc.detail)],
+            detail=message,
+            errors=[ProblemItem(field=exc.field, code=exc.message.code, message=message)],
         ),
     )
 
@@ -218,10 +270,12 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     detail = exc.detail
     if detail == title:
         # Starlette's own 404 and 405 say no more than the status line; say what was asked.
+        t = _texts(request)
+        path = request.url.path
         if exc.status_code == 404:
-            detail = f"nothing at {request.url.path}"
+            detail = t.message(codes.NOTHING_AT(path=path))
         elif exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}"
+            detail = t.message(codes.METHOD_NOT_ALLOWED(method=request.method, path=path))
     return problem_response(
         request, Problem(title=title, status=exc.status_code, detail=detail), headers
     )
@@ -234,12 +288,13 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     _log.error(
         "request %s: %s %s failed", request_id, request.method, request.url.path, exc_info=exc
     )
+    t = _texts(request)
     return problem_response(
         request,
         Problem(
-            title="Internal Server Error",
+            title=t.message(codes.PROBLEM_UNEXPECTED()),
             status=500,
-            detail=f"an unexpected error occurred; it was logged under request id {request_id}",
+            detail=t.message(codes.UNEXPECTED_LOGGED(request_id=request_id)),
             request_id=request_id,
         ),
         {"X-Request-Id": request_id},

@@ -20,6 +20,7 @@ from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
+from faxcast.fields import Field as InputField
 from faxcast.services.new_campaign import NewCampaign
 
 
@@ -219,6 +220,9 @@ class CampaignCreate(Form):
             send_at=self.send_date,
             recipients_list=self.recipients_list if by_list else None,
             recipients_document_id=None if by_list else self.recipients_doc_id,
+            recipients_field=(
+                InputField.RECIPIENTS_LIST if by_list else InputField.RECIPIENTS_DOCUMENT
+            ),
         )
 
 

@@ -18,6 +18,7 @@ from faxcast.domain.models import CampaignDetail, Line, LineKind, LineSettings
 from faxcast.domain.numbers import decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import InputError
+from faxcast.i18n import codes
 from faxcast.services import accounts, campaigns
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign, PdfUpload
@@ -268,7 +269,7 @@ def _create(
 ) -> Campaign:
     svc, account = state.services, state.account()
     if (recipients is None) == (numbers is None):
-        raise InputError("give the numbers with exactly one of --to or --recipients", field="to")
+        raise InputError(codes.NUMBERS_OPTION())
     numbers_text = numbers if numbers is not None else _read_list(recipients)
     send_at = parse_when(when, account.timezone) if when else None
     return campaigns.create_campaign(

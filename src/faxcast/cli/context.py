@@ -12,6 +12,7 @@ from faxcast.bootstrap import build_services
 from faxcast.config import Settings
 from faxcast.domain.models import Account
 from faxcast.errors import InputError
+from faxcast.i18n import codes
 from faxcast.services import accounts
 from faxcast.services.context import Services
 
@@ -42,9 +43,7 @@ class CliState:
         if not existing:
             return accounts.create_account(svc, name="default")
         ids = ", ".join(str(a.id) for a in existing)
-        raise InputError(
-            f"several accounts exist ({ids}): choose one with --account", field="account"
-        )
+        raise InputError(codes.SEVERAL_ACCOUNTS(ids=ids))
 
 
 pass_state = click.make_pass_decorator(CliState)
@@ -55,7 +54,5 @@ def parse_when(text: str, timezone: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise InputError(
-            f"'{text}' is not a date and time (use e.g. 2026-12-01T09:30)", field="at"
-        ) from error
+        raise InputError(codes.NOT_A_DATE(text=text)) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))

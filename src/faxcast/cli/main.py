@@ -1,10 +1,15 @@
-"""The `faxcast` command: errors become one line on stderr and exit status 1."""
+"""The `faxcast` command: errors become one line on stderr and exit status 1.
+
+Errors are in the language of the locale (LANGUAGE, LC_ALL, LC_MESSAGES, then LANG, as gettext
+reads them): French for fr_FR.UTF-8, English otherwise.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,6 +28,7 @@ from faxcast.errors import FaxcastError
 from faxcast.fax.engine import Outgoing
 from faxcast.fax.loopback import LoopbackResult, loopback
 from faxcast.fax.result import FaxResult
+from faxcast.i18n import Translator, codes, environment_language, translator
 
 _QUALITY = click.Choice([q.value for q in Quality])
 
@@ -204,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="faxcast", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("faxcast: aborted", err=True)
+        click.echo(f"faxcast: {_texts().message(codes.CLI_ABORTED())}", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
@@ -212,5 +218,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except FaxcastError as exc:
         if debug:
             raise
-        click.echo(f"faxcast: error: {exc}", err=True)
+        text = _texts().message(codes.CLI_ERROR(message=exc.message))
+        click.echo(f"faxcast: {text}", err=True)
         sys.exit(1)
+
+
+def _texts() -> Translator:
+    return translator(environment_language(os.environ))

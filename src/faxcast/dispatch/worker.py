@@ -135,7 +135,7 @@ class Worker:
             job = await asyncio.to_thread(self._job, claim)
         except DocumentError as error:
             now = svc.clock.now()
-            result = CallResult(now, None, now, None, FailureClass.DOCUMENT, error.message, None)
+            result = CallResult(now, None, now, None, FailureClass.DOCUMENT, str(error), None)
         else:
             try:
                 result = await asyncio.wait_for(

@@ -22,6 +22,7 @@ from faxcast.documents.model import (
 )
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
+from faxcast.i18n import codes
 
 _PDF_MAGIC = b"%PDF-"
 _HEADER_WINDOW = 1024
@@ -61,7 +62,7 @@ def render_pdf(
             except Exception as error:
                 raise DocumentError(
                     DocumentProblem.RENDER_FAILED,
-                    f"page {number} of the PDF could not be rendered ({error})",
+                    codes.PAGE_NOT_RENDERED(page=number, detail=str(error)),
                     page=number,
                 ) from error
             pages.append(FaxPage(to_bilevel(grey).tobytes(), resolution))
@@ -79,11 +80,11 @@ def _page_count(pdf: pdfium.PdfDocument, limits: DocumentLimits) -> int:
     with _PDFIUM_LOCK:
         count = len(pdf)
     if count == 0:
-        raise DocumentError(DocumentProblem.EMPTY, "the PDF has no pages")
+        raise DocumentError(DocumentProblem.EMPTY, codes.PDF_NO_PAGES())
     if count > limits.max_pages:
         raise DocumentError(
             DocumentProblem.TOO_MANY_PAGES,
-            f"the PDF has {count} pages, more than the limit of {limits.max_pages}",
+            codes.PDF_TOO_MANY_PAGES(count=count, limit=limits.max_pages),
         )
     return count
 
@@ -91,15 +92,14 @@ def _page_count(pdf: pdfium.PdfDocument, limits: DocumentLimits) -> int:
 def _check_bytes(data: bytes, limits: DocumentLimits) -> None:
     """Refuse what can be judged without parsing: no bytes, too many, not a PDF."""
     if not data:
-        raise DocumentError(DocumentProblem.EMPTY, "the document is empty (0 bytes)")
+        raise DocumentError(DocumentProblem.EMPTY, codes.DOCUMENT_EMPTY())
     if len(data) > limits.max_bytes:
         raise DocumentError(
             DocumentProblem.TOO_LARGE,
-            f"the document is {_megabytes(len(data))}, "
-            f"more than the limit of {_megabytes(limits.max_bytes)}",
+            codes.DOCUMENT_TOO_LARGE(size_mb=len(data) / MB, limit_mb=limits.max_bytes / MB),
         )
     if _PDF_MAGIC not in data[:_HEADER_WINDOW]:
-        raise DocumentError(DocumentProblem.NOT_PDF, "the document is not a PDF (no %PDF- header)")
+        raise DocumentError(DocumentProblem.NOT_PDF, codes.DOCUMENT_NOT_PDF())
 
 
 @contextlib.contextmanager
@@ -111,11 +111,8 @@ def _opened(data: bytes) -> Iterator[pdfium.PdfDocument]:
         handle = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
         if not handle:
             if pdfium_c.FPDF_GetLastError() == pdfium_c.FPDF_ERR_PASSWORD:
-                raise DocumentError(
-                    DocumentProblem.ENCRYPTED,
-                    "the PDF is protected by a password; send it without one",
-                )
-            raise DocumentError(DocumentProblem.CORRUPT, "the PDF is damaged and cannot be read")
+                raise DocumentError(DocumentProblem.ENCRYPTED, codes.PDF_ENCRYPTED())
+            raise DocumentError(DocumentProblem.CORRUPT, codes.PDF_CORRUPT())
         pdf = pdfium.PdfDocument(handle)
         # Without a form environment the widgets are still drawn from their appearance
         # streams, so a form that PDFium cannot set up is no reason to refuse the file.
@@ -140,7 +137,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, resolution: Resolution) ->
                 width_pt, height_pt = height_pt, width_pt
             if not (width_pt > 0 and height_pt > 0):
                 raise DocumentError(
-                    DocumentProblem.RENDER_FAILED, f"page {number} has no area", page=number
+                    DocumentProblem.RENDER_FAILED, codes.PAGE_NO_AREA(page=number), page=number
                 )
             horizontal_dpi, vertical_dpi = resolution.dpi
             # Horizontal and vertical scales differ at standard resolution (204 x 98 dpi).
@@ -148,8 +145,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, resolution: Resolution) ->
             if rows > MAX_ROWS:
                 raise DocumentError(
                     DocumentProblem.RENDER_FAILED,
-                    f"page {number} is too long to fax ({height_pt / width_pt:.1f} times "
-                    "as long as it is wide)",
+                    codes.PAGE_TOO_LONG(page=number, ratio=height_pt / width_pt),
                     page=number,
                 )
             grey = np.full((max(rows, 1), FAX_WIDTH), 255, dtype=np.uint8)
@@ -175,7 +171,3 @@ def _draw(pdf: pdfium.PdfDocument, page: pdfium.PdfPage, grey: GreyPixels, rotat
             pdfium_c.FPDF_FFLDraw(pdf.formenv, *args)
     finally:
         pdfium_c.FPDFBitmap_Destroy(bitmap)
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / MB:.1f} MB"

@@ -10,6 +10,7 @@ from faxcast.documents._tiffg4 import ffi, lib
 from faxcast.documents.model import FAX_WIDTH, MAX_ROWS, FaxDocument, FaxPage
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
+from faxcast.i18n import Message, codes
 
 # Tag numbers as TIFF 6.0 names them.
 BITS_PER_SAMPLE = 258
@@ -39,9 +40,7 @@ def write_tiff_f(document: FaxDocument) -> bytes:
     )
     if failed:
         detail = ffi.string(message).decode("ascii", "replace")
-        raise DocumentError(
-            DocumentProblem.RENDER_FAILED, f"the fax pages could not be written ({detail})"
-        )
+        raise DocumentError(DocumentProblem.RENDER_FAILED, codes.TIFF_NOT_WRITTEN(detail=detail))
     try:
         return bytes(ffi.buffer(out[0], size[0]))
     finally:
@@ -53,7 +52,7 @@ def read_tiff_f(data: bytes) -> FaxDocument:
     try:
         image = Image.open(io.BytesIO(data), formats=["TIFF"])
     except Exception as error:
-        raise _bad("the file is not a TIFF image", 1) from error
+        raise _bad(codes.TIFF_NOT_TIFF(), 1) from error
     pages: list[FaxPage] = []
     with image:
         while True:
@@ -64,19 +63,22 @@ def read_tiff_f(data: bytes) -> FaxDocument:
             except EOFError:
                 break  # the last IFD says there is no next one
             except Exception as error:
-                raise _bad(f"page {number} is missing or cut short", number) from error
+                raise _bad(codes.TIFF_PAGE_MISSING(page=number), number) from error
             try:
                 pages.append(_read_page(image, number))
             except DocumentError:
                 raise
             except Exception as error:
-                raise _bad(f"page {number} cannot be read ({error})", number) from error
+                raise _bad(
+                    codes.TIFF_PAGE_UNREADABLE(page=number, detail=str(error)), number
+                ) from error
     resolution = pages[0].resolution
     for number, page in enumerate(pages, start=1):
         if page.resolution is not resolution:
             raise _bad(
-                f"page {number} is at {page.resolution.value} resolution and page 1 at "
-                f"{resolution.value}; a fax has one resolution",
+                codes.TIFF_MIXED_RESOLUTIONS(
+                    page=number, resolution=page.resolution.value, first=resolution.value
+                ),
                 number,
             )
     return FaxDocument(tuple(pages), resolution)
@@ -85,23 +87,22 @@ def read_tiff_f(data: bytes) -> FaxDocument:
 def _read_page(image: Image.Image, number: int) -> FaxPage:
     """Check the current frame's tags, then decode all of it."""
     if not isinstance(image, TiffImagePlugin.TiffImageFile):
-        raise _bad("not a TIFF file", number)
+        raise _bad(codes.TIFF_PAGE_NOT_TIFF(), number)
     tags = image.tag_v2
     bits = tags.get(BITS_PER_SAMPLE, 1)
     if image.mode != "1" or bits not in (1, (1,)):
-        raise _bad(
-            f"page {number} is not bilevel (mode {image.mode}, {bits} bits per pixel)",
-            number,
-        )
+        raise _bad(codes.TIFF_NOT_BILEVEL(page=number, mode=image.mode, bits=str(bits)), number)
     if image.width != FAX_WIDTH:
-        raise _bad(f"page {number} is {image.width} px wide, not {FAX_WIDTH}", number)
+        raise _bad(
+            codes.TIFF_WRONG_WIDTH(page=number, width=image.width, expected=FAX_WIDTH), number
+        )
     if image.height > MAX_ROWS:
-        raise _bad(f"page {number} is {image.height} rows long, over {MAX_ROWS}", number)
+        raise _bad(codes.TIFF_TOO_LONG(page=number, rows=image.height, limit=MAX_ROWS), number)
     resolution = _resolution(tags, number)
     try:
         image.load()  # all the strips: cut or garbled G4 data ("Bad code word") fails here
     except Exception as error:
-        raise _bad(f"page {number} cannot be decoded ({error})", number) from error
+        raise _bad(codes.TIFF_NOT_DECODED(page=number, detail=str(error)), number) from error
     return FaxPage.from_image(image, resolution)
 
 
@@ -109,7 +110,7 @@ def _resolution(tags: TiffImagePlugin.ImageFileDirectory_v2, number: int) -> Res
     """The T.4 resolution the page is tagged with, in dpi whatever the unit."""
     unit = tags.get(RESOLUTION_UNIT, RESUNIT_INCH)
     if X_RESOLUTION not in tags or Y_RESOLUTION not in tags or unit == RESUNIT_NONE:
-        raise _bad(f"page {number} has no resolution in dpi", number)
+        raise _bad(codes.TIFF_NO_DPI(page=number), number)
     scale = _CM_PER_INCH if unit == RESUNIT_CENTIMETER else 1.0
     x_dpi = float(tags[X_RESOLUTION]) * scale
     y_dpi = float(tags[Y_RESOLUTION]) * scale
@@ -117,12 +118,8 @@ def _resolution(tags: TiffImagePlugin.ImageFileDirectory_v2, number: int) -> Res
         want_x, want_y = resolution.dpi
         if abs(x_dpi - want_x) <= _DPI_TOLERANCE and abs(y_dpi - want_y) <= _DPI_TOLERANCE:
             return resolution
-    raise _bad(
-        f"page {number} is at {x_dpi:.0f} x {y_dpi:.0f} dpi, "
-        "not 204 x 98 (standard) or 204 x 196 (fine)",
-        number,
-    )
+    raise _bad(codes.TIFF_WRONG_DPI(page=number, x_dpi=x_dpi, y_dpi=y_dpi), number)
 
 
-def _bad(message: str, page: int) -> DocumentError:
+def _bad(message: Message, page: int) -> DocumentError:
     return DocumentError(DocumentProblem.BAD_TIFF, message, page=page)

@@ -11,6 +11,8 @@ from typing import Final
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import Counts
 from faxcast.errors import ConflictError, InputError
+from faxcast.fields import Field
+from faxcast.i18n import Code, Message, OneOf, codes
 
 NAME_MAX_CHARS: Final = 100
 
@@ -100,15 +102,23 @@ _TRANSITIONS: Final[Mapping[tuple[CampaignState, Command], CampaignState]] = {
     (_S.ERROR, _C.DELETE): _S.ERROR,
 }
 
-# How each command reads in a refusal: (verb, what "only a … campaign can" do).
-_WORDING: Final[Mapping[Command, tuple[str, str]]] = {
-    _C.LAUNCH: ("launch", "be launched"),
-    _C.STOP: ("stop", "be stopped"),
-    _C.END_STOP: ("end the stop of", "end its stop"),
-    _C.START_DUE: ("start", "start at its time"),
-    _C.SETTLE: ("finish", "finish"),
-    _C.FAIL: ("fail", "fail"),
-    _C.DELETE: ("delete", "be deleted"),
+# How each command reads in a refusal, and each state in it.
+_REFUSALS: Final[Mapping[Command, Code]] = {
+    _C.LAUNCH: codes.CANNOT_LAUNCH,
+    _C.STOP: codes.CANNOT_STOP,
+    _C.END_STOP: codes.CANNOT_END_STOP,
+    _C.START_DUE: codes.CANNOT_START,
+    _C.SETTLE: codes.CANNOT_FINISH,
+    _C.FAIL: codes.CANNOT_FAIL,
+    _C.DELETE: codes.CANNOT_DELETE,
+}
+_STATE_WORDS: Final[Mapping[CampaignState, Code]] = {
+    _S.SCHEDULED: codes.STATE_SCHEDULED,
+    _S.WAITING: codes.STATE_WAITING,
+    _S.RUNNING: codes.STATE_RUNNING,
+    _S.STOPPING: codes.STATE_STOPPING,
+    _S.FINISHED: codes.STATE_FINISHED,
+    _S.ERROR: codes.STATE_ERROR,
 }
 
 
@@ -127,17 +137,18 @@ def transition(state: CampaignState, command: Command, *, name: str) -> Campaign
     try:
         return _TRANSITIONS[(state, command)]
     except KeyError:
-        verb, can = _WORDING[command]
-        sources = [source.value for source in CampaignState if (source, command) in _TRANSITIONS]
-        allowed = ", ".join(sources[:-1]) + " or " + sources[-1] if len(sources) > 1 else sources[0]
+        sources = [source for source in CampaignState if (source, command) in _TRANSITIONS]
         raise ConflictError(
-            f"cannot {verb} campaign '{name}': it is {_describe(state)}; "
-            f"only a {allowed} campaign can {can}"
+            _REFUSALS[command](
+                name=name,
+                state=_describe(state),
+                allowed=OneOf(tuple(_STATE_WORDS[source]() for source in sources)),
+            )
         ) from None
 
 
-def _describe(state: CampaignState) -> str:
-    return "in error" if state is CampaignState.ERROR else state.value
+def _describe(state: CampaignState) -> Message:
+    return codes.IN_ERROR() if state is CampaignState.ERROR else _STATE_WORDS[state]()
 
 
 def compute_outcome(
@@ -159,12 +170,10 @@ def validate_name(name: str) -> str:
     """The campaign name without surrounding blanks; 1 to 100 characters or InputError."""
     stripped = name.strip()
     if not stripped:
-        raise InputError("the campaign name is empty", field="name")
+        raise InputError(codes.NAME_EMPTY(), field=Field.NAME)
     if len(stripped) > NAME_MAX_CHARS:
         raise InputError(
-            f"the campaign name has {len(stripped)} characters; at most {NAME_MAX_CHARS} "
-            "are allowed",
-            field="name",
+            codes.NAME_TOO_LONG(count=len(stripped), limit=NAME_MAX_CHARS), field=Field.NAME
         )
     return stripped
 
@@ -175,18 +184,19 @@ def validate_send_at(
     """The send time in UTC: required and in the future when scheduled, absent when manual."""
     if send_type is SendType.MANUAL:
         if send_at is not None:
-            raise InputError("a manual campaign has no send date; leave it empty", field="sendDate")
+            raise InputError(codes.MANUAL_HAS_SEND_AT(), field=Field.SEND_AT)
         return None
     if send_at is None:
-        raise InputError("a scheduled campaign needs a send date and time", field="sendDate")
+        raise InputError(codes.SEND_AT_MISSING(), field=Field.SEND_AT)
     if send_at.utcoffset() is None:
-        raise InputError("the send date has no time zone", field="sendDate")
+        raise InputError(codes.SEND_AT_NAIVE(), field=Field.SEND_AT)
     send_at = send_at.astimezone(UTC)
     if send_at <= now:
         raise InputError(
-            f"the send date {send_at:%Y-%m-%d %H:%M} UTC is in the past "
-            f"(it is now {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)",
-            field="sendDate",
+            codes.SEND_AT_PAST(
+                when=f"{send_at:%Y-%m-%d %H:%M}", now=f"{now.astimezone(UTC):%Y-%m-%d %H:%M}"
+            ),
+            field=Field.SEND_AT,
         )
     return send_at
 
@@ -237,11 +247,10 @@ class Campaign:
         """A scheduled campaign whose time has come, running."""
         state = self._next(Command.START_DUE)
         if self.send_at is None:
-            raise ConflictError(f"cannot start campaign '{self.name}': it has no send date")
+            raise ConflictError(codes.START_WITHOUT_SEND_AT(name=self.name))
         if now < self.send_at:
             raise ConflictError(
-                f"cannot start campaign '{self.name}': it is scheduled for "
-                f"{self.send_at:%Y-%m-%d %H:%M} UTC"
+                codes.START_BEFORE_SEND_AT(name=self.name, when=f"{self.send_at:%Y-%m-%d %H:%M}")
             )
         return replace(self, state=state, started_at=self.started_at or now)
 
@@ -256,19 +265,14 @@ class Campaign:
         _check_calls(calls_in_progress)
         state = self._next(Command.END_STOP)
         if calls_in_progress > 0:
-            raise ConflictError(
-                f"cannot end the stop of campaign '{self.name}': "
-                f"{calls_in_progress} call(s) still in progress"
-            )
+            raise ConflictError(codes.CALLS_IN_PROGRESS(name=self.name, count=calls_in_progress))
         return replace(self, state=state)
 
     def finished(self, *, now: datetime) -> Campaign:
         """Every recipient delivered or failed: finished, with the seed's status."""
         state = self._next(Command.SETTLE)
         if not self.counts.settled:
-            raise ConflictError(
-                f"cannot finish campaign '{self.name}': {self.count_todo} recipient(s) still to do"
-            )
+            raise ConflictError(codes.RECIPIENTS_TO_DO(name=self.name, count=self.count_todo))
         outcome = compute_outcome(self.count_delivered, self.count_failed, self.count_total)
         return replace(self, state=state, outcome=outcome, finished_at=now)
 

@@ -8,7 +8,6 @@ each entry into E.164 with the line's country and refuses the numbers it knows c
 from __future__ import annotations
 
 import codecs
-import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +16,14 @@ from typing import Final, NamedTuple
 import phonenumbers
 from phonenumbers import (
     NumberParseException,
-    PhoneMetadata,
     ValidationResult,
     shortnumberinfo,
 )
 
+from faxcast.domain import phonenumbers_fast as fast
 from faxcast.errors import InputError
+from faxcast.fields import Field
+from faxcast.i18n import Message, OneOf, Param, codes
 
 MIN_DIGITS: Final = 6
 MAX_DIGITS: Final = 17
@@ -39,7 +40,7 @@ class EntryProblem:
     line: int
     column: int
     text: str
-    reason: str
+    reason: Message
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class KeptAsDialled:
     column: int
     text: str
     number: str
-    reason: str
+    reason: Message
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class RecipientList:
 class RecipientListError(InputError):
     """A recipient list refused as a whole; `problems` lists every invalid entry."""
 
-    def __init__(self, message: str, problems: tuple[EntryProblem, ...] = ()) -> None:
-        super().__init__(message, field="recipients")
+    def __init__(self, message: Message, problems: tuple[EntryProblem, ...] = ()) -> None:
+        super().__init__(message, field=Field.RECIPIENTS_LIST)
         self.problems = problems
 
 
@@ -90,7 +91,7 @@ def parse_recipients(
     region = country.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"unknown country {country!r}: expected an ISO 3166 code such as 'FR'")
-    region_plan = _plan_for_region(region)
+    region_plan = fast.plan_for_region(region)
     # One phonenumbers decision per distinct entry: lists repeat numbers, and it is the costly part.
     decided: dict[str, _Normalised] = {}
     seen: set[str] = set()
@@ -121,16 +122,16 @@ def parse_recipients(
             if note is not None:
                 kept.append(KeptAsDialled(line, column, entry, number, note))
     too_many = (
-        f"the list has {len(numbers)} different numbers, at most {max_recipients} are allowed"
+        codes.NUMBERS_TOO_MANY(count=len(numbers), limit=max_recipients)
         if len(numbers) > max_recipients
-        else ""
+        else None
     )
     if problems:
         raise RecipientListError(_summary(problems, too_many), tuple(problems))
     if too_many:
         raise RecipientListError(too_many)
     if not numbers:
-        raise RecipientListError("the list has no numbers")
+        raise RecipientListError(codes.NUMBERS_NONE())
     return RecipientList(tuple(numbers), tuple(duplicates), tuple(kept))
 
 
@@ -138,23 +139,16 @@ def decode_recipient_file(data: bytes) -> str:
     """The text of a recipients file: UTF-8 (BOM or not), UTF-16 with a BOM, else Latin-1."""
     for magic, kind in _NOT_TEXT:
         if data.startswith(magic):
-            raise InputError(
-                f"the recipients file is {kind}, not text: save the list as a .txt file",
-                field="recipientsFile",
-            )
+            raise InputError(codes.FILE_IS_DOCUMENT(kind=kind()), field=Field.RECIPIENTS_FILE)
     text = _decode(data)
     if "\0" in text:
-        raise InputError(
-            "the recipients file is not text: it contains NUL bytes", field="recipientsFile"
-        )
+        raise InputError(codes.FILE_HAS_NUL(), field=Field.RECIPIENTS_FILE)
     controls = len(_CONTROL.findall(text))
     # Text files have no control characters beyond a stray one; binary files decoded as Latin-1
     # have about one in four.
     if controls * 10 > len(text):
         raise InputError(
-            f"the recipients file is not text: {controls} of its {len(text)} characters"
-            " are control characters",
-            field="recipientsFile",
+            codes.FILE_HAS_CONTROLS(count=controls, total=len(text)), field=Field.RECIPIENTS_FILE
         )
     return text
 
@@ -197,22 +191,22 @@ def _entries(text: str) -> Iterator[tuple[int, int, str]]:
                 yield line_number, match.start() + len(raw) - len(left) + 1, left.rstrip(_BLANKS)
 
 
-def _digit_rule_problem(cleaned: str) -> str:
+def _digit_rule_problem(cleaned: str) -> Message:
     """Why an entry, blanks and punctuation removed, is not an optional '+' and 6 to 17 digits."""
     for index, char in enumerate(cleaned):
         if char == "+":
             if index > 0:
-                return "'+' is only allowed at the start"
+                return codes.PLUS_NOT_FIRST()
         elif char not in "0123456789":
             if char.isdigit():
-                return f"contains {_show_char(char)}, write digits as 0 to 9"
-            return f"contains {_show_char(char)}, which is not a digit"
+                return codes.ODD_DIGIT(char=_show_char(char))
+            return codes.NOT_A_DIGIT(char=_show_char(char))
     digits = len(cleaned) - cleaned.startswith("+")
     if digits == 0:
-        return f"has no digits, at least {MIN_DIGITS} are needed"
+        return codes.NO_DIGITS(min=MIN_DIGITS)
     if digits < MIN_DIGITS:
-        return f"has {digits} digit{'s' if digits > 1 else ''}, at least {MIN_DIGITS} are needed"
-    return f"has {digits} digits, at most {MAX_DIGITS} are allowed"
+        return codes.TOO_FEW_DIGITS(count=digits, min=MIN_DIGITS)
+    return codes.TOO_MANY_DIGITS(count=digits, max=MAX_DIGITS)
 
 
 def _show_char(char: str) -> str:
@@ -224,15 +218,17 @@ def _show(text: str) -> str:
     return shown + ("…" if len(text) > _TEXT_IN_MESSAGE else "")
 
 
-def _summary(problems: list[EntryProblem], too_many: str) -> str:
+def _summary(problems: list[EntryProblem], too_many: Message | None) -> Message:
     count = len(problems)
-    listed = "; ".join(
-        f"line {p.line}, column {p.column}: '{_show(p.text)}': {p.reason}"
+    entries = [
+        codes.NUMBERS_ENTRY(line=p.line, column=p.column, text=_show(p.text), reason=p.reason)
         for p in problems[:_PROBLEMS_IN_MESSAGE]
-    )
-    more = f"; and {count - _PROBLEMS_IN_MESSAGE} more" if count > _PROBLEMS_IN_MESSAGE else ""
-    also = f"; also, {too_many}" if too_many else ""
-    return f"{count} invalid number{'s' if count > 1 else ''}: {listed}{more}{also}"
+    ]
+    if count > _PROBLEMS_IN_MESSAGE:
+        entries.append(codes.NUMBERS_MORE(count=count - _PROBLEMS_IN_MESSAGE))
+    if too_many:
+        entries.append(codes.NUMBERS_ALSO(problem=too_many))
+    return codes.NUMBERS_INVALID(count=count, entries=tuple(entries))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,92 +242,17 @@ def _summary(problems: list[EntryProblem], too_many: str) -> str:
 # make E.164 but that can be dialled from the line (a local number without its area code, or a
 # known short number of the line's country) is kept as typed and reported in `kept_as_dialled`.
 #
-# Speed: phonenumbers.parse costs about 25 µs, too much for 100 000 recipients. `_fast_parse`
-# follows parse's steps on the digits for the common shapes and defers to it for the rest (an
-# international prefix, the country code written without '+', national prefix transform rules);
-# tests check that both give the same answer.
+# Speed: phonenumbers.parse is too slow for 100 000 recipients; `phonenumbers_fast` follows its
+# steps for the common shapes of entry, and _read asks phonenumbers itself for the rest.
 
 
 class _Normalised(NamedTuple):
     number: str
-    problem: str | None
-    note: str | None
+    problem: Message | None
+    note: Message | None
 
 
-class _Parsed(NamedTuple):
-    country_code: int
-    national_number: str
-    national: bool  # read with the line's country, not from a '+', a prefix or a country code
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What phonenumbers' metadata says about one region, compiled once."""
-
-    country_code: int
-    code_digits: str
-    international_prefix: re.Pattern[str] | None
-    national_prefix: re.Pattern[str] | None
-    has_transform_rule: bool
-    general: re.Pattern[str] | None
-    lengths: tuple[int, ...]
-    local_lengths: tuple[int, ...]
-
-
-_COUNTRY_CODES: Final = {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
-
-
-@functools.cache
-def _plan_for_region(region: str) -> _Plan:
-    metadata = PhoneMetadata.metadata_for_region(region)
-    assert metadata is not None, region
-    return _plan(metadata)
-
-
-@functools.cache
-def _plan_for_code(country_code: int) -> _Plan:
-    # As is_possible_number does: a shared code (+1, +7, +44…) follows its main region's metadata.
-    main_region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, main_region)
-    assert metadata is not None, country_code
-    return _plan(metadata)
-
-
-def _plan(metadata: PhoneMetadata) -> _Plan:
-    general = metadata.general_desc
-    assert general is not None
-    assert metadata.country_code is not None
-    return _Plan(
-        country_code=metadata.country_code,
-        code_digits=str(metadata.country_code),
-        international_prefix=_compiled(metadata.international_prefix),
-        national_prefix=_compiled(metadata.national_prefix_for_parsing),
-        has_transform_rule=bool(metadata.national_prefix_transform_rule),
-        general=_compiled(general.national_number_pattern),
-        lengths=general.possible_length,
-        local_lengths=general.possible_length_local_only,
-    )
-
-
-def _compiled(pattern: str | None) -> re.Pattern[str] | None:
-    return re.compile(pattern) if pattern else None
-
-
-def _length_result(national_number: str, plan: _Plan) -> int:
-    """phonenumbers' length test (its _test_number_length) against the general description."""
-    length = len(national_number)
-    if length in plan.local_lengths:
-        return ValidationResult.IS_POSSIBLE_LOCAL_ONLY
-    if length in plan.lengths:
-        return ValidationResult.IS_POSSIBLE
-    if length < plan.lengths[0]:
-        return ValidationResult.TOO_SHORT
-    if length > plan.lengths[-1]:
-        return ValidationResult.TOO_LONG
-    return ValidationResult.INVALID_LENGTH
-
-
-def _normalise(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
+def _normalise(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
     """E.164 (or the digits kept as dialled) for an entry that passed the digit rule."""
     first = _read(cleaned, region, region_plan)
     number = first.number
@@ -342,160 +263,97 @@ def _normalise(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
     # after a '+' (JE "0849917976" gives +440849917976, which reads as +44849917976).
     if not _PLAIN.fullmatch(number):
         problem = _digit_rule_problem(number)
-    elif _reads_as_itself(number):
+    elif fast.reads_as_itself(number):
         return first
     else:
         again = _read(number, region, region_plan)
         if again.problem is None and again.number == number:
             return first
-        problem = again.problem or f"would be read as {again.number}"
-    return _Normalised(cleaned, f"is not a valid number: as {number} it {problem}", None)
+        problem = again.problem or codes.READ_AS(number=again.number)
+    return _Normalised(cleaned, codes.NOT_ITSELF(number=number, problem=problem), None)
 
 
-def _reads_as_itself(e164: str) -> bool:
-    """A shortcut for most numbers: reading '+' digits only ever strips a national prefix."""
-    code = _country_code_of(e164[1:])
-    if code is None:
-        return False
-    plan = _plan_for_code(code)
-    prefix = plan.national_prefix
-    return prefix is None or prefix.match(e164[1 + len(plan.code_digits) :]) is None
-
-
-def _read(cleaned: str, region: str, region_plan: _Plan) -> _Normalised:
+def _read(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
     """One reading of an entry by phonenumbers' rules, its length judged by is_possible_number."""
-    parsed = _fast_parse(cleaned, region_plan)
+    parsed = fast.parse(cleaned, region_plan)
     if parsed is None:
         parsed_or_problem = _slow_parse(cleaned, region)
-        if isinstance(parsed_or_problem, str):
+        if isinstance(parsed_or_problem, Message):
             return _Normalised(cleaned, parsed_or_problem, None)
         parsed = parsed_or_problem
-    plan = _plan_for_code(parsed.country_code)
-    result = _length_result(parsed.national_number, plan)
+    plan = fast.plan_for_code(parsed.country_code)
+    result = fast.length_result(parsed.national_number, plan)
     if result == ValidationResult.IS_POSSIBLE:
         return _Normalised(f"+{plan.code_digits}{parsed.national_number}", None, None)
     if parsed.national:
         if result == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
-            note = f"is a local number in {region} (no area code): dialled as typed"
-            return _Normalised(cleaned, None, note)
+            return _Normalised(cleaned, None, codes.LOCAL_NUMBER(region=region))
         short = phonenumbers.parse(cleaned, region)
         if shortnumberinfo.is_valid_short_number_for_region(short, region):
-            return _Normalised(cleaned, None, f"is a short number in {region}: dialled as typed")
-    where = _country_name(parsed.country_code, region if parsed.national else None)
-    lengths = _lengths_text(plan.lengths)
-    reason = (
-        f"is not a valid number for {where}: numbers there have {lengths} digits"
-        f" after +{plan.code_digits}, this one has {len(parsed.national_number)}"
+            return _Normalised(cleaned, None, codes.SHORT_NUMBER(region=region))
+    # A national entry too long for its country is most often an international one without '+'.
+    add_plus = parsed.national and result == ValidationResult.TOO_LONG
+    reason = (codes.WRONG_LENGTH_NATIONAL if add_plus else codes.WRONG_LENGTH)(
+        where=_country_name(parsed.country_code, region if parsed.national else None),
+        lengths=_lengths_text(plan.lengths),
+        code=plan.code_digits,
+        count=len(parsed.national_number),
     )
-    if parsed.national and result == ValidationResult.TOO_LONG:
-        reason += "; write international numbers with a leading '+'"
     return _Normalised(cleaned, reason, None)
 
 
-def _fast_parse(cleaned: str, region_plan: _Plan) -> _Parsed | None:
-    """What phonenumbers.parse gives for the common shapes of entry, or None to ask it."""
-    if cleaned[0] == "+":
-        digits = cleaned[1:]
-        code = _country_code_of(digits)
-        if code is None:
-            return None
-        plan = _plan_for_code(code)
-        national_number = digits[len(plan.code_digits) :]
-    else:
-        plan = region_plan
-        idd = plan.international_prefix
-        if (idd is not None and idd.match(cleaned)) or cleaned.startswith(plan.code_digits):
-            return None
-        national_number = cleaned
-    if len(national_number) < 2:
-        return None
-    prefix = plan.national_prefix
-    match = prefix.match(national_number) if prefix is not None else None
-    if match is not None:
-        if plan.has_transform_rule:
-            return None
-        stripped = national_number[match.end() :]
-        general = plan.general
-        # parse keeps the prefix when the number fits the national pattern only with it, and
-        # when what remains has no possible length.
-        keeps_prefix = (
-            general is not None
-            and general.fullmatch(national_number) is not None
-            and general.fullmatch(stripped) is None
-        )
-        if not keeps_prefix and _length_result(stripped, plan) not in _KEEP_PREFIX_RESULTS:
-            national_number = stripped
-    return _Parsed(plan.country_code, national_number, national=cleaned[0] != "+")
-
-
-def _country_code_of(digits: str) -> int | None:
-    # Country codes are prefix-free, so at most one of these is a code.
-    return (
-        _COUNTRY_CODES.get(digits[:1])
-        or _COUNTRY_CODES.get(digits[:2])
-        or _COUNTRY_CODES.get(digits[:3])
-    )
-
-
-_KEEP_PREFIX_RESULTS: Final = (
-    ValidationResult.TOO_SHORT,
-    ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-    ValidationResult.INVALID_LENGTH,
-)
-
-
-def _slow_parse(cleaned: str, region: str) -> _Parsed | str:
-    """phonenumbers.parse itself; a string is the reason it refused the entry."""
+def _slow_parse(cleaned: str, region: str) -> fast.Parsed | Message:
+    """phonenumbers.parse itself, or the reason it refused the entry."""
     try:
         number = phonenumbers.parse(cleaned, region, keep_raw_input=True)
     except NumberParseException as error:
         return _parse_problem(cleaned, error)
     assert number.country_code is not None
-    return _Parsed(
+    return fast.Parsed(
         number.country_code,
         phonenumbers.national_significant_number(number),
         national=number.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY,
     )
 
 
-def _parse_problem(cleaned: str, error: NumberParseException) -> str:
+def _parse_problem(cleaned: str, error: NumberParseException) -> Message:
     if error.error_type == NumberParseException.INVALID_COUNTRY_CODE:
         if cleaned.startswith("+"):
-            return "has no known country code after its '+'"
-        return "does not have a country code after its international prefix"
+            return codes.NO_COUNTRY_CODE()
+        return codes.NO_COUNTRY_CODE_AFTER_PREFIX()
     if error.error_type in (
         NumberParseException.TOO_SHORT_AFTER_IDD,
         NumberParseException.TOO_SHORT_NSN,
     ):
-        return "is too short after its country code"
-    return "cannot be read as a phone number"
+        return codes.TOO_SHORT_AFTER_COUNTRY_CODE()
+    return codes.UNREADABLE()
 
 
-def _country_name(country_code: int, region: str | None = None) -> str:
+def _country_name(country_code: int, region: str | None = None) -> Message:
     if region is not None:
-        return f"country {region}"
+        return codes.IN_COUNTRY(region=region)
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
     if len(regions) == 1 and regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
-        return f"country {regions[0]}"
-    return f"country code +{country_code}"
+        return codes.IN_COUNTRY(region=regions[0])
+    return codes.IN_COUNTRY_CODE(code=str(country_code))
 
 
-def _lengths_text(lengths: tuple[int, ...]) -> str:
+def _lengths_text(lengths: tuple[int, ...]) -> Param:
     if len(lengths) == 1:
         return str(lengths[0])
     if lengths == tuple(range(lengths[0], lengths[-1] + 1)):
-        return f"{lengths[0]} to {lengths[-1]}"
-    return ", ".join(map(str, lengths[:-1])) + f" or {lengths[-1]}"
+        return codes.LENGTHS_RANGE(first=lengths[0], last=lengths[-1])
+    return OneOf(tuple(map(str, lengths)))
 
 
 # ---------------------------------------------------------------------------------------------
 # Files
 
 _NOT_TEXT: Final = (
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (Word, Excel or OpenDocument?)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word or Excel document"),
-    (b"{\\rtf", "an RTF document"),
+    (b"%PDF-", codes.KIND_PDF),
+    (b"PK\x03\x04", codes.KIND_ZIP),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", codes.KIND_OLE),
+    (b"{\\rtf", codes.KIND_RTF),
 )
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
@@ -520,7 +378,6 @@ def _decode(data: bytes) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         raise InputError(
-            f"the recipients file starts with a {name} mark but is not {name}:"
-            f" bad byte at offset {error.start}",
-            field="recipientsFile",
+            codes.FILE_BAD_ENCODING(encoding=name, offset=error.start),
+            field=Field.RECIPIENTS_FILE,
         ) from None

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from faxcast.errors import InputError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 
 MAX_IDENT_LEN: Final = 20  # T30_MAX_IDENT_LEN
 MAX_HEADER_LEN: Final = 50  # T30_MAX_PAGE_HEADER_INFO
@@ -19,13 +21,17 @@ class StationIdentity:
     header: str = ""
 
     def __post_init__(self) -> None:
-        for field, value, limit in (
-            ("ident", self.ident, MAX_IDENT_LEN),
-            ("header", self.header, MAX_HEADER_LEN),
+        for field, value, limit, too_long, not_ascii in (
+            (Field.IDENT, self.ident, MAX_IDENT_LEN, codes.IDENT_TOO_LONG, codes.IDENT_NOT_ASCII),
+            (
+                Field.HEADER,
+                self.header,
+                MAX_HEADER_LEN,
+                codes.HEADER_TOO_LONG,
+                codes.HEADER_NOT_ASCII,
+            ),
         ):
             if len(value) > limit:
-                raise InputError(
-                    f"{field} is {len(value)} characters, at most {limit}", field=field
-                )
+                raise InputError(too_long(count=len(value), limit=limit), field=field)
             if not (value.isascii() and value.isprintable()):
-                raise InputError(f"{field} must be printable ASCII", field=field)
+                raise InputError(not_ascii(), field=field)

@@ -20,6 +20,7 @@ from faxcast.domain.station import StationIdentity
 from faxcast.errors import DocumentError, DocumentProblem, FaxError, InputError
 from faxcast.fax._spandsp import ffi, lib
 from faxcast.fax.result import FaxResult, T30Code, classify
+from faxcast.i18n import codes
 
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms, the usual G.711 RTP packetisation
@@ -67,10 +68,7 @@ class Outgoing:
     def from_validated(cls, document: Outgoing, *, start_page: int) -> Outgoing:
         """The same checked file, sent from another page."""
         if not 0 <= start_page < document.pages:
-            raise InputError(
-                f"start page {start_page + 1} is outside the document's {document.pages} pages",
-                field="start_page",
-            )
+            raise InputError(codes.START_PAGE_OUTSIDE(page=start_page + 1, count=document.pages))
         return cls(document.path, document.pages, document.resolution, start_page)
 
 
@@ -91,7 +89,7 @@ def _check_decodes(path: Path) -> None:
         detail = ffi.string(message).decode("ascii", "replace")
         raise DocumentError(
             DocumentProblem.BAD_TIFF,
-            f"page {page} of the fax document does not decode: {detail}",
+            codes.TIFF_DOES_NOT_DECODE(page=page, detail=detail),
             page=page,
         )
 
@@ -175,7 +173,7 @@ class FaxSession:
     def result(self) -> FaxResult:
         """The outcome; only once the session is done."""
         if self._result is None:
-            raise FaxError("the fax session has not finished")
+            raise FaxError(codes.SESSION_UNFINISHED())
         return self._result
 
     def hang_up(self) -> None:
@@ -310,7 +308,7 @@ class AudioFaxSession(FaxSession):
         fax = lib.fax_init(ffi.NULL, int(calling))
         g711 = lib.g711_init(ffi.NULL, lib.G711_ALAW if codec is Codec.PCMA else lib.G711_ULAW)
         if ffi.NULL in (fax, g711):
-            raise FaxError("SpanDSP could not create an audio fax session")
+            raise FaxError(codes.AUDIO_SESSION_FAILED())
         weakref.finalize(self, _free_audio, fax, g711)
         self._fax = fax
         self._g711 = g711
@@ -365,7 +363,7 @@ class T38FaxSession(FaxSession):
         queue = ffi.new("faxcast_ifp_queue_t *")
         terminal = lib.t38_terminal_init(ffi.NULL, int(calling), lib.faxcast_ifp_queue_push, queue)
         if terminal == ffi.NULL:
-            raise FaxError("SpanDSP could not create a T.38 fax session")
+            raise FaxError(codes.T38_SESSION_FAILED())
         weakref.finalize(self, _free_t38, terminal, queue)
         self._queue = queue
         self._terminal = terminal
@@ -389,7 +387,7 @@ class T38FaxSession(FaxSession):
         if not queued:
             return ()
         if queued < 0:
-            raise FaxError("SpanDSP produced a T.38 packet faxcast could not queue")
+            raise FaxError(codes.T38_PACKET_NOT_QUEUED())
         pop, queue, packet = lib.faxcast_ifp_queue_pop, self._queue, self._packet
         buffer = self._packet_buffer
         return [buffer[: pop(queue, packet)] for _ in range(queued)]

@@ -10,6 +10,7 @@ import numpy.typing as npt
 from faxcast.errors import FaxError
 from faxcast.fax._spandsp import ffi, lib
 from faxcast.fax.engine import Codec
+from faxcast.i18n import codes
 
 Pcm = npt.NDArray[np.int16]
 
@@ -22,7 +23,7 @@ class G711:
     def __init__(self, codec: Codec = Codec.PCMA) -> None:
         state = lib.g711_init(ffi.NULL, _MODES[codec])
         if state == ffi.NULL:
-            raise FaxError("SpanDSP could not create a G.711 codec")
+            raise FaxError(codes.G711_CODEC_FAILED())
         weakref.finalize(self, lib.g711_free, state)
         self.codec = codec
         self._state = state

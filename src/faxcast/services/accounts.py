@@ -9,6 +9,8 @@ import phonenumbers
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import InputError, MultipleInputError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 from faxcast.services.context import Services
 from faxcast.store import repository
 
@@ -19,7 +21,7 @@ _CHANNELS_MAX = 256
 def create_account(svc: Services, *, name: str, timezone: str | None = None) -> Account:
     """A new account with one sandbox line, so a new user can send a campaign at once."""
     zone = timezone or svc.settings.default_timezone
-    errors = [e for e in (_name_error(name, "name"), _timezone_error(zone)) if e is not None]
+    errors = [e for e in (_name_error(name), _timezone_error(zone)) if e is not None]
     if errors:
         raise _combined(errors)
     with svc.transaction() as conn:
@@ -81,7 +83,7 @@ def update_line(svc: Services, account_id: int, line_id: int, settings: LineSett
     with svc.transaction() as conn:
         line = repository.get_line(conn, account_id, line_id)
         if checked.kind is not line.kind:
-            raise InputError("a line's kind cannot be changed", field="kind")
+            raise InputError(codes.KIND_FIXED(), field=Field.KIND)
         return repository.update_line(conn, line, checked)
 
 
@@ -89,27 +91,22 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
     """The settings with blanks trimmed, or MultipleInputError naming every bad field."""
     errors: list[InputError] = []
     if settings.kind is not LineKind.SANDBOX:
-        errors.append(
-            InputError(
-                "only sandbox lines can be created for now: SIP trunks come later", field="kind"
-            )
-        )
-    name_error = _name_error(settings.name, "name")
+        errors.append(InputError(codes.SANDBOX_ONLY(), field=Field.KIND))
+    name_error = _name_error(settings.name)
     if name_error:
         errors.append(name_error)
     country = settings.country.strip().upper()
     if country not in phonenumbers.SUPPORTED_REGIONS:
-        errors.append(InputError(f"unknown country code '{settings.country}'", field="country"))
+        errors.append(
+            InputError(codes.UNKNOWN_COUNTRY(country=settings.country), field=Field.COUNTRY)
+        )
     try:
         StationIdentity(settings.ident.strip(), settings.header.strip())
     except InputError as error:
-        errors.append(InputError(error.message, field=error.field))
+        errors.append(error)
     if not 1 <= settings.channel_limit <= _CHANNELS_MAX:
         errors.append(
-            InputError(
-                f"the channel limit must be between 1 and {_CHANNELS_MAX}",
-                field="channelLimit",
-            )
+            InputError(codes.CHANNEL_LIMIT_RANGE(max=_CHANNELS_MAX), field=Field.CHANNEL_LIMIT)
         )
     if errors:
         raise _combined(errors)
@@ -123,9 +120,9 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
     )
 
 
-def _name_error(name: str, field: str) -> InputError | None:
+def _name_error(name: str) -> InputError | None:
     if not 1 <= len(name.strip()) <= _NAME_MAX:
-        return InputError(f"the name must have 1 to {_NAME_MAX} characters", field=field)
+        return InputError(codes.NAME_LENGTH(max=_NAME_MAX), field=Field.NAME)
     return None
 
 
@@ -133,7 +130,7 @@ def _timezone_error(zone: str) -> InputError | None:
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return InputError(f"unknown time zone '{zone}'", field="timezone")
+        return InputError(codes.UNKNOWN_TIMEZONE(zone=zone), field=Field.TIMEZONE)
     return None
 
 

@@ -11,6 +11,8 @@ from faxcast.documents import preview_png, read_tiff_f
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
 from faxcast.domain.models import CampaignDetail, Page
 from faxcast.errors import ConflictError, InputError, NotFoundError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import (
@@ -116,9 +118,11 @@ def list_campaigns(
 ) -> Page[Campaign]:
     """The line's campaigns, newest first by default."""
     if sort not in SORTABLE:
-        raise InputError(f"cannot sort by '{sort}'; use one of {', '.join(SORTABLE)}", field="sort")
+        raise InputError(
+            codes.SORT_UNKNOWN(sort=sort, choices=", ".join(SORTABLE)), field=Field.SORT
+        )
     if page < 1 or not 1 <= page_size <= 500:
-        raise InputError("page starts at 1 and pageSize is 1 to 500", field="page")
+        raise InputError(codes.PAGE_OUT_OF_RANGE(), field=Field.PAGE)
     with svc.transaction() as conn:
         repository.get_line(conn, account_id, line_id)
         return repository.list_campaigns(
@@ -174,10 +178,7 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         campaign.check_deletable()
         if not repository.delete_campaign(conn, campaign):
-            raise ConflictError(
-                f"campaign '{campaign.name}' changed while this action ran; "
-                "look at it and try again"
-            )
+            raise ConflictError(codes.CHANGED_MEANWHILE(name=campaign.name))
 
 
 def start_due_campaigns(svc: Services) -> int:
@@ -223,7 +224,7 @@ def received_fax(svc: Services, account_id: int, line_id: int, attempt_id: int) 
     with svc.transaction() as conn:
         attempt = repository.get_attempt(conn, account_id, line_id, attempt_id)
         if attempt.received_sha256 is None:
-            raise NotFoundError(f"nothing was received in attempt {attempt_id}")
+            raise NotFoundError(codes.NOTHING_RECEIVED(attempt=attempt_id))
         return svc.blobs.get(conn, attempt.received_sha256)
 
 
@@ -233,7 +234,7 @@ def received_page_png(
     """One received page as PNG, as the recipient's machine printed it."""
     pages = read_tiff_f(received_fax(svc, account_id, line_id, attempt_id)).pages
     if not 1 <= page <= len(pages):
-        raise NotFoundError(f"attempt {attempt_id} received {len(pages)} pages, not {page}")
+        raise NotFoundError(codes.NO_RECEIVED_PAGE(attempt=attempt_id, count=len(pages), page=page))
     return preview_png(pages[page - 1])
 
 
@@ -246,7 +247,7 @@ def campaign_preview_png(
         tiff = svc.blobs.get(conn, repository.campaign_tiff(conn, campaign.id))
     pages = read_tiff_f(tiff).pages
     if not 1 <= page <= len(pages):
-        raise NotFoundError(f"the campaign's document has {len(pages)} pages, not {page}")
+        raise NotFoundError(codes.NO_CAMPAIGN_PAGE(count=len(pages), page=page))
     return preview_png(pages[page - 1])
 
 
@@ -255,4 +256,4 @@ def _new_reference(conn: Connection) -> str:
         reference = "C" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(7))
         if not repository.reference_exists(conn, reference):
             return reference
-    raise ConflictError("could not pick a unique campaign reference; try again")
+    raise ConflictError(codes.NO_FREE_REFERENCE())

@@ -6,6 +6,8 @@ from faxcast.documents import count_pdf_pages
 from faxcast.domain.models import Document
 from faxcast.domain.numbers import decode_recipient_file
 from faxcast.errors import DocumentError, DocumentProblem, InputError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 from faxcast.services.context import Services
 from faxcast.store import repository
 
@@ -27,14 +29,13 @@ def upload_document(svc: Services, account_id: int, *, name: str, data: bytes) -
         if len(data) > limits.max_bytes:
             raise DocumentError(
                 DocumentProblem.TOO_LARGE,
-                f"the file is {len(data)} bytes, more than the limit of {limits.max_bytes}",
+                codes.FILE_TOO_LARGE(count=len(data), limit=limits.max_bytes),
             )
         try:
             decode_recipient_file(data)
         except InputError as error:
             raise InputError(
-                f"{error.message}; upload a PDF to fax or a .txt list of numbers",
-                field="file",
+                codes.UPLOAD_NOT_TEXT(problem=error.message), field=Field.RECIPIENTS_FILE
             ) from error
         pages, media_type = None, TEXT
     with svc.transaction() as conn:

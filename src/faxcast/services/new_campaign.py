@@ -16,6 +16,8 @@ from faxcast.domain.models import Document, Line
 from faxcast.domain.numbers import RecipientListError, decode_recipient_file, parse_recipients
 from faxcast.domain.quality import Quality, Resolution
 from faxcast.errors import DocumentError, InputError, MultipleInputError, NotFoundError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
 from faxcast.store import repository
@@ -34,6 +36,8 @@ class NewCampaign:
     send_at: datetime | None  # [sendDate]
     recipients_list: str | None = None  # [recipientsList], when recipientsType is "list"
     recipients_document_id: int | None = None  # [recipientsDocId], when it is "document"
+    # Which input the numbers came from, for errors to name: a file's text comes as the list.
+    recipients_field: Field = Field.RECIPIENTS_LIST
 
 
 @dataclass(frozen=True)
@@ -94,19 +98,18 @@ def check_campaign(
     send_at = _collect(errors, lambda: validate_send_at(new.send_type, new.send_at, now=now))
     numbers: tuple[str, ...] | None = None
     if numbers_text is not None:
-        field = "recipientsDocId" if new.recipients_document_id is not None else "recipientsList"
         try:
             numbers = parse_recipients(
                 numbers_text, country=line.country, max_recipients=svc.settings.max_recipients
             ).numbers
         except RecipientListError as error:
-            error.field = field
+            error.field = new.recipients_field
             errors.append(error)
     pdf_sha256 = ""
     rendered: tuple[bytes, int] | None = None
     if pdf is not None:
         pdf_sha256 = hashlib.sha256(pdf[1]).hexdigest()
-        field = "documentId" if upload is None else "file"
+        field = Field.DOCUMENT_ID if upload is None else Field.DOCUMENT_FILE
         resolution = new.quality.profile.resolution
         rendered = _render_unless_cached(svc, pdf_sha256, pdf[1], resolution, field, errors)
     if errors or pdf is None or name is None or numbers is None:
@@ -131,15 +134,17 @@ def _pdf_of(
     errors: list[InputError],
 ) -> tuple[Document | None, bytes] | None:
     if document_id is None:
-        errors.append(InputError("choose the PDF document to fax", field="documentId"))
+        errors.append(InputError(codes.CHOOSE_PDF(), field=Field.DOCUMENT_ID))
         return None
     try:
         document, data = _content(conn, svc, account_id, document_id)
     except NotFoundError:
-        errors.append(InputError(f"no document {document_id} in this account", field="documentId"))
+        errors.append(InputError(codes.NO_DOCUMENT(id=document_id), field=Field.DOCUMENT_ID))
         return None
     if document.media_type != document_service.PDF:
-        errors.append(InputError(f"'{document.name}' is not a PDF", field="documentId"))
+        errors.append(
+            InputError(codes.NOT_A_PDF_DOCUMENT(name=document.name), field=Field.DOCUMENT_ID)
+        )
         return None
     return document, data
 
@@ -147,29 +152,23 @@ def _pdf_of(
 def _numbers_text_of(
     conn: Connection, svc: Services, account_id: int, new: NewCampaign, errors: list[InputError]
 ) -> str | None:
+    field = new.recipients_field
     if new.recipients_document_id is not None:
         try:
             document, data = _content(conn, svc, account_id, new.recipients_document_id)
         except NotFoundError:
-            errors.append(
-                InputError(
-                    f"no document {new.recipients_document_id} in this account",
-                    field="recipientsDocId",
-                )
-            )
+            errors.append(InputError(codes.NO_DOCUMENT(id=new.recipients_document_id), field=field))
             return None
         if document.media_type != document_service.TEXT:
-            errors.append(
-                InputError(f"'{document.name}' is not a text file", field="recipientsDocId")
-            )
+            errors.append(InputError(codes.NOT_A_TEXT_DOCUMENT(name=document.name), field=field))
             return None
         try:
             return decode_recipient_file(data)
         except InputError as error:
-            errors.append(InputError(error.message, field="recipientsDocId"))
+            errors.append(InputError(error.message, field=field))
             return None
     if new.recipients_list is None or not new.recipients_list.strip():
-        errors.append(InputError("enter at least one fax number", field="recipientsList"))
+        errors.append(InputError(codes.ENTER_NUMBERS(), field=field))
         return None
     return new.recipients_list
 
@@ -179,7 +178,7 @@ def _render_unless_cached(
     pdf_sha256: str,
     data: bytes,
     resolution: Resolution,
-    field: str,
+    field: Field,
     errors: list[InputError],
 ) -> tuple[bytes, int] | None:
     """The TIFF-F and page count of a PDF not rendered at this resolution before."""

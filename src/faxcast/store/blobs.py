@@ -19,6 +19,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from faxcast.errors import BlobCorruptError, InputError, NotFoundError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 from faxcast.store.tables import blobs
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -63,11 +65,13 @@ class FileBlobStore:
     def get(self, conn: Connection, sha256: str) -> bytes:
         """The blob's bytes, checked against its SHA-256; NotFoundError if there is no such blob."""
         if not _has_row(conn, sha256):
-            raise NotFoundError(f"no blob {sha256}")
+            raise NotFoundError(codes.NO_BLOB(sha256=sha256))
         try:
             data = self._path(sha256).read_bytes()
         except FileNotFoundError:
-            raise BlobCorruptError(sha256, f"its file {self._path(sha256)} is missing") from None
+            raise BlobCorruptError(
+                sha256, codes.BLOB_FILE_MISSING(path=str(self._path(sha256)))
+            ) from None
         return _checked(sha256, data)
 
     def exists(self, conn: Connection, sha256: str) -> bool:
@@ -98,12 +102,12 @@ class DatabaseBlobStore:
     def get(self, conn: Connection, sha256: str) -> bytes:
         """The blob's bytes, checked against its SHA-256; NotFoundError if there is no such blob."""
         if not _SHA256_HEX.fullmatch(sha256):
-            raise NotFoundError(f"no blob {sha256!r}")
+            raise NotFoundError(codes.NO_BLOB(sha256=repr(sha256)))
         row = conn.execute(select(blobs.c.data).where(blobs.c.sha256 == sha256)).one_or_none()
         if row is None:
-            raise NotFoundError(f"no blob {sha256}")
+            raise NotFoundError(codes.NO_BLOB(sha256=sha256))
         if row.data is None:
-            raise BlobCorruptError(sha256, "its row has no data (written by the file blob store?)")
+            raise BlobCorruptError(sha256, codes.BLOB_ROW_EMPTY())
         return _checked(sha256, bytes(row.data))
 
     def exists(self, conn: Connection, sha256: str) -> bool:
@@ -120,9 +124,7 @@ def blob_store_for(kind: str, data_dir: Path) -> BlobStore:
         return FileBlobStore(data_dir / "blobs")
     if kind == "database":
         return DatabaseBlobStore()
-    raise InputError(
-        f'unknown blob store {kind!r}: expected "files" or "database"', field="FAXCAST_BLOB_STORE"
-    )
+    raise InputError(codes.UNKNOWN_BLOB_STORE(kind=kind), field=Field.BLOB_STORE)
 
 
 def _insert(conn: Connection) -> postgresql.Insert | sqlite.Insert:
@@ -141,7 +143,7 @@ def _has_row(conn: Connection, sha256: str) -> bool:
 def _checked(sha256: str, data: bytes) -> bytes:
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
-        raise BlobCorruptError(sha256, f"its {len(data)} bytes hash to {actual}")
+        raise BlobCorruptError(sha256, codes.BLOB_HASH_MISMATCH(count=len(data), actual=actual))
     return data
 
 

@@ -13,11 +13,12 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from faxcast.errors import InputError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 
 SQLITE_FILE_NAME = "faxcast.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-_FIELD = "FAXCAST_DATABASE_URL"
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _POSTGRESQL_DRIVERS = {"postgresql", "postgresql+psycopg"}
 
@@ -56,16 +57,10 @@ def _parse(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise InputError(
-            "not a database URL: expected sqlite:///path/to/faxcast.db "
-            "or postgresql://user@host/database",
-            field=_FIELD,
-        ) from None
+        raise InputError(codes.NOT_A_DATABASE_URL(), field=Field.DATABASE_URL) from None
     if parsed.drivername not in _SQLITE_DRIVERS | _POSTGRESQL_DRIVERS:
         raise InputError(
-            f"unsupported database {parsed.drivername!r}: faxcast runs on sqlite:// "
-            "or postgresql:// (postgresql+psycopg://)",
-            field=_FIELD,
+            codes.UNSUPPORTED_DATABASE(driver=parsed.drivername), field=Field.DATABASE_URL
         )
     return parsed
 

@@ -18,6 +18,7 @@ from faxcast.domain.models import Claim, Line
 from faxcast.domain.quality import Quality
 from faxcast.domain.retry import RecipientHistory
 from faxcast.errors import NotFoundError
+from faxcast.i18n import codes
 from faxcast.store import sql
 from faxcast.store.repository import campaign_of, line_of
 
@@ -73,7 +74,7 @@ def lock_line(conn: Connection, account_id: int, line_id: int) -> Line:
     """The account's line, locked until the transaction ends: claims on it take turns."""
     row = run(conn, "lock_line", {"account_id": account_id, "line_id": line_id}).first()
     if row is None:
-        raise NotFoundError(f"no fax line {line_id} in account {account_id}")
+        raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
     return line_of(row)
 
 

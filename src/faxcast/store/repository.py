@@ -42,6 +42,7 @@ from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
 from faxcast.errors import ConflictError, NotFoundError
+from faxcast.i18n import codes
 from faxcast.store import sql
 from faxcast.store.tables import (
     accounts,
@@ -69,7 +70,7 @@ def get_account(conn: Connection, account_id: int) -> Account:
     """The account, or NotFoundError."""
     row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
     if row is None:
-        raise NotFoundError(f"no account {account_id}")
+        raise NotFoundError(codes.NO_ACCOUNT(account=account_id))
     return Account(row.id, row.name, row.timezone, row.created_at)
 
 
@@ -97,7 +98,7 @@ def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
         select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
     ).first()
     if row is None:
-        raise NotFoundError(f"no fax line {line_id} in account {account_id}")
+        raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
     return line_of(row)
 
 
@@ -175,7 +176,7 @@ def get_document(conn: Connection, account_id: int, document_id: int) -> Documen
         select(documents).where(documents.c.id == document_id, documents.c.account_id == account_id)
     ).first()
     if row is None:
-        raise NotFoundError(f"no document {document_id} in account {account_id}")
+        raise NotFoundError(codes.NO_DOCUMENT_IN_ACCOUNT(document=document_id, account=account_id))
     return _document(row)
 
 
@@ -304,7 +305,7 @@ def get_campaign(
     )
     row = conn.execute(query.with_for_update(of=campaigns) if lock else query).first()
     if row is None:
-        raise NotFoundError(f"no campaign {campaign_id} on line {line_id}")
+        raise NotFoundError(codes.NO_CAMPAIGN_ON_LINE(campaign=campaign_id, line=line_id))
     return campaign_of(row)
 
 
@@ -316,7 +317,7 @@ def campaign_tiff(conn: Connection, campaign_id: int) -> str:
         .where(campaigns.c.id == campaign_id)
     ).scalar()
     if sha is None:
-        raise NotFoundError(f"no campaign {campaign_id}")
+        raise NotFoundError(codes.NO_CAMPAIGN(campaign=campaign_id))
     return sha
 
 
@@ -369,9 +370,7 @@ def save_campaign(conn: Connection, before: Campaign, after: Campaign) -> None:
         },
     ).rowcount
     if moved != 1:
-        raise ConflictError(
-            f"campaign '{before.name}' changed while this action ran; look at it and try again"
-        )
+        raise ConflictError(codes.CHANGED_MEANWHILE(name=before.name))
 
 
 def delete_campaign(conn: Connection, campaign: Campaign) -> bool:
@@ -426,7 +425,7 @@ def get_attempt(conn: Connection, account_id: int, line_id: int, attempt_id: int
         )
     ).first()
     if row is None:
-        raise NotFoundError(f"no attempt {attempt_id} on line {line_id}")
+        raise NotFoundError(codes.NO_ATTEMPT(attempt=attempt_id, line=line_id))
     return _attempt(row)
 
 

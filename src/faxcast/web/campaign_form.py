@@ -2,7 +2,8 @@
 
 submit() stores nothing until every field is valid: it first runs the create use case without a
 document (which it always refuses, listing everything else that is wrong) and checks the PDF,
-and only then uploads the files and creates the campaign.
+and only then uploads the files and creates the campaign. Errors are placed by their field
+(faxcast.fields) and worded by their code, in the page's language.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from faxcast.domain.models import Account, Line
 from faxcast.domain.numbers import RecipientListError, decode_recipient_file
 from faxcast.domain.quality import Quality
 from faxcast.errors import DocumentError, InputError, MultipleInputError
+from faxcast.fields import Field
+from faxcast.i18n import codes
 from faxcast.services import campaigns, new_campaign
 from faxcast.services.context import Services
 from faxcast.web import i18n
@@ -44,21 +47,19 @@ E = TypeVar("E", bound=enum.Enum)
 
 @dataclass(frozen=True)
 class NumberProblem:
-    """One bad entry of a number list; `reason_lang` is "en" when the reason is untranslated."""
+    """One bad entry of a number list and why."""
 
     line: int
     column: int
     text: str
     reason: str
-    reason_lang: str | None
 
 
 @dataclass(frozen=True)
 class FieldError:
-    """An error shown beside a field; `lang` is "en" when the message is untranslated."""
+    """An error shown beside a field, with the bad entries of a number list."""
 
     message: str
-    lang: str | None = None
     problems: tuple[NumberProblem, ...] = ()
     more: int = 0
 
@@ -139,7 +140,6 @@ def submit(
         errors.add("send_type", FieldError(t("err.choice")))
     send_at = _send_at(form, account.timezone, send_type, errors, t)
     from_file = form.recipients_type == FILE
-    numbers_field = "recipients_file" if from_file else "recipients_list"
     numbers_text: str | None = None
     if form.recipients_type not in (LIST, FILE):
         errors.add("recipients_type", FieldError(t("err.choice")))
@@ -169,11 +169,12 @@ def submit(
         send_type=send_type,
         send_at=send_at,
         recipients_list=numbers_text or "",
+        recipients_field=Field.RECIPIENTS_FILE if from_file else Field.RECIPIENTS_LIST,
     )
     if pdf is None or errors:
         # The PDF's own problem is already listed: the other fields' come from the use case.
         for found in new_campaign.validate_campaign(svc, account.id, line.id, new):
-            name = _form_field(found.field, numbers_field)
+            name = _form_field(found.field)
             if name != "pdf":
                 errors.add(name, _field_error(found, lang, account, send_at, svc))
         return errors
@@ -184,10 +185,7 @@ def submit(
         )
     except InputError as failure:
         for found in failure.errors if isinstance(failure, MultipleInputError) else (failure,):
-            errors.add(
-                _form_field(found.field, numbers_field),
-                _field_error(found, lang, account, send_at, svc),
-            )
+            errors.add(_form_field(found.field), _field_error(found, lang, account, send_at, svc))
         return errors
 
 
@@ -203,7 +201,7 @@ def _send_at(
     timezone: str,
     send_type: SendType | None,
     errors: Errors,
-    t: i18n.Translate,
+    t: i18n.Translator,
 ) -> datetime | None:
     """The schedule typed as a date and a time in the account's zone (scheduled ones only)."""
     if send_type is not SendType.SCHEDULED:
@@ -219,23 +217,8 @@ def _send_at(
     return moment.replace(tzinfo=ZoneInfo(timezone))
 
 
-_SERVICE_FIELDS: Final[Mapping[str, str]] = {
-    "name": "name",
-    "documentId": "pdf",
-    "document": "pdf",
-    "file": "pdf",
-    "faxQuality": "quality",
-    "sendType": "send_type",
-    "sendDate": "send_at",
-    "recipientsDocId": "recipients_file",
-    "recipientsFile": "recipients_file",
-}
-
-
-def _form_field(service_field: str | None, numbers_field: str) -> str:
-    if service_field in ("recipients", "recipientsList"):
-        return numbers_field
-    return _SERVICE_FIELDS.get(service_field or "", "form")
+def _form_field(field: Field | None) -> str:
+    return field.form if field is not None and field.form is not None else "form"
 
 
 def _field_error(
@@ -246,20 +229,18 @@ def _field_error(
     if isinstance(error, DocumentError):
         return FieldError(t(f"doc.{error.problem.value}", pages=svc.settings.max_pages))
     if isinstance(error, RecipientListError) and error.problems:
-        problems = []
-        for problem in error.problems[:_PROBLEMS_SHOWN]:
-            reason, reason_lang = i18n.localise(lang, problem.reason)
-            problems.append(
-                NumberProblem(problem.line, problem.column, problem.text, reason, reason_lang)
-            )
+        problems = tuple(
+            NumberProblem(p.line, p.column, p.text, t.message(p.reason))
+            for p in error.problems[:_PROBLEMS_SHOWN]
+        )
         count = len(error.problems)
         return FieldError(
-            t("err.number_one") if count == 1 else t("err.numbers", count=count),
-            problems=tuple(problems),
+            t("err.numbers", count=count),
+            problems=problems,
             more=max(0, count - _PROBLEMS_SHOWN),
         )
-    if error.field == "sendDate" and "in the past" in error.message and send_at is not None:
+    if error.message.code == codes.SEND_AT_PAST.code and send_at is not None:
+        # The page says the time as it was typed, in the account's zone, not in UTC.
         when = i18n.format_datetime(send_at, account.timezone, lang)
         return FieldError(t("err.date_past", when=when))
-    message, message_lang = i18n.localise(lang, error.message)
-    return FieldError(i18n.sentence(message), message_lang)
+    return FieldError(i18n.sentence(t.message(error.message)))

@@ -41,6 +41,7 @@ from faxcast.domain.models import (
 )
 from faxcast.domain.quality import Quality
 from faxcast.errors import ConflictError, DocumentError, NotFoundError
+from faxcast.i18n import codes
 from faxcast.services import accounts, campaigns
 from faxcast.services.context import Services
 from faxcast.web import csrf, i18n
@@ -98,7 +99,8 @@ class _HtmlRoute(APIRoute):
             except (NotFoundError, RequestValidationError):
                 return _error_page(request, 404, "error.not_found")
             except ConflictError as error:
-                return _error_page(request, 409, "error.conflict", detail=str(error))
+                detail = i18n.translator(_lang(request)).message(error.message)
+                return _error_page(request, 409, "error.conflict", detail=detail)
             finally:
                 await request.close()  # the uploaded files of a form this wrapper parsed
 
@@ -201,7 +203,7 @@ def _with_notice(path: str, notice: str, reference: str) -> str:
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
 
 
-def _notice(request: Request, t: i18n.Translate) -> str:
+def _notice(request: Request, t: i18n.Translator) -> str:
     """What was just done, from the redirect's ?notice=…&ref=… (only known notices)."""
     notice = request.query_params.get("notice", "")
     reference = request.query_params.get("ref", "")
@@ -351,7 +353,7 @@ def _status(where: _Where, detail: CampaignDetail, page: int) -> dict[str, Any]:
         "received_attempt": _received_attempt,
         "live": detail.campaign.state in _LIVE,
         "actions": _actions,
-        "localise": i18n.localise,
+        "stored_reason": i18n.stored_reason,
     }
 
 
@@ -374,7 +376,7 @@ def home(request: Request) -> Response:
 def choose_language(request: Request, code: str, next: str = "/") -> Response:
     """Remember the language chosen with the switch, then go back."""
     if code not in i18n.LANGUAGES:
-        raise NotFoundError(f"no language {code}")
+        raise NotFoundError(codes.NO_LANGUAGE(code=code))
     response = _redirect(_safe_next(next, "/"))
     response.set_cookie(LANG_COOKIE, code, max_age=_YEAR_S, samesite="lax")
     return response
@@ -671,7 +673,9 @@ def _attempt_of(detail: CampaignDetail, attempt: int) -> Attempt:
         for found in recipient.attempts:
             if found.id == attempt:
                 return found
-    raise NotFoundError(f"no attempt {attempt} in campaign {detail.campaign.reference}")
+    raise NotFoundError(
+        codes.NO_ATTEMPT_IN_CAMPAIGN(attempt=attempt, reference=detail.campaign.reference)
+    )
 
 
 @router.get(_CAMPAIGN + "/attempts/{attempt}/received", name="web-received")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from faxcast.api import schemas
 from faxcast.api.deps import AccountId, CampaignId, LineId, ServicesDep
-from faxcast.api.problems import problem_responses, rename_fields
+from faxcast.api.problems import problem_responses
 from faxcast.api.routes import received as received_routes
 from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import Attempt
@@ -61,15 +61,6 @@ def create_campaign(
     body: schemas.CampaignCreate,
 ) -> schemas.Campaign:
     """Check every field, then store the campaign and its recipients at once, or nothing."""
-    source = (
-        "recipientsList"
-        if body.recipients_type is schemas.RecipientsType.LIST
-        else "recipientsDocId"
-    )
-    # The services name the list "recipients" whatever it came from; say which field it was.
-    rename_fields(
-        request, {"recipients": source, "recipientsFile": source, "recipientsList": source}
-    )
     created = campaigns.create_campaign(svc, account, line, body.to_new_campaign())
     location = router.url_path_for("get", account=account, line=line, campaign=created.id)
     response.headers["Location"] = str(location.make_absolute_url(request.base_url))

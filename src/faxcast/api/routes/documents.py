@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Response, UploadFile, status
 
 from faxcast.api import schemas
 from faxcast.api.deps import CallerAccountDep, ServicesDep
-from faxcast.api.problems import problem_responses, rename_fields
+from faxcast.api.problems import problem_responses
 from faxcast.services import documents
 
 router = APIRouter(
@@ -21,13 +21,11 @@ router = APIRouter(
 
 @router.post("", name="upload", status_code=status.HTTP_201_CREATED)
 def upload_document(
-    request: Request,
     svc: ServicesDep,
     account: CallerAccountDep,
     file: Annotated[UploadFile, File(description="a PDF to fax, or a .txt list of numbers")],
 ) -> schemas.Document:
     """Upload a file; its content (not its name) decides what it is, and a bad one is refused."""
-    rename_fields(request, {"document": "file", "recipientsFile": "file"})
     # One byte over the limit is enough for the service to refuse it: never read a huge upload.
     data = file.file.read(svc.settings.max_document_bytes + 1)
     document = documents.upload_document(svc, account.id, name=file.filename or "", data=data)

@@ -6,6 +6,7 @@ import enum
 from typing import Self
 
 from faxcast.errors import ConflictError
+from faxcast.i18n import codes
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.lines.sandbox.network import SandboxNetwork
 
@@ -26,14 +27,14 @@ class SandboxLine(FaxLine):
 
     async def __aenter__(self) -> Self:
         if self._state is not _State.NEW:
-            raise ConflictError(f"this sandbox line is {self._state.value}: open a new one")
+            raise ConflictError(codes.LINE_OPENED_BEFORE())
         self._state = _State.OPEN
         return self
 
     async def send(self, job: FaxJob) -> CallResult:
         """Call `job.number` on the sandbox network; only while the line is open."""
         if self._state is not _State.OPEN:
-            raise ConflictError(f"this sandbox line is {self._state.value}: it places no call")
+            raise ConflictError(codes.LINE_NOT_OPEN())
         return await self.network.call(job)
 
     async def aclose(self) -> None:
