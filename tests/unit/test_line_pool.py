@@ -169,7 +169,7 @@ def test_a_driver_that_could_not_open_is_opened_again_at_the_next_call() -> None
         drivers = Drivers(fail_opens=1)
         _hang_up_at_once(drivers)
         pool = LinePool(drivers)
-        with pytest.raises(FaxcastError, match="cannot register"):
+        with pytest.raises(FaxcastError, match="could not be opened"):
             await _call(pool, LINE)
 
         await _call(pool, LINE)

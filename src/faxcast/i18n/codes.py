@@ -167,7 +167,8 @@ G711_CODEC_FAILED = declare("engine.g711_codec_failed")
 
 # --- a line driver's lifecycle (lines/)
 LINE_OPENED_BEFORE = declare("line.opened_before")
-LINE_NOT_OPEN = declare("line.not_open")
+LINE_NOT_OPEN_YET = declare("line.not_open_yet")
+LINE_CLOSED = declare("line.closed")
 LINE_OPEN_FAILED = declare("line.open_failed", "line")
 LINE_CLOSE_FAILED = declare("line.close_failed", "line")
 

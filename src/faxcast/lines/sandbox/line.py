@@ -12,7 +12,7 @@ from faxcast.lines.sandbox.network import SandboxNetwork
 
 
 class _State(enum.Enum):
-    NEW = "not opened yet"
+    NEW = "new"
     OPEN = "open"
     CLOSED = "closed"
 
@@ -33,8 +33,10 @@ class SandboxLine(FaxLine):
 
     async def send(self, job: FaxJob) -> CallResult:
         """Call `job.number` on the sandbox network; only while the line is open."""
-        if self._state is not _State.OPEN:
-            raise ConflictError(codes.LINE_NOT_OPEN())
+        if self._state is _State.NEW:
+            raise ConflictError(codes.LINE_NOT_OPEN_YET())
+        if self._state is _State.CLOSED:
+            raise ConflictError(codes.LINE_CLOSED())
         return await self.network.call(job)
 
     async def aclose(self) -> None:
