@@ -52,8 +52,8 @@ def create_app(svc: Services) -> FastAPI:
     """The server's one ASGI app: the REST API, and the web customer space under /."""
     # Imported here: CLI commands that never serve need not load FastAPI and the templates.
     from faxcast.api import create_api
-    from faxcast.web import routes as web
+    from faxcast.web.app import install as install_web
 
     app = create_api(svc)
-    web.install(app)
+    install_web(app)
     return app

@@ -24,7 +24,7 @@ from faxcast.services.new_campaign import NewCampaign
 from faxcast.store.blobs import FileBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.web import csrf, i18n
-from faxcast.web.routes import TEMPLATES_DIR
+from faxcast.web.rendering import TEMPLATES_DIR
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport
 
