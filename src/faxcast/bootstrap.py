@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from faxcast.clock import Clock, SystemClock
-from faxcast.config import Settings
+from faxcast.config import Settings, secret_key
 from faxcast.dispatch.worker import LineDrivers
 from faxcast.domain.models import Line, LineKind
 from faxcast.errors import FaxcastError
@@ -55,5 +55,5 @@ def create_app(svc: Services) -> FastAPI:
     from faxcast.web.app import install as install_web
 
     app = create_api(svc)
-    install_web(app)
+    install_web(app, secret_key=secret_key(svc.settings))
     return app

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import tempfile
 from pathlib import Path
+from typing import Final
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faxcast.documents import DocumentLimits
 from faxcast.domain.retry import RetryPolicy
+from faxcast.errors import ConfigError
+
+SECRET_KEY_FILE: Final = "secret_key"
+"""Where in the data folder the secret key is kept when FAXCAST_SECRET_KEY is not set."""
+SECRET_KEY_MIN_CHARS: Final = 32
 
 
 class Settings(BaseSettings):
@@ -37,6 +47,9 @@ class Settings(BaseSettings):
     retry_no_fax_s: float = 300.0
     retry_transfer_s: float = 60.0
     kill_time_s: float = 3 * 3600.0
+    # Signs what the server hands out (the web forms' CSRF cookies). Unset, a key is made in the
+    # data folder on first start; hosts that share one database but not a data folder must set it.
+    secret_key: SecretStr | None = None
 
     @property
     def document_limits(self) -> DocumentLimits:
@@ -54,3 +67,43 @@ class Settings(BaseSettings):
             transfer_wait_s=self.retry_transfer_s,
             kill_time_s=self.kill_time_s,
         )
+
+
+def secret_key(settings: Settings) -> bytes:
+    """FAXCAST_SECRET_KEY, else the key kept in the data folder, made there on first start."""
+    if settings.secret_key is None:
+        return _kept_key(settings.data_dir / SECRET_KEY_FILE)
+    key = settings.secret_key.get_secret_value().strip()
+    if len(key) < SECRET_KEY_MIN_CHARS:
+        raise ConfigError(
+            f"FAXCAST_SECRET_KEY must have at least {SECRET_KEY_MIN_CHARS} characters"
+        )
+    return key.encode()
+
+
+def _kept_key(path: Path) -> bytes:
+    if not path.exists():
+        _make_key(path)
+    key = path.read_bytes().strip()
+    if len(key) < SECRET_KEY_MIN_CHARS:
+        raise ConfigError(
+            f"the secret key in {path} is shorter than {SECRET_KEY_MIN_CHARS} characters: "
+            "delete the file to make a new one, or set FAXCAST_SECRET_KEY"
+        )
+    return key
+
+
+def _make_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole beside it (mkstemp: owner-only), then linked into place. A link never
+    # replaces a file, so of processes starting together the first wins and all read its key.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    finally:
+        os.unlink(temp)

@@ -21,9 +21,9 @@ from faxcast.web.routes import ROUTERS
 STATIC_DIR: Final = Path(__file__).parent / "static"
 
 
-def install(app: FastAPI) -> None:
-    """Serve the pages under / and their files under /static; a new CSRF key per app."""
-    app.state.web = WebState(templates(), csrf.new_secret())
+def install(app: FastAPI, *, secret_key: bytes) -> None:
+    """Serve the pages under / and their files under /static; forms are signed with `secret_key`."""
+    app.state.web = WebState(templates(), csrf.signing_key(secret_key))
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
