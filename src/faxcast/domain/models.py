@@ -104,6 +104,25 @@ class Campaign:
         return self.count_total - self.count_delivered - self.count_failed
 
 
+# The one list of sort keys: the store sorts on `field`, the API takes the value (the provider's
+# camelCase names, which its clients send), the web table maps its own URL words onto members.
+class CampaignSort(enum.Enum):
+    """What campaigns can be sorted by."""
+
+    CREATED_AT = "createdAt"
+    NAME = "name"
+    REFERENCE = "reference"
+    STATE = "state"
+    OUTCOME = "outcome"
+    SEND_AT = "sendDate"
+    STARTED_AT = "startedAt"
+
+    @property
+    def field(self) -> str:
+        """The `Campaign` field, and campaigns column, sorted on: the member's name."""
+        return self.name.lower()
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One call to one recipient and what came of it."""

@@ -32,6 +32,7 @@ from faxcast.domain.models import (
     Account,
     Attempt,
     Campaign,
+    CampaignSort,
     Document,
     Line,
     LineKind,
@@ -320,7 +321,7 @@ def list_campaigns(
     line_id: int,
     *,
     states: Iterable[CampaignState] = (),
-    sort: str = "created_at",
+    sort: CampaignSort = CampaignSort.CREATED_AT,
     descending: bool = True,
     page: int = 1,
     page_size: int = 50,
@@ -331,7 +332,7 @@ def list_campaigns(
     if wanted:
         where.append(campaigns.c.state.in_(wanted))
     total = conn.execute(select(func.count()).select_from(campaigns).where(*where)).scalar_one()
-    column = campaigns.c[sort]
+    column = campaigns.c[sort.field]
     # Empty dates (manual or unstarted campaigns) last either way, on both databases.
     order = (column.desc() if descending else column.asc()).nulls_last()
     tie = campaigns.c.id.desc() if descending else campaigns.c.id.asc()

@@ -13,7 +13,7 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from faxcast.domain.campaign import CampaignState, Command, allowed_commands
-from faxcast.domain.models import Campaign, Page
+from faxcast.domain.models import Campaign, CampaignSort, Page
 from faxcast.services import campaigns
 from faxcast.services.context import Services
 from faxcast.web.where import Where
@@ -21,16 +21,17 @@ from faxcast.web.where import Where
 PAGE_SIZE: Final = 20
 # States whose campaigns change without the user: the table refreshes often while one is shown.
 LIVE: Final = frozenset({CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.STOPPING})
-# Web sort keys → services.campaigns.SORTABLE; dates sort newest first on the first click.
-_SORTS: Final[Mapping[str, str]] = {
-    "name": "name",
-    "reference": "reference",
-    "state": "state",
-    "outcome": "outcome",
-    "schedule": "send_at",
-    "created": "created_at",
+# The table's words for the sort keys in its URLs (and its column headers' ids).
+_SORTS: Final[Mapping[str, CampaignSort]] = {
+    "name": CampaignSort.NAME,
+    "reference": CampaignSort.REFERENCE,
+    "state": CampaignSort.STATE,
+    "outcome": CampaignSort.OUTCOME,
+    "schedule": CampaignSort.SEND_AT,
+    "created": CampaignSort.CREATED_AT,
 }
-_FIRST_DESCENDING: Final = frozenset({"schedule", "created"})
+# Dates (fields named *_at) sort newest first on the first click.
+_FIRST_DESCENDING: Final = frozenset(k for k, s in _SORTS.items() if s.field.endswith("_at"))
 _ACTIONS: Final[Mapping[Command, str]] = {
     Command.LAUNCH: "launch",
     Command.STOP: "stop",

@@ -10,7 +10,6 @@ from faxcast.api.schemas._campaigns import (
     Campaign,
     CampaignCreate,
     CampaignPage,
-    CampaignSort,
     RecipientsType,
     SortOrder,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "CampaignCreate",
     "CampaignDetail",
     "CampaignPage",
-    "CampaignSort",
     "Document",
     "Form",
     "Line",

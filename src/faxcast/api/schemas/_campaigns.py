@@ -1,10 +1,9 @@
-"""Campaigns: the creation form, the campaign as the table shows it, pages of them, sort keys."""
+"""Campaigns: the creation form, the campaign as the table shows it, and pages of them."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -132,32 +131,5 @@ class CampaignPage(Schema):
             page_size=page.page_size,
         )
 
-
-class CampaignSort(enum.Enum):
-    """What campaigns can be sorted by."""
-
-    CREATED_AT = "createdAt"
-    NAME = "name"
-    REFERENCE = "reference"
-    STATE = "state"
-    OUTCOME = "outcome"
-    SEND_DATE = "sendDate"
-    STARTED_AT = "startedAt"
-
-    @property
-    def column(self) -> str:
-        """The name services.campaigns.SORTABLE knows it by."""
-        return _SORT_COLUMNS[self]
-
-
-_SORT_COLUMNS: Final[Mapping[CampaignSort, str]] = {
-    CampaignSort.CREATED_AT: "created_at",
-    CampaignSort.NAME: "name",
-    CampaignSort.REFERENCE: "reference",
-    CampaignSort.STATE: "state",
-    CampaignSort.OUTCOME: "outcome",
-    CampaignSort.SEND_DATE: "send_at",
-    CampaignSort.STARTED_AT: "started_at",
-}
 
 SortOrder = Literal["asc", "desc"]
