@@ -6,10 +6,11 @@ turned into the frozen read models of `domain.models` here and nowhere else.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -451,26 +452,11 @@ def _campaign(row: Row[Any]) -> Campaign:
     )
 
 
+_ATTEMPT_FIELDS: Final = frozenset(f.name for f in dataclasses.fields(Attempt))
+
+
 def _attempt(row: Row[Any]) -> Attempt:
-    return Attempt(
-        id=row.id,
-        number=row.number,
-        started_at=row.started_at,
-        answered_at=row.answered_at,
-        ended_at=row.ended_at,
-        line_s=row.line_s,
-        delivered=row.delivered,
-        failure=FailureClass(row.failure) if row.failure else None,
-        reason=row.reason,
-        sip_status=row.sip_status,
-        t30_code=row.t30_code,
-        t30_text=row.t30_text,
-        pages_confirmed=row.pages_confirmed,
-        pages_total=row.pages_total,
-        bit_rate=row.bit_rate,
-        ecm=row.ecm,
-        resolution=row.resolution,
-        t38=row.t38,
-        remote_ident=row.remote_ident,
-        received_sha256=row.received_sha256,
-    )
+    # The read model is the table's columns but the two keys that place the row (a test checks it).
+    values = {c.name: row._mapping[c] for c in attempts.c if c.name in _ATTEMPT_FIELDS}
+    values["failure"] = FailureClass(row.failure) if row.failure else None
+    return Attempt(**values)

@@ -41,28 +41,9 @@ class Attempt(Schema):
 
     @classmethod
     def of(cls, attempt: models.Attempt, *, received: str | None) -> Attempt:
-        """The schema of a read model, with the URL of what was received."""
-        return cls(
-            id=attempt.id,
-            started_at=attempt.started_at,
-            answered_at=attempt.answered_at,
-            ended_at=attempt.ended_at,
-            duration_s=attempt.duration_s,
-            delivered=attempt.delivered,
-            failure=attempt.failure,
-            reason=attempt.reason,
-            sip_status=attempt.sip_status,
-            t30_code=attempt.t30_code,
-            t30_text=attempt.t30_text,
-            pages_confirmed=attempt.pages_confirmed,
-            pages_total=attempt.pages_total,
-            bit_rate=attempt.bit_rate,
-            ecm=attempt.ecm,
-            resolution=attempt.resolution,
-            t38=attempt.t38,
-            remote_ident=attempt.remote_ident,
-            received=received,
-        )
+        """The read model's fields, each read by name, and the URL of what was received."""
+        read = {name: getattr(attempt, name) for name in cls.model_fields.keys() - {"received"}}
+        return cls.model_validate({**read, "received": received})
 
 
 class Recipient(Schema):
