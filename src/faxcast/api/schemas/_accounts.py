@@ -30,9 +30,4 @@ class Account(Schema):
     @classmethod
     def of(cls, account: models.Account) -> Account:
         """The schema of a read model."""
-        return cls(
-            id=account.id,
-            name=account.name,
-            timezone=account.timezone,
-            created_at=account.created_at,
-        )
+        return cls.model_validate(account, from_attributes=True)

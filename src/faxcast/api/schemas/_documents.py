@@ -21,11 +21,4 @@ class Document(Schema):
     @classmethod
     def of(cls, document: models.Document) -> Document:
         """The schema of a read model."""
-        return cls(
-            id=document.id,
-            name=document.name,
-            media_type=document.media_type,
-            size=document.size,
-            pages=document.pages,
-            created_at=document.created_at,
-        )
+        return cls.model_validate(document, from_attributes=True)

@@ -45,14 +45,7 @@ class LineSettings(Schema):
     @classmethod
     def of(cls, line: models.Line) -> LineSettings:
         """The settings of a line."""
-        return cls(
-            name=line.name,
-            kind=line.kind,
-            country=line.country,
-            ident=line.ident,
-            header=line.header,
-            channel_limit=line.channel_limit,
-        )
+        return cls.model_validate(line, from_attributes=True)
 
 
 class Line(LineSettings):
@@ -65,9 +58,4 @@ class Line(LineSettings):
     @classmethod
     def of(cls, line: models.Line) -> Line:
         """The schema of a read model."""
-        return cls(
-            id=line.id,
-            account_id=line.account_id,
-            created_at=line.created_at,
-            **LineSettings.of(line).model_dump(),
-        )
+        return cls.model_validate(line, from_attributes=True)
