@@ -13,12 +13,18 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faxcast.documents import DocumentLimits
+from faxcast.domain.numbers import DEFAULT_MAX_RECIPIENTS
 from faxcast.domain.retry import RetryPolicy
 from faxcast.errors import ConfigError
 
 SECRET_KEY_FILE: Final = "secret_key"
 """Where in the data folder the secret key is kept when FAXCAST_SECRET_KEY is not set."""
 SECRET_KEY_MIN_CHARS: Final = 32
+DEFAULT_COUNTRY: Final = "FR"
+DEFAULT_CHANNEL_LIMIT: Final = 4
+# The limits and waits are the domain's and the documents layer's own defaults, declared there.
+_DOCUMENT_DEFAULTS: Final = DocumentLimits()
+_RETRY_DEFAULTS: Final = RetryPolicy()
 
 
 class Settings(BaseSettings):
@@ -31,22 +37,22 @@ class Settings(BaseSettings):
     blob_store: str = "files"
     host: str = "127.0.0.1"
     port: int = 8080
-    default_country: str = "FR"
+    default_country: str = DEFAULT_COUNTRY
     default_timezone: str = "Europe/Paris"
-    max_pages: int = 50
-    max_document_bytes: int = 20 * 1024 * 1024
-    max_recipients: int = 10_000
-    channel_limit: int = 4
+    max_pages: int = _DOCUMENT_DEFAULTS.max_pages
+    max_document_bytes: int = _DOCUMENT_DEFAULTS.max_bytes
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    channel_limit: int = DEFAULT_CHANNEL_LIMIT
     sandbox_realtime: bool = False
     worker_poll_s: float = 0.5
     worker_max_calls: int = 16
     dead_worker_s: float = 30.0
-    retry_busy_s: float = 180.0
-    retry_no_answer_s: float = 300.0
-    retry_congestion_s: float = 60.0
-    retry_no_fax_s: float = 300.0
-    retry_transfer_s: float = 60.0
-    kill_time_s: float = 3 * 3600.0
+    retry_busy_s: float = _RETRY_DEFAULTS.busy_wait_s
+    retry_no_answer_s: float = _RETRY_DEFAULTS.no_answer_wait_s
+    retry_congestion_s: float = _RETRY_DEFAULTS.congestion_wait_s
+    retry_no_fax_s: float = _RETRY_DEFAULTS.no_fax_wait_s
+    retry_transfer_s: float = _RETRY_DEFAULTS.transfer_wait_s
+    kill_time_s: float = _RETRY_DEFAULTS.kill_time_s
     # Signs what the server hands out (the web forms' CSRF cookies). Unset, a key is made in the
     # data folder on first start; hosts that share one database but not a data folder must set it.
     secret_key: SecretStr | None = None

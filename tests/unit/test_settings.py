@@ -1,7 +1,8 @@
-"""Settings: the secret key comes from FAXCAST_SECRET_KEY, else from the data folder, made once."""
+"""Settings: defaults are the domain's; the secret key is configured or kept in the data folder."""
 
 from __future__ import annotations
 
+import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,14 +11,27 @@ import pytest
 from pydantic import SecretStr
 
 from faxcast.config import SECRET_KEY_FILE, Settings, secret_key
+from faxcast.documents import DocumentLimits
+from faxcast.domain.numbers import DEFAULT_MAX_RECIPIENTS
+from faxcast.domain.retry import RetryPolicy
 from faxcast.errors import ConfigError
 
 CONFIGURED = "k" * 40
 
 
 @pytest.fixture(autouse=True)
-def _no_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FAXCAST_SECRET_KEY", raising=False)
+def _no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("FAXCAST_"):
+            monkeypatch.delenv(name)
+
+
+def test_default_settings_are_the_domains_defaults(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+
+    assert settings.retry_policy == RetryPolicy()
+    assert settings.document_limits == DocumentLimits()
+    assert settings.max_recipients == DEFAULT_MAX_RECIPIENTS
 
 
 def test_without_a_configured_key_one_is_made_in_the_data_folder_owner_only(
