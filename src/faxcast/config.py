@@ -88,9 +88,14 @@ def secret_key(settings: Settings) -> bytes:
 
 
 def _kept_key(path: Path) -> bytes:
-    if not path.exists():
-        _make_key(path)
-    key = path.read_bytes().strip()
+    try:
+        if not path.exists():
+            _make_key(path)
+        key = path.read_bytes().strip()
+    except OSError as error:
+        raise ConfigError(
+            f"cannot keep a secret key in {path} ({error.strerror}): set FAXCAST_SECRET_KEY"
+        ) from error
     if len(key) < SECRET_KEY_MIN_CHARS:
         raise ConfigError(
             f"the secret key in {path} is shorter than {SECRET_KEY_MIN_CHARS} characters: "

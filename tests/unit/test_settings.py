@@ -96,3 +96,11 @@ def test_an_emptied_key_file_is_refused_rather_than_replaced(tmp_path: Path) -> 
 
     with pytest.raises(ConfigError, match="delete the file"):
         secret_key(Settings(data_dir=tmp_path))
+
+
+def test_a_data_folder_that_cannot_keep_a_key_says_to_configure_one(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+
+    with pytest.raises(ConfigError, match="set FAXCAST_SECRET_KEY"):
+        secret_key(Settings(data_dir=not_a_folder))
