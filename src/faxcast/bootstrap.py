@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from faxcast.clock import Clock, SystemClock
-from faxcast.config import Settings
+from faxcast.config import Settings, secret_key
 from faxcast.domain.models import Line, LineKind
 from faxcast.errors import FaxcastError
 from faxcast.i18n import codes
@@ -52,8 +52,8 @@ def create_app(svc: Services) -> FastAPI:
     """The server's one ASGI app: the REST API, and the web customer space under /."""
     # Imported here: CLI commands that never serve need not load FastAPI and the templates.
     from faxcast.api import create_api
-    from faxcast.web import routes as web
+    from faxcast.web.app import install as install_web
 
     app = create_api(svc)
-    web.install(app)
+    install_web(app, secret_key=secret_key(svc.settings))
     return app

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import tempfile
 from pathlib import Path
+from typing import Final
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faxcast.documents import DocumentLimits
+from faxcast.domain.numbers import DEFAULT_MAX_RECIPIENTS
 from faxcast.domain.retry import RetryPolicy
+from faxcast.errors import ConfigError
+from faxcast.i18n import codes
+
+SECRET_KEY_FILE: Final = "secret_key"
+"""Where in the data folder the secret key is kept when FAXCAST_SECRET_KEY is not set."""
+SECRET_KEY_MIN_CHARS: Final = 32
+DEFAULT_COUNTRY: Final = "FR"
+DEFAULT_CHANNEL_LIMIT: Final = 4
+# The limits and waits are the domain's and the documents layer's own defaults, declared there.
+_DOCUMENT_DEFAULTS: Final = DocumentLimits()
+_RETRY_DEFAULTS: Final = RetryPolicy()
 
 
 class Settings(BaseSettings):
@@ -21,22 +38,25 @@ class Settings(BaseSettings):
     blob_store: str = "files"
     host: str = "127.0.0.1"
     port: int = 8080
-    default_country: str = "FR"
+    default_country: str = DEFAULT_COUNTRY
     default_timezone: str = "Europe/Paris"
-    max_pages: int = 50
-    max_document_bytes: int = 20 * 1024 * 1024
-    max_recipients: int = 10_000
-    channel_limit: int = 4
+    max_pages: int = _DOCUMENT_DEFAULTS.max_pages
+    max_document_bytes: int = _DOCUMENT_DEFAULTS.max_bytes
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    channel_limit: int = DEFAULT_CHANNEL_LIMIT
     sandbox_realtime: bool = False
     worker_poll_s: float = 0.5
     worker_max_calls: int = 16
     dead_worker_s: float = 30.0
-    retry_busy_s: float = 180.0
-    retry_no_answer_s: float = 300.0
-    retry_congestion_s: float = 60.0
-    retry_no_fax_s: float = 300.0
-    retry_transfer_s: float = 60.0
-    kill_time_s: float = 3 * 3600.0
+    retry_busy_s: float = _RETRY_DEFAULTS.busy_wait_s
+    retry_no_answer_s: float = _RETRY_DEFAULTS.no_answer_wait_s
+    retry_congestion_s: float = _RETRY_DEFAULTS.congestion_wait_s
+    retry_no_fax_s: float = _RETRY_DEFAULTS.no_fax_wait_s
+    retry_transfer_s: float = _RETRY_DEFAULTS.transfer_wait_s
+    kill_time_s: float = _RETRY_DEFAULTS.kill_time_s
+    # Signs what the server hands out (the web forms' CSRF cookies). Unset, a key is made in the
+    # data folder on first start; hosts that share one database but not a data folder must set it.
+    secret_key: SecretStr | None = None
 
     @property
     def document_limits(self) -> DocumentLimits:
@@ -54,3 +74,43 @@ class Settings(BaseSettings):
             transfer_wait_s=self.retry_transfer_s,
             kill_time_s=self.kill_time_s,
         )
+
+
+def secret_key(settings: Settings) -> bytes:
+    """FAXCAST_SECRET_KEY, else the key kept in the data folder, made there on first start."""
+    if settings.secret_key is None:
+        return _kept_key(settings.data_dir / SECRET_KEY_FILE)
+    key = settings.secret_key.get_secret_value().strip()
+    if len(key) < SECRET_KEY_MIN_CHARS:
+        raise ConfigError(codes.SECRET_KEY_SHORT(limit=SECRET_KEY_MIN_CHARS))
+    return key.encode()
+
+
+def _kept_key(path: Path) -> bytes:
+    try:
+        if not path.exists():
+            _make_key(path)
+        key = path.read_bytes().strip()
+    except OSError as error:
+        raise ConfigError(
+            codes.SECRET_KEY_UNKEPT(path=str(path), reason=error.strerror or str(error))
+        ) from error
+    if len(key) < SECRET_KEY_MIN_CHARS:
+        raise ConfigError(codes.SECRET_KEY_FILE_SHORT(path=str(path), limit=SECRET_KEY_MIN_CHARS))
+    return key
+
+
+def _make_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole beside it (mkstemp: owner-only), then linked into place. A link never
+    # replaces a file, so of processes starting together the first wins and all read its key.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    finally:
+        os.unlink(temp)

@@ -11,7 +11,8 @@ FaxcastError
  ├── NotFoundError         no such object for this account
  ├── ConflictError         an action the current state does not allow
  ├── FaxError              the fax engine could not run a session (set-up, not a failed call)
- └── BlobCorruptError      a stored file is missing or no longer matches its SHA-256
+ ├── BlobCorruptError      a stored file is missing or no longer matches its SHA-256
+ └── ConfigError           a setting, or a file the settings lead to, cannot be used
 """
 
 from __future__ import annotations
@@ -97,3 +98,7 @@ class BlobCorruptError(FaxcastError):
     def __init__(self, sha256: str, problem: Message) -> None:
         super().__init__(codes.BLOB_DAMAGED(sha256=sha256, problem=problem))
         self.sha256 = sha256
+
+
+class ConfigError(FaxcastError):
+    """A setting, or a file the settings lead to, cannot be used; the server does not start."""

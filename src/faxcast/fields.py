@@ -39,7 +39,6 @@ class Field(enum.Enum):
     HEADER = ("header", None)
     CHANNEL_LIMIT = ("channelLimit", None)
     # Listing campaigns.
-    SORT = ("sort", None)
     PAGE = ("page", None)
     # Settings, named by their environment variable.
     DATABASE_URL = ("FAXCAST_DATABASE_URL", None)

@@ -6,10 +6,12 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from faxcast.bootstrap import create_app
 from faxcast.clock import SystemClock
@@ -24,7 +26,7 @@ from faxcast.services.new_campaign import NewCampaign
 from faxcast.store.blobs import FileBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.web import csrf, i18n
-from faxcast.web.routes import TEMPLATES_DIR
+from faxcast.web.rendering import TEMPLATES_DIR
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport
 from tests.catalogs import catalog_keys
@@ -32,6 +34,7 @@ from tests.catalogs import catalog_keys
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+OTHER_KEY = "another-server-s-secret-key-0123456789"
 
 
 @pytest.fixture
@@ -66,6 +69,16 @@ def client(svc: Services) -> Iterator[httpx.Client]:
     """A browser stand-in: it keeps cookies and does not follow redirects."""
     with web_client(svc) as client:
         yield client
+
+
+def with_key(svc: Services, key: str, data_dir: Path | None = None) -> Services:
+    """`svc` with FAXCAST_SECRET_KEY set to `key` (and another data folder if given)."""
+    settings = Settings(
+        data_dir=data_dir or svc.settings.data_dir,
+        default_country="FR",
+        secret_key=SecretStr(key),
+    )
+    return replace(svc, settings=settings)
 
 
 def base(line: Line) -> str:
@@ -118,7 +131,7 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
     ]
     with web_client(svc) as stranger:  # no cookie: a token seen elsewhere is not enough
         refused.append(stranger.post(launch, data={"csrf_token": token}))
-    with web_client(svc) as other_app:  # a cookie signed by another app (another run)
+    with web_client(with_key(svc, OTHER_KEY)) as other_app:  # a cookie signed with another key
         other_token = token_of(other_app, base(line))
         client.cookies.set(csrf.COOKIE, other_app.cookies[csrf.COOKIE])
         refused.append(client.post(launch, data={"csrf_token": other_token}))
@@ -133,6 +146,42 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
     assert launched.status_code == 303
     assert launched.headers["location"] == f"{base(line)}?notice=launched&ref={campaign.reference}"
     assert state_of(svc, line, campaign) is CampaignState.RUNNING
+
+
+def test_a_form_holds_across_apps_and_restarts_that_share_the_key(
+    svc: Services, line: Line, client: httpx.Client, sqlite_database_url: str, tmp_path: Path
+) -> None:
+    preview = f"/accounts/{line.account_id}/lines/{line.id}/fax/preview"
+    token = token_of(client, f"{base(line)}/new")
+    cookie = client.cookies[csrf.COOKIE]
+    engine = create_engine_for(sqlite_database_url)
+    restarted = Services(
+        engine=engine,
+        blobs=FileBlobStore(tmp_path / "blobs"),
+        clock=SystemClock(),
+        settings=Settings(data_dir=tmp_path, default_country="FR"),
+    )
+
+    def post_to(app_svc: Services) -> int:
+        """The status of the form, opened in `client`, posted to a fresh app over `app_svc`."""
+        with web_client(app_svc) as browser:
+            browser.cookies.set(csrf.COOKIE, cookie)
+            return browser.post(preview, data={"csrf_token": token}).status_code
+
+    try:
+        assert post_to(svc) == 200  # a second process on the same data folder
+        assert post_to(restarted) == 200  # the server after a restart
+        assert post_to(with_key(svc, OTHER_KEY)) == 403
+    finally:
+        engine.dispose()
+
+    # Hosts with one configured key (and data folders of their own) accept each other's forms.
+    configured = "the-key-every-host-is-given-0123456789"
+    with web_client(with_key(svc, configured, tmp_path / "host-a")) as host_a:
+        token = token_of(host_a, f"{base(line)}/new")
+        cookie = host_a.cookies[csrf.COOKIE]
+    assert post_to(with_key(svc, configured, tmp_path / "host-b")) == 200
+    assert post_to(svc) == 403
 
 
 def test_user_text_is_escaped_on_every_page(

@@ -13,11 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from faxcast.api.schemas import CampaignSort
 from faxcast.bootstrap import create_app
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
-from faxcast.services import campaigns as campaign_service
 from faxcast.services.context import Services
 from faxcast.store import repository
 from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
@@ -801,7 +799,3 @@ def test_openapi(client: httpx.Client) -> None:
     assert any(p["name"] == "X-Faxcast-Account" for p in upload["parameters"])
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert client.get("/docs").status_code == 200
-
-
-def test_sort_keys_are_known_to_the_service() -> None:
-    assert {key.column for key in CampaignSort} == set(campaign_service.SORTABLE)

@@ -74,6 +74,13 @@ def test_each_class_waits_its_base_time_with_jitter(failure: FailureClass) -> No
     assert POLICY.base_wait_s(failure) == base
 
 
+@pytest.mark.parametrize("failure", list(FailureClass))
+def test_the_policy_retries_exactly_the_retryable_classes(failure: FailureClass) -> None:
+    decision = POLICY.decide(_history(failure), failure, now=NOW, rand=0.5)
+
+    assert isinstance(decision, Retry) is failure.retryable
+
+
 def test_permanent_failures_are_never_retried() -> None:
     decision = _give_up(POLICY.decide(_history(F.PERMANENT), F.PERMANENT, now=NOW, rand=0.3))
 

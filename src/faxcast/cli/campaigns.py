@@ -12,6 +12,7 @@ import click
 
 from faxcast.bootstrap import line_drivers
 from faxcast.cli.context import CliState, parse_when, pass_state
+from faxcast.config import DEFAULT_CHANNEL_LIMIT, DEFAULT_COUNTRY
 from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import Campaign, CampaignState, SendType
 from faxcast.domain.models import CampaignDetail, Line, LineKind, LineSettings
@@ -65,10 +66,10 @@ def line_ls(state: CliState) -> None:
 
 @line.command("create")
 @click.option("--name", required=True)
-@click.option("--country", default="FR", show_default=True, help="For national numbers.")
+@click.option("--country", default=DEFAULT_COUNTRY, show_default=True, help="For national numbers.")
 @click.option("--ident", default="", help="Our fax ident (TSI), e.g. +33 1 23 45 67 89.")
 @click.option("--header", default="", help="Header line printed on each page.")
-@click.option("--channels", default=4, show_default=True, help="Calls at once.")
+@click.option("--channels", default=DEFAULT_CHANNEL_LIMIT, show_default=True, help="Calls at once.")
 @pass_state
 def line_create(
     state: CliState, name: str, country: str, ident: str, header: str, channels: int

@@ -24,6 +24,25 @@ class LineKind(enum.Enum):
     SIP = "sip"
 
 
+# The one list of sort keys: the store sorts on `field`, the API takes the value (the provider's
+# camelCase names, which its clients send), the web table maps its own URL words onto members.
+class CampaignSort(enum.Enum):
+    """What campaigns can be sorted by."""
+
+    CREATED_AT = "createdAt"
+    NAME = "name"
+    REFERENCE = "reference"
+    STATE = "state"
+    OUTCOME = "outcome"
+    SEND_AT = "sendDate"
+    STARTED_AT = "startedAt"
+
+    @property
+    def field(self) -> str:
+        """The `Campaign` field, and campaigns column, sorted on: the member's name."""
+        return self.name.lower()
+
+
 @dataclass(frozen=True)
 class Account:
     """A tenant (the seed's "groupe"): owns lines, documents and campaigns."""

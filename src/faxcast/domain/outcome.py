@@ -18,7 +18,10 @@ class FailureClass(enum.Enum):
 
     @property
     def retryable(self) -> bool:
-        """Whether another call can help (no_fax only a limited number of times)."""
+        """Whether another call can help (no_fax only a limited number of times).
+
+        The one rule of what is retried: RetryPolicy.decide and FaxResult.retryable follow it.
+        """
         return self in _RETRYABLE
 
 

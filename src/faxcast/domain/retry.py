@@ -96,6 +96,12 @@ class GiveUp:
 
 RetryDecision = Retry | GiveUp
 
+# Why a recipient fails at once, for each class that FailureClass.retryable says is never retried.
+_NEVER_RETRIED: Final = {
+    FailureClass.DOCUMENT: GiveUp("the document cannot be sent", campaign_error=True),
+    FailureClass.PERMANENT: GiveUp("permanent failure: the number cannot receive this fax"),
+}
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -142,6 +148,8 @@ class RetryPolicy:
 
     def base_wait_s(self, failure: FailureClass) -> float:
         """The wait before the next call, before jitter; ValueError for a class never retried."""
+        if not failure.retryable:
+            raise ValueError(f"{failure.value} failures are never retried")
         waits = {
             FailureClass.BUSY: self.busy_wait_s,
             FailureClass.NO_ANSWER: self.no_answer_wait_s,
@@ -149,8 +157,6 @@ class RetryPolicy:
             FailureClass.NO_FAX: self.no_fax_wait_s,
             FailureClass.TRANSFER_FAILED: self.transfer_wait_s,
         }
-        if failure not in waits:
-            raise ValueError(f"{failure.value} failures are never retried")
         return waits[failure]
 
     def decide(
@@ -161,10 +167,8 @@ class RetryPolicy:
             raise ValueError(f"rand must be in [0, 1), not {rand}")
         if now.utcoffset() is None:
             raise ValueError("now must be an aware datetime")
-        if failure is FailureClass.DOCUMENT:
-            return GiveUp("the document cannot be sent", campaign_error=True)
-        if failure is FailureClass.PERMANENT:
-            return GiveUp("permanent failure: the number cannot receive this fax")
+        if not failure.retryable:
+            return _NEVER_RETRIED[failure]
         limit = self._limit_reached(history, failure)
         if limit is not None:
             return GiveUp(limit)

@@ -6,10 +6,11 @@ turned into the frozen read models of `domain.models` here and nowhere else.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -31,6 +32,7 @@ from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, Se
 from faxcast.domain.models import (
     Account,
     Attempt,
+    CampaignSort,
     Document,
     Line,
     LineKind,
@@ -327,7 +329,7 @@ def list_campaigns(
     line_id: int,
     *,
     states: Iterable[CampaignState] = (),
-    sort: str = "created_at",
+    sort: CampaignSort = CampaignSort.CREATED_AT,
     descending: bool = True,
     page: int = 1,
     page_size: int = 50,
@@ -338,7 +340,7 @@ def list_campaigns(
     if wanted:
         where.append(campaigns.c.state.in_(wanted))
     total = conn.execute(select(func.count()).select_from(campaigns).where(*where)).scalar_one()
-    column = campaigns.c[sort]
+    column = campaigns.c[sort.field]
     # Empty dates (manual or unstarted campaigns) last either way, on both databases.
     order = (column.desc() if descending else column.asc()).nulls_last()
     tie = campaigns.c.id.desc() if descending else campaigns.c.id.asc()
@@ -454,26 +456,11 @@ def campaign_of(row: Row[Any], *, pages: int | None = None) -> Campaign:
     )
 
 
+_ATTEMPT_FIELDS: Final = frozenset(f.name for f in dataclasses.fields(Attempt))
+
+
 def _attempt(row: Row[Any]) -> Attempt:
-    return Attempt(
-        id=row.id,
-        number=row.number,
-        started_at=row.started_at,
-        answered_at=row.answered_at,
-        ended_at=row.ended_at,
-        line_s=row.line_s,
-        delivered=row.delivered,
-        failure=FailureClass(row.failure) if row.failure else None,
-        reason=row.reason,
-        sip_status=row.sip_status,
-        t30_code=row.t30_code,
-        t30_text=row.t30_text,
-        pages_confirmed=row.pages_confirmed,
-        pages_total=row.pages_total,
-        bit_rate=row.bit_rate,
-        ecm=row.ecm,
-        resolution=row.resolution,
-        t38=row.t38,
-        remote_ident=row.remote_ident,
-        received_sha256=row.received_sha256,
-    )
+    # The read model is the table's columns but the two keys that place the row (a test checks it).
+    values = {c.name: row._mapping[c] for c in attempts.c if c.name in _ATTEMPT_FIELDS}
+    values["failure"] = FailureClass(row.failure) if row.failure else None
+    return Attempt(**values)

@@ -1,7 +1,8 @@
 """CSRF protection: a per-session token in a signed cookie, echoed by every form and fetch.
 
 A POST passes when its form field (or header) equals the token inside the cookie and the cookie's
-signature is the app's. Another site can neither read the cookie nor forge a signed one.
+signature is the server's (made with its secret key, so it holds across restarts and processes).
+Another site can neither read the cookie nor forge a signed one.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ class CsrfError(Exception):
     """The request has no valid token: refused with 403."""
 
 
-def new_secret() -> bytes:
-    """A signing key for one app; tokens signed by another app (or an old run) are refused."""
-    return secrets.token_bytes(32)
+def signing_key(secret_key: bytes) -> bytes:
+    """The key cookies are signed with, derived from the server's secret key for this use only."""
+    return hmac.new(secret_key, b"faxcast web csrf", hashlib.sha256).digest()
 
 
 def new_token() -> str:

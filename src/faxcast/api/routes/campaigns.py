@@ -11,7 +11,7 @@ from faxcast.api.deps import AccountId, CampaignId, LineId, ServicesDep
 from faxcast.api.problems import problem_responses
 from faxcast.api.routes import received as received_routes
 from faxcast.domain.campaign import CampaignState
-from faxcast.domain.models import Attempt
+from faxcast.domain.models import Attempt, CampaignSort
 from faxcast.services import campaigns
 
 router = APIRouter(
@@ -34,7 +34,7 @@ def list_campaigns(
     state: Annotated[
         list[CampaignState] | None, Query(description="only campaigns in these states")
     ] = None,
-    sort: schemas.CampaignSort = schemas.CampaignSort.CREATED_AT,
+    sort: CampaignSort = CampaignSort.CREATED_AT,
     order: schemas.SortOrder = "desc",
 ) -> schemas.CampaignPage:
     """The line's campaigns, newest first unless sorted otherwise."""
@@ -43,7 +43,7 @@ def list_campaigns(
         account,
         line,
         states=tuple(state or ()),
-        sort=sort.column,
+        sort=sort,
         descending=order == "desc",
         page=page,
         page_size=page_size,

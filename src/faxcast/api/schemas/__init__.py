@@ -1,0 +1,40 @@
+"""What the API reads and writes: pydantic schemas in the provider's camelCase, apart from tables.
+
+One module per resource. Each response schema has an `of(...)` classmethod that builds it from a
+service read model, so routes never hand out rows or read models as they are.
+"""
+
+from faxcast.api.schemas._accounts import Account, AccountCreate
+from faxcast.api.schemas._base import Form, Schema, UtcTime
+from faxcast.api.schemas._campaigns import (
+    Campaign,
+    CampaignCreate,
+    CampaignPage,
+    RecipientsType,
+    SortOrder,
+)
+from faxcast.api.schemas._detail import Attempt, CampaignDetail, ReceivedUrl, Recipient
+from faxcast.api.schemas._documents import Document
+from faxcast.api.schemas._lines import Line, LineCreate, LineSettings, LineSettingsUpdate
+
+__all__ = [
+    "Account",
+    "AccountCreate",
+    "Attempt",
+    "Campaign",
+    "CampaignCreate",
+    "CampaignDetail",
+    "CampaignPage",
+    "Document",
+    "Form",
+    "Line",
+    "LineCreate",
+    "LineSettings",
+    "LineSettingsUpdate",
+    "ReceivedUrl",
+    "Recipient",
+    "RecipientsType",
+    "Schema",
+    "SortOrder",
+    "UtcTime",
+]

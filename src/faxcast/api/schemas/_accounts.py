@@ -1,0 +1,33 @@
+"""Accounts (the seed's "groupes"): what the API reads and writes."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from faxcast.api.schemas._base import Form, Schema, UtcTime
+from faxcast.domain import models
+
+
+class AccountCreate(Form):
+    """A new account; it comes with one sandbox line."""
+
+    name: str = Field(examples=["Acme sales"])
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone; the server's default when absent",
+        examples=["UTC"],
+    )
+
+
+class Account(Schema):
+    """A tenant: owns lines, documents and campaigns."""
+
+    id: int
+    name: str
+    timezone: str
+    created_at: UtcTime
+
+    @classmethod
+    def of(cls, account: models.Account) -> Account:
+        """The schema of a read model."""
+        return cls.model_validate(account, from_attributes=True)

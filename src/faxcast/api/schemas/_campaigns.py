@@ -1,0 +1,140 @@
+"""Campaigns: the creation form, the campaign as the table shows it, and pages of them."""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from faxcast.api.schemas._base import Form, Schema, UtcTime
+from faxcast.domain import campaign as domain_campaign
+from faxcast.domain import models
+from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
+from faxcast.domain.quality import Quality
+from faxcast.fields import Field as InputField
+from faxcast.services.new_campaign import NewCampaign
+
+
+class RecipientsType(enum.Enum):
+    """Where the numbers come from: typed in, or an uploaded .txt document."""
+
+    LIST = "list"
+    DOCUMENT = "document"
+
+
+class CampaignCreate(Form):
+    """The creation form, with the provider's field names."""
+
+    name: str = Field(examples=["Spring price list"])
+    document_id: int | None = Field(
+        default=None, description="the PDF to fax (an uploaded document)"
+    )
+    fax_quality: Quality = Quality.NORMAL
+    send_type: SendType
+    send_date: AwareDatetime | None = Field(
+        default=None,
+        description="ISO 8601 with an offset, in the future; only for scheduled campaigns",
+        examples=["2030-01-15T10:00:00+01:00"],
+    )
+    recipients_type: RecipientsType = RecipientsType.LIST
+    recipients_list: str | None = Field(
+        default=None,
+        description=(
+            "the numbers as typed: separated by commas, semicolons or line breaks; each an "
+            "optional + and 6 to 17 digits, blanks and . - ( ) ignored"
+        ),
+        examples=["+33 1 23 45 67 89, 01 98 76 54 32"],
+    )
+    recipients_doc_id: int | None = Field(
+        default=None, description="an uploaded .txt list of numbers"
+    )
+
+    def to_new_campaign(self) -> NewCampaign:
+        """The service's form; only the recipients source that recipientsType names is read."""
+        by_list = self.recipients_type is RecipientsType.LIST
+        return NewCampaign(
+            name=self.name,
+            document_id=self.document_id,
+            quality=self.fax_quality,
+            send_type=self.send_type,
+            send_at=self.send_date,
+            recipients_list=self.recipients_list if by_list else None,
+            recipients_document_id=None if by_list else self.recipients_doc_id,
+            recipients_field=(
+                InputField.RECIPIENTS_LIST if by_list else InputField.RECIPIENTS_DOCUMENT
+            ),
+        )
+
+
+class Campaign(Schema):
+    """A campaign as the table shows it; `status` is the provider's name for `state`."""
+
+    id: int
+    name: str
+    reference: str
+    status: str = Field(
+        description="the provider's state: todo, stopTodo, doing, stopDoing, done, error"
+    )
+    state: CampaignState
+    outcome: CampaignOutcome
+    fax_quality: Quality
+    send_type: SendType
+    send_date: UtcTime | None
+    document_id: int | None
+    count_total: int
+    count_success: int = Field(description="recipients delivered")
+    count_failed: int
+    count_todo: int = Field(description="recipients neither delivered nor failed yet")
+    date_start: UtcTime | None
+    date_end: UtcTime | None
+    pages: int
+    error: str | None
+    created_at: UtcTime
+
+    @classmethod
+    def of(cls, campaign: domain_campaign.Campaign) -> Campaign:
+        """The schema of a read model."""
+        return cls(
+            id=campaign.id,
+            name=campaign.name,
+            reference=campaign.reference,
+            status=campaign.state.provider_status,
+            state=campaign.state,
+            outcome=campaign.outcome,
+            fax_quality=campaign.quality,
+            send_type=campaign.send_type,
+            send_date=campaign.send_at,
+            document_id=campaign.document_id,
+            count_total=campaign.count_total,
+            count_success=campaign.count_delivered,
+            count_failed=campaign.count_failed,
+            count_todo=campaign.count_todo,
+            date_start=campaign.started_at,
+            date_end=campaign.finished_at,
+            pages=campaign.pages,
+            error=campaign.error,
+            created_at=campaign.created_at,
+        )
+
+
+class CampaignPage(Schema):
+    """One page of a line's campaigns and how many there are in all, to paginate."""
+
+    items: list[Campaign]
+    count: int = Field(description="campaigns in the whole list, not only on this page")
+    page: int
+    page_size: int
+
+    @classmethod
+    def of(cls, page: models.Page[domain_campaign.Campaign]) -> CampaignPage:
+        """The schema of a page of read models."""
+        return cls(
+            items=[Campaign.of(c) for c in page.items],
+            count=page.total,
+            page=page.page,
+            page_size=page.page_size,
+        )
+
+
+SortOrder = Literal["asc", "desc"]

@@ -1,0 +1,44 @@
+"""Where a page goes next: redirects after a POST, their notices, and safe "next" paths."""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+from faxcast.web import i18n
+
+_NOTICES: Final = frozenset({"created", "launched", "stopped", "deleted"})
+
+
+def safe_next(value: object, default: str) -> str:
+    """A local path to go back to; anything else (another site, a scheme) gives `default`."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+        return default
+    if "\\" in value or any(ord(c) < 32 for c in value):
+        return default
+    return value
+
+
+def with_notice(path: str, notice: str, reference: str) -> str:
+    """`path` with the notice of what was just done to the campaign `reference`."""
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("notice", "ref")]
+    query += [("notice", notice), ("ref", reference)]
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
+def notice(request: Request, t: i18n.Translator) -> str:
+    """What was just done, from the redirect's ?notice=…&ref=… (only known notices)."""
+    done = request.query_params.get("notice", "")
+    reference = request.query_params.get("ref", "")
+    if done in _NOTICES and reference.isalnum() and len(reference) <= 16:
+        return t(f"notice.{done}", ref=reference)
+    return ""
+
+
+def redirect(path: str) -> RedirectResponse:
+    """Go to `path` after a POST (303: the browser follows with a GET)."""
+    return RedirectResponse(path, status_code=303)

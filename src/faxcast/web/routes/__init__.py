@@ -1,0 +1,17 @@
+"""The web pages' routes, one module per resource; `ROUTERS` in the order the app includes them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from faxcast.web.routes import actions, campaigns, home, lines, new_campaign, received
+
+ROUTERS: tuple[APIRouter, ...] = (
+    home.router,
+    lines.router,
+    # Before campaigns: ".../campaigns/new" would otherwise match ".../campaigns/{campaign}".
+    new_campaign.router,
+    campaigns.router,
+    actions.router,
+    received.router,
+)

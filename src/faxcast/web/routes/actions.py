@@ -1,0 +1,61 @@
+"""The "..." menu's actions on a campaign: launch, stop, and delete once confirmed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from faxcast.services import campaigns
+from faxcast.services.context import Services
+from faxcast.web.navigation import redirect, safe_next, with_notice
+from faxcast.web.rendering import HtmlRoute, render, services
+from faxcast.web.where import CAMPAIGN_PATH, where_of
+
+router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
+
+
+async def _action(
+    request: Request,
+    account: int,
+    line: int,
+    campaign: int,
+    use_case: Callable[[Services, int, int, int], object],
+    notice: str,
+) -> Response:
+    svc = services(request)
+    found = await run_in_threadpool(campaigns.get_campaign, svc, account, line, campaign)
+    await run_in_threadpool(use_case, svc, account, line, campaign)
+    form = await request.form()
+    table = str(request.app.url_path_for("web-campaigns", account=str(account), line=str(line)))
+    return redirect(with_notice(safe_next(form.get("next"), table), notice, found.reference))
+
+
+@router.post(CAMPAIGN_PATH + "/launch", name="web-campaign-launch")
+async def launch(request: Request, account: int, line: int, campaign: int) -> Response:
+    """The seed's "Lancer la campagne"."""
+    return await _action(request, account, line, campaign, campaigns.launch_campaign, "launched")
+
+
+@router.post(CAMPAIGN_PATH + "/stop", name="web-campaign-stop")
+async def stop(request: Request, account: int, line: int, campaign: int) -> Response:
+    """The seed's "Stopper la campagne"."""
+    return await _action(request, account, line, campaign, campaigns.stop_campaign, "stopped")
+
+
+@router.get(CAMPAIGN_PATH + "/delete", name="web-campaign-confirm-delete")
+def confirm_delete(request: Request, account: int, line: int, campaign: int) -> Response:
+    """Ask before deleting; the form below posts the deletion."""
+    svc = services(request)
+    where = where_of(svc, account, line)
+    found = campaigns.get_campaign(svc, account, line, campaign)
+    table = str(request.app.url_path_for("web-campaigns", account=str(account), line=str(line)))
+    back = safe_next(request.query_params.get("next"), table)
+    return render(request, "delete.html", where=where, campaign=found, back=back)
+
+
+@router.post(CAMPAIGN_PATH + "/delete", name="web-campaign-delete")
+async def delete(request: Request, account: int, line: int, campaign: int) -> Response:
+    """The seed's "Supprimer", once confirmed."""
+    return await _action(request, account, line, campaign, campaigns.delete_campaign, "deleted")
