@@ -1,15 +1,10 @@
-"""Reads and writes of faxcast's records, every one scoped by account (DESIGN.md).
-
-Functions take an open connection so a use case composes them in one transaction; rows are
-turned into the frozen read models of `domain.models` here and nowhere else.
-"""
+"""Campaigns, their recipients and attempts; the one write of a campaign's lifecycle."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -25,18 +20,12 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    update,
 )
 
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
 from faxcast.domain.models import (
-    Account,
     Attempt,
     CampaignSort,
-    Document,
-    Line,
-    LineKind,
-    LineSettings,
     Page,
     Recipient,
 )
@@ -47,189 +36,11 @@ from faxcast.errors import ConflictError, NotFoundError
 from faxcast.i18n import codes
 from faxcast.store import sql
 from faxcast.store.tables import (
-    accounts,
     attempts,
     campaigns,
-    documents,
-    lines,
     recipients,
     renditions,
 )
-
-# ---------------------------------------------------------------------------- accounts
-
-
-def insert_account(conn: Connection, *, name: str, timezone: str, now: datetime) -> Account:
-    """A new account."""
-    new_id = conn.execute(
-        insert(accounts).values(name=name, timezone=timezone, created_at=now)
-    ).inserted_primary_key
-    assert new_id is not None
-    return get_account(conn, int(new_id[0]))
-
-
-def get_account(conn: Connection, account_id: int) -> Account:
-    """The account, or NotFoundError."""
-    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
-    if row is None:
-        raise NotFoundError(codes.NO_ACCOUNT(account=account_id))
-    return Account(row.id, row.name, row.timezone, row.created_at)
-
-
-def list_accounts(conn: Connection) -> list[Account]:
-    """Every account, oldest first."""
-    rows = conn.execute(select(accounts).order_by(accounts.c.id))
-    return [Account(r.id, r.name, r.timezone, r.created_at) for r in rows]
-
-
-# ---------------------------------------------------------------------------- lines
-
-
-def insert_line(conn: Connection, line: LineSettings, *, account_id: int, now: datetime) -> Line:
-    """A new line of the account."""
-    new_id = conn.execute(
-        insert(lines).values(account_id=account_id, created_at=now, **_line_values(line))
-    ).inserted_primary_key
-    assert new_id is not None
-    return get_line(conn, account_id, int(new_id[0]))
-
-
-def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
-    """The account's line, or NotFoundError (also for another account's line)."""
-    row = conn.execute(
-        select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
-    ).first()
-    if row is None:
-        raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
-    return line_of(row)
-
-
-def list_lines(conn: Connection, account_id: int) -> list[Line]:
-    """The account's lines, oldest first."""
-    rows = conn.execute(select(lines).where(lines.c.account_id == account_id).order_by(lines.c.id))
-    return [line_of(r) for r in rows]
-
-
-def update_line(conn: Connection, line: Line, settings: LineSettings) -> Line:
-    """The line with new settings."""
-    conn.execute(update(lines).where(lines.c.id == line.id).values(**_line_values(settings)))
-    return get_line(conn, line.account_id, line.id)
-
-
-def _line_values(line: LineSettings) -> dict[str, Any]:
-    return {
-        "name": line.name,
-        "kind": line.kind.value,
-        "country": line.country,
-        "ident": line.ident,
-        "header": line.header,
-        "channel_limit": line.channel_limit,
-    }
-
-
-def line_of(row: Row[Any]) -> Line:
-    """A line from its row."""
-    return Line(
-        row.id,
-        row.account_id,
-        row.name,
-        LineKind(row.kind),
-        row.country,
-        row.ident,
-        row.header,
-        row.channel_limit,
-        row.created_at,
-    )
-
-
-# ---------------------------------------------------------------------------- documents
-
-
-def insert_document(
-    conn: Connection,
-    *,
-    account_id: int,
-    name: str,
-    media_type: str,
-    size: int,
-    sha256: str,
-    pages: int | None,
-    now: datetime,
-) -> Document:
-    """A new uploaded document of the account."""
-    new_id = conn.execute(
-        insert(documents).values(
-            account_id=account_id,
-            name=name,
-            media_type=media_type,
-            size=size,
-            sha256=sha256,
-            pages=pages,
-            created_at=now,
-        )
-    ).inserted_primary_key
-    assert new_id is not None
-    return get_document(conn, account_id, int(new_id[0]))
-
-
-def get_document(conn: Connection, account_id: int, document_id: int) -> Document:
-    """The account's document, or NotFoundError."""
-    row = conn.execute(
-        select(documents).where(documents.c.id == document_id, documents.c.account_id == account_id)
-    ).first()
-    if row is None:
-        raise NotFoundError(codes.NO_DOCUMENT_IN_ACCOUNT(document=document_id, account=account_id))
-    return _document(row)
-
-
-def list_documents(conn: Connection, account_id: int) -> list[Document]:
-    """The account's documents, newest first."""
-    rows = conn.execute(
-        select(documents)
-        .where(documents.c.account_id == account_id)
-        .order_by(documents.c.id.desc())
-    )
-    return [_document(r) for r in rows]
-
-
-def _document(row: Row[Any]) -> Document:
-    return Document(
-        row.id,
-        row.account_id,
-        row.name,
-        row.media_type,
-        row.size,
-        row.sha256,
-        row.pages,
-        row.created_at,
-    )
-
-
-def rendition_id(conn: Connection, *, pdf_sha256: str, resolution: str) -> int | None:
-    """The stored rendering of a PDF at a resolution, if any."""
-    return conn.execute(
-        select(renditions.c.id).where(
-            renditions.c.pdf_sha256 == pdf_sha256, renditions.c.resolution == resolution
-        )
-    ).scalar()
-
-
-def rendition_pages(conn: Connection, rendition: int | None) -> int | None:
-    """How many pages a stored rendering has (None for no rendering)."""
-    if rendition is None:
-        return None
-    pages: int | None = conn.execute(
-        select(renditions.c.pages).where(renditions.c.id == rendition)
-    ).scalar()
-    return pages
-
-
-def insert_rendition(conn: Connection, values: dict[str, Any]) -> int:
-    """A new rendering; its id."""
-    new_id = conn.execute(insert(renditions).values(**values)).inserted_primary_key
-    assert new_id is not None
-    return int(new_id[0])
-
 
 # ---------------------------------------------------------------------------- campaigns
 

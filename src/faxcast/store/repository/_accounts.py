@@ -1,0 +1,110 @@
+"""Accounts and their fax lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    insert,
+    select,
+    update,
+)
+
+from faxcast.domain.models import (
+    Account,
+    Line,
+    LineKind,
+    LineSettings,
+)
+from faxcast.errors import NotFoundError
+from faxcast.i18n import codes
+from faxcast.store.tables import (
+    accounts,
+    lines,
+)
+
+
+def insert_account(conn: Connection, *, name: str, timezone: str, now: datetime) -> Account:
+    """A new account."""
+    new_id = conn.execute(
+        insert(accounts).values(name=name, timezone=timezone, created_at=now)
+    ).inserted_primary_key
+    assert new_id is not None
+    return get_account(conn, int(new_id[0]))
+
+
+def get_account(conn: Connection, account_id: int) -> Account:
+    """The account, or NotFoundError."""
+    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    if row is None:
+        raise NotFoundError(codes.NO_ACCOUNT(account=account_id))
+    return Account(row.id, row.name, row.timezone, row.created_at)
+
+
+def list_accounts(conn: Connection) -> list[Account]:
+    """Every account, oldest first."""
+    rows = conn.execute(select(accounts).order_by(accounts.c.id))
+    return [Account(r.id, r.name, r.timezone, r.created_at) for r in rows]
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+def insert_line(conn: Connection, line: LineSettings, *, account_id: int, now: datetime) -> Line:
+    """A new line of the account."""
+    new_id = conn.execute(
+        insert(lines).values(account_id=account_id, created_at=now, **_line_values(line))
+    ).inserted_primary_key
+    assert new_id is not None
+    return get_line(conn, account_id, int(new_id[0]))
+
+
+def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
+    """The account's line, or NotFoundError (also for another account's line)."""
+    row = conn.execute(
+        select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
+    return line_of(row)
+
+
+def list_lines(conn: Connection, account_id: int) -> list[Line]:
+    """The account's lines, oldest first."""
+    rows = conn.execute(select(lines).where(lines.c.account_id == account_id).order_by(lines.c.id))
+    return [line_of(r) for r in rows]
+
+
+def update_line(conn: Connection, line: Line, settings: LineSettings) -> Line:
+    """The line with new settings."""
+    conn.execute(update(lines).where(lines.c.id == line.id).values(**_line_values(settings)))
+    return get_line(conn, line.account_id, line.id)
+
+
+def _line_values(line: LineSettings) -> dict[str, Any]:
+    return {
+        "name": line.name,
+        "kind": line.kind.value,
+        "country": line.country,
+        "ident": line.ident,
+        "header": line.header,
+        "channel_limit": line.channel_limit,
+    }
+
+
+def line_of(row: Row[Any]) -> Line:
+    """A line from its row."""
+    return Line(
+        row.id,
+        row.account_id,
+        row.name,
+        LineKind(row.kind),
+        row.country,
+        row.ident,
+        row.header,
+        row.channel_limit,
+        row.created_at,
+    )
