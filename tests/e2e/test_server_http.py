@@ -15,6 +15,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from faxcast.bootstrap import build_services
+from faxcast.config import Settings
+from faxcast.services import accounts
 from faxcast.store.database import create_engine_for, database_url_for
 from faxcast.store.tables import workers
 from tests import pdfs
@@ -103,6 +106,23 @@ def test_a_first_start_serves_the_seed_flow_over_http(tmp_path: Path) -> None:
 
         check_pages(server.http, detail, f"{collection}/{campaign}")
         check_self_documented(server)
+
+
+def test_serve_starts_whatever_the_number_of_accounts(tmp_path: Path) -> None:
+    env = faxcast_env(tmp_path / "data", port=free_port())
+    svc = build_services(Settings(data_dir=tmp_path / "data"))
+    try:
+        for name in ("Paris", "Lyon"):
+            accounts.create_account(svc, name=name)
+    finally:
+        svc.engine.dispose()
+
+    with serve(env, cwd=tmp_path, log=tmp_path / "serve.log") as server:
+        home = server.http.get("/", headers={"Accept-Language": "en"})
+
+    assert home.status_code == 200
+    assert "Account Paris" in home.text
+    assert "Account Lyon" in home.text
 
 
 def test_sigterm_stops_the_server_and_its_worker_cleanly(tmp_path: Path) -> None:

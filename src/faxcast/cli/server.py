@@ -14,6 +14,7 @@ from faxcast.bootstrap import line_drivers
 from faxcast.cli.context import CliState, pass_state
 from faxcast.config import Settings
 from faxcast.dispatch.worker import Worker
+from faxcast.services import accounts
 from faxcast.services.context import Services
 from faxcast.store import migrate
 from faxcast.store.database import create_engine_for, database_url_for
@@ -27,8 +28,10 @@ from faxcast.store.database import create_engine_for, database_url_for
 def serve(state: CliState, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the web customer space, the REST API and an embedded worker."""
     svc = state.services
-    account = state.account()  # a first start creates a default account with a sandbox line
-    click.echo(f"faxcast: account {account.id} '{account.name}' ready", err=True)
+    # The server serves every account; a first start creates a default one with a sandbox line.
+    existing = accounts.list_accounts(svc) or [accounts.create_account(svc, name="default")]
+    names = ", ".join(f"{account.id} '{account.name}'" for account in existing)
+    click.echo(f"faxcast: accounts ready: {names}", err=True)
     asyncio.run(
         _serve(svc, host or svc.settings.host, port or svc.settings.port, worker=not no_worker)
     )
