@@ -198,6 +198,8 @@ def test_bad_input_is_refused_with_its_reason(tmp_path: Path) -> None:
             "bad numbers": (*create, "letter.pdf", "--recipients", "bad.txt"),
             "not a pdf": (*create, "notes.pdf", "--to", "0123456701"),
             "no numbers": (*create, "letter.pdf"),
+            "checked bad": (*create, "notes.pdf", "--recipients", "bad.txt", "--check"),
+            "checked good": (*create, "letter.pdf", "--to", "0123456701", "--check"),
             "list": ("campaign", "ls", "--line", "1"),
         },
         env=env,
@@ -209,6 +211,10 @@ def test_bad_input_is_refused_with_its_reason(tmp_path: Path) -> None:
     assert "+33 1 23 45 67 01" not in runs["bad numbers"].stderr
     assert_error(runs["not a pdf"], "PDF")
     assert_error(runs["no numbers"], "--to", "--recipients")
+    # --check reports every problem at once, and stores nothing even when all is well.
+    assert_error(runs["checked bad"], "PDF", "line 2, column 1: '12345'")
+    assert runs["checked good"].returncode == 0, runs["checked good"].stderr
+    assert runs["checked good"].stdout == ""
     assert [r.split("\t")[2:] for r in runs["list"].stdout.splitlines()[1:]] == [
         ["scheduled", "n/a", "0/0/1/1", "Demain"]
     ]

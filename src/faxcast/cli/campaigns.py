@@ -22,7 +22,7 @@ from faxcast.errors import InputError
 from faxcast.i18n import codes
 from faxcast.services import accounts, campaigns
 from faxcast.services.context import Services
-from faxcast.services.new_campaign import NewCampaign, PdfUpload
+from faxcast.services.new_campaign import NewCampaign, PdfUpload, raise_all, validate_campaign
 
 _QUALITY = click.Choice([q.value for q in Quality])
 _FINAL = (CampaignState.FINISHED, CampaignState.ERROR)
@@ -127,6 +127,7 @@ def campaign() -> None:
 )
 @click.option("--to", "numbers", help="Numbers, comma or semicolon separated.")
 @click.option("--at", "when", help="Send date and time (account's time zone); else manual.")
+@click.option("--check", is_flag=True, help="Report every problem and store nothing.")
 @pass_state
 def campaign_create(
     state: CliState,
@@ -137,8 +138,15 @@ def campaign_create(
     recipients: Path | None,
     numbers: str | None,
     when: str | None,
+    check: bool,
 ) -> None:
     """Create a campaign (scheduled with --at, else manual: launch it later)."""
+    if check:
+        account = state.account()
+        new, upload = _form(state, name, pdf, Quality(quality), recipients, numbers, when)
+        raise_all(validate_campaign(state.services, account.id, line_id, new, upload=upload))
+        click.echo("ok: the campaign can be created", err=True)
+        return
     created = _create(state, line_id, name, pdf, Quality(quality), recipients, numbers, when)
     click.echo(_campaign_row(created))
 
@@ -268,25 +276,35 @@ def _create(
     numbers: str | None,
     when: str | None,
 ) -> Campaign:
-    svc, account = state.services, state.account()
+    new, upload = _form(state, name, pdf, quality, recipients, numbers, when)
+    return campaigns.create_campaign(
+        state.services, state.account().id, line_id, new, upload=upload
+    )
+
+
+def _form(
+    state: CliState,
+    name: str,
+    pdf: Path,
+    quality: Quality,
+    recipients: Path | None,
+    numbers: str | None,
+    when: str | None,
+) -> tuple[NewCampaign, PdfUpload]:
+    """The command's options as the creation form and its PDF."""
     if (recipients is None) == (numbers is None):
         raise InputError(codes.NUMBERS_OPTION())
     numbers_text = numbers if numbers is not None else _read_list(recipients)
-    send_at = parse_when(when, account.timezone) if when else None
-    return campaigns.create_campaign(
-        svc,
-        account.id,
-        line_id,
-        NewCampaign(
-            name=name,
-            document_id=None,
-            quality=quality,
-            send_type=SendType.SCHEDULED if send_at else SendType.MANUAL,
-            send_at=send_at,
-            recipients_list=numbers_text,
-        ),
-        upload=PdfUpload(pdf.name, pdf.read_bytes()),
+    send_at = parse_when(when, state.account().timezone) if when else None
+    new = NewCampaign(
+        name=name,
+        document_id=None,
+        quality=quality,
+        send_type=SendType.SCHEDULED if send_at else SendType.MANUAL,
+        send_at=send_at,
+        recipients_list=numbers_text,
     )
+    return new, PdfUpload(pdf.name, pdf.read_bytes())
 
 
 def _read_list(path: Path | None) -> str:
