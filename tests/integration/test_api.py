@@ -646,6 +646,13 @@ def test_bad_campaigns_are_refused_and_store_nothing(client: httpx.Client, svc: 
         assert fields(body) == case.fields, case.description
         assert body["type"] == "/problems/invalid-input"
         assert row_counts(svc.engine) == before, case.description
+        # The check answers what creating would, and stores nothing either.
+        checked = problem(client.post(f"{tenant.campaigns}/check", json=case.body), 422)
+        assert fields(checked) == case.fields, case.description
+        assert row_counts(svc.engine) == before, case.description
+    valid = client.post(f"{tenant.campaigns}/check", json=campaign_body(pdf))
+    assert (valid.status_code, valid.content) == (204, b"")
+    assert row_counts(svc.engine) == before
 
     typed = problem(
         client.post(
@@ -783,6 +790,7 @@ def test_openapi(client: httpx.Client) -> None:
         "documents-content": ("GET", "/me/document/{document}/content"),
         "campaigns-list": ("GET", f"{base}/campaigns"),
         "campaigns-create": ("POST", f"{base}/campaigns"),
+        "campaigns-check": ("POST", f"{base}/campaigns/check"),
         "campaigns-get": ("GET", f"{base}/campaigns/{{campaign}}"),
         "campaigns-delete": ("DELETE", f"{base}/campaigns/{{campaign}}"),
         "campaigns-start": ("POST", f"{base}/campaigns/{{campaign}}/start"),

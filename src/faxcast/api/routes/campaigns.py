@@ -13,6 +13,7 @@ from faxcast.api.routes import received as received_routes
 from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import Attempt, CampaignSort
 from faxcast.services import campaigns
+from faxcast.services.new_campaign import raise_all, validate_campaign
 
 router = APIRouter(
     prefix="/telephony/{account}/fax/{line}/campaigns",
@@ -65,6 +66,14 @@ def create_campaign(
     location = router.url_path_for("get", account=account, line=line, campaign=created.id)
     response.headers["Location"] = str(location.make_absolute_url(request.base_url))
     return schemas.Campaign.of(created)
+
+
+@router.post("/check", name="check", status_code=status.HTTP_204_NO_CONTENT)
+def check_campaign(
+    svc: ServicesDep, account: AccountId, line: LineId, body: schemas.CampaignCreate
+) -> None:
+    """Check a new campaign as creating it would, and store nothing: 204, or every problem."""
+    raise_all(validate_campaign(svc, account, line, body.to_new_campaign()))
 
 
 @router.get("/{campaign}", name="get")
