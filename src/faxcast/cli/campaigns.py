@@ -141,13 +141,13 @@ def campaign_create(
     check: bool,
 ) -> None:
     """Create a campaign (scheduled with --at, else manual: launch it later)."""
+    svc, account = state.services, state.account()
+    new, upload = _form(state, name, pdf, Quality(quality), recipients, numbers, when)
     if check:
-        account = state.account()
-        new, upload = _form(state, name, pdf, Quality(quality), recipients, numbers, when)
-        raise_all(validate_campaign(state.services, account.id, line_id, new, upload=upload))
+        raise_all(validate_campaign(svc, account.id, line_id, new, upload=upload))
         click.echo("ok: the campaign can be created", err=True)
         return
-    created = _create(state, line_id, name, pdf, Quality(quality), recipients, numbers, when)
+    created = campaigns.create_campaign(svc, account.id, line_id, new, upload=upload)
     click.echo(_campaign_row(created))
 
 
@@ -233,9 +233,8 @@ def send(
     svc, account = state.services, state.account()
     if line_id is None:
         line_id = accounts.list_lines(svc, account.id)[0].id
-    created = _create(
-        state, line_id, name or pdf.name, pdf, Quality(quality), recipients, numbers, None
-    )
+    new, upload = _form(state, name or pdf.name, pdf, Quality(quality), recipients, numbers, None)
+    created = campaigns.create_campaign(svc, account.id, line_id, new, upload=upload)
     campaigns.launch_campaign(svc, account.id, line_id, created.id)
     click.echo(f"campaign {created.id} ({created.reference}) launched", err=True)
     final = asyncio.run(_follow(svc, account.id, line_id, created))
@@ -264,22 +263,6 @@ async def _follow(svc: Services, account_id: int, line_id: int, created: Campaig
     finally:
         stop.set()
         await task
-
-
-def _create(
-    state: CliState,
-    line_id: int,
-    name: str,
-    pdf: Path,
-    quality: Quality,
-    recipients: Path | None,
-    numbers: str | None,
-    when: str | None,
-) -> Campaign:
-    new, upload = _form(state, name, pdf, quality, recipients, numbers, when)
-    return campaigns.create_campaign(
-        state.services, state.account().id, line_id, new, upload=upload
-    )
 
 
 def _form(
