@@ -105,6 +105,13 @@ def text_pdf(pages: int = 1, size: tuple[float, float] = A4) -> bytes:
     return build_pdf([_text_page(number, pages, size) for number in range(1, pages + 1)])
 
 
+def short_page_pdf() -> bytes:
+    """One page with one title line: the shortest realtime call the sandbox can place."""
+    page = Page()
+    page.text(72, 760, 28, "faxcast short page", bold=True)
+    return build_pdf([page])
+
+
 def drawing_pdf() -> bytes:
     """Vector line art on A4: boxes, hairlines and thick lines, circles, a grey fill."""
     return build_pdf([_drawing_page()])

@@ -44,13 +44,6 @@ class Crash:
     seen_in_call: set[str]  # by the API just before the kill
 
 
-def short_page_pdf() -> bytes:
-    """One page with one title line: the shortest realtime call the sandbox can place."""
-    page = pdfs.Page()
-    page.text(72, 760, 28, "faxcast crash test", bold=True)
-    return pdfs.build_pdf([page])
-
-
 def mid_flight(detail: Json) -> Json | None:
     """The detail once some recipients are delivered, not all, and calls are in progress.
 
@@ -84,7 +77,7 @@ def launch_and_kill(env: Mapping[str, str], tmp_path: Path) -> Crash:
     """Start a server, launch the campaign, SIGKILL the server while calls are in progress."""
     with serve(env, cwd=tmp_path, log=tmp_path / "serve-1.log") as first:
         account, line = first.default_line()
-        document = first.upload(account, "short.pdf", short_page_pdf(), "application/pdf")
+        document = first.upload(account, "short.pdf", pdfs.short_page_pdf(), "application/pdf")
         created = first.create_manual(
             account,
             line,

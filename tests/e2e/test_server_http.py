@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from faxcast.bootstrap import build_services
 from faxcast.config import Settings
 from faxcast.services import accounts
 from faxcast.store.database import create_engine_for, database_url_for
-from faxcast.store.tables import workers
+from faxcast.store.tables import recipients, workers
 from tests import pdfs
 from tests.e2e.processes import (
     ACCOUNT_HEADER,
@@ -31,6 +32,7 @@ from tests.e2e.processes import (
     free_port,
     log_tail,
     serve,
+    wait_until,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -39,6 +41,8 @@ HEALTHY = "+33 1 23 45 67 01"
 NOISY = "+33 1 23 45 01 44"  # V.17 14400 fails training: delivered slower
 UNALLOCATED = "+33 1 23 45 04 04"  # SIP 404
 REJECTED = "+33 1 23 45 06 03"  # SIP 603
+REALTIME_CALL_S = 30.0  # a realtime sandbox call of the short page lasts about 20 s
+DRAIN_SETTLE_S = 1.0  # long enough for a server that stops at once to have stopped listening
 
 
 def e164(number: str) -> str:
@@ -123,6 +127,49 @@ def test_serve_starts_whatever_the_number_of_accounts(tmp_path: Path) -> None:
     assert home.status_code == 200
     assert "Account Paris" in home.text
     assert "Account Lyon" in home.text
+
+
+def test_sigterm_lets_calls_end_while_the_api_answers(tmp_path: Path) -> None:
+    env = faxcast_env(tmp_path / "data", port=free_port(), sandbox_realtime=1, worker_poll_s=0.1)
+
+    with serve(env, cwd=tmp_path, log=tmp_path / "serve.log") as server:
+        account, line = server.default_line()
+        document = server.upload(account, "short.pdf", pdfs.short_page_pdf(), "application/pdf")
+        campaign = server.create_manual(
+            account, line, name="Drain", document=document["id"], numbers=HEALTHY, quality="normal"
+        )["id"]
+        server.launch(account, line, campaign)
+        wait_until(
+            lambda: in_call(server.detail(account, line, campaign)),
+            timeout=REALTIME_CALL_S,
+            what="the call in progress",
+            alive=server.process,
+            log=server.log,
+        )
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(DRAIN_SETTLE_S)
+        # Draining: no new call, but the API still answers new connections, and the call goes on.
+        with httpx.Client(base_url=str(server.http.base_url), timeout=10) as fresh:
+            during = fresh.get(server.campaigns_path(account, line) + f"/{campaign}/detail").json()
+        try:
+            status: int | None = server.process.wait(timeout=2 * REALTIME_CALL_S)
+        except subprocess.TimeoutExpired:
+            status = None
+        assert status == 0, f"faxcast serve exited {status} on SIGTERM" + log_tail(server.log)
+
+    assert in_call(during)
+    engine = create_engine_for(database_url_for(tmp_path / "data"))
+    try:
+        with engine.connect() as conn:
+            settled = conn.execute(select(recipients.c.state, recipients.c.calls)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in settled] == [("delivered", 1)]
+
+
+def in_call(detail: Json) -> Json | None:
+    """The detail while its one recipient is in a call."""
+    return detail if detail["recipients"][0]["state"] == "in_call" else None
 
 
 def test_sigterm_stops_the_server_and_its_worker_cleanly(tmp_path: Path) -> None:

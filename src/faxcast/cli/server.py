@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import click
 import uvicorn
@@ -41,23 +42,42 @@ async def _serve(svc: Services, host: str, port: int, *, worker: bool) -> None:
     from faxcast.bootstrap import create_app
 
     config = uvicorn.Config(create_app(svc), host=host, port=port, log_level="info")
-    server = _Server(config)
     stop = asyncio.Event()
-    task = asyncio.create_task(_work(svc, stop)) if worker else None
+    if not worker:
+        await _Server(config, drain=None).serve()
+        return
+    task = asyncio.create_task(_work(svc, stop))
+    loop = asyncio.get_running_loop()
+    server = _Server(config, drain=lambda: loop.call_soon_threadsafe(stop.set))
+    # The worker has drained (or failed): the server may stop answering now.
+    task.add_done_callback(lambda _: setattr(server, "should_exit", True))
     try:
         await server.serve()
     finally:
         stop.set()
-        if task is not None:
-            await task
+        await task
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, except that a stop signal is not raised again once it has stopped.
+    """uvicorn's server, which keeps answering while the embedded worker drains.
 
-    uvicorn re-raises SIGTERM/SIGINT after serving, which would kill the process before the
-    embedded worker lets its calls in progress end and records them.
+    A first stop signal only stops the worker from starting calls; the server stops once the
+    calls in progress have ended and been recorded (a second signal stops it at once). uvicorn
+    also re-raises SIGTERM/SIGINT after serving, which would kill the process before the worker
+    has drained: that is not done either.
     """
+
+    def __init__(self, config: uvicorn.Config, *, drain: Callable[[], object] | None) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Drain on the first signal; stop serving on the next, or once drained."""
+        if self._drain is not None:
+            drain, self._drain = self._drain, None
+            drain()
+            return
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
