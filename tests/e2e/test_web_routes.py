@@ -243,6 +243,27 @@ def test_the_results_csv_has_every_recipient(
     ]
 
 
+def test_the_details_and_their_poll_show_one_page_of_recipients(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    numbers = [f"01 23 45 {n // 100:02d} {n % 100:02d}" for n in range(150)]
+    campaign = new_campaign(svc, line, numbers="\n".join(numbers))
+    details = f"{base(line)}/{campaign.id}"
+    english = {"Accept-Language": "en"}
+
+    first = client.get(details, headers=english)
+    second = client.get(f"{details}/status?page=2", headers=english)
+    past = client.get(f"{details}/status?page=7", headers=english)
+
+    assert "Recipients 1 to 100 of 150" in first.text
+    assert "+33123450099" in first.text
+    assert "+33123450100" not in first.text
+    assert "Recipients 101 to 150 of 150" in second.text
+    assert "+33123450100" in second.text
+    assert "+33123450099" not in second.text
+    assert "Recipients 101 to 150 of 150" in past.text
+
+
 def test_a_valid_form_creates_the_campaign_from_a_txt_file(
     svc: Services, line: Line, client: httpx.Client
 ) -> None:

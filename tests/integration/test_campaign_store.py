@@ -100,3 +100,23 @@ def test_recipients_that_cannot_be_stored_leave_no_campaign(svc: Services) -> No
     with svc.transaction() as conn:
         assert conn.execute(select(campaigns_table.c.id)).scalars().all() == [first.id]
         assert conn.execute(select(func.count()).select_from(recipients)).scalar_one() == 1
+
+
+def test_details_read_one_page_of_recipients_at_a_time(svc: Services) -> None:
+    account = accounts.create_account(svc, name="Pages")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    numbers = [f"01 23 45 {n // 100:02d} {n % 100:02d}" for n in range(250)]
+    created = campaigns.create_campaign(
+        svc, account.id, line.id, _new_campaign(pdf.id, "\n".join(numbers))
+    )
+    every = campaigns.campaign_detail(svc, account.id, line.id, created.id)
+
+    second = campaigns.campaign_detail(svc, account.id, line.id, created.id, page=2, page_size=100)
+    past = campaigns.campaign_detail(svc, account.id, line.id, created.id, page=9, page_size=100)
+
+    assert len(every.recipients) == 250
+    assert (second.first, [r.position for r in second.recipients]) == (101, list(range(101, 201)))
+    assert second.recipients == every.recipients[100:200]
+    # A page past the last shows the last one.
+    assert (past.first, len(past.recipients)) == (201, 50)

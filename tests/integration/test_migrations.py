@@ -56,8 +56,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_claim_index_revision() -> None:
-    assert head_revision() == "0002"
+def test_head_is_the_recipient_position_index_revision() -> None:
+    assert head_revision() == "0003"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -98,7 +98,7 @@ def test_0002_widens_the_campaign_index_into_the_claim_order_and_back(
         "campaign_id",
         "state",
     ]
-    upgrade(empty_engine)
+    upgrade(empty_engine, "0002")
     indexes = _recipient_indexes(empty_engine)
     assert "ix_recipients_campaign_id_state" not in indexes
     assert indexes["ix_recipients_campaign_id_state_due_at_id"] == [
@@ -111,6 +111,18 @@ def test_0002_widens_the_campaign_index_into_the_claim_order_and_back(
     indexes = _recipient_indexes(empty_engine)
     assert "ix_recipients_campaign_id_state_due_at_id" not in indexes
     assert "ix_recipients_campaign_id_state" in indexes
+
+
+def test_0003_indexes_each_campaigns_list_positions_and_back(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0002")
+    assert "ix_recipients_campaign_id_position" not in _recipient_indexes(empty_engine)
+    upgrade(empty_engine, "0003")
+    assert _recipient_indexes(empty_engine)["ix_recipients_campaign_id_position"] == [
+        "campaign_id",
+        "position",
+    ]
+    downgrade(empty_engine, "0002")
+    assert "ix_recipients_campaign_id_position" not in _recipient_indexes(empty_engine)
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

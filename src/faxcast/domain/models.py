@@ -145,10 +145,15 @@ class Recipient:
 
 @dataclass(frozen=True)
 class CampaignDetail:
-    """A campaign with every recipient's result (the seed's "Détails")."""
+    """A campaign with its recipients' results (the seed's "Détails"), all or one page of them.
+
+    `recipients` are those at list positions `first` onwards; all of them when `first` is 1
+    and no page size was asked for.
+    """
 
     campaign: Campaign
     recipients: tuple[Recipient, ...]
+    first: int = 1
 
     def numbers(self, *states: RecipientState) -> list[str]:
         """The numbers of recipients in the given states, in list order."""

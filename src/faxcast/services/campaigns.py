@@ -139,12 +139,28 @@ def get_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int)
 
 
 def campaign_detail(
-    svc: Services, account_id: int, line_id: int, campaign_id: int
+    svc: Services,
+    account_id: int,
+    line_id: int,
+    campaign_id: int,
+    *,
+    page: int = 1,
+    page_size: int | None = None,
 ) -> CampaignDetail:
-    """The campaign with every recipient and every attempt."""
+    """The campaign with its recipients and their attempts: all, or page `page` of them.
+
+    A page past the last is the last: what it costs is what it shows, whatever the list's size.
+    """
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
-        return CampaignDetail(campaign, tuple(repository.campaign_recipients(conn, campaign.id)))
+        if page_size is None:
+            return CampaignDetail(
+                campaign, tuple(repository.campaign_recipients(conn, campaign.id))
+            )
+        last_page = max(1, -(-campaign.count_total // page_size))
+        first = (min(max(page, 1), last_page) - 1) * page_size + 1
+        shown = repository.campaign_recipients(conn, campaign.id, first=first, count=page_size)
+        return CampaignDetail(campaign, tuple(shown), first)
 
 
 def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:

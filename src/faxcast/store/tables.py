@@ -168,6 +168,7 @@ recipients = Table(
     Index(None, "campaign_id", "state", "due_at", "id"),
     Index(None, "state", "due_at"),
     Index(None, "line_id", "state"),  # a line's calls in progress, counted at every claim
+    Index(None, "campaign_id", "position", unique=True),  # the details, a page at a time
     # One call at a time to the same number across the whole system, whatever the Python does.
     Index(
         "uq_recipients_number_in_call",

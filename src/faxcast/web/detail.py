@@ -19,19 +19,16 @@ def received_attempt(recipient: Recipient) -> Attempt | None:
     return received[-1] if received else None
 
 
-def status(where: Where, detail: CampaignDetail, page: int) -> dict[str, Any]:
-    """The details' live part: counts, state and page `page` of the recipients."""
-    count = len(detail.recipients)
-    pages = max(1, math.ceil(count / RECIPIENTS_PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    first = (page - 1) * RECIPIENTS_PAGE_SIZE
+def status(where: Where, detail: CampaignDetail) -> dict[str, Any]:
+    """The details' live part: counts, state and the page of recipients `detail` holds."""
+    count = detail.campaign.count_total
     return {
         "campaign": detail.campaign,
-        "recipients": detail.recipients[first : first + RECIPIENTS_PAGE_SIZE],
-        "recipient_page": page,
-        "recipient_pages": pages,
-        "first": first + 1,
-        "last": min(count, first + RECIPIENTS_PAGE_SIZE),
+        "recipients": detail.recipients,
+        "recipient_page": (detail.first - 1) // RECIPIENTS_PAGE_SIZE + 1,
+        "recipient_pages": max(1, math.ceil(count / RECIPIENTS_PAGE_SIZE)),
+        "first": detail.first,
+        "last": detail.first + len(detail.recipients) - 1,
         "count": count,
         "sandbox": where.line.kind is LineKind.SANDBOX,
         "received_attempt": received_attempt,

@@ -197,18 +197,22 @@ def delete_campaign(conn: Connection, campaign: Campaign) -> bool:
     return result.rowcount == 1
 
 
-def campaign_recipients(conn: Connection, campaign_id: int) -> list[Recipient]:
-    """Every recipient of the campaign with its attempts, in list order."""
+def campaign_recipients(
+    conn: Connection, campaign_id: int, *, first: int = 1, count: int | None = None
+) -> list[Recipient]:
+    """The campaign's recipients from list position `first` (`count` of them, else all), with
+    their attempts, in list order."""
+    where = [recipients.c.campaign_id == campaign_id, recipients.c.position >= first]
+    if count is not None:
+        where.append(recipients.c.position < first + count)
+    rows = conn.execute(select(recipients).where(*where).order_by(recipients.c.position)).all()
     calls: dict[int, list[Attempt]] = {}
-    for row in conn.execute(
-        select(attempts).where(attempts.c.campaign_id == campaign_id).order_by(attempts.c.id)
-    ):
+    if count is None:
+        chosen = attempts.c.campaign_id == campaign_id
+    else:
+        chosen = attempts.c.recipient_id.in_([r.id for r in rows])
+    for row in conn.execute(select(attempts).where(chosen).order_by(attempts.c.id)):
         calls.setdefault(row.recipient_id, []).append(_attempt(row))
-    rows = conn.execute(
-        select(recipients)
-        .where(recipients.c.campaign_id == campaign_id)
-        .order_by(recipients.c.position)
-    )
     return [
         Recipient(
             r.id,

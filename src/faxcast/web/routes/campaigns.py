@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from faxcast.domain.campaign import CampaignState
+from faxcast.domain.models import CampaignDetail
 from faxcast.services import campaigns
 from faxcast.web import i18n
-from faxcast.web.detail import status
+from faxcast.web.detail import RECIPIENTS_PAGE_SIZE, status
 from faxcast.web.navigation import notice
 from faxcast.web.rendering import HtmlRoute, render, request_lang, services
 from faxcast.web.results_csv import file_name, results_csv
@@ -61,7 +62,7 @@ def campaign_page(request: Request, account: int, line: int, campaign: int) -> R
     lang = request_lang(request)
     t = i18n.translator(lang)
     where = where_of(svc, account, line)
-    detail = campaigns.campaign_detail(svc, account, line, campaign)
+    detail = _detail_page(request, account, line, campaign)
     ids = {"account": str(account), "line": str(line)}
     crumbs = where.crumbs(
         request,
@@ -70,7 +71,6 @@ def campaign_page(request: Request, account: int, line: int, campaign: int) -> R
         (t("campaigns.title"), str(request.app.url_path_for("web-campaigns", **ids))),
         (detail.campaign.reference, ""),
     )
-    page = request.query_params.get("page", "1")
     return render(
         request,
         "detail.html",
@@ -78,7 +78,7 @@ def campaign_page(request: Request, account: int, line: int, campaign: int) -> R
         crumbs=crumbs,
         notice=notice(request, t),
         dt=dt(where, lang),
-        **status(where, detail, int(page) if page.isdigit() else 1),
+        **status(where, detail),
     )
 
 
@@ -87,14 +87,26 @@ def campaign_status(request: Request, account: int, line: int, campaign: int) ->
     """The details' live part alone, fetched every few seconds by app.js."""
     svc = services(request)
     where = where_of(svc, account, line)
-    detail = campaigns.campaign_detail(svc, account, line, campaign)
-    page = request.query_params.get("page", "1")
+    detail = _detail_page(request, account, line, campaign)
     return render(
         request,
         "_status.html",
         where=where,
         dt=dt(where, request_lang(request)),
-        **status(where, detail, int(page) if page.isdigit() else 1),
+        **status(where, detail),
+    )
+
+
+def _detail_page(request: Request, account: int, line: int, campaign: int) -> CampaignDetail:
+    """The campaign and the page of recipients asked for with ?page= (the first by default)."""
+    page = request.query_params.get("page", "1")
+    return campaigns.campaign_detail(
+        services(request),
+        account,
+        line,
+        campaign,
+        page=int(page) if page.isdigit() else 1,
+        page_size=RECIPIENTS_PAGE_SIZE,
     )
 
 
