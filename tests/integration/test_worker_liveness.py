@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import socket
 import subprocess
 import sys
@@ -181,6 +182,10 @@ def _leases(site: Site) -> list[datetime]:
     return [r.lease_expires_at for r in site.rows(recipients) if r.state == "in_call"]
 
 
+def _renewed_to(site: Site, leases: list[datetime]) -> bool:
+    return _leases(site) == leases
+
+
 def test_a_draining_worker_keeps_its_claims_past_the_lease_and_nobody_takes_them(
     site: Site,
 ) -> None:
@@ -191,8 +196,8 @@ def test_a_draining_worker_keeps_its_claims_past_the_lease_and_nobody_takes_them
         stop.set()  # SIGTERM: the worker lets its calls end
         for _ in range(4 * int(LEASE_S)):  # four leases long, a second at a time
             site.clock.advance(timedelta(seconds=1))
-            renewed = site.clock.now() + timedelta(seconds=LEASE_S)
-            await until(lambda at=renewed: _leases(site) == [at] * 3, "the leases renewed")
+            renewed = [site.clock.now() + timedelta(seconds=LEASE_S)] * 3
+            await until(functools.partial(_renewed_to, site, renewed), "the leases renewed")
             assert await asyncio.to_thread(site.recover) == 0
         assert site.hung_up == []
         site.release.set()
