@@ -100,7 +100,7 @@ class Worker:
             while not stop.is_set():
                 if keeper.done():
                     # Nothing renews the leases any more: stop claiming, hang up what runs.
-                    log.error("the worker's lease keeper died; the worker stops")
+                    log.error("the worker's lease keeper died (%r); it stops", keeper.exception())
                     self._hang_up(list(self._calls))
                     break
                 try:
@@ -112,7 +112,8 @@ class Worker:
         finally:
             await self.idle()
             drained.set()
-            await keeper
+            # Its failure, if it died, was logged above; the lines are closed all the same.
+            await asyncio.gather(keeper, return_exceptions=True)
             await self.lines.aclose()
             if self._registered:
                 await asyncio.to_thread(self._unregister)
