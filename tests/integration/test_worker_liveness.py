@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, update
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
@@ -335,3 +335,20 @@ def test_a_delivery_recorded_after_recovery_replaces_the_interrupted_attempt(
         1,
         0,
     )
+
+
+def test_a_worker_whose_claim_was_taken_hangs_up_at_its_next_renewal(site: Site) -> None:
+    site.launch(1)
+
+    async def scenario(stop: asyncio.Event) -> None:
+        await until(lambda: len(site.started) == 1, "a call in progress")
+        with site.svc.transaction() as conn:  # as if another worker held it now
+            conn.execute(update(recipients).values(worker_id="other"))
+        await until(lambda: len(site.hung_up) == 1, "the call hung up")
+        await until(lambda: len(site.rows(attempts)) == 1, "its attempt recorded")
+
+    asyncio.run(running(site, scenario))
+
+    assert [a.reason for a in site.rows(attempts)] == [outcomes.HUNG_UP]
+    # The recipient is the other worker's to settle.
+    assert [(r.state, r.worker_id) for r in site.rows(recipients)] == [("in_call", "other")]
