@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,7 +23,7 @@ from sqlalchemy import Engine, event, select, update
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
-from faxcast.dispatch.worker import Worker
+from faxcast.dispatch.worker import Worker, host_identity
 from faxcast.domain.campaign import SendType
 from faxcast.domain.models import Line
 from faxcast.domain.quality import Quality
@@ -264,16 +263,22 @@ def test_a_refused_result_write_is_retried_and_the_fax_recorded_once(site: Site)
 
 
 def test_a_restart_recovers_a_dead_same_host_predecessors_calls_at_once(site: Site) -> None:
-    site.launch(2)
+    site.launch(3)
     gone = subprocess.Popen([sys.executable, "-c", ""])
     gone.wait(timeout=60)
     alive = subprocess.Popen(["sleep", "60"])
+    here = host_identity()
+    # Same host name, another pid namespace (a container on the host's network): its pid
+    # means nothing here, so it is judged by its lease only.
+    elsewhere = f"{here.split()[0]} pid:[1]"
     try:
         with site.svc.transaction() as conn:
-            for worker_id, pid in (("gone", gone.pid), ("alive", alive.pid)):
-                queue.register_worker(
-                    conn, worker_id, hostname=socket.gethostname(), pid=pid, now=NOW
-                )
+            for worker_id, host, pid in (
+                ("gone", here, gone.pid),
+                ("alive", here, alive.pid),
+                ("elsewhere", elsewhere, gone.pid),
+            ):
+                queue.register_worker(conn, worker_id, hostname=host, pid=pid, now=NOW)
                 queue.claim(
                     conn,
                     account_id=site.account_id,
@@ -288,14 +293,18 @@ def test_a_restart_recovers_a_dead_same_host_predecessors_calls_at_once(site: Si
         assert asyncio.run(site.worker.tick()) == 0  # the recovered call's retry is not due
 
         by_worker = {r.worker_id: r for r in site.rows(recipients)}
-        assert set(by_worker) == {None, "alive"}
-        assert (by_worker[None].state, by_worker["alive"].state) == ("pending", "in_call")
+        assert set(by_worker) == {None, "alive", "elsewhere"}
+        assert [by_worker[w].state for w in (None, "alive", "elsewhere")] == [
+            "pending",
+            "in_call",
+            "in_call",
+        ]
         made = site.rows(attempts)
         assert [(a.recipient_id, a.reason) for a in made] == [
             (by_worker[None].id, outcomes.INTERRUPTED)
         ]
         assert made[0].ended_at == NOW + timedelta(seconds=1)
-        assert {w.id for w in site.rows(workers)} == {"alive", site.worker.id}
+        assert {w.id for w in site.rows(workers)} == {"alive", "elsewhere", site.worker.id}
     finally:
         alive.kill()
         alive.wait(timeout=60)

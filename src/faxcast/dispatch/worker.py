@@ -203,7 +203,7 @@ class Worker:
         now = svc.clock.now()
         gone: list[str] = []
         if not self._registered:
-            host = socket.gethostname()
+            host = host_identity()
             with svc.transaction() as conn:
                 queue.register_worker(conn, self.id, hostname=host, pid=os.getpid(), now=now)
                 # A previous worker of this host whose process is gone is calling no more:
@@ -332,6 +332,19 @@ class Worker:
     def _unregister(self) -> None:
         with self.svc.transaction() as conn:
             queue.unregister_worker(conn, self.id)
+
+
+def host_identity() -> str:
+    """Where this process's pid means something: the host name and its pid namespace.
+
+    Containers may share a host name (host networking) yet not their pids: a worker judges
+    only the processes it can see.
+    """
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:  # not Linux: the host name alone
+        return socket.gethostname()
+    return f"{socket.gethostname()} {namespace}"
 
 
 def _alive(pid: int) -> bool:
