@@ -47,7 +47,13 @@ class Settings(BaseSettings):
     sandbox_realtime: bool = False
     worker_poll_s: float = 0.5
     worker_max_calls: int = 16
+    # A claim's lease: a worker that has not renewed it for this long may be calling no more
+    # (it hangs up first), and its call is recovered. Renewed every heartbeat_s (at most a
+    # third of it); a result that cannot be written is tried again, waiting up to
+    # record_retry_max_s between tries.
     dead_worker_s: float = 30.0
+    heartbeat_s: float = 5.0
+    record_retry_max_s: float = 5.0
     retry_busy_s: float = _RETRY_DEFAULTS.busy_wait_s
     retry_no_answer_s: float = _RETRY_DEFAULTS.no_answer_wait_s
     retry_congestion_s: float = _RETRY_DEFAULTS.congestion_wait_s

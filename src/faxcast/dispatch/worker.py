@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import socket
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from faxcast.dispatch.group_commit import GroupCommit
@@ -23,16 +25,34 @@ from faxcast.lines.base import CallResult, FaxJob, LineDrivers
 from faxcast.lines.pool import LinePool
 from faxcast.services import campaigns, outcomes
 from faxcast.services.context import Services
-from faxcast.services.outcomes import Finished
+from faxcast.services.outcomes import HUNG_UP, Finished
 from faxcast.store import queue
 
 log = logging.getLogger(__name__)
 
-_LEASE_MARGIN_S = 60.0
+# A call longer than its cap (DESIGN.md's watchdog) is ended, with this much slack for set-up.
+_CAP_MARGIN_S = 60.0
 
 
 class Worker:
-    """One dispatcher process's worker; many may share a PostgreSQL database."""
+    """One dispatcher process's worker; many may share a PostgreSQL database.
+
+    Liveness, and when a claim may pass to another worker, is decided here and nowhere else:
+
+    - a claim is leased for `dead_worker_s`; a side task (`keep-claims`), not the tick, renews
+      the leases of the worker's calls every beat (`heartbeat_s`, at most a third of the lease),
+      while it claims and while it drains after a stop, as long as a call runs or its result
+      waits to be written;
+    - recovery (`outcomes.recover_abandoned`) takes only a claim whose lease has expired, or
+      whose worker is known gone (a dead process on the same host);
+    - a worker that has not renewed a claim one beat before its lease expires hangs that call
+      up itself (self-fencing), so by the time others may take it, it is no longer calling.
+      Its result, like any result recorded after its claim was recovered, is still written:
+      it replaces the interrupted attempt, and a delivery still settles its recipient.
+
+    Hosts' clocks must agree to better than a beat. A process paused longer than its lease
+    (SIGSTOP) cannot fence itself while paused; it hangs up the moment it runs again.
+    """
 
     def __init__(
         self,
@@ -49,15 +69,40 @@ class Worker:
         self.cache_dir = cache_dir
         self.max_calls = max_calls or svc.settings.worker_max_calls
         self._rand = rand
-        self._calls: set[asyncio.Task[None]] = set()
+        # Every claim this worker holds, by recipient: its call, then the writing of its result.
+        self._calls: dict[int, asyncio.Task[None]] = {}
+        self._lease_until: dict[int, datetime] = {}  # as far as this worker knows
+        self._ended: set[int] = set()  # calls over, results waiting to be written
+        self._hung_up: set[int] = set()  # calls this worker ended because it lost their claim
         self._registered = False
         self._documents: dict[str, Outgoing] = {}
-        self._results = GroupCommit(self._record)
+        self._results = GroupCommit(
+            self._record,
+            retry_max_s=svc.settings.record_retry_max_s,
+            on_retry=self._record_failed,
+        )
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claim stays this worker's without a renewal."""
+        return self.svc.settings.dead_worker_s
+
+    @property
+    def beat_s(self) -> float:
+        """How often the worker renews its leases; also how early it hangs up an unrenewed call."""
+        return min(self.svc.settings.heartbeat_s, self.lease_s / 3)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then let the calls in progress finish and close the lines."""
+        drained = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_claims(drained), name="keep-claims")
         try:
             while not stop.is_set():
+                if keeper.done():
+                    # Nothing renews the leases any more: stop claiming, hang up what runs.
+                    log.error("the worker's lease keeper died (%r); it stops", keeper.exception())
+                    self._hang_up(list(self._calls))
+                    break
                 try:
                     await self.tick()
                 except Exception:
@@ -66,37 +111,111 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), self.svc.settings.worker_poll_s)
         finally:
             await self.idle()
+            drained.set()
+            # Its failure, if it died, was logged above; the lines are closed all the same.
+            await asyncio.gather(keeper, return_exceptions=True)
             await self.lines.aclose()
             if self._registered:
                 await asyncio.to_thread(self._unregister)
 
     async def tick(self) -> int:
-        """One pass: heartbeat, start due campaigns, recover lost calls, start new calls."""
+        """One pass: start due campaigns, recover lost calls, start new calls."""
         claims = await asyncio.to_thread(self._claim_all)
         for claim in claims:
             task = asyncio.create_task(self._call(claim), name=f"call-{claim.recipient_id}")
-            self._calls.add(task)
-            task.add_done_callback(self._calls.discard)
+            self._calls[claim.recipient_id] = task
+            # queue.claim leased it for lease_s from its claim time.
+            self._lease_until[claim.recipient_id] = claim.claimed_at + timedelta(
+                seconds=self.lease_s
+            )
+            task.add_done_callback(functools.partial(self._forget, claim.recipient_id))
         return len(claims)
 
     async def idle(self) -> None:
         """Wait until every call this worker started has ended and been recorded."""
         while self._calls:
-            await asyncio.gather(*list(self._calls), return_exceptions=True)
+            await asyncio.gather(*list(self._calls.values()), return_exceptions=True)
+
+    def _forget(self, recipient_id: int, _: asyncio.Task[None]) -> None:
+        self._calls.pop(recipient_id, None)
+        self._lease_until.pop(recipient_id, None)
+        self._ended.discard(recipient_id)
+        self._hung_up.discard(recipient_id)
+
+    async def _keep_claims(self, drained: asyncio.Event) -> None:
+        """The side task that keeps the worker's claims: renew their leases, fence the late.
+
+        A renewal runs in a thread and may hang (the database unreachable): the fence check
+        does not wait for it.
+        """
+        renewal: asyncio.Task[None] | None = None
+        while True:
+            if renewal is None or renewal.done():
+                renewal = asyncio.create_task(self._renew(), name="renew-leases")
+            self._hang_up_overdue()
+            if drained.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drained.wait(), self.beat_s)
+        await renewal
+
+    async def _renew(self) -> None:
+        held = sorted(self._calls)
+        now = self.svc.clock.now()
+        try:
+            renewed = await asyncio.to_thread(self._renew_leases, held, now)
+        except Exception as error:
+            log.warning("could not renew the leases of %d calls: %s", len(held), error)
+            return
+        until = now + timedelta(seconds=self.lease_s)
+        lost = [recipient_id for recipient_id in held if recipient_id not in renewed]
+        for recipient_id in renewed:
+            if recipient_id in self._lease_until:
+                self._lease_until[recipient_id] = until
+        if lost:
+            log.warning("the claims on recipients %s were lost; hanging up their calls", lost)
+            self._hang_up(lost)
+
+    def _renew_leases(self, held: list[int], now: datetime) -> set[int]:
+        with self.svc.transaction() as conn:
+            if self._registered:
+                queue.heartbeat(conn, self.id, now=now)
+            return queue.renew_leases(conn, self.id, held, now=now, lease_s=self.lease_s)
+
+    def _hang_up_overdue(self) -> None:
+        """Hang up every call whose lease ends within a beat and was not renewed."""
+        fence = self.svc.clock.now() + timedelta(seconds=self.beat_s)
+        overdue = [rid for rid, until in self._lease_until.items() if until <= fence]
+        if overdue:
+            log.warning("could not renew the claims on recipients %s; hanging up", overdue)
+            self._hang_up(overdue)
+
+    def _hang_up(self, recipient_ids: list[int]) -> None:
+        for recipient_id in recipient_ids:
+            task = self._calls.get(recipient_id)
+            calling = recipient_id not in self._ended and recipient_id not in self._hung_up
+            if task is not None and calling:
+                self._hung_up.add(recipient_id)
+                task.cancel()
 
     def _claim_all(self) -> list[Claim]:
         svc = self.svc
         now = svc.clock.now()
-        with svc.transaction() as conn:
-            if self._registered:
-                queue.heartbeat(conn, self.id, now=now)
-            else:
-                queue.register_worker(
-                    conn, self.id, hostname=socket.gethostname(), pid=os.getpid(), now=now
-                )
-                self._registered = True
+        gone: list[str] = []
+        if not self._registered:
+            host = host_identity()
+            with svc.transaction() as conn:
+                queue.register_worker(conn, self.id, hostname=host, pid=os.getpid(), now=now)
+                # A previous worker of this host whose process is gone is calling no more:
+                # its calls are recovered now, not when their leases expire.
+                gone = [
+                    worker_id
+                    for worker_id, pid in queue.workers_on_host(conn, host, self.id)
+                    if pid != os.getpid() and not _alive(pid)
+                ]
+            self._registered = True
         campaigns.start_due_campaigns(svc)
-        outcomes.recover_abandoned(svc, rand=self._rand)
+        outcomes.recover_abandoned(svc, rand=self._rand, gone=gone)
         claims: list[Claim] = []
         with svc.transaction() as conn:
             work = queue.lines_with_work(conn, now=now)
@@ -113,46 +232,57 @@ class Worker:
                     # The claim's own time, not the tick's: a slot freed since the tick began
                     # belongs to a call that has ended, and a claim must not seem to overlap it.
                     now=svc.clock.now(),
-                    lease_s=self._lease_s(),
+                    lease_s=self.lease_s,
                     most=room,
                 )
         return claims
-
-    def _lease_s(self) -> float:
-        return call_cap_s(self.svc.settings.max_pages) + _LEASE_MARGIN_S
 
     async def _call(self, claim: Claim) -> None:
         try:
             await self._place(claim)
         except Exception:
-            # The claim stays in the database: its lease expiring brings it back as an
-            # interrupted attempt, so nothing is lost, but say why it happened.
+            # Its lease, no longer renewed, expires and brings it back as an interrupted
+            # attempt, so nothing is lost; but say why it happened.
             log.exception("call to %s (recipient %d) failed", claim.number, claim.recipient_id)
 
     async def _place(self, claim: Claim) -> None:
+        try:
+            result = await self._dial(claim)
+        except asyncio.CancelledError:
+            if claim.recipient_id not in self._hung_up:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            now = self.svc.clock.now()
+            result = CallResult(
+                claim.claimed_at, None, now, None, FailureClass.TRANSFER_FAILED, HUNG_UP, None
+            )
+        self._ended.add(claim.recipient_id)
+        await self._results.submit(Finished(claim, result, self.id, self._rand()))
+
+    async def _dial(self, claim: Claim) -> CallResult:
         svc = self.svc
         try:
             job = await asyncio.to_thread(self._job, claim)
         except DocumentError as error:
             now = svc.clock.now()
-            result = CallResult(now, None, now, None, FailureClass.DOCUMENT, str(error), None)
-        else:
-            try:
-                result = await asyncio.wait_for(
-                    self._send(claim.line, job), call_cap_s(claim.pages) + _LEASE_MARGIN_S
-                )
-            except TimeoutError:
-                now = svc.clock.now()
-                result = CallResult(
-                    claim.claimed_at,
-                    None,
-                    now,
-                    None,
-                    FailureClass.TRANSFER_FAILED,
-                    "the call lasted longer than its cap and was ended",
-                    None,
-                )
-        await self._results.submit(Finished(claim, result, self.id, self._rand()))
+            return CallResult(now, None, now, None, FailureClass.DOCUMENT, str(error), None)
+        try:
+            return await asyncio.wait_for(
+                self._send(claim.line, job), call_cap_s(claim.pages) + _CAP_MARGIN_S
+            )
+        except TimeoutError:
+            now = svc.clock.now()
+            return CallResult(
+                claim.claimed_at,
+                None,
+                now,
+                None,
+                FailureClass.TRANSFER_FAILED,
+                "the call lasted longer than its cap and was ended",
+                None,
+            )
 
     async def _send(self, line: Line, job: FaxJob) -> CallResult:
         """Place the call through the line's open driver (opened now if it is the first)."""
@@ -190,6 +320,39 @@ class Worker:
     def _record(self, calls: list[Finished]) -> None:
         outcomes.record_outcomes(self.svc, calls)
 
+    def _record_failed(self, error: Exception, failures: int, delay_s: float) -> None:
+        """A result could not be written: it is kept and tried again (the record retries)."""
+        log.warning(
+            "recording a call's result failed (%s, %d times); trying again in %.2f s",
+            error,
+            failures,
+            delay_s,
+        )
+
     def _unregister(self) -> None:
         with self.svc.transaction() as conn:
             queue.unregister_worker(conn, self.id)
+
+
+def host_identity() -> str:
+    """Where this process's pid means something: the host name and its pid namespace.
+
+    Containers may share a host name (host networking) yet not their pids: a worker judges
+    only the processes it can see.
+    """
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:  # not Linux: the host name alone
+        return socket.gethostname()
+    return f"{socket.gethostname()} {namespace}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host with this pid exists (signal 0 only asks)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's
+        return True
+    return True

@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Row, insert
 
 from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import Claim
@@ -28,6 +29,8 @@ from faxcast.store.tables import attempts
 # Built once: SQLAlchemy spends more building it than the database running it.
 _INSERT_ATTEMPT = insert(attempts)
 INTERRUPTED = "interrupted: the worker placing the call stopped"
+LEASE_LOST = "interrupted: the worker placing the call stopped renewing its claim on it"
+HUNG_UP = "hung up by its worker, which could not renew its claim on the call in time"
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,19 @@ def record_outcomes(svc: Services, calls: Sequence[Finished]) -> list[RecipientS
         )
 
 
-def recover_abandoned(svc: Services, *, rand: Callable[[], float]) -> int:
-    """Close calls of dead workers and expired leases as interrupted; the retry policy decides."""
+def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequence[str] = ()) -> int:
+    """Close as interrupted the calls whose lease expired or whose worker is `gone`.
+
+    Only those: a live worker renews its leases, and hangs up a call it could not renew in
+    time before its lease expires (dispatch.worker), so none of these is still being placed.
+    The retry policy decides what comes next.
+    """
     now = svc.clock.now()
-    dead_before = now - timedelta(seconds=svc.settings.dead_worker_s)
     with svc.transaction() as conn:
         calls: list[Finished] = []
-        for row in queue.abandoned_claims(conn, now=now, dead_before=dead_before):
+        for row in queue.abandoned_claims(conn, now=now, gone=gone):
             line = repository.get_line(conn, row.account_id, row.line_id)
+            reason = INTERRUPTED if row.worker_id in gone else LEASE_LOST
             for claim in queue.claimed(conn, line, [row.id]):
                 interrupted = CallResult(
                     started_at=claim.claimed_at or now,
@@ -75,12 +83,16 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float]) -> int:
                     ended_at=now,
                     sip_status=None,
                     failure=FailureClass.TRANSFER_FAILED,
-                    reason=INTERRUPTED,
+                    reason=reason,
                     fax=None,
                 )
                 calls.append(Finished(claim, interrupted, row.worker_id, rand()))
         record(conn, calls, policy=svc.settings.retry_policy, now=now)
-        queue.prune_dead_workers(conn, dead_before=dead_before)
+        for worker_id in gone:
+            queue.unregister_worker(conn, worker_id)
+        queue.prune_dead_workers(
+            conn, dead_before=now - timedelta(seconds=svc.settings.dead_worker_s)
+        )
     return len(calls)
 
 
@@ -90,25 +102,35 @@ def record(
     """Store each call's attempt and move its recipient on (delivered, retry later, failed).
 
     One transaction for a batch: a worker whose calls end together writes them together, so
-    the campaign rows they share are updated once, not once per call.
+    the campaign rows they share are updated once, not once per call. A call recorded late
+    (its claim was recovered meanwhile) replaces the interrupted attempt recovery wrote for it,
+    and moves its recipient only to deliver one that waits for a retry.
     """
     if not calls:
         return []
+    ids = [call.claim.recipient_id for call in calls]
+    rows = {row.id: row for row in queue.lock_holders(conn, ids)}
+    delivered_before = queue.delivered_recipients(conn, ids)
+    campaign_states = {row.campaign_id: CampaignState(row.campaign_state) for row in rows.values()}
+    late = [not _holds(call, rows.get(call.claim.recipient_id)) for call in calls]
+    for call, is_late in zip(calls, late, strict=True):
+        if is_late:
+            queue.drop_interrupted(conn, call.claim.recipient_id, started_at=call.claim.claimed_at)
     conn.execute(_INSERT_ATTEMPT, [_attempt_values(call) for call in calls])
-    rows = queue.lock_holders(conn, [call.claim.recipient_id for call in calls])
-    # A call whose recipient was meanwhile closed by recovery (lease expired) moves nothing.
-    held = {row.id: row.worker_id for row in rows if row.state == RecipientState.IN_CALL.value}
-    campaign_states = {row.campaign_id: CampaignState(row.campaign_state) for row in rows}
     pages = {call.claim.campaign_id: call.claim.pages for call in calls}
     moves: list[dict[str, object]] = []
     settled: dict[int, Counter[RecipientState]] = {
         campaign_id: Counter() for campaign_id in sorted(campaign_states)
     }
     states: list[RecipientState] = []
-    for call in calls:
+    for call, is_late in zip(calls, late, strict=True):
         claim = call.claim
         state, values, campaign_error = _next_step(
-            call, campaign_states[claim.campaign_id], policy=policy, now=now
+            call,
+            campaign_states[claim.campaign_id],
+            policy=policy,
+            now=now,
+            delivered_before=claim.recipient_id in delivered_before,
         )
         states.append(state)
         if campaign_error:
@@ -121,7 +143,11 @@ def record(
                 now=now,
             )
             campaign_states[claim.campaign_id] = CampaignState.ERROR
-        if held.get(claim.recipient_id, "") == call.worker_id:
+        # A late delivery still settles a recipient waiting for its retry; a recipient in
+        # another call is left to it (that call's result sees this delivery on record).
+        row = rows.get(claim.recipient_id)
+        waiting = row is not None and row.state == RecipientState.PENDING.value
+        if not is_late or (call.result.delivered and waiting):
             moves.append(values)
             settled[claim.campaign_id][state] += 1
     if moves:
@@ -136,6 +162,16 @@ def record(
         )
         campaigns.progress(conn, campaign, now=now)
     return states
+
+
+def _holds(call: Finished, row: Row[Any] | None) -> bool:
+    """Whether the call's claim is still its recipient's: the same worker, the same claim."""
+    return (
+        row is not None
+        and row.state == RecipientState.IN_CALL.value
+        and row.worker_id == call.worker_id
+        and row.claimed_at == call.claim.claimed_at
+    )
 
 
 def _attempt_values(call: Finished) -> dict[str, object]:
@@ -167,7 +203,12 @@ def _attempt_values(call: Finished) -> dict[str, object]:
 
 
 def _next_step(
-    call: Finished, campaign_state: CampaignState, *, policy: RetryPolicy, now: datetime
+    call: Finished,
+    campaign_state: CampaignState,
+    *,
+    policy: RetryPolicy,
+    now: datetime,
+    delivered_before: bool,
 ) -> tuple[RecipientState, dict[str, object], bool]:
     """The recipient's next state, its row's new values, and whether the campaign must fail."""
     claim, result = call.claim, call.result
@@ -177,9 +218,12 @@ def _next_step(
         "due_at": None,
         "settled_at": now,
     }
-    if result.delivered:
+    if result.delivered or delivered_before:
+        # A fax an earlier call delivered (recorded late) is not sent again.
         history = dataclasses.replace(claim.history, pages_confirmed=claim.pages)
         state, campaign_error = RecipientState.DELIVERED, False
+        if not result.delivered:
+            values["reason"] = f"delivered by an earlier call (last call: {result.reason})"
     else:
         failure = _failure(result)
         confirmed = result.fax.pages_confirmed if result.fax else claim.history.pages_confirmed

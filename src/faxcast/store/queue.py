@@ -49,6 +49,27 @@ def heartbeat(conn: Connection, worker_id: str, *, now: datetime) -> None:
     run(conn, "heartbeat", {"worker_id": worker_id, "now": now})
 
 
+def renew_leases(
+    conn: Connection, worker_id: str, recipient_ids: Sequence[int], *, now: datetime, lease_s: float
+) -> set[int]:
+    """Extend the worker's unexpired leases on these recipients; the ids it still holds."""
+    if not recipient_ids:
+        return set()
+    params = {
+        "ids": list(recipient_ids),
+        "worker_id": worker_id,
+        "now": now,
+        "lease_expires_at": now + timedelta(seconds=lease_s),
+    }
+    return set(run(conn, "renew_leases", params).scalars())
+
+
+def workers_on_host(conn: Connection, hostname: str, worker_id: str) -> list[tuple[str, int]]:
+    """(id, pid) of the other workers registered from `hostname`."""
+    rows = run(conn, "workers_on_host", {"hostname": hostname, "worker_id": worker_id})
+    return [(row.id, row.pid) for row in rows]
+
+
 def unregister_worker(conn: Connection, worker_id: str) -> None:
     """A worker that stopped cleanly (its calls have ended)."""
     run(conn, "unregister_worker", {"worker_id": worker_id})
@@ -177,14 +198,27 @@ def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
     ]
 
 
-def abandoned_claims(conn: Connection, *, now: datetime, dead_before: datetime) -> list[Row[Any]]:
-    """Calls whose lease expired or whose worker stopped beating (id, line_id, worker_id...)."""
-    return list(run(conn, "abandoned_claims", {"now": now, "dead_before": dead_before}))
+def abandoned_claims(
+    conn: Connection, *, now: datetime, gone: Sequence[str] = ()
+) -> list[Row[Any]]:
+    """Calls whose lease expired or whose worker is in `gone` (id, line_id, worker_id...)."""
+    return list(run(conn, "abandoned_claims", {"now": now, "gone_ids": list(gone)}))
 
 
 def lock_holders(conn: Connection, recipient_ids: Sequence[int]) -> list[Row[Any]]:
     """Each recipient's state, holder and campaign state, locked for recording results."""
     return list(run(conn, "lock_holders", {"ids": list(recipient_ids)}))
+
+
+def delivered_recipients(conn: Connection, recipient_ids: Sequence[int]) -> set[int]:
+    """Those of the recipients an attempt already on record delivered."""
+    return set(run(conn, "delivered_recipients", {"ids": list(recipient_ids)}).scalars())
+
+
+def drop_interrupted(conn: Connection, recipient_id: int, *, started_at: datetime) -> int:
+    """Remove the interrupted attempt recovery wrote for the call claimed at `started_at`."""
+    params = {"recipient_id": recipient_id, "started_at": started_at}
+    return run(conn, "drop_interrupted", params).rowcount
 
 
 def end_leases(conn: Connection, moves: Sequence[Mapping[str, Any]]) -> None:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from importlib import resources
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Integer, String, TextClause, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from faxcast.store.tables import UtcDateTime
@@ -22,7 +22,8 @@ _HEADER = re.compile(r"^-- ([a-z_]+) --$", re.MULTILINE)
 # Bound parameters and result columns named like this are times, stored as aware UTC.
 _TIME = re.compile(r"(_at|^now|^dead_before)$")
 _PARAM = re.compile(r"(?<!:):([a-z_]+)")
-_LIST_PARAMS = frozenset({"ids"})
+# Lists bound as IN (...), typed: an empty list still needs its element type on PostgreSQL.
+_LIST_PARAMS: Mapping[str, Integer | String] = {"ids": Integer(), "gone_ids": String()}
 _TIME_COLUMNS = (
     *("due_at", "first_dial_at", "claimed_at", "lease_expires_at", "settled_at"),
     *("send_at", "created_at", "started_at", "finished_at"),
@@ -66,7 +67,9 @@ def statement(dialect: str, name: str) -> TextClause | TextualSelect:
     params = [
         bindparam(param, type_=UtcDateTime())
         if _TIME.search(param)
-        else bindparam(param, expanding=param in _LIST_PARAMS)
+        else bindparam(param, expanding=True, type_=_LIST_PARAMS[param])
+        if param in _LIST_PARAMS
+        else bindparam(param)
         for param in dict.fromkeys(_PARAM.findall(sql))
     ]
     clause = text(sql).bindparams(*params)

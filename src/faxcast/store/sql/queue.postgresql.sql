@@ -35,23 +35,22 @@ LIMIT :most
 FOR UPDATE SKIP LOCKED;
 
 -- abandoned_claims --
--- Calls whose lease expired or whose worker stopped beating since :dead_before: recovery
--- closes them as interrupted attempts. Locked, skipping those another recovery holds.
+-- Calls whose holder can no longer be calling: their lease expired (a holder that cannot renew
+-- hangs up before that), or their holder is known gone (:gone_ids, a dead process of this
+-- host). Recovery closes them as interrupted attempts. Locked, skipping those another
+-- recovery holds.
 SELECT r.id, r.line_id, r.worker_id, c.account_id
 FROM recipients r JOIN campaigns c ON c.id = r.campaign_id
 WHERE r.state = 'in_call'
-  AND (
-    r.lease_expires_at < :now
-    OR r.worker_id IS NULL
-    OR r.worker_id NOT IN (SELECT id FROM workers WHERE heartbeat_at >= :dead_before)
-  )
+  AND (r.lease_expires_at < :now OR r.worker_id IN :gone_ids)
 ORDER BY r.id
 FOR UPDATE OF r SKIP LOCKED;
 
 -- lock_holders --
--- Before results are recorded: who holds each recipient now, and its campaign's state. Locked
--- in id order, so two batches never wait on each other's rows in a cycle.
-SELECT r.id, r.state, r.worker_id, r.campaign_id, c.state AS campaign_state
+-- Before results are recorded: who holds each recipient now (worker and claim time), and its
+-- campaign's state. Locked in id order, so two batches never wait on each other's rows in a
+-- cycle.
+SELECT r.id, r.state, r.worker_id, r.claimed_at, r.campaign_id, c.state AS campaign_state
 FROM recipients r JOIN campaigns c ON c.id = r.campaign_id
 WHERE r.id IN :ids
 ORDER BY r.id

@@ -10,8 +10,20 @@ INSERT INTO workers (id, hostname, pid, started_at, heartbeat_at)
 VALUES (:worker_id, :hostname, :pid, :now, :now);
 
 -- heartbeat --
--- The worker is alive: its claims are not to be recovered.
+-- The worker is alive (for the record and for pruning: its claims live by their leases).
 UPDATE workers SET heartbeat_at = :now WHERE id = :worker_id;
+
+-- renew_leases --
+-- The holder extends the leases of the calls it still places or records: only its own, only
+-- in a call, and only those not expired yet (an expired one recovery may take, and the holder
+-- has hung up its call by then). The ids renewed come back; the others are lost to it.
+UPDATE recipients SET lease_expires_at = :lease_expires_at
+WHERE id IN :ids AND worker_id = :worker_id AND state = 'in_call' AND lease_expires_at >= :now
+RETURNING id;
+
+-- workers_on_host --
+-- The other workers registered from this host: those whose process is gone hold no call.
+SELECT id, pid FROM workers WHERE hostname = :hostname AND id <> :worker_id;
 
 -- unregister_worker --
 -- A worker that stopped cleanly, once its calls have ended and been recorded.
@@ -73,6 +85,17 @@ SET state = :state, reason = :reason, due_at = coalesce(:due_at, due_at),
     first_dial_at = :first_dial_at, pages_confirmed = :pages_confirmed,
     worker_id = NULL, claimed_at = NULL, lease_expires_at = NULL
 WHERE id = :id;
+
+-- delivered_recipients --
+-- Which of these recipients an earlier call already delivered (a result recorded late).
+SELECT DISTINCT recipient_id FROM attempts WHERE recipient_id IN :ids AND delivered;
+
+-- drop_interrupted --
+-- A late result replaces the interrupted attempt recovery wrote for the same call (same
+-- recipient and start), so each call is on record once, with what really happened.
+DELETE FROM attempts
+WHERE recipient_id = :recipient_id AND started_at = :started_at AND failure = 'transfer_failed'
+  AND reason LIKE 'interrupted:%';
 
 -- fail_pending --
 -- A campaign that cannot run: every recipient not in a call fails with it.

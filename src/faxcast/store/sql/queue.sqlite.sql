@@ -33,16 +33,12 @@ LIMIT :most;
 SELECT r.id, r.line_id, r.worker_id, c.account_id
 FROM recipients r JOIN campaigns c ON c.id = r.campaign_id
 WHERE r.state = 'in_call'
-  AND (
-    r.lease_expires_at < :now
-    OR r.worker_id IS NULL
-    OR r.worker_id NOT IN (SELECT id FROM workers WHERE heartbeat_at >= :dead_before)
-  )
+  AND (r.lease_expires_at < :now OR r.worker_id IN :gone_ids)
 ORDER BY r.id;
 
 -- lock_holders --
 -- As in queue.postgresql.sql, without the lock.
-SELECT r.id, r.state, r.worker_id, r.campaign_id, c.state AS campaign_state
+SELECT r.id, r.state, r.worker_id, r.claimed_at, r.campaign_id, c.state AS campaign_state
 FROM recipients r JOIN campaigns c ON c.id = r.campaign_id
 WHERE r.id IN :ids
 ORDER BY r.id;

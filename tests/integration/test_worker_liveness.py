@@ -1,0 +1,363 @@
+"""A worker's claims live by leases it renews; whatever happens to it, no call is placed twice.
+
+Real worker and database (SQLite and PostgreSQL), a ManualClock the tests move, and a line whose
+calls last until the test ends them (or the worker hangs them up). Faults are injected on the
+real path, as SQLAlchemy events that refuse a statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select, update
+
+from faxcast.clock import ManualClock
+from faxcast.config import Settings
+from faxcast.dispatch.worker import Worker, host_identity
+from faxcast.domain.campaign import SendType
+from faxcast.domain.models import Line
+from faxcast.domain.quality import Quality
+from faxcast.fax.result import FaxResult, T30Code
+from faxcast.lines.base import CallResult, FaxJob, FaxLine
+from faxcast.services import accounts, campaigns, documents, outcomes
+from faxcast.services.context import Services
+from faxcast.services.new_campaign import NewCampaign
+from faxcast.services.outcomes import Finished
+from faxcast.store import queue
+from faxcast.store.blobs import DatabaseBlobStore
+from faxcast.store.database import create_engine_for
+from faxcast.store.tables import attempts, recipients, workers
+from faxcast.store.tables import campaigns as campaigns_table
+from tests import pdfs
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+LEASE_S = 3.0  # dead_worker_s
+BEAT_S = 0.1  # heartbeat_s: the keeper's period (real time) and its margin (clock time)
+WAIT_S = 15.0
+
+
+def _delivered(pages: int, now: datetime) -> CallResult:
+    fax = FaxResult(
+        success=True,
+        code=T30Code.OK,
+        code_text="OK",
+        pages_total=pages,
+        pages_transferred=pages,
+        pages_confirmed=pages,
+        bit_rate=14400,
+        ecm=False,
+        resolution=None,
+        remote_ident="far end",
+        duration_s=30.0,
+        t38=False,
+        failure=None,
+        reason="every page confirmed",
+    )
+    return CallResult(now, now, now, 200, None, "delivered", fax)
+
+
+@dataclasses.dataclass
+class Site:
+    """An account, a one-page letter, a line whose calls the test holds, and a worker."""
+
+    svc: Services
+    clock: ManualClock
+    account_id: int
+    line: Line
+    pdf_id: int
+    worker: Worker
+    release: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    started: list[str] = dataclasses.field(default_factory=list)
+    hung_up: list[str] = dataclasses.field(default_factory=list)
+
+    def launch(self, count: int) -> int:
+        numbers = ",".join(f"01 23 45 67 {n:02d}" for n in range(count))
+        new = NewCampaign("Relance", self.pdf_id, Quality.HIGH, SendType.MANUAL, None, numbers)
+        created = campaigns.create_campaign(self.svc, self.account_id, self.line.id, new)
+        return campaigns.launch_campaign(self.svc, self.account_id, self.line.id, created.id).id
+
+    def rows(self, table: Any) -> list[Any]:
+        with self.svc.transaction() as conn:
+            return list(conn.execute(select(table)).all())
+
+    def recover(self) -> int:
+        """Recovery as any other worker runs it, at the clock's time."""
+        return outcomes.recover_abandoned(self.svc, rand=lambda: 0.5)
+
+
+class HeldLine(FaxLine):
+    """Each call lasts until `site.release` is set, then delivers; a hang-up is written down."""
+
+    def __init__(self, site: list[Site]) -> None:
+        self.site = site
+
+    async def send(self, job: FaxJob) -> CallResult:
+        site = self.site[0]
+        site.started.append(job.number)
+        try:
+            await site.release.wait()
+        except asyncio.CancelledError:
+            site.hung_up.append(job.number)
+            raise
+        return _delivered(1, site.clock.now())
+
+    async def aclose(self) -> None:
+        """Nothing to give back."""
+
+
+@pytest.fixture
+def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
+    engine = create_engine_for(database_url)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        channel_limit=4,
+        worker_poll_s=0.02,
+        dead_worker_s=LEASE_S,
+        heartbeat_s=BEAT_S,
+        record_retry_max_s=0.2,
+    )
+    clock = ManualClock(NOW)
+    svc = Services(engine, DatabaseBlobStore(), clock, settings)
+    account = accounts.create_account(svc, name="ACME Paris")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    holder: list[Site] = []
+    worker = Worker(svc, lambda _: HeldLine(holder), cache_dir=tmp_path / "cache", rand=lambda: 0.5)
+    holder.append(Site(svc, clock, account.id, line, pdf.id, worker))
+    yield holder[0]
+    engine.dispose()
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    """Wait (bounded) until `check()`, run in a thread since it may read the database."""
+    for _ in range(int(WAIT_S / 0.01)):
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def running(site: Site, scenario: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run the worker while `scenario(stop)` plays; the worker is stopped and awaited after."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(site.worker.run(stop))
+    try:
+        await scenario(stop)
+    finally:
+        stop.set()
+        site.release.set()
+        await asyncio.wait_for(task, WAIT_S)
+
+
+@contextmanager
+def refused(engine: Engine, statement: str, *, times: int | None = None) -> Iterator[list[str]]:
+    """Statements starting with `statement` fail (the first `times` only); yields those refused."""
+    refusals: list[str] = []
+
+    def refuse(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if sql.lstrip().startswith(statement) and (times is None or len(refusals) < times):
+            refusals.append(sql)
+            raise RuntimeError(f"injected failure: {statement}")
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        yield refusals
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse)
+
+
+def _leases(site: Site) -> list[datetime]:
+    return [r.lease_expires_at for r in site.rows(recipients) if r.state == "in_call"]
+
+
+def _renewed_to(site: Site, leases: list[datetime]) -> bool:
+    return _leases(site) == leases
+
+
+def test_a_draining_worker_keeps_its_claims_past_the_lease_and_nobody_takes_them(
+    site: Site,
+) -> None:
+    campaign_id = site.launch(3)
+
+    async def scenario(stop: asyncio.Event) -> None:
+        await until(lambda: len(site.started) == 3, "three calls in progress")
+        stop.set()  # SIGTERM: the worker lets its calls end
+        for _ in range(4 * int(LEASE_S)):  # four leases long, a second at a time
+            site.clock.advance(timedelta(seconds=1))
+            renewed = [site.clock.now() + timedelta(seconds=LEASE_S)] * 3
+            await until(functools.partial(_renewed_to, site, renewed), "the leases renewed")
+            assert await asyncio.to_thread(site.recover) == 0
+        assert site.hung_up == []
+        site.release.set()
+
+    asyncio.run(running(site, scenario))
+
+    made = site.rows(attempts)
+    assert [(a.delivered, a.reason) for a in made] == [(True, "delivered")] * 3
+    assert {r.state for r in site.rows(recipients)} == {"delivered"}
+    campaign = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert (campaign.state.value, campaign.count_delivered) == ("finished", 3)
+
+
+def test_a_worker_that_cannot_renew_hangs_up_before_anyone_may_take_its_calls(
+    site: Site,
+) -> None:
+    site.launch(2)
+
+    async def scenario(stop: asyncio.Event) -> None:
+        await until(lambda: len(site.started) == 2, "two calls in progress")
+        lease_end = min(_leases(site))
+        assert lease_end == NOW + timedelta(seconds=LEASE_S)
+        with refused(site.svc.engine, "UPDATE recipients SET lease_expires_at") as refusals:
+            # Cut from the database for its renewals: two beats before the end, it still calls.
+            site.clock.set(lease_end - timedelta(seconds=2 * BEAT_S))
+            await until(lambda: len(refusals) >= 2, "renewals refused")
+            assert site.hung_up == []
+            # One beat before the lease ends, it hangs up: nobody may take the calls yet.
+            site.clock.set(lease_end - timedelta(seconds=BEAT_S))
+            await until(lambda: len(site.hung_up) == 2, "the calls hung up")
+            assert site.clock.now() < lease_end
+            assert await asyncio.to_thread(site.recover) == 0
+            await until(lambda: not _leases(site), "the hung-up calls recorded")
+
+    asyncio.run(running(site, scenario))
+
+    made = site.rows(attempts)
+    assert [(a.delivered, a.failure, a.reason) for a in made] == [
+        (False, "transfer_failed", outcomes.HUNG_UP)
+    ] * 2
+    assert all(a.ended_at < NOW + timedelta(seconds=LEASE_S) for a in made)
+    assert {r.state for r in site.rows(recipients)} == {"pending"}  # the retry policy decides
+
+
+def test_a_refused_result_write_is_retried_and_the_fax_recorded_once(site: Site) -> None:
+    campaign_id = site.launch(1)
+    site.release.set()
+
+    async def scenario(stop: asyncio.Event) -> None:
+        def finished() -> bool:
+            current = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+            return current.state.value == "finished"
+
+        await until(finished, "the campaign finished")
+
+    with refused(site.svc.engine, "INSERT INTO attempts", times=1) as refusals:
+        asyncio.run(running(site, scenario))
+
+    assert len(refusals) == 1
+    assert [(a.delivered, a.reason) for a in site.rows(attempts)] == [(True, "delivered")]
+    assert [(r.state, r.worker_id) for r in site.rows(recipients)] == [("delivered", None)]
+    campaign = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert (campaign.count_delivered, campaign.count_failed) == (1, 0)
+
+
+def test_a_restart_recovers_a_dead_same_host_predecessors_calls_at_once(site: Site) -> None:
+    site.launch(3)
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait(timeout=60)
+    alive = subprocess.Popen(["sleep", "60"])
+    here = host_identity()
+    # Same host name, another pid namespace (a container on the host's network): its pid
+    # means nothing here, so it is judged by its lease only.
+    elsewhere = f"{here.split()[0]} pid:[1]"
+    try:
+        with site.svc.transaction() as conn:
+            for worker_id, host, pid in (
+                ("gone", here, gone.pid),
+                ("alive", here, alive.pid),
+                ("elsewhere", elsewhere, gone.pid),
+            ):
+                queue.register_worker(conn, worker_id, hostname=host, pid=pid, now=NOW)
+                queue.claim(
+                    conn,
+                    account_id=site.account_id,
+                    line_id=site.line.id,
+                    worker_id=worker_id,
+                    now=NOW,
+                    lease_s=LEASE_S,
+                    most=1,
+                )
+        site.clock.advance(timedelta(seconds=1))  # leases and heartbeats all fresh
+
+        assert asyncio.run(site.worker.tick()) == 0  # the recovered call's retry is not due
+
+        by_worker = {r.worker_id: r for r in site.rows(recipients)}
+        assert set(by_worker) == {None, "alive", "elsewhere"}
+        assert [by_worker[w].state for w in (None, "alive", "elsewhere")] == [
+            "pending",
+            "in_call",
+            "in_call",
+        ]
+        made = site.rows(attempts)
+        assert [(a.recipient_id, a.reason) for a in made] == [
+            (by_worker[None].id, outcomes.INTERRUPTED)
+        ]
+        assert made[0].ended_at == NOW + timedelta(seconds=1)
+        assert {w.id for w in site.rows(workers)} == {"alive", "elsewhere", site.worker.id}
+    finally:
+        alive.kill()
+        alive.wait(timeout=60)
+
+
+def test_a_delivery_recorded_after_recovery_replaces_the_interrupted_attempt(
+    site: Site,
+) -> None:
+    campaign_id = site.launch(1)
+    with site.svc.transaction() as conn:
+        [claim] = queue.claim(
+            conn,
+            account_id=site.account_id,
+            line_id=site.line.id,
+            worker_id="paused",
+            now=NOW,
+            lease_s=LEASE_S,
+            most=1,
+        )
+    site.clock.advance(timedelta(seconds=LEASE_S + 1))
+    assert site.recover() == 1  # SIGSTOP outlived the lease
+    [interrupted] = site.rows(attempts)
+    assert interrupted.reason == outcomes.LEASE_LOST
+
+    # The paused worker runs again; its call had delivered.
+    late = Finished(claim, _delivered(1, site.clock.now()), "paused", 0.5)
+    outcomes.record_outcomes(site.svc, [late])
+
+    assert [(a.delivered, a.reason) for a in site.rows(attempts)] == [(True, "delivered")]
+    assert [r.state for r in site.rows(recipients)] == ["delivered"]
+    with site.svc.transaction() as conn:
+        campaign = conn.execute(
+            select(campaigns_table).where(campaigns_table.c.id == campaign_id)
+        ).one()
+    assert (campaign.state, campaign.count_delivered, campaign.count_failed) == (
+        "finished",
+        1,
+        0,
+    )
+
+
+def test_a_worker_whose_claim_was_taken_hangs_up_at_its_next_renewal(site: Site) -> None:
+    site.launch(1)
+
+    async def scenario(stop: asyncio.Event) -> None:
+        await until(lambda: len(site.started) == 1, "a call in progress")
+        with site.svc.transaction() as conn:  # as if another worker held it now
+            conn.execute(update(recipients).values(worker_id="other"))
+        await until(lambda: len(site.hung_up) == 1, "the call hung up")
+        await until(lambda: len(site.rows(attempts)) == 1, "its attempt recorded")
+
+    asyncio.run(running(site, scenario))
+
+    assert [a.reason for a in site.rows(attempts)] == [outcomes.HUNG_UP]
+    # The recipient is the other worker's to settle.
+    assert [(r.state, r.worker_id) for r in site.rows(recipients)] == [("in_call", "other")]
