@@ -9,10 +9,8 @@ Runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from sqlalchemy import select
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import recipients
 from tests import pdfs
+from tests.e2e.attempts import check_one_call_at_a_time, moment
 from tests.e2e.processes import Json, describe, faxcast_env, serve, wait_until
 
 CHANNELS = 10
@@ -68,11 +67,6 @@ def in_call_in_database(database_url: str) -> set[str]:
         engine.dispose()
 
 
-def moment(text: str) -> datetime:
-    """An API time (ISO 8601 with its offset)."""
-    return datetime.fromisoformat(text)
-
-
 def launch_and_kill(env: Mapping[str, str], tmp_path: Path) -> Crash:
     """Start a server, launch the campaign, SIGKILL the server while calls are in progress."""
     with serve(env, cwd=tmp_path, log=tmp_path / "serve-1.log") as first:
@@ -101,25 +95,6 @@ def launch_and_kill(env: Mapping[str, str], tmp_path: Path) -> Crash:
         assert first.process.wait(timeout=10) == -signal.SIGKILL
     in_call = {r["number"] for r in seen["recipients"] if r["state"] == "in_call"}
     return Crash(account, line, campaign, killed_at, in_call)
-
-
-def check_one_call_at_a_time(attempts: list[Json], *, channels: int = CHANNELS) -> None:
-    """No number in two calls at once; never more calls at once than the line's channels."""
-    by_number: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for a in attempts:
-        by_number[a["number"]].append((moment(a["startedAt"]), moment(a["endedAt"])))
-    for number, spans in by_number.items():
-        for (_, ended), (started, _) in itertools.pairwise(sorted(spans)):
-            assert started >= ended, f"{number} was in two calls at once: {sorted(spans)}"
-    events = sorted(
-        [(moment(a["startedAt"]), 1) for a in attempts]
-        + [(moment(a["endedAt"]), -1) for a in attempts]
-    )
-    at_once = most = 0
-    for _, step in events:  # at the same instant an end (-1) sorts before a start
-        at_once += step
-        most = max(most, at_once)
-    assert most <= channels
 
 
 def test_a_server_killed_mid_campaign_loses_nothing(database_url: str, tmp_path: Path) -> None:
@@ -177,4 +152,4 @@ def test_a_server_killed_mid_campaign_loses_nothing(database_url: str, tmp_path:
         attempts += [{**a, "number": recipient["number"]} for a in calls]
     assert len(attempts) == len(NUMBERS) + len(interrupted)
     assert sum("interrupted" in a["reason"] for a in attempts) == len(interrupted)
-    check_one_call_at_a_time(attempts)
+    check_one_call_at_a_time(attempts, channels=CHANNELS)

@@ -26,6 +26,8 @@ from sqlalchemy import select
 
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, recipients
+from tests import pdfs
+from tests.e2e.attempts import check_one_call_at_a_time
 from tests.e2e.processes import (
     Json,
     Server,
@@ -35,7 +37,6 @@ from tests.e2e.processes import (
     free_port,
     wait_until,
 )
-from tests.e2e.test_crash_recovery import check_one_call_at_a_time, short_page_pdf
 
 CHANNELS = 6
 NUMBERS = [f"+33 1 23 45 70 {i:02d}" for i in range(8)]
@@ -103,7 +104,7 @@ def test_stopped_and_paused_workers_never_put_a_number_in_two_calls(
     ):
         api.wait_ready()
         account, line = api.default_line()
-        document = api.upload(account, "short.pdf", short_page_pdf(), "application/pdf")
+        document = api.upload(account, "short.pdf", pdfs.short_page_pdf(), "application/pdf")
         created = api.create_manual(
             account,
             line,
