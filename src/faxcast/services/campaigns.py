@@ -160,6 +160,7 @@ def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int
     with svc.transaction() as conn:
         # The line first, as a claim locks it: a claim under way ends before the calls are
         # counted, and none starts after, so the count is the calls the stop waits for.
+        repository.get_line(conn, account_id, line_id)  # an id out of range is not found
         queue.lock_line(conn, account_id, line_id)
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
         calls = queue.calls_of_campaign(conn, campaign.id)

@@ -56,6 +56,16 @@ from faxcast.store.tables import (
     renditions,
 )
 
+# Ids are 32-bit INTEGER columns on both databases: a larger (or negative) id names no row, and
+# binding it would fail on PostgreSQL (and past 2^63 on SQLite) instead of finding nothing.
+MAX_ID: Final = 2**31 - 1
+
+
+def _storable(*ids: int) -> bool:
+    """Whether every id fits the id columns, so that looking it up can find a row."""
+    return all(0 < i <= MAX_ID for i in ids)
+
+
 # ---------------------------------------------------------------------------- accounts
 
 
@@ -70,7 +80,11 @@ def insert_account(conn: Connection, *, name: str, timezone: str, now: datetime)
 
 def get_account(conn: Connection, account_id: int) -> Account:
     """The account, or NotFoundError."""
-    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    row = (
+        conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        if _storable(account_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_ACCOUNT(account=account_id))
     return Account(row.id, row.name, row.timezone, row.created_at)
@@ -96,9 +110,13 @@ def insert_line(conn: Connection, line: LineSettings, *, account_id: int, now: d
 
 def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
     """The account's line, or NotFoundError (also for another account's line)."""
-    row = conn.execute(
-        select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
-    ).first()
+    row = (
+        conn.execute(
+            select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
+        ).first()
+        if _storable(account_id, line_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
     return line_of(row)
@@ -174,9 +192,15 @@ def insert_document(
 
 def get_document(conn: Connection, account_id: int, document_id: int) -> Document:
     """The account's document, or NotFoundError."""
-    row = conn.execute(
-        select(documents).where(documents.c.id == document_id, documents.c.account_id == account_id)
-    ).first()
+    row = (
+        conn.execute(
+            select(documents).where(
+                documents.c.id == document_id, documents.c.account_id == account_id
+            )
+        ).first()
+        if _storable(account_id, document_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_DOCUMENT_IN_ACCOUNT(document=document_id, account=account_id))
     return _document(row)
@@ -305,7 +329,11 @@ def get_campaign(
         campaigns.c.account_id == account_id,
         campaigns.c.line_id == line_id,
     )
-    row = conn.execute(query.with_for_update(of=campaigns) if lock else query).first()
+    row = (
+        conn.execute(query.with_for_update(of=campaigns) if lock else query).first()
+        if _storable(account_id, line_id, campaign_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_CAMPAIGN_ON_LINE(campaign=campaign_id, line=line_id))
     return campaign_of(row)
@@ -417,15 +445,19 @@ def campaign_recipients(conn: Connection, campaign_id: int) -> list[Recipient]:
 
 def get_attempt(conn: Connection, account_id: int, line_id: int, attempt_id: int) -> Attempt:
     """One attempt of the line's campaigns, or NotFoundError."""
-    row = conn.execute(
-        select(attempts)
-        .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
-        .where(
-            attempts.c.id == attempt_id,
-            campaigns.c.account_id == account_id,
-            campaigns.c.line_id == line_id,
-        )
-    ).first()
+    row = (
+        conn.execute(
+            select(attempts)
+            .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
+            .where(
+                attempts.c.id == attempt_id,
+                campaigns.c.account_id == account_id,
+                campaigns.c.line_id == line_id,
+            )
+        ).first()
+        if _storable(account_id, line_id, attempt_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_ATTEMPT(attempt=attempt_id, line=line_id))
     return _attempt(row)

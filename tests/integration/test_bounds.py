@@ -1,0 +1,113 @@
+"""Bounded resources (issue 13): ids out of range answer 404, on every route that takes one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from faxcast.api import routes as api_routes
+from faxcast.bootstrap import create_app
+from faxcast.clock import ManualClock
+from faxcast.config import Settings
+from faxcast.services.context import Services
+from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
+from faxcast.store.database import create_engine_for
+from faxcast.web import csrf
+from faxcast.web import routes as web_routes
+from tests import pdfs
+from tests.asgi import SyncAsgiTransport
+
+ACCOUNT = "X-Faxcast-Account"
+# Past PostgreSQL's INTEGER, past SQLite's INTEGER (and PostgreSQL's BIGINT), and below 1.
+OUT_OF_RANGE = ("2147483648", "9223372036854775808", "18446744073709551616", "-1", "0")
+ID_PARAMS = frozenset({"account", "line", "campaign", "document", "attempt"})
+_PARAM = re.compile(r"{(\w+)}")
+
+
+@pytest.fixture
+def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    """Services on this test's database, SQLite and PostgreSQL."""
+    engine = create_engine_for(database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    yield Services(
+        engine=engine,
+        blobs=DatabaseBlobStore() if postgresql else FileBlobStore(tmp_path / "blobs"),
+        clock=ManualClock(datetime(2030, 1, 15, 9, 0, tzinfo=UTC)),
+        settings=Settings(data_dir=tmp_path, default_country="FR"),
+    )
+    engine.dispose()
+
+
+def _routes_with_ids() -> list[tuple[str, str]]:
+    """(method, path template) of every API and web route with an id in its path."""
+    found: list[tuple[str, str]] = []
+    for router in (*api_routes.ROUTERS, *web_routes.ROUTERS):
+        for route in router.routes:
+            if isinstance(route, APIRoute) and ID_PARAMS & set(_PARAM.findall(route.path)):
+                found.extend((method, route.path) for method in sorted(route.methods or ()))
+    return found
+
+
+def test_an_id_out_of_range_is_not_found_on_every_route(svc: Services) -> None:
+    app = create_app(svc)
+    routes = _routes_with_ids()
+    assert len(routes) > 20  # the API's and the web pages'
+    with httpx.Client(
+        transport=SyncAsgiTransport(app, raise_app_exceptions=False), base_url="http://faxcast.test"
+    ) as http:
+        account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
+        line = http.get(f"/telephony/{account}/fax").json()[0]["id"]
+        document = http.post(
+            "/me/document",
+            headers={ACCOUNT: str(account)},
+            files={"file": ("a.pdf", pdfs.text_pdf())},
+        ).json()["id"]
+        new_campaign = {
+            "name": "Ids",
+            "documentId": document,
+            "sendType": "manual",
+            "recipientsType": "list",
+            "recipientsList": "+33123456789",
+        }
+        campaign = http.post(
+            f"/telephony/{account}/fax/{line}/campaigns", json=new_campaign
+        ).json()["id"]
+        # The web's POSTs must pass the CSRF check to reach the id.
+        http.get("/")
+        token = csrf.token_of(app.state.web.secret, http.cookies.get(csrf.COOKIE))
+        assert token is not None
+        real = {
+            "account": account,
+            "line": line,
+            "campaign": campaign,
+            "document": document,
+            "attempt": 1,
+            "page": 1,
+        }
+        settings = http.get(f"/telephony/{account}/fax/{line}/settings").json()
+        # Valid bodies, so that only the id can be wrong.
+        bodies: dict[tuple[str, str], object] = {
+            ("POST", "/telephony/{account}/fax"): {"name": "Second"},
+            ("PUT", "/telephony/{account}/fax/{line}/settings"): settings,
+            ("POST", "/telephony/{account}/fax/{line}/campaigns"): new_campaign,
+        }
+        failures = []
+        for method, template in routes:
+            for name in ID_PARAMS & set(_PARAM.findall(template)):
+                for bad in OUT_OF_RANGE:
+                    path = template.format(**{**real, name: bad})
+                    answer = http.request(
+                        method,
+                        path,
+                        headers={ACCOUNT: str(account), csrf.HEADER: token},
+                        json=bodies.get((method, template)),
+                    )
+                    if answer.status_code != 404:
+                        failures.append(f"{method} {path}: {answer.status_code}")
+        assert not failures, "\n".join(failures)
