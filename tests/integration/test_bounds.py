@@ -15,6 +15,7 @@ from faxcast.api import routes as api_routes
 from faxcast.bootstrap import create_app
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
+from faxcast.domain.numbers import MAX_LISTED
 from faxcast.services.context import Services
 from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
 from faxcast.store.database import create_engine_for
@@ -111,3 +112,64 @@ def test_an_id_out_of_range_is_not_found_on_every_route(svc: Services) -> None:
                     if answer.status_code != 404:
                         failures.append(f"{method} {path}: {answer.status_code}")
         assert not failures, "\n".join(failures)
+
+
+BAD_ENTRIES = 1_000
+BAD_LIST = "\n".join(f"12x{n}" for n in range(BAD_ENTRIES))
+
+
+def test_the_api_lists_the_first_hundred_bad_numbers_and_counts_them_all(svc: Services) -> None:
+    with httpx.Client(
+        transport=SyncAsgiTransport(create_app(svc)), base_url="http://faxcast.test"
+    ) as http:
+        account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
+        line = http.get(f"/telephony/{account}/fax").json()[0]["id"]
+        refused = http.post(
+            f"/telephony/{account}/fax/{line}/campaigns",
+            json={
+                "name": "Bad",
+                "sendType": "manual",
+                "recipientsType": "list",
+                "recipientsList": BAD_LIST,
+            },
+            headers={"Accept-Language": "fr"},
+        )
+
+    assert refused.status_code == 422
+    problem = refused.json()
+    numbers = [e for e in problem["errors"] if e["field"] == "recipientsList"]
+    assert len(numbers) == MAX_LISTED
+    assert numbers[-1]["line"] == MAX_LISTED
+    # Every bad entry, and the missing document.
+    assert problem["errorsTotal"] == BAD_ENTRIES + 1
+    assert f"{BAD_ENTRIES} numéros invalides" in problem["detail"]
+    assert f"et {BAD_ENTRIES - 10} de plus" in problem["detail"]
+
+
+def test_the_web_form_shows_the_first_bad_numbers_and_how_many_more(svc: Services) -> None:
+    app = create_app(svc)
+    with httpx.Client(transport=SyncAsgiTransport(app), base_url="http://faxcast.test") as http:
+        account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
+        line = http.get(f"/telephony/{account}/fax").json()[0]["id"]
+        http.get("/", headers={"Cookie": "lang=en"})
+        token = csrf.token_of(app.state.web.secret, http.cookies.get(csrf.COOKIE))
+        refused = http.post(
+            f"/accounts/{account}/lines/{line}/fax/campaigns/new",
+            data={
+                "csrf_token": token,
+                "name": "Bad",
+                "quality": "normal",
+                "send_type": "manual",
+                "recipients_type": "list",
+                "recipients_list": BAD_LIST,
+            },
+            files={"pdf": ("letter.pdf", pdfs.text_pdf(), "application/pdf")},
+        )
+
+    assert refused.status_code == 422
+    assert f"{BAD_ENTRIES} invalid numbers" in refused.text
+    listed = re.search(r'<ul class="problems">(.*?)</ul>', refused.text, re.DOTALL)
+    assert listed is not None
+    shown = listed.group(1).count("12x")
+    assert 0 < shown <= MAX_LISTED
+    assert f"… and {BAD_ENTRIES - shown} more." in refused.text

@@ -3,8 +3,9 @@
 Starlette finds a handler by walking the exception's MRO, so the handlers below cover the whole
 FaxcastError tree (errors.py). Every problem has `type`, `title`, `status`, `detail` and
 `instance`; input problems add `errors`, one entry per field, list entry or document page, each
-with a stable `code`. Texts are in the Accept-Language's language (French or English, the
-default), said in Content-Language. Anything unexpected is a bare 500 that names only a request
+with a stable `code`, and `errorsTotal` (a list of numbers names its first 100 bad entries
+only). Texts are in the Accept-Language's language (French or English, the default), said in
+Content-Language. Anything unexpected is a bare 500 that names only a request
 id, under which it was logged.
 """
 
@@ -73,6 +74,11 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[ProblemItem] | None = None
+    errors_total: int | None = Field(
+        default=None,
+        serialization_alias="errorsTotal",
+        description="how many problems were found; `errors` lists at most 100 of a list's",
+    )
     request_id: str | None = Field(default=None, serialization_alias="requestId")
 
 
@@ -133,11 +139,15 @@ async def _input_error(request: Request, exc: Exception) -> Response:
         for error in errors
     )
     detail = t.message(codes.INPUT_SEVERAL(errors=located))
-    return _invalid_input(request, t, detail, _items(exc, t))
+    return _invalid_input(request, t, detail, _items(exc, t), _total(exc))
 
 
 def _invalid_input(
-    request: Request, t: Translator, detail: str, items: Sequence[ProblemItem]
+    request: Request,
+    t: Translator,
+    detail: str,
+    items: Sequence[ProblemItem],
+    total: int | None = None,
 ) -> Response:
     return problem_response(
         request,
@@ -147,8 +157,18 @@ def _invalid_input(
             status=422,
             detail=detail,
             errors=list(items),
+            errors_total=len(items) if total is None else total,
         ),
     )
+
+
+def _total(error: InputError) -> int:
+    """How many problems an error stands for: a list's bad entries are all counted."""
+    if isinstance(error, MultipleInputError):
+        return sum(_total(inner) for inner in error.errors)
+    if isinstance(error, RecipientListError) and error.problems:
+        return error.problem_count
+    return 1
 
 
 def _items(error: InputError, t: Translator) -> list[ProblemItem]:
