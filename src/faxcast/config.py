@@ -23,6 +23,9 @@ SECRET_KEY_FILE: Final = "secret_key"
 SECRET_KEY_MIN_CHARS: Final = 32
 DEFAULT_COUNTRY: Final = "FR"
 DEFAULT_CHANNEL_LIMIT: Final = 4
+REQUEST_MARGIN_BYTES: Final = 2 * 1024 * 1024
+"""Room beside the largest document in a request: the new-campaign form's other fields (a list
+of numbers, or a .txt file of them) and the multipart framing."""
 # The limits and waits are the domain's and the documents layer's own defaults, declared there.
 _DOCUMENT_DEFAULTS: Final = DocumentLimits()
 _RETRY_DEFAULTS: Final = RetryPolicy()
@@ -62,6 +65,11 @@ class Settings(BaseSettings):
     def document_limits(self) -> DocumentLimits:
         """The PDF limits as the documents layer takes them."""
         return DocumentLimits(max_pages=self.max_pages, max_bytes=self.max_document_bytes)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body accepted: a document and the rest of the form around it."""
+        return self.max_document_bytes + REQUEST_MARGIN_BYTES
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import Message, Scope
 
 from faxcast.api import routes as api_routes
 from faxcast.bootstrap import create_app
@@ -173,3 +178,141 @@ def test_the_web_form_shows_the_first_bad_numbers_and_how_many_more(svc: Service
     shown = listed.group(1).count("12x")
     assert 0 < shown <= MAX_LISTED
     assert f"… and {BAD_ENTRIES - shown} more." in refused.text
+
+
+# --- request bodies --------------------------------------------------------------------------
+
+SMALL_LIMITS = {"max_document_bytes": 1024 * 1024}  # requests of at most 3 MB
+CHUNK = b"x" * (256 * 1024)
+# A file part's start, so that the form parser reads on: the body is valid, only too long.
+PART = (
+    b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+    b"Content-Type: application/pdf\r\n\r\n"
+)
+LIMIT = 3 * 1024 * 1024
+CHUNKS_TO_PASS_LIMIT = (LIMIT - len(PART)) // len(CHUNK) + 1
+
+
+def _small(svc: Services) -> Services:
+    return replace(svc, settings=svc.settings.model_copy(update=SMALL_LIMITS))
+
+
+@dataclass
+class _Answer:
+    """What the app answered a raw request, and how many body chunks it read."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    chunks_read: int
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+def _post_chunks(
+    app: FastAPI, path: str, chunks: int, headers: dict[str, str], *, declared: bool
+) -> _Answer:
+    """POST `chunks` chunks of CHUNK to the ASGI app itself, counting what it reads."""
+    read = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal read
+        if read == chunks:
+            return {"type": "http.disconnect"}
+        read += 1
+        body = PART + CHUNK if read == 1 else CHUNK
+        return {"type": "http.request", "body": body, "more_body": read < chunks}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    fields = {"content-type": "multipart/form-data; boundary=x", **headers}
+    if declared:
+        fields["content-length"] = str(len(PART) + chunks * len(CHUNK))
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in fields.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("faxcast.test", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    answer_headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    return _Answer(start["status"], answer_headers, body, read)
+
+
+def _tenant(app: FastAPI) -> tuple[int, int]:
+    with httpx.Client(transport=SyncAsgiTransport(app), base_url="http://faxcast.test") as http:
+        account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
+        return account, http.get(f"/telephony/{account}/fax").json()[0]["id"]
+
+
+def test_a_body_declared_too_large_is_refused_before_it_is_read(svc: Services) -> None:
+    svc = _small(svc)
+    assert svc.settings.max_request_bytes == LIMIT
+    app = create_app(svc)
+    account, _ = _tenant(app)
+
+    refused = _post_chunks(
+        app,
+        "/me/document",
+        64,  # 16 MB
+        {ACCOUNT: str(account), "accept-language": "fr"},
+        declared=True,
+    )
+
+    assert refused.status == 413
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["content-language"] == "fr"
+    problem = json.loads(refused.body)
+    assert problem["title"] == "Contenu trop volumineux"
+    assert problem["detail"].startswith("la requête dépasse les 3 Mo que ce serveur accepte")
+    assert refused.chunks_read == 0
+
+
+def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit(svc: Services) -> None:
+    svc = _small(svc)
+    app = create_app(svc)
+    account, _ = _tenant(app)
+
+    refused = _post_chunks(app, "/me/document", 64, {ACCOUNT: str(account)}, declared=False)
+
+    assert refused.status == 413
+    assert json.loads(refused.body)["status"] == 413
+    # The chunk that passes the limit is the last one read.
+    assert refused.chunks_read == CHUNKS_TO_PASS_LIMIT
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_web_form_too_large_gets_a_page_before_the_csrf_check(
+    svc: Services, declared: bool
+) -> None:
+    svc = _small(svc)
+    app = create_app(svc)
+    account, line = _tenant(app)
+
+    refused = _post_chunks(
+        app,
+        f"/accounts/{account}/lines/{line}/fax/campaigns/new",
+        64,
+        {"cookie": "lang=fr"},
+        declared=declared,
+    )
+
+    assert refused.status == 413
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "Ce que vous avez envoyé est trop volumineux pour ce serveur." in refused.text
+    assert "La requête dépasse les 3 Mo que ce serveur accepte" in refused.text
+    assert refused.chunks_read == (0 if declared else CHUNKS_TO_PASS_LIMIT)

@@ -117,19 +117,20 @@ def problem_response(
         media_type=PROBLEM_JSON,
         headers={
             **(headers or {}),
-            "Content-Language": _texts(request).lang,
+            "Content-Language": texts(request).lang,
             "Vary": "Accept-Language",
         },
     )
 
 
-def _texts(request: Request) -> Translator:
+def texts(request: Request) -> Translator:
+    """The texts in the request's Accept-Language."""
     return translator(negotiate(request.headers.get("accept-language")))
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InputError)
-    t = _texts(request)
+    t = texts(request)
     # Each error's own message is short (a list's names its first few bad entries only).
     errors = exc.errors if isinstance(exc, MultipleInputError) else (exc,)
     located = tuple(
@@ -202,7 +203,7 @@ def _items(error: InputError, t: Translator) -> list[ProblemItem]:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotFoundError)
-    t = _texts(request)
+    t = texts(request)
     return problem_response(
         request,
         Problem(
@@ -216,7 +217,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 async def _conflict(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConflictError)
-    t = _texts(request)
+    t = texts(request)
     return problem_response(
         request,
         Problem(
@@ -230,7 +231,7 @@ async def _conflict(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    t = _texts(request)
+    t = texts(request)
     items = [_validation_item(error, t) for error in exc.errors()]
     located = tuple(
         codes.INPUT_FIELD(field=item.field, message=item.message) if item.field else item.message
@@ -267,7 +268,7 @@ def _validation_item(error: Mapping[str, Any], t: Translator) -> ProblemItem:
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BadRequestError)
-    t = _texts(request)
+    t = texts(request)
     message = t.message(exc.message)
     return problem_response(
         request,
@@ -290,7 +291,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     detail = exc.detail
     if detail == title:
         # Starlette's own 404 and 405 say no more than the status line; say what was asked.
-        t = _texts(request)
+        t = texts(request)
         path = request.url.path
         if exc.status_code == 404:
             detail = t.message(codes.NOTHING_AT(path=path))
@@ -308,7 +309,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     _log.error(
         "request %s: %s %s failed", request_id, request.method, request.url.path, exc_info=exc
     )
-    t = _texts(request)
+    t = texts(request)
     return problem_response(
         request,
         Problem(
