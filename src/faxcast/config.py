@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Paris"
     max_pages: int = _DOCUMENT_DEFAULTS.max_pages
     max_document_bytes: int = _DOCUMENT_DEFAULTS.max_bytes
+    render_memory_bytes: int = _DOCUMENT_DEFAULTS.render_memory_bytes
+    render_timeout_s: float = _DOCUMENT_DEFAULTS.render_timeout_s
     max_recipients: int = DEFAULT_MAX_RECIPIENTS
     channel_limit: int = DEFAULT_CHANNEL_LIMIT
     sandbox_realtime: bool = False
@@ -64,7 +66,12 @@ class Settings(BaseSettings):
     @property
     def document_limits(self) -> DocumentLimits:
         """The PDF limits as the documents layer takes them."""
-        return DocumentLimits(max_pages=self.max_pages, max_bytes=self.max_document_bytes)
+        return DocumentLimits(
+            max_pages=self.max_pages,
+            max_bytes=self.max_document_bytes,
+            render_memory_bytes=self.render_memory_bytes,
+            render_timeout_s=self.render_timeout_s,
+        )
 
     @property
     def max_request_bytes(self) -> int:
