@@ -6,6 +6,7 @@ server is killed at once, so a regression fails fast instead of taking the machi
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,14 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from tests.e2e.processes import ACCOUNT_HEADER, Server, faxcast_env, serve, stop_process
+from tests.e2e.processes import (
+    ACCOUNT_HEADER,
+    HOST,
+    Server,
+    faxcast_env,
+    serve,
+    stop_process,
+)
 from tests.integration.test_pdf_limits import bomb_pdf
 
 MB: Final = 1024 * 1024
@@ -117,3 +125,28 @@ def test_a_pdf_bomb_is_refused_and_the_server_stays_small(server: Server) -> Non
     assert refused.json()["errors"][0]["code"] == "too_complex"
     assert peak < SERVER_RSS_MB
     assert server.json("GET", "/telephony")  # still serving
+
+
+def test_a_200_mb_upload_is_refused_from_its_headers_alone(server: Server) -> None:
+    account, _ = server.default_line()
+    head = (
+        "POST /me/document HTTP/1.1\r\n"
+        f"Host: {HOST}\r\n"
+        f"{ACCOUNT_HEADER}: {account}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {200 * MB}\r\n"
+        "Accept-Language: fr\r\n\r\n"
+    )
+    with socket.create_connection((HOST, server.port), timeout=10.0) as sock:
+        sock.sendall(head.encode())  # and not a byte of the body
+        answer = b""
+        while b"\r\n\r\n" not in answer and len(answer) < 64 * 1024:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 413 ")
+    assert b"content-type: application/problem+json" in rest.lower()
+    assert server.json("GET", "/me/document", headers={ACCOUNT_HEADER: str(account)}) == []
