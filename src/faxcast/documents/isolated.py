@@ -76,12 +76,12 @@ class _Child:
                 # Killed by the memory limit (PDFium aborts when an allocation fails), or late.
                 self._stop()
                 raise _too_complex(limits) from None
-        kind, value = answer
+            kind, value = answer
+            if kind == TOO_COMPLEX:
+                self._stop()  # the child ran out of memory in Python and is leaving
+                raise _too_complex(limits)
         if kind == OK:
             return value
-        if kind == TOO_COMPLEX:
-            self._stop()
-            raise _too_complex(limits)
         if kind == FAILED:
             raise value
         problem, message, page = value
