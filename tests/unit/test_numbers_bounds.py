@@ -6,7 +6,13 @@ import tracemalloc
 
 import pytest
 
-from faxcast.domain.numbers import MAX_LISTED, RecipientListError, parse_recipients
+from faxcast.domain.numbers import (
+    MAX_LISTED,
+    RecipientListError,
+    decode_recipient_file,
+    parse_recipients,
+)
+from faxcast.errors import InputError
 from faxcast.i18n import codes
 
 MB = 1024 * 1024
@@ -58,3 +64,18 @@ def test_duplicates_are_counted_and_the_first_ones_listed() -> None:
     assert result.duplicate_count == 999
     assert len(result.duplicates) == MAX_LISTED
     assert result.duplicates[-1].line == MAX_LISTED + 1
+
+
+def test_a_binary_file_is_refused_without_a_list_of_its_control_characters() -> None:
+    data = b"\x01" * (4 * MB)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as caught:
+            decode_recipient_file(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert caught.value.message == codes.FILE_HAS_CONTROLS(count=4 * MB, total=4 * MB)
+    # The decoded text and one copy of it, not eight bytes a control character.
+    assert peak < 10 * MB, f"decoding took {peak / MB:.1f} MB"
