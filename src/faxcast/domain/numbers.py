@@ -115,6 +115,7 @@ def parse_recipients(
     problems: _FirstFew[EntryProblem] = _FirstFew()
     # Past the limit the list is refused: further numbers are no longer kept, only noticed.
     beyond_limit = False
+    # The cache is bounded too: past it, new entries are decided each time (slower, not bigger).
     cache_size = 2 * max_recipients + MAX_LISTED
     for line, column, entry in _entries(text):
         if _PLAIN.fullmatch(entry):
@@ -122,7 +123,10 @@ def parse_recipients(
         else:
             cleaned = _IGNORED.sub("", entry)
             if not _PLAIN.fullmatch(cleaned):
-                problems.add(EntryProblem(line, column, entry, _digit_rule_problem(cleaned)))
+                if problems.tally():  # the reason is worked out only for the entries listed
+                    problems.first.append(
+                        EntryProblem(line, column, entry, _digit_rule_problem(cleaned))
+                    )
                 continue
         normalised = decided.get(cleaned)
         if normalised is None:
@@ -131,9 +135,11 @@ def parse_recipients(
                 decided[cleaned] = normalised
         number, problem, note = normalised
         if problem is not None:
-            problems.add(EntryProblem(line, column, entry, problem))
+            if problems.tally():
+                problems.first.append(EntryProblem(line, column, entry, problem))
         elif number in seen:
-            duplicates.add(Duplicate(line, column, entry, number))
+            if duplicates.tally():
+                duplicates.first.append(Duplicate(line, column, entry, number))
         elif len(numbers) > max_recipients:
             beyond_limit = True
         else:
@@ -141,11 +147,7 @@ def parse_recipients(
             numbers.append(number)
             if note is not None:
                 kept.append(KeptAsDialled(line, column, entry, number, note))
-    too_many: Message | None = None
-    if beyond_limit:
-        too_many = codes.NUMBERS_TOO_MANY_OVER(count=max_recipients)
-    elif len(numbers) > max_recipients:
-        too_many = codes.NUMBERS_TOO_MANY(count=len(numbers), limit=max_recipients)
+    too_many = _too_many(len(numbers), max_recipients, beyond_limit=beyond_limit)
     if problems.count:
         raise RecipientListError(
             _summary(problems.first, problems.count, too_many),
@@ -159,18 +161,26 @@ def parse_recipients(
     return RecipientList(tuple(numbers), tuple(duplicates.first), tuple(kept), duplicates.count)
 
 
+def _too_many(count: int, limit: int, *, beyond_limit: bool) -> Message | None:
+    """What is wrong with the list's length: more than the limit, counted or not."""
+    if beyond_limit:
+        return codes.NUMBERS_TOO_MANY_OVER(count=limit)
+    if count > limit:
+        return codes.NUMBERS_TOO_MANY(count=count, limit=limit)
+    return None
+
+
 @dataclass
 class _FirstFew(Generic[T]):
-    """The first MAX_LISTED items added, and how many were added in all."""
+    """The first MAX_LISTED items of a kind, and how many there were in all."""
 
     first: list[T] = field(default_factory=list)
     count: int = 0
 
-    def add(self, item: T) -> None:
-        """Count one more item; keep it while fewer than MAX_LISTED are kept."""
+    def tally(self) -> bool:
+        """Count one more item; whether it is among the first MAX_LISTED, for the caller to keep."""
         self.count += 1
-        if len(self.first) < MAX_LISTED:
-            self.first.append(item)
+        return len(self.first) < MAX_LISTED
 
 
 def decode_recipient_file(data: bytes) -> str:
