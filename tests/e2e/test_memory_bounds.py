@@ -16,11 +16,13 @@ from typing import Any, Final
 import httpx
 import pytest
 
+from tests import pdfs
 from tests.e2e.processes import (
     ACCOUNT_HEADER,
     HOST,
     Server,
     faxcast_env,
+    run_faxcast,
     serve,
     stop_process,
 )
@@ -150,3 +152,19 @@ def test_a_200_mb_upload_is_refused_from_its_headers_alone(server: Server) -> No
     assert status_line.startswith(b"HTTP/1.1 413 ")
     assert b"content-type: application/problem+json" in rest.lower()
     assert server.json("GET", "/me/document", headers={ACCOUNT_HEADER: str(account)}) == []
+
+
+def test_the_command_line_names_the_first_bad_numbers_and_counts_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    (tmp_path / "bad.txt").write_text("\n".join(f"12x{n}" for n in range(1_000)))
+
+    refused = run_faxcast(
+        "campaign", "create", "--line", "1", "--name", "N", "--pdf", "letter.pdf",
+        "--recipients", "bad.txt",
+        env=faxcast_env(tmp_path / "data"), cwd=tmp_path,
+    )  # fmt: skip
+
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.startswith("faxcast: error: 1000 invalid numbers: line 1, column 1:")
+    assert refused.stderr.rstrip().endswith("and 990 more")
+    assert len(refused.stderr) < 2_000
