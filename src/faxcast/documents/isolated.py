@@ -1,8 +1,8 @@
 """PDFs opened and rendered in a child process with memory and time limits (issue 13).
 
-A PDF is a program of sorts: a 66 kB file whose content streams inflate to gigabytes, or that
+A PDF is a program of sorts: a 70 kB file whose content streams inflate to gigabytes, or that
 takes minutes to draw, would otherwise cost the server its memory or a thread. Here PDFium runs
-in one long-lived child process (spawned, so it shares nothing with the server's threads) whose
+in one long-lived child process (a fresh interpreter: it shares nothing with the server) whose
 address space is capped with RLIMIT_AS; a call that passes the memory or the time limit kills
 the child, raises DocumentError(TOO_COMPLEX), and the next call starts a fresh one. Calls take
 turns, as they did in-process (PDFium is not thread-safe).
