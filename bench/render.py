@@ -24,7 +24,8 @@ engine goes first), the least time of the N kept:
                   and its time INCLUDES the process start: that is the real cost of using gs per
                   upload. faxcast's render_pdf runs PDFium in its long-lived child process,
                   as the server does (documents/isolated.py): the child's start is paid once,
-                  not per upload; the pages' transfer back (about 1-2 ms a page) is counted.
+                  not per upload; the pages' transfer back (about 1 ms a page) is counted.
+                  Its CPU column is this process's only: the child's CPU is not in it.
     (b) long      long documents, where gs's start-up is amortised (steady-state pages per s):
                   letter-51-pages.pdf (51 near-empty Letter pages, the corpus's longest), text-50
                   (a4-4pages-pdflatex x 12 + both one-page A4 text PDFs) and mixed-50 (the six
