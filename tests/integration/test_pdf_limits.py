@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from faxcast.documents import DocumentLimits, count_pdf_pages, render_pdf
+from faxcast.documents import DocumentLimits, count_pdf_pages, isolated, render_pdf
 from faxcast.documents.model import MB
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
@@ -101,3 +101,31 @@ def test_refusals_come_back_from_the_child_as_they_were() -> None:
         count_pdf_pages(pdfs.text_pdf(3), limits=replace(LIMITS, max_pages=2))
     assert too_many.value.problem is DocumentProblem.TOO_MANY_PAGES
     assert too_many.value.message == codes.PDF_TOO_MANY_PAGES(count=3, limit=2)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"refused": "encrypted", "code": "no.such.code", "params": {}, "page": None},
+        {"refused": "encrypted", "code": "document.encrypted", "params": {"x": 1}, "page": None},
+        {"refused": "no_such_problem", "code": "document.encrypted", "params": {}, "page": None},
+        {"refused": "encrypted", "code": "document.encrypted", "params": {}, "page": "1"},
+    ],
+)
+def test_a_refusal_from_the_child_must_be_a_declared_message(header: dict[str, object]) -> None:
+    with pytest.raises(isolated.MalformedAnswerError):
+        isolated._refusal(header)
+
+
+def test_a_refusal_from_the_child_is_rebuilt() -> None:
+    error = DocumentError(
+        DocumentProblem.RENDER_FAILED, codes.PAGE_TOO_LONG(page=2, ratio=9.5), page=2
+    )
+
+    rebuilt = isolated._refusal(isolated.refusal_header(error))
+
+    assert (rebuilt.problem, rebuilt.message, rebuilt.page) == (
+        error.problem,
+        error.message,
+        error.page,
+    )

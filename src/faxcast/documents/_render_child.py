@@ -1,12 +1,14 @@
 """The PDF child process (isolated.py): `python -m faxcast.documents._render_child FD BYTES`.
 
 Serves one request at a time on the socket FD, its address space capped at what it uses once
-PDFium is loaded plus BYTES, until the server closes the socket.
+PDFium is loaded plus BYTES, until the server closes the socket. Each answer is a JSON header,
+then for a rendering the packed rows of each page, one message each.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import sys
@@ -15,13 +17,29 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from faxcast.documents import pdf
-from faxcast.documents.isolated import FAILED, OK, REFUSED, TOO_COMPLEX
+from faxcast.documents.isolated import refusal_header
+from faxcast.documents.model import DocumentLimits
+from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError
 
-_WORK: Final[dict[str, Callable[..., Any]]] = {
-    "render": lambda data, resolution, limits: pdf.render_pdf(data, resolution, limits=limits),
-    "count": lambda data, limits: pdf.count_pdf_pages(data, limits=limits),
-}
+
+def _render(conn: Connection, data: bytes, resolution: Resolution, limits: DocumentLimits) -> None:
+    document = pdf.render_pdf(data, resolution, limits=limits)
+    pages = document.pages
+    _send(conn, {"ok": "render", "resolution": document.resolution.value, "pages": len(pages)})
+    for page in pages:
+        conn.send_bytes(page.ink)
+
+
+def _count(conn: Connection, data: bytes, limits: DocumentLimits) -> None:
+    _send(conn, {"ok": "count", "pages": pdf.count_pdf_pages(data, limits=limits)})
+
+
+_WORK: Final[dict[str, Callable[..., None]]] = {"render": _render, "count": _count}
+
+
+def _send(conn: Connection, header: dict[str, Any]) -> None:
+    conn.send_bytes(json.dumps(header).encode())
 
 
 def serve(conn: Connection, memory_bytes: int) -> None:
@@ -33,17 +51,17 @@ def serve(conn: Connection, memory_bytes: int) -> None:
         except EOFError:
             return
         try:
-            conn.send((OK, _WORK[what](*args, limits)))
+            _WORK[what](conn, *args, limits)
         except DocumentError as error:
-            conn.send((REFUSED, (error.problem.value, error.message, error.page)))
+            _send(conn, refusal_header(error))
         except MemoryError:
             # Python's own allocations failed: answer, then make way for a fresh child.
             with contextlib.suppress(MemoryError, OSError):
-                conn.send((TOO_COMPLEX, None))
+                _send(conn, {"too_complex": True})
             return
         except Exception as error:
             # A bug, not the PDF's fault: raised again in the server, as it was in-process.
-            conn.send((FAILED, RuntimeError(f"PDF child process: {error!r}")))
+            _send(conn, {"failed": repr(error)})
 
 
 def _limit_memory(memory_bytes: int) -> None:
