@@ -22,8 +22,10 @@ engine goes first), the least time of the N kept:
     (a) upload    six typical fax documents from the corpus (1 to 4 pages, 10 pages in all), one
                   run per document, as a user upload is rendered. gs is one process per document
                   and its time INCLUDES the process start: that is the real cost of using gs per
-                  upload. faxcast is timed in this process (a server renders in a long-lived
-                  process: the interpreter and imports are paid once, not per upload).
+                  upload. faxcast's render_pdf runs PDFium in its long-lived child process,
+                  as the server does (documents/isolated.py): the child's start is paid once,
+                  not per upload; the pages' transfer back (about 1 ms a page) is counted.
+                  Its CPU column is this process's only: the child's CPU is not in it.
     (b) long      long documents, where gs's start-up is amortised (steady-state pages per s):
                   letter-51-pages.pdf (51 near-empty Letter pages, the corpus's longest), text-50
                   (a4-4pages-pdflatex x 12 + both one-page A4 text PDFs) and mixed-50 (the six

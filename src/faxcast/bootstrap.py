@@ -56,4 +56,23 @@ def create_app(svc: Services) -> FastAPI:
 
     app = create_api(svc)
     install_web(app, secret_key=secret_key(svc.settings))
+    _limit_bodies(app, svc.settings)
     return app
+
+
+def _limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Refuse request bodies over the limit as they stream in: a page for the web's forms,
+    problem+json for the API."""
+    from fastapi import Request, Response
+
+    from faxcast.api.body_limit import BodyLimit, too_large_problem
+    from faxcast.web import too_large
+
+    limits = {"limit": settings.max_request_bytes, "document_limit": settings.max_document_bytes}
+
+    def refuse(request: Request) -> Response:
+        if too_large.is_page(request):
+            return too_large.too_large_page(request, **limits)
+        return too_large_problem(request, **limits)
+
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, refuse=refuse)

@@ -23,6 +23,9 @@ SECRET_KEY_FILE: Final = "secret_key"
 SECRET_KEY_MIN_CHARS: Final = 32
 DEFAULT_COUNTRY: Final = "FR"
 DEFAULT_CHANNEL_LIMIT: Final = 4
+REQUEST_MARGIN_BYTES: Final = 2 * 1024 * 1024
+"""Room beside the largest document in a request: the new-campaign form's other fields (a list
+of numbers, or a .txt file of them) and the multipart framing."""
 # The limits and waits are the domain's and the documents layer's own defaults, declared there.
 _DOCUMENT_DEFAULTS: Final = DocumentLimits()
 _RETRY_DEFAULTS: Final = RetryPolicy()
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Paris"
     max_pages: int = _DOCUMENT_DEFAULTS.max_pages
     max_document_bytes: int = _DOCUMENT_DEFAULTS.max_bytes
+    render_memory_bytes: int = _DOCUMENT_DEFAULTS.render_memory_bytes
+    render_timeout_s: float = _DOCUMENT_DEFAULTS.render_timeout_s
     max_recipients: int = DEFAULT_MAX_RECIPIENTS
     channel_limit: int = DEFAULT_CHANNEL_LIMIT
     sandbox_realtime: bool = False
@@ -67,7 +72,17 @@ class Settings(BaseSettings):
     @property
     def document_limits(self) -> DocumentLimits:
         """The PDF limits as the documents layer takes them."""
-        return DocumentLimits(max_pages=self.max_pages, max_bytes=self.max_document_bytes)
+        return DocumentLimits(
+            max_pages=self.max_pages,
+            max_bytes=self.max_document_bytes,
+            render_memory_bytes=self.render_memory_bytes,
+            render_timeout_s=self.render_timeout_s,
+        )
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body accepted: a document and the rest of the form around it."""
+        return self.max_document_bytes + REQUEST_MARGIN_BYTES
 
     @property
     def retry_policy(self) -> RetryPolicy:

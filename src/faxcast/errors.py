@@ -62,6 +62,8 @@ class DocumentProblem(enum.Enum):
     TOO_LARGE = "too_large"
     RENDER_FAILED = "render_failed"
     BAD_TIFF = "bad_tiff"
+    # Bounded resources (issue 13): rendering needed more memory or time than allowed.
+    TOO_COMPLEX = "too_complex"
 
 
 class DocumentError(InputError):

@@ -156,7 +156,9 @@ def test_a_page_that_fails_to_render_names_the_page(monkeypatch: pytest.MonkeyPa
         return render_page(pdf, index, resolution)
 
     monkeypatch.setattr(pdf_module, "_render_page", fail_on_page_2)
-    error = refused(pdfs.text_pdf(3))
+    with pytest.raises(DocumentError) as caught:
+        pdf_module.render_pdf(pdfs.text_pdf(3), Resolution.FINE)  # in this process: patched
+    error = caught.value
     assert error.problem is DocumentProblem.RENDER_FAILED
     assert error.page == 2
     assert "page 2" in str(error)

@@ -222,6 +222,7 @@ def test_duplicates_are_sent_once_and_reported_where_they_are() -> None:
             Duplicate(2, 31, "0223456789", "+33223456789"),
             Duplicate(3, 1, "0123456789", "+33123456789"),
         ),
+        duplicate_count=3,
     )
 
 

@@ -3,8 +3,9 @@
 Starlette finds a handler by walking the exception's MRO, so the handlers below cover the whole
 FaxcastError tree (errors.py). Every problem has `type`, `title`, `status`, `detail` and
 `instance`; input problems add `errors`, one entry per field, list entry or document page, each
-with a stable `code`. Texts are in the Accept-Language's language (French or English, the
-default), said in Content-Language. Anything unexpected is a bare 500 that names only a request
+with a stable `code`, and `errorsTotal` (a list of numbers names its first 100 bad entries
+only). Texts are in the Accept-Language's language (French or English, the default), said in
+Content-Language. Anything unexpected is a bare 500 that names only a request
 id, under which it was logged.
 """
 
@@ -73,6 +74,11 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[ProblemItem] | None = None
+    errors_total: int | None = Field(
+        default=None,
+        serialization_alias="errorsTotal",
+        description="how many problems were found; `errors` lists at most 100 of a list's",
+    )
     request_id: str | None = Field(default=None, serialization_alias="requestId")
 
 
@@ -111,19 +117,20 @@ def problem_response(
         media_type=PROBLEM_JSON,
         headers={
             **(headers or {}),
-            "Content-Language": _texts(request).lang,
+            "Content-Language": texts(request).lang,
             "Vary": "Accept-Language",
         },
     )
 
 
-def _texts(request: Request) -> Translator:
+def texts(request: Request) -> Translator:
+    """The texts in the request's Accept-Language."""
     return translator(negotiate(request.headers.get("accept-language")))
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InputError)
-    t = _texts(request)
+    t = texts(request)
     # Each error's own message is short (a list's names its first few bad entries only).
     errors = exc.errors if isinstance(exc, MultipleInputError) else (exc,)
     located = tuple(
@@ -133,11 +140,15 @@ async def _input_error(request: Request, exc: Exception) -> Response:
         for error in errors
     )
     detail = t.message(codes.INPUT_SEVERAL(errors=located))
-    return _invalid_input(request, t, detail, _items(exc, t))
+    return _invalid_input(request, t, detail, _items(exc, t), _total(exc))
 
 
 def _invalid_input(
-    request: Request, t: Translator, detail: str, items: Sequence[ProblemItem]
+    request: Request,
+    t: Translator,
+    detail: str,
+    items: Sequence[ProblemItem],
+    total: int | None = None,
 ) -> Response:
     return problem_response(
         request,
@@ -147,8 +158,18 @@ def _invalid_input(
             status=422,
             detail=detail,
             errors=list(items),
+            errors_total=len(items) if total is None else total,
         ),
     )
+
+
+def _total(error: InputError) -> int:
+    """How many problems an error stands for: a list's bad entries are all counted."""
+    if isinstance(error, MultipleInputError):
+        return sum(_total(inner) for inner in error.errors)
+    if isinstance(error, RecipientListError) and error.problems:
+        return error.problem_count
+    return 1
 
 
 def _items(error: InputError, t: Translator) -> list[ProblemItem]:
@@ -182,7 +203,7 @@ def _items(error: InputError, t: Translator) -> list[ProblemItem]:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotFoundError)
-    t = _texts(request)
+    t = texts(request)
     return problem_response(
         request,
         Problem(
@@ -196,7 +217,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 async def _conflict(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConflictError)
-    t = _texts(request)
+    t = texts(request)
     return problem_response(
         request,
         Problem(
@@ -210,7 +231,7 @@ async def _conflict(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    t = _texts(request)
+    t = texts(request)
     items = [_validation_item(error, t) for error in exc.errors()]
     located = tuple(
         codes.INPUT_FIELD(field=item.field, message=item.message) if item.field else item.message
@@ -247,7 +268,7 @@ def _validation_item(error: Mapping[str, Any], t: Translator) -> ProblemItem:
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BadRequestError)
-    t = _texts(request)
+    t = texts(request)
     message = t.message(exc.message)
     return problem_response(
         request,
@@ -270,7 +291,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     detail = exc.detail
     if detail == title:
         # Starlette's own 404 and 405 say no more than the status line; say what was asked.
-        t = _texts(request)
+        t = texts(request)
         path = request.url.path
         if exc.status_code == 404:
             detail = t.message(codes.NOTHING_AT(path=path))
@@ -288,7 +309,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     _log.error(
         "request %s: %s %s failed", request_id, request.method, request.url.path, exc_info=exc
     )
-    t = _texts(request)
+    t = texts(request)
     return problem_response(
         request,
         Problem(

@@ -1,7 +1,11 @@
-"""Documents: PDF in, validated bilevel fax pages out, as TIFF-F and PNG previews."""
+"""Documents: PDF in, validated bilevel fax pages out, as TIFF-F and PNG previews.
 
+render_pdf and count_pdf_pages run PDFium in a child process with memory and time limits
+(isolated.py); documents.pdf holds the same work done in the calling process.
+"""
+
+from faxcast.documents.isolated import count_pdf_pages, render_pdf
 from faxcast.documents.model import DocumentLimits, FaxDocument, FaxPage
-from faxcast.documents.pdf import count_pdf_pages, render_pdf
 from faxcast.documents.preview import preview_png
 from faxcast.documents.tiff import read_tiff_f, write_tiff_f
 

@@ -28,6 +28,10 @@ class DocumentLimits:
 
     max_pages: int = 50
     max_bytes: int = 20 * MB
+    # What rendering one PDF may take (documents/isolated.py): address space beyond the
+    # renderer's own, and wall-clock time.
+    render_memory_bytes: int = 1024 * MB
+    render_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)

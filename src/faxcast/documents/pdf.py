@@ -49,7 +49,7 @@ def render_pdf(
     data: bytes, resolution: Resolution, *, limits: DocumentLimits = DEFAULT_LIMITS
 ) -> FaxDocument:
     """Validate a PDF and render each page to a bilevel fax page; raises DocumentError."""
-    _check_bytes(data, limits)
+    check_bytes(data, limits)
     with _opened(data) as pdf:
         count = _page_count(pdf, limits)
         pages = []
@@ -71,7 +71,7 @@ def render_pdf(
 
 def count_pdf_pages(data: bytes, *, limits: DocumentLimits = DEFAULT_LIMITS) -> int:
     """The checks of render_pdf that need no rendering (for uploads); the page count."""
-    _check_bytes(data, limits)
+    check_bytes(data, limits)
     with _opened(data) as pdf:
         return _page_count(pdf, limits)
 
@@ -89,7 +89,7 @@ def _page_count(pdf: pdfium.PdfDocument, limits: DocumentLimits) -> int:
     return count
 
 
-def _check_bytes(data: bytes, limits: DocumentLimits) -> None:
+def check_bytes(data: bytes, limits: DocumentLimits) -> None:
     """Refuse what can be judged without parsing: no bytes, too many, not a PDF."""
     if not data:
         raise DocumentError(DocumentProblem.EMPTY, codes.DOCUMENT_EMPTY())

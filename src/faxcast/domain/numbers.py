@@ -10,8 +10,8 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Final, NamedTuple
+from dataclasses import dataclass, field
+from typing import Final, Generic, NamedTuple, TypeVar
 
 import phonenumbers
 from phonenumbers import (
@@ -25,9 +25,13 @@ from faxcast.errors import InputError
 from faxcast.fields import Field
 from faxcast.i18n import Message, OneOf, Param, codes
 
+T = TypeVar("T")
 MIN_DIGITS: Final = 6
 MAX_DIGITS: Final = 17
 DEFAULT_MAX_RECIPIENTS: Final = 10_000
+MAX_LISTED: Final = 100
+"""Bad entries (and duplicates) kept and reported at most; the rest are only counted, so that a
+huge list of garbage costs no more memory than its text."""
 # The error message lists this many problems; the exception's `problems` holds them all.
 _PROBLEMS_IN_MESSAGE: Final = 10
 _TEXT_IN_MESSAGE: Final = 40
@@ -69,16 +73,25 @@ class RecipientList:
     """Distinct numbers in first-seen order: E.164, except those listed in `kept_as_dialled`."""
 
     numbers: tuple[str, ...]
-    duplicates: tuple[Duplicate, ...]
+    duplicates: tuple[Duplicate, ...]  # the first MAX_LISTED
     kept_as_dialled: tuple[KeptAsDialled, ...] = ()
+    duplicate_count: int = 0
 
 
 class RecipientListError(InputError):
-    """A recipient list refused as a whole; `problems` lists every invalid entry."""
+    """A recipient list refused as a whole; `problems` lists the first MAX_LISTED invalid
+    entries, `problem_count` counts them all."""
 
-    def __init__(self, message: Message, problems: tuple[EntryProblem, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: Message,
+        problems: tuple[EntryProblem, ...] = (),
+        *,
+        problem_count: int | None = None,
+    ) -> None:
         super().__init__(message, field=Field.RECIPIENTS_LIST)
         self.problems = problems
+        self.problem_count = len(problems) if problem_count is None else problem_count
 
 
 def parse_recipients(
@@ -86,7 +99,8 @@ def parse_recipients(
 ) -> RecipientList:
     """Split and normalise a recipient list, national numbers read in `country` (ISO alpha-2).
 
-    Raises RecipientListError listing every invalid entry, or if the list is empty or too long.
+    Raises RecipientListError listing the first MAX_LISTED invalid entries (and counting them
+    all), or if the list is empty or too long. Memory stays bounded by the limits, not the text.
     """
     region = country.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -96,43 +110,77 @@ def parse_recipients(
     decided: dict[str, _Normalised] = {}
     seen: set[str] = set()
     numbers: list[str] = []
-    duplicates: list[Duplicate] = []
+    duplicates: _FirstFew[Duplicate] = _FirstFew()
     kept: list[KeptAsDialled] = []
-    problems: list[EntryProblem] = []
+    problems: _FirstFew[EntryProblem] = _FirstFew()
+    # Past the limit the list is refused: further numbers are no longer kept, only noticed.
+    beyond_limit = False
+    # The cache is bounded too: past it, new entries are decided each time (slower, not bigger).
+    cache_size = 2 * max_recipients + MAX_LISTED
     for line, column, entry in _entries(text):
         if _PLAIN.fullmatch(entry):
             cleaned = entry
         else:
             cleaned = _IGNORED.sub("", entry)
             if not _PLAIN.fullmatch(cleaned):
-                problems.append(EntryProblem(line, column, entry, _digit_rule_problem(cleaned)))
+                if problems.tally():  # the reason is worked out only for the entries listed
+                    problems.first.append(
+                        EntryProblem(line, column, entry, _digit_rule_problem(cleaned))
+                    )
                 continue
         normalised = decided.get(cleaned)
         if normalised is None:
             normalised = _normalise(cleaned, region, region_plan)
-            decided[cleaned] = normalised
+            if len(decided) < cache_size:
+                decided[cleaned] = normalised
         number, problem, note = normalised
         if problem is not None:
-            problems.append(EntryProblem(line, column, entry, problem))
+            if problems.tally():
+                problems.first.append(EntryProblem(line, column, entry, problem))
         elif number in seen:
-            duplicates.append(Duplicate(line, column, entry, number))
+            if duplicates.tally():
+                duplicates.first.append(Duplicate(line, column, entry, number))
+        elif len(numbers) > max_recipients:
+            beyond_limit = True
         else:
             seen.add(number)
             numbers.append(number)
             if note is not None:
                 kept.append(KeptAsDialled(line, column, entry, number, note))
-    too_many = (
-        codes.NUMBERS_TOO_MANY(count=len(numbers), limit=max_recipients)
-        if len(numbers) > max_recipients
-        else None
-    )
-    if problems:
-        raise RecipientListError(_summary(problems, too_many), tuple(problems))
+    too_many = _too_many(len(numbers), max_recipients, beyond_limit=beyond_limit)
+    if problems.count:
+        raise RecipientListError(
+            _summary(problems.first, problems.count, too_many),
+            tuple(problems.first),
+            problem_count=problems.count,
+        )
     if too_many:
         raise RecipientListError(too_many)
     if not numbers:
         raise RecipientListError(codes.NUMBERS_NONE())
-    return RecipientList(tuple(numbers), tuple(duplicates), tuple(kept))
+    return RecipientList(tuple(numbers), tuple(duplicates.first), tuple(kept), duplicates.count)
+
+
+def _too_many(count: int, limit: int, *, beyond_limit: bool) -> Message | None:
+    """What is wrong with the list's length: more than the limit, counted or not."""
+    if beyond_limit:
+        return codes.NUMBERS_TOO_MANY_OVER(count=limit)
+    if count > limit:
+        return codes.NUMBERS_TOO_MANY(count=count, limit=limit)
+    return None
+
+
+@dataclass
+class _FirstFew(Generic[T]):
+    """The first MAX_LISTED items of a kind, and how many there were in all."""
+
+    first: list[T] = field(default_factory=list)
+    count: int = 0
+
+    def tally(self) -> bool:
+        """Count one more item; whether it is among the first MAX_LISTED, for the caller to keep."""
+        self.count += 1
+        return len(self.first) < MAX_LISTED
 
 
 def decode_recipient_file(data: bytes) -> str:
@@ -143,7 +191,9 @@ def decode_recipient_file(data: bytes) -> str:
     text = _decode(data)
     if "\0" in text:
         raise InputError(codes.FILE_HAS_NUL(), field=Field.RECIPIENTS_FILE)
-    controls = len(_CONTROL.findall(text))
+    # Counted without a list of every match (a binary file has millions): what deleting them
+    # removes.
+    controls = len(text) - len(text.translate(_CONTROLS))
     # Text files have no control characters beyond a stray one; binary files decoded as Latin-1
     # have about one in four.
     if controls * 10 > len(text):
@@ -177,9 +227,18 @@ _BLANKS: Final = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + _I
 _IGNORED: Final = re.compile(rf"[\s.()\-\u2010-\u2015\u2212{_INVISIBLE}]+")
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, one at a time (a split would hold them all at once)."""
+    start = 0
+    for found in _LINE_BREAK.finditer(text):
+        yield text[start : found.start()]
+        start = found.end()
+    yield text[start:]
+
+
 def _entries(text: str) -> Iterator[tuple[int, int, str]]:
     """(line, column, text) of every non-blank entry, surrounding blanks removed."""
-    for line_number, line in enumerate(_LINE_BREAK.split(text), start=1):
+    for line_number, line in enumerate(_lines(text), start=1):
         if _PLAIN.fullmatch(line):
             # The common case: one clean number per line.
             yield line_number, 1, line
@@ -218,8 +277,7 @@ def _show(text: str) -> str:
     return shown + ("…" if len(text) > _TEXT_IN_MESSAGE else "")
 
 
-def _summary(problems: list[EntryProblem], too_many: Message | None) -> Message:
-    count = len(problems)
+def _summary(problems: list[EntryProblem], count: int, too_many: Message | None) -> Message:
     entries = [
         codes.NUMBERS_ENTRY(line=p.line, column=p.column, text=_show(p.text), reason=p.reason)
         for p in problems[:_PROBLEMS_IN_MESSAGE]
@@ -355,7 +413,7 @@ _NOT_TEXT: Final = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", codes.KIND_OLE),
     (b"{\\rtf", codes.KIND_RTF),
 )
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_CONTROLS: Final = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0)])
 
 
 def _decode(data: bytes) -> str:

@@ -21,6 +21,7 @@ from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
 from faxcast.store import sql
 from faxcast.store.repository import campaign_of, line_of
+from faxcast.store.repository._ids import storable
 
 
 def run(conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
@@ -93,7 +94,8 @@ def lines_with_work(conn: Connection, *, now: datetime) -> list[tuple[int, int]]
 
 def lock_line(conn: Connection, account_id: int, line_id: int) -> Line:
     """The account's line, locked until the transaction ends: claims on it take turns."""
-    row = run(conn, "lock_line", {"account_id": account_id, "line_id": line_id}).first()
+    params = {"account_id": account_id, "line_id": line_id}
+    row = run(conn, "lock_line", params).first() if storable(account_id, line_id) else None
     if row is None:
         raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
     return line_of(row)

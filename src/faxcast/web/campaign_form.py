@@ -233,7 +233,7 @@ def _field_error(
             NumberProblem(p.line, p.column, p.text, t.message(p.reason))
             for p in error.problems[:_PROBLEMS_SHOWN]
         )
-        count = len(error.problems)
+        count = error.problem_count
         return FieldError(
             t("err.numbers", count=count),
             problems=problems,

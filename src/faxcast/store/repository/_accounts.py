@@ -21,6 +21,7 @@ from faxcast.domain.models import (
 )
 from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
+from faxcast.store.repository._ids import storable
 from faxcast.store.tables import (
     accounts,
     lines,
@@ -38,7 +39,11 @@ def insert_account(conn: Connection, *, name: str, timezone: str, now: datetime)
 
 def get_account(conn: Connection, account_id: int) -> Account:
     """The account, or NotFoundError."""
-    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    row = (
+        conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        if storable(account_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_ACCOUNT(account=account_id))
     return Account(row.id, row.name, row.timezone, row.created_at)
@@ -64,9 +69,13 @@ def insert_line(conn: Connection, line: LineSettings, *, account_id: int, now: d
 
 def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
     """The account's line, or NotFoundError (also for another account's line)."""
-    row = conn.execute(
-        select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
-    ).first()
+    row = (
+        conn.execute(
+            select(lines).where(lines.c.id == line_id, lines.c.account_id == account_id)
+        ).first()
+        if storable(account_id, line_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
     return line_of(row)

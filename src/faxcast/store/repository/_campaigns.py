@@ -35,6 +35,7 @@ from faxcast.domain.recipient import RecipientState
 from faxcast.errors import ConflictError, NotFoundError
 from faxcast.i18n import codes
 from faxcast.store import sql
+from faxcast.store.repository._ids import storable
 from faxcast.store.tables import (
     attempts,
     campaigns,
@@ -116,7 +117,11 @@ def get_campaign(
         campaigns.c.account_id == account_id,
         campaigns.c.line_id == line_id,
     )
-    row = conn.execute(query.with_for_update(of=campaigns) if lock else query).first()
+    row = (
+        conn.execute(query.with_for_update(of=campaigns) if lock else query).first()
+        if storable(account_id, line_id, campaign_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_CAMPAIGN_ON_LINE(campaign=campaign_id, line=line_id))
     return campaign_of(row)
@@ -232,15 +237,19 @@ def campaign_recipients(
 
 def get_attempt(conn: Connection, account_id: int, line_id: int, attempt_id: int) -> Attempt:
     """One attempt of the line's campaigns, or NotFoundError."""
-    row = conn.execute(
-        select(attempts)
-        .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
-        .where(
-            attempts.c.id == attempt_id,
-            campaigns.c.account_id == account_id,
-            campaigns.c.line_id == line_id,
-        )
-    ).first()
+    row = (
+        conn.execute(
+            select(attempts)
+            .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
+            .where(
+                attempts.c.id == attempt_id,
+                campaigns.c.account_id == account_id,
+                campaigns.c.line_id == line_id,
+            )
+        ).first()
+        if storable(account_id, line_id, attempt_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_ATTEMPT(attempt=attempt_id, line=line_id))
     return _attempt(row)

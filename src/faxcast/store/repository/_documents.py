@@ -17,6 +17,7 @@ from faxcast.domain.models import (
 )
 from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
+from faxcast.store.repository._ids import storable
 from faxcast.store.tables import (
     documents,
     renditions,
@@ -52,9 +53,15 @@ def insert_document(
 
 def get_document(conn: Connection, account_id: int, document_id: int) -> Document:
     """The account's document, or NotFoundError."""
-    row = conn.execute(
-        select(documents).where(documents.c.id == document_id, documents.c.account_id == account_id)
-    ).first()
+    row = (
+        conn.execute(
+            select(documents).where(
+                documents.c.id == document_id, documents.c.account_id == account_id
+            )
+        ).first()
+        if storable(account_id, document_id)
+        else None
+    )
     if row is None:
         raise NotFoundError(codes.NO_DOCUMENT_IN_ACCOUNT(document=document_id, account=account_id))
     return _document(row)
