@@ -102,6 +102,7 @@ def test_an_id_out_of_range_is_not_found_on_every_route(svc: Services) -> None:
             ("POST", "/telephony/{account}/fax"): {"name": "Second"},
             ("PUT", "/telephony/{account}/fax/{line}/settings"): settings,
             ("POST", "/telephony/{account}/fax/{line}/campaigns"): new_campaign,
+            ("POST", "/telephony/{account}/fax/{line}/campaigns/check"): new_campaign,
         }
         failures = []
         for method, template in routes:
