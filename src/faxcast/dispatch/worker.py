@@ -21,7 +21,7 @@ from faxcast.errors import DocumentError
 from faxcast.fax.engine import Outgoing
 from faxcast.lines.base import CallResult, FaxJob, LineDrivers
 from faxcast.lines.pool import LinePool
-from faxcast.services import campaigns, outcomes
+from faxcast.services import campaigns, metrics, outcomes
 from faxcast.services.context import Services
 from faxcast.services.outcomes import Finished
 from faxcast.store import queue
@@ -116,6 +116,7 @@ class Worker:
                     lease_s=self._lease_s(),
                     most=room,
                 )
+        metrics.claimed(svc, claims)
         return claims
 
     def _lease_s(self) -> float:
@@ -188,7 +189,7 @@ class Worker:
         return Outgoing.from_file(path)
 
     def _record(self, calls: list[Finished]) -> None:
-        outcomes.record_outcomes(self.svc, calls)
+        metrics.recorded(self.svc, calls, outcomes.record_outcomes(self.svc, calls))
 
     def _unregister(self) -> None:
         with self.svc.transaction() as conn:

@@ -79,6 +79,7 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float]) -> int:
                     fax=None,
                 )
                 calls.append(Finished(claim, interrupted, row.worker_id, rand()))
+        svc.metrics.recovered(len(calls))
         record(conn, calls, policy=svc.settings.retry_policy, now=now)
         queue.prune_dead_workers(conn, dead_before=dead_before)
     return len(calls)

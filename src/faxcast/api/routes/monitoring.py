@@ -1,4 +1,4 @@
-"""Probes for the operator: unauthenticated, cheap, outside the OpenAPI document."""
+"""Probes and metrics for the operator: unauthenticated, cheap, outside the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from faxcast.api.deps import ServicesDep
 from faxcast.api.problems import Problem, problem_response
 from faxcast.i18n import codes, negotiate, translator
-from faxcast.services import health
+from faxcast.services import health, metrics
 
 NOT_READY: Final = "/problems/not-ready"
 # A probe must answer within its own timeout, even when the database hangs.
@@ -44,3 +44,10 @@ async def readyz(request: Request, svc: ServicesDep) -> Response:
             detail=t.message(problem),
         ),
     )
+
+
+@router.get("/metrics")
+def prometheus(request: Request, svc: ServicesDep) -> Response:
+    """The Prometheus exposition: this process's counters, the system's calls and queue."""
+    body, content_type = metrics.exposition(svc, request.headers.get("accept"))
+    return Response(body, media_type=content_type)
