@@ -7,6 +7,8 @@ on PostgreSQL; every exposition is read back with prometheus_client's own parser
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +35,7 @@ from faxcast.store.database import create_engine_for
 from tests import pdfs
 from tests.asgi import api_client
 
+DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "faxcast.json"
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 HEALTHY = "01 23 45 67 89"
 DROPPED = "01 23 45 02 22"  # drops during page 2: page 1, then page 2 on a retry
@@ -229,6 +232,25 @@ def test_the_exposition_parses_as_openmetrics_when_asked(site: Site) -> None:
     assert families["faxcast_dispatch_lag_seconds"].type == "histogram"
     assert families["faxcast_queue_depth"].type == "gauge"
     assert families["faxcast_calls_in_progress"].type == "gauge"
+
+
+def test_the_grafana_dashboard_asks_only_for_exposed_metrics(site: Site) -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    asked = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for expr in exprs
+        for name in re.findall(r"faxcast_[a-z_]+", expr)
+    }
+    exposition = site.http.get("/metrics").text
+    # prometheus_client's `_created` gauges (a counter's start time) are not worth a panel.
+    exposed = {
+        family.name
+        for family in text_string_to_metric_families(exposition)
+        if not family.name.endswith("_created")
+    }
+
+    assert asked == exposed  # and the dashboard shows every one
 
 
 def test_each_services_counts_apart() -> None:
