@@ -79,7 +79,7 @@ class Metrics:
         )
 
     def recovered(self, claims: int) -> None:
-        """Count claims that recovery closed as interrupted."""
+        """Count claims recovery closes as interrupted (as it writes them, before its commit)."""
         self.claims_recovered.inc(claims)
 
     def record_retried(self) -> None:
