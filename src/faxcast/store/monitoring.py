@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, func, select
 
 from faxcast.domain.campaign import CampaignState
 from faxcast.domain.recipient import RecipientState
@@ -41,25 +41,34 @@ class DueTime:
 
 
 def queue_depth(conn: Connection, *, now: datetime) -> QueueDepth:
-    """Count pending recipients of running and scheduled campaigns, by campaign state."""
+    """Count pending recipients of running and scheduled campaigns.
+
+    Three counts per campaign, each a range of the claim index (campaign, state, due time), so
+    the cost grows with the recipients counted, never with the history of finished campaigns.
+    """
+    pending = (recipients.c.campaign_id == campaigns.c.id) & (
+        recipients.c.state == RecipientState.PENDING.value
+    )
+
+    def count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+        return select(func.count()).where(pending, *where).scalar_subquery()
+
     due_at = recipients.c.due_at
     rows = conn.execute(
         select(
             campaigns.c.state,
-            func.count(case(((due_at.is_(None)) | (due_at <= now), 1))),
-            func.count(case((due_at > now, 1))),
-        )
-        # Campaigns by their (state, send_at) index, then each one's (campaign, state) range.
-        .select_from(campaigns.join(recipients, recipients.c.campaign_id == campaigns.c.id))
-        .where(
-            campaigns.c.state.in_([CampaignState.RUNNING.value, CampaignState.SCHEDULED.value]),
-            recipients.c.state == RecipientState.PENDING.value,
-        )
-        .group_by(campaigns.c.state)
+            count(due_at.is_(None)),
+            count(due_at <= now),
+            count(due_at > now),
+        ).where(campaigns.c.state.in_([CampaignState.RUNNING.value, CampaignState.SCHEDULED.value]))
     ).all()
-    by_state = {state: (due, later) for state, due, later in rows}
-    due, retry_wait = by_state.get(CampaignState.RUNNING.value, (0, 0))
-    scheduled = sum(by_state.get(CampaignState.SCHEDULED.value, (0, 0)))
+    due = retry_wait = scheduled = 0
+    for state, first, retry, later in rows:
+        if state == CampaignState.RUNNING.value:
+            due += first + retry
+            retry_wait += later
+        else:  # a scheduled campaign's recipients all wait for its time
+            scheduled += first + retry + later
     return QueueDepth(due=due, retry_wait=retry_wait, scheduled=scheduled)
 
 
