@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 import click
+import prometheus_client
 import uvicorn
 
 from faxcast.bootstrap import line_drivers
@@ -87,10 +88,20 @@ class _Server(uvicorn.Server):
 
 
 @click.command()
+@click.option(
+    "--metrics-port",
+    type=int,
+    help="Serve this worker's Prometheus metrics at FAXCAST_HOST on this port (/metrics).",
+)
 @pass_state
-def worker(state: CliState) -> None:
+def worker(state: CliState, metrics_port: int | None) -> None:
     """Place the calls of running campaigns (many may share one PostgreSQL database)."""
     svc = state.services
+    if metrics_port is not None:
+        # The process's counters only: the server's /metrics reads the queue for everyone.
+        prometheus_client.start_http_server(
+            metrics_port, addr=svc.settings.host, registry=svc.metrics.registry
+        )
 
     async def main() -> None:
         stop = asyncio.Event()

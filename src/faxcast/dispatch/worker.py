@@ -23,7 +23,7 @@ from faxcast.errors import DocumentError
 from faxcast.fax.engine import Outgoing
 from faxcast.lines.base import CallResult, FaxJob, LineDrivers
 from faxcast.lines.pool import LinePool
-from faxcast.services import campaigns, outcomes
+from faxcast.services import campaigns, metrics, outcomes
 from faxcast.services.context import Services
 from faxcast.services.outcomes import HUNG_UP, Finished
 from faxcast.store import queue
@@ -235,6 +235,7 @@ class Worker:
                     lease_s=self.lease_s,
                     most=room,
                 )
+        metrics.claimed(svc, claims)
         return claims
 
     async def _call(self, claim: Claim) -> None:
@@ -318,7 +319,7 @@ class Worker:
         return Outgoing.from_file(path)
 
     def _record(self, calls: list[Finished]) -> None:
-        outcomes.record_outcomes(self.svc, calls)
+        metrics.recorded(self.svc, calls, outcomes.record_outcomes(self.svc, calls))
 
     def _record_failed(self, error: Exception, failures: int, delay_s: float) -> None:
         """A result could not be written: it is kept and tried again (the record retries)."""

@@ -1,15 +1,16 @@
-"""What every use case needs: the database, the blob store, the clock and the settings."""
+"""What every use case needs: the database, the blob store, the clock, the settings, the metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
 
 from faxcast.clock import Clock
 from faxcast.config import Settings
+from faxcast.services.metrics import Metrics
 from faxcast.store.blobs import BlobStore
 
 
@@ -21,6 +22,7 @@ class Services:
     blobs: BlobStore
     clock: Clock
     settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)  # this process's, shared by app and worker
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

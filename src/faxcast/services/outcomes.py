@@ -87,6 +87,7 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequenc
                     fax=None,
                 )
                 calls.append(Finished(claim, interrupted, row.worker_id, rand()))
+        svc.metrics.recovered(len(calls))
         record(conn, calls, policy=svc.settings.retry_policy, now=now)
         for worker_id in gone:
             queue.unregister_worker(conn, worker_id)

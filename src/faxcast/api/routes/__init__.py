@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from faxcast.api.routes import accounts, campaigns, documents, lines, received
+from faxcast.api.routes import accounts, campaigns, documents, lines, monitoring, received
 
 ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
@@ -12,4 +12,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     campaigns.router,
     received.router,
+    monitoring.router,
 )

@@ -1,0 +1,102 @@
+"""Read-only counts for monitoring, each read along an index (they run at every scrape)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, func, select
+
+from faxcast.domain.campaign import CampaignState
+from faxcast.domain.recipient import RecipientState
+from faxcast.store.tables import campaigns, lines, recipients
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """Pending recipients: due now or waiting for a retry (running campaigns), or scheduled."""
+
+    due: int
+    retry_wait: int
+    scheduled: int
+
+
+@dataclass(frozen=True)
+class LineCalls:
+    """A line's calls in progress, across every worker, and its channel limit."""
+
+    account_id: int
+    line_id: int
+    calls: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class DueTime:
+    """When a claimed recipient was due: its retry time, or its campaign's start (first call)."""
+
+    retry: bool
+    due_at: datetime
+
+
+def queue_depth(conn: Connection, *, now: datetime) -> QueueDepth:
+    """Count pending recipients of running and scheduled campaigns.
+
+    Three counts per campaign, each a range of the claim index (campaign, state, due time), so
+    the cost grows with the recipients counted, never with the history of finished campaigns.
+    """
+    pending = (recipients.c.campaign_id == campaigns.c.id) & (
+        recipients.c.state == RecipientState.PENDING.value
+    )
+
+    def count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+        return select(func.count()).where(pending, *where).scalar_subquery()
+
+    due_at = recipients.c.due_at
+    rows = conn.execute(
+        select(
+            campaigns.c.state,
+            count(due_at.is_(None)),
+            count(due_at <= now),
+            count(due_at > now),
+        ).where(campaigns.c.state.in_([CampaignState.RUNNING.value, CampaignState.SCHEDULED.value]))
+    ).all()
+    due = retry_wait = scheduled = 0
+    for state, first, retry, later in rows:
+        if state == CampaignState.RUNNING.value:
+            due += first + retry
+            retry_wait += later
+        else:  # a scheduled campaign's recipients all wait for its time
+            scheduled += first + retry + later
+    return QueueDepth(due=due, retry_wait=retry_wait, scheduled=scheduled)
+
+
+def calls_by_line(conn: Connection) -> list[LineCalls]:
+    """Every line with its calls in progress (the (line, state) index), idle lines at 0."""
+    in_call = (recipients.c.line_id == lines.c.id) & (
+        recipients.c.state == RecipientState.IN_CALL.value
+    )
+    rows = conn.execute(
+        select(lines.c.account_id, lines.c.id, func.count(recipients.c.id), lines.c.channel_limit)
+        .select_from(lines.outerjoin(recipients, in_call))
+        .group_by(lines.c.account_id, lines.c.id, lines.c.channel_limit)
+        .order_by(lines.c.id)
+    ).all()
+    return [LineCalls(*row) for row in rows]
+
+
+def due_times(conn: Connection, recipient_ids: Sequence[int]) -> dict[int, DueTime]:
+    """When each claimed recipient was due, by primary key (a claim keeps its due time)."""
+    if not recipient_ids:
+        return {}
+    rows = conn.execute(
+        select(recipients.c.id, recipients.c.due_at, campaigns.c.started_at)
+        .select_from(recipients.join(campaigns, recipients.c.campaign_id == campaigns.c.id))
+        .where(recipients.c.id.in_(list(recipient_ids)))
+    ).all()
+    return {
+        recipient_id: DueTime(retry=due_at is not None, due_at=due_at or started_at)
+        for recipient_id, due_at, started_at in rows
+        if due_at is not None or started_at is not None
+    }
