@@ -256,6 +256,7 @@ def test_a_refused_result_write_is_retried_and_the_fax_recorded_once(site: Site)
         asyncio.run(running(site, scenario))
 
     assert len(refusals) == 1
+    assert site.svc.metrics.registry.get_sample_value("faxcast_record_retries_total") == 1
     assert [(a.delivered, a.reason) for a in site.rows(attempts)] == [(True, "delivered")]
     assert [(r.state, r.worker_id) for r in site.rows(recipients)] == [("delivered", None)]
     campaign = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)

@@ -323,6 +323,7 @@ class Worker:
 
     def _record_failed(self, error: Exception, failures: int, delay_s: float) -> None:
         """A result could not be written: it is kept and tried again (the record retries)."""
+        self.svc.metrics.record_retried()
         log.warning(
             "recording a call's result failed (%s, %d times); trying again in %.2f s",
             error,
