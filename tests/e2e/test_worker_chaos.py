@@ -1,16 +1,13 @@
 """Real worker processes on PostgreSQL, one stopped (SIGTERM) and one paused (SIGSTOP) mid-call.
 
-Three `faxcast worker` processes (two calls each) share a 6-channel sandbox line in realtime
-mode (a call lasts ~20 s). While the first round of calls is on the line, one worker is told
-to stop: it drains for longer than a lease, renewing it, so nobody takes its calls. Another is
-paused for two leases: its calls are recovered, and it hangs up the moment it runs again,
-before their retry is due. From the attempts' times: never one number in two calls at once,
-never more calls than channels, every recipient delivered exactly once.
-
-What this does not cover: a process paused beyond its lease cannot hang up while paused, so
-its channels count as free from the recovery until it runs again. Here no worker has room to
-dial meanwhile (the API runs without a worker); a spare worker would put more calls on the
-line than its channels for that while (issue 13, left open).
+Three `faxcast worker` processes and the API's own worker (two calls each) share a 6-channel
+sandbox line in realtime mode (a call lasts ~20 s). While the first round of calls is on the
+line, a worker with calls is told to stop: it drains for longer than a lease, renewing it, so
+nobody takes its calls. Another, with two calls, is paused for two leases: its calls are
+recovered, yet held (their channels busy, their numbers skipped, though their retry is due)
+until it runs again, hangs up and records them, while the others have room to dial. From the
+attempts' times: never one number in two calls at once, never more calls than channels,
+every recipient delivered exactly once (issue 13).
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from faxcast.store.database import create_engine_for
-from faxcast.store.tables import attempts, recipients
+from faxcast.store.tables import attempts, recipients, workers
 from tests import pdfs
 from tests.e2e.attempts import check_one_call_at_a_time
 from tests.e2e.processes import (
@@ -61,6 +58,22 @@ def _in_call_by_worker(database_url: str) -> dict[str, int]:
     return counts
 
 
+def _line_full(database_url: str) -> dict[str, int] | None:
+    """The calls of each worker once every channel is in a call."""
+    calls = _in_call_by_worker(database_url)
+    return calls if sum(calls.values()) == CHANNELS else None
+
+
+def _worker_pids(database_url: str) -> dict[str, int]:
+    engine = create_engine_for(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(workers.c.id, workers.c.pid)).all()
+    finally:
+        engine.dispose()
+    return {row.id: row.pid for row in rows}
+
+
 def _interrupted(database_url: str) -> int:
     engine = create_engine_for(database_url)
     try:
@@ -85,8 +98,8 @@ def test_stopped_and_paused_workers_never_put_a_number_in_two_calls(
         worker_max_calls=2,
         dead_worker_s=LEASE_S,
         heartbeat_s=0.3,
-        # Longer than the pause beyond the lease: the paused worker has hung up by then.
-        retry_transfer_s=2 * PAUSE_S,
+        # Due during the pause: only the hold keeps a second call from the paused one's numbers.
+        retry_transfer_s=1,
         retry_no_fax_s=1,
         retry_busy_s=1,
         retry_no_answer_s=1,
@@ -96,10 +109,8 @@ def test_stopped_and_paused_workers_never_put_a_number_in_two_calls(
     api_log = tmp_path / "serve.log"
     port = free_port()
     with (
-        # The API alone: these three workers are the only ones to dial.
-        background(
-            "serve", "--no-worker", "--port", str(port), env=env, cwd=tmp_path, log=api_log
-        ) as server,
+        # The API dials too: a fourth worker, with room while the paused one is recovered.
+        background("serve", "--port", str(port), env=env, cwd=tmp_path, log=api_log) as server,
         contextlib.closing(Server(server, port, api_log)) as api,
     ):
         api.wait_ready()
@@ -117,32 +128,34 @@ def test_stopped_and_paused_workers_never_put_a_number_in_two_calls(
         with (
             background("worker", env=env, cwd=tmp_path, log=logs[0]) as first,
             background("worker", env=env, cwd=tmp_path, log=logs[1]) as second,
-            background("worker", env=env, cwd=tmp_path, log=logs[2]),
+            background("worker", env=env, cwd=tmp_path, log=logs[2]) as third,
         ):
             api.launch(account, line, created["id"])
-            wait_until(
-                lambda: (
-                    True
-                    if sum(_in_call_by_worker(url).values()) == CHANNELS
-                    and len(_in_call_by_worker(url)) == 3
-                    else None
-                ),
+            in_call = wait_until(
+                lambda: _line_full(url),
                 timeout=START_TIMEOUT_S,
-                what="every worker in two calls",
+                what="every channel in a call",
                 log=logs[0],
             )
-            first.send_signal(signal.SIGTERM)  # drains its two calls, ~20 s
-            os.kill(second.pid, signal.SIGSTOP)
+            # Four workers of two calls for six channels: one of the three has two calls, and
+            # another has one at least. The API's stays up, to be asked how things went.
+            pids = _worker_pids(url)
+            calls_of = {p: in_call.get(w, 0) for w, p in pids.items() if p != server.pid}
+            processes = sorted((first, second, third), key=lambda p: -calls_of.get(p.pid, 0))
+            paused, stopped = processes[0], processes[1]
+            assert (calls_of[paused.pid], calls_of.get(stopped.pid, 0) > 0) == (2, True), in_call
+            stopped.send_signal(signal.SIGTERM)  # drains its calls, ~20 s
+            os.kill(paused.pid, signal.SIGSTOP)
             try:
                 time.sleep(PAUSE_S)
                 # The draining worker kept its claims; only the paused one's were taken.
                 assert _interrupted(url) == 2, _in_call_by_worker(url)
             finally:
-                os.kill(second.pid, signal.SIGCONT)
+                os.kill(paused.pid, signal.SIGCONT)
             detail: Json = api.wait_finished(
                 account, line, created["id"], timeout=max(1.0, deadline - time.monotonic())
             )
-            assert first.wait(timeout=30) == 0
+            assert stopped.wait(timeout=30) == 0
 
     summary = detail["campaign"]
     assert (summary["state"], summary["outcome"]) == ("finished", "success"), describe(detail)

@@ -56,8 +56,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_recipient_position_index_revision() -> None:
-    assert head_revision() == "0003"
+def test_head_is_the_recipient_holds_revision() -> None:
+    assert head_revision() == "0004"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -88,6 +88,11 @@ def _recipient_indexes(engine: Engine) -> dict[str, list[str | None]]:
             str(index["name"]): index["column_names"]
             for index in inspect(conn).get_indexes("recipients")
         }
+
+
+def _recipient_columns(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {column["name"] for column in inspect(conn).get_columns("recipients")}
 
 
 def test_0002_widens_the_campaign_index_into_the_claim_order_and_back(
@@ -123,6 +128,22 @@ def test_0003_indexes_each_campaigns_list_positions_and_back(empty_engine: Engin
     ]
     downgrade(empty_engine, "0002")
     assert "ix_recipients_campaign_id_position" not in _recipient_indexes(empty_engine)
+
+
+def test_0004_adds_recipient_holds_and_their_index_and_back(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0003")
+    assert "held_until" not in _recipient_columns(empty_engine)
+    upgrade(empty_engine, "0004")
+    assert "held_until" in _recipient_columns(empty_engine)
+    assert _recipient_indexes(empty_engine)["ix_recipients_held_until_line_id"] == [
+        "held_until",
+        "line_id",
+    ]
+    downgrade(empty_engine, "0003")
+    assert "held_until" not in _recipient_columns(empty_engine)
+    assert "ix_recipients_held_until_line_id" not in _recipient_indexes(empty_engine)
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

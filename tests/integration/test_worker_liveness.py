@@ -25,8 +25,10 @@ from faxcast.clock import ManualClock
 from faxcast.config import Settings
 from faxcast.dispatch.worker import Worker, host_identity
 from faxcast.domain.campaign import SendType
-from faxcast.domain.models import Line
+from faxcast.domain.models import Claim, Line
+from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
+from faxcast.domain.retry import call_cap_s
 from faxcast.fax.result import FaxResult, T30Code
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.services import accounts, campaigns, documents, outcomes
@@ -36,7 +38,7 @@ from faxcast.services.outcomes import Finished
 from faxcast.store import queue
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
-from faxcast.store.tables import attempts, recipients, workers
+from faxcast.store.tables import attempts, lines, recipients, workers
 from faxcast.store.tables import campaigns as campaigns_table
 from tests import pdfs
 
@@ -362,3 +364,114 @@ def test_a_worker_whose_claim_was_taken_hangs_up_at_its_next_renewal(site: Site)
     assert [a.reason for a in site.rows(attempts)] == [outcomes.HUNG_UP]
     # The recipient is the other worker's to settle.
     assert [(r.state, r.worker_id) for r in site.rows(recipients)] == [("in_call", "other")]
+
+
+def _claim(site: Site, worker_id: str, most: int) -> list[Claim]:
+    """A claim on the site's line by `worker_id`, at the clock's time."""
+    with site.svc.transaction() as conn:
+        return queue.claim(
+            conn,
+            account_id=site.account_id,
+            line_id=site.line.id,
+            worker_id=worker_id,
+            now=site.clock.now(),
+            lease_s=LEASE_S,
+            most=most,
+        )
+
+
+def _recipients(site: Site) -> list[Any]:
+    return sorted(site.rows(recipients), key=lambda r: r.id)
+
+
+def _set_channels(site: Site, channels: int) -> None:
+    with site.svc.transaction() as conn:
+        conn.execute(update(lines).where(lines.c.id == site.line.id).values(channel_limit=channels))
+
+
+def _paused_and_recovered(site: Site) -> list[Claim]:
+    """Five recipients; a worker claims four, pauses past their leases, and they are recovered."""
+    site.launch(5)
+    paused = _claim(site, "paused", 4)
+    assert len(paused) == 4 == site.line.channel_limit
+    site.clock.advance(timedelta(seconds=LEASE_S + 1))
+    assert site.recover() == 4
+    return paused
+
+
+def test_a_recovered_call_holds_its_channel_and_number_until_its_longest_end(
+    site: Site,
+) -> None:
+    paused = _paused_and_recovered(site)
+    held_until = outcomes.longest_end(paused[0])
+    assert held_until == NOW + timedelta(
+        seconds=call_cap_s(paused[0].pages) + outcomes.CAP_MARGIN_S
+    )
+    assert [r.held_until for r in _recipients(site)] == [held_until] * 4 + [None]
+
+    # The paused worker may still be in its four calls: the line has no free channel.
+    assert _claim(site, "other", 4) == []
+
+    # More channels, and the recovered calls' retries due: their numbers are still held.
+    _set_channels(site, 8)
+    site.clock.set(held_until - timedelta(seconds=1))
+    assert {r.state for r in _recipients(site)[:4]} == {"pending"}
+    assert all(r.due_at < site.clock.now() for r in _recipients(site)[:4])
+    [first] = _claim(site, "other", 8)
+    assert first.recipient_id == _recipients(site)[4].id
+
+    # By its longest end the watchdog has ended every call: channels and numbers are free.
+    site.clock.set(held_until)
+    retried = _claim(site, "other", 8)
+    assert sorted(c.recipient_id for c in retried) == sorted(c.recipient_id for c in paused)
+
+
+def test_a_late_result_ends_its_calls_hold(site: Site) -> None:
+    paused = _paused_and_recovered(site)
+    delivered, hung_up, *still_held = paused
+    late = [
+        Finished(delivered, _delivered(1, site.clock.now()), "paused", 0.5),
+        Finished(
+            hung_up,
+            CallResult(
+                hung_up.claimed_at,
+                None,
+                site.clock.now(),
+                None,
+                FailureClass.TRANSFER_FAILED,
+                outcomes.HUNG_UP,
+                None,
+            ),
+            "paused",
+            0.5,
+        ),
+    ]
+    outcomes.record_outcomes(site.svc, late)
+
+    rows = {r.id: r for r in _recipients(site)}
+    assert [rows[c.recipient_id].held_until for c in paused] == [None, None] + [
+        outcomes.longest_end(c) for c in still_held
+    ]
+    assert rows[delivered.recipient_id].state == "delivered"
+    # Two calls over, two still held: two channels free, for the first call not made yet.
+    assert [c.recipient_id for c in _claim(site, "other", 4)] == [max(rows)]
+    # Once its retry is due, the hung-up call's number is free again; the held ones are not.
+    site.clock.advance(timedelta(seconds=100))
+    _set_channels(site, 8)
+    assert [c.recipient_id for c in _claim(site, "other", 8)] == [hung_up.recipient_id]
+
+
+def test_a_dead_same_host_predecessors_calls_are_not_held(site: Site) -> None:
+    site.launch(5)
+    with site.svc.transaction() as conn:
+        queue.register_worker(conn, "gone", hostname=host_identity(), pid=1, now=NOW)
+    gone = _claim(site, "gone", 4)
+    site.clock.advance(timedelta(seconds=1))
+
+    # Its process is gone: it surely stopped calling, so nothing of its calls is held.
+    assert outcomes.recover_abandoned(site.svc, rand=lambda: 0.5, gone=["gone"]) == 4
+    assert [r.held_until for r in _recipients(site)] == [None] * 5
+    assert len(_claim(site, "other", 4)) == 1  # the first call not made yet, on a free channel
+    site.clock.advance(timedelta(seconds=100))
+    retried = _claim(site, "other", 4)
+    assert sorted(c.recipient_id for c in retried) == [c.recipient_id for c in gone][:3]

@@ -17,7 +17,7 @@ from pathlib import Path
 from faxcast.dispatch.group_commit import GroupCommit
 from faxcast.domain.models import Claim, Line
 from faxcast.domain.outcome import FailureClass
-from faxcast.domain.retry import StepDown, call_cap_s, degraded_profile
+from faxcast.domain.retry import StepDown, degraded_profile
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import DocumentError
 from faxcast.fax.engine import Outgoing
@@ -29,9 +29,6 @@ from faxcast.services.outcomes import HUNG_UP, Finished
 from faxcast.store import queue
 
 log = logging.getLogger(__name__)
-
-# A call longer than its cap (DESIGN.md's watchdog) is ended, with this much slack for set-up.
-_CAP_MARGIN_S = 60.0
 
 
 class Worker:
@@ -48,10 +45,14 @@ class Worker:
     - a worker that has not renewed a claim one beat before its lease expires hangs that call
       up itself (self-fencing), so by the time others may take it, it is no longer calling.
       Its result, like any result recorded after its claim was recovered, is still written:
-      it replaces the interrupted attempt, and a delivery still settles its recipient.
+      it replaces the interrupted attempt, and a delivery still settles its recipient;
+    - a process paused longer than its lease (SIGSTOP) cannot fence itself while paused, and
+      hangs up the moment it runs again. So a call recovered because its lease expired (not a
+      dead process's) stays held: its channel busy for claims on its line, its number skipped
+      and its retry not due, until its late result is recorded or its longest end (claim time
+      + the watchdog's cap for its pages + `outcomes.CAP_MARGIN_S`), whichever comes first.
 
-    Hosts' clocks must agree to better than a beat. A process paused longer than its lease
-    (SIGSTOP) cannot fence itself while paused; it hangs up the moment it runs again.
+    Hosts' clocks must agree to better than a beat.
     """
 
     def __init__(
@@ -269,10 +270,11 @@ class Worker:
         except DocumentError as error:
             now = svc.clock.now()
             return CallResult(now, None, now, None, FailureClass.DOCUMENT, str(error), None)
+        # DESIGN.md's watchdog, counted from the claim: recovery holds the call's channel and
+        # number until then at most.
+        cap_s = (outcomes.longest_end(claim) - svc.clock.now()).total_seconds()
         try:
-            return await asyncio.wait_for(
-                self._send(claim.line, job), call_cap_s(claim.pages) + _CAP_MARGIN_S
-            )
+            return await asyncio.wait_for(self._send(claim.line, job), cap_s)
         except TimeoutError:
             now = svc.clock.now()
             return CallResult(

@@ -19,7 +19,7 @@ from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import Claim
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.recipient import RecipientState
-from faxcast.domain.retry import GiveUp, RetryDecision, RetryPolicy
+from faxcast.domain.retry import GiveUp, RetryDecision, RetryPolicy, call_cap_s
 from faxcast.lines.base import CallResult
 from faxcast.services import campaigns
 from faxcast.services.context import Services
@@ -31,6 +31,13 @@ _INSERT_ATTEMPT = insert(attempts)
 INTERRUPTED = "interrupted: the worker placing the call stopped"
 LEASE_LOST = "interrupted: the worker placing the call stopped renewing its claim on it"
 HUNG_UP = "hung up by its worker, which could not renew its claim on the call in time"
+# The watchdog's slack beyond a call's cap, for its set-up.
+CAP_MARGIN_S = 60.0
+
+
+def longest_end(claim: Claim) -> datetime:
+    """When the claim's call has ended at the latest: the worker's watchdog ends it by then."""
+    return claim.claimed_at + timedelta(seconds=call_cap_s(claim.pages) + CAP_MARGIN_S)
 
 
 @dataclass(frozen=True)
@@ -66,13 +73,13 @@ def record_outcomes(svc: Services, calls: Sequence[Finished]) -> list[RecipientS
 def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequence[str] = ()) -> int:
     """Close as interrupted the calls whose lease expired or whose worker is `gone`.
 
-    Only those: a live worker renews its leases, and hangs up a call it could not renew in
-    time before its lease expires (dispatch.worker), so none of these is still being placed.
-    The retry policy decides what comes next.
+    The retry policy decides what comes next. A call whose lease expired is held (its channel
+    and number) until its late result or its longest end: its worker may be paused mid-call.
     """
     now = svc.clock.now()
     with svc.transaction() as conn:
         calls: list[Finished] = []
+        held: list[Claim] = []
         for row in queue.abandoned_claims(conn, now=now, gone=gone):
             line = repository.get_line(conn, row.account_id, row.line_id)
             reason = INTERRUPTED if row.worker_id in gone else LEASE_LOST
@@ -87,8 +94,12 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequenc
                     fax=None,
                 )
                 calls.append(Finished(claim, interrupted, row.worker_id, rand()))
+                if row.worker_id not in gone:
+                    held.append(claim)
         svc.metrics.recovered(len(calls))
         record(conn, calls, policy=svc.settings.retry_policy, now=now)
+        for claim in held:
+            queue.hold_recovered(conn, claim.recipient_id, held_until=longest_end(claim))
         for worker_id in gone:
             queue.unregister_worker(conn, worker_id)
         queue.prune_dead_workers(
@@ -117,6 +128,8 @@ def record(
     for call, is_late in zip(calls, late, strict=True):
         if is_late:
             queue.drop_interrupted(conn, call.claim.recipient_id, started_at=call.claim.claimed_at)
+            # The call has ended: what recovery held for it is free.
+            queue.release_hold(conn, call.claim.recipient_id, held_until=longest_end(call.claim))
     conn.execute(_INSERT_ATTEMPT, [_attempt_values(call) for call in calls])
     pages = {call.claim.campaign_id: call.claim.pages for call in calls}
     moves: list[dict[str, object]] = []

@@ -120,7 +120,7 @@ def claim(
 ) -> list[Claim]:
     """Claim up to `most` due recipients of the line, within its free channels."""
     line = lock_line(conn, account_id, line_id)
-    busy: int = run(conn, "calls_on_line", {"line_id": line_id}).scalar_one()
+    busy: int = run(conn, "calls_on_line", {"line_id": line_id, "now": now}).scalar_one()
     free = min(line.channel_limit - busy, most)
     if free <= 0:
         return []
@@ -169,9 +169,7 @@ def claim(
 def _candidates(
     conn: Connection, name: str, campaign_id: int, now: datetime, most: int
 ) -> list[_Candidate]:
-    params: dict[str, object] = {"campaign_id": campaign_id, "most": most}
-    if name == "due_retries":
-        params["now"] = now
+    params = {"campaign_id": campaign_id, "most": most, "now": now}
     return [_Candidate(r.id, r.number, r.due_at) for r in run(conn, name, params)]
 
 
@@ -221,6 +219,16 @@ def drop_interrupted(conn: Connection, recipient_id: int, *, started_at: datetim
     """Remove the interrupted attempt recovery wrote for the call claimed at `started_at`."""
     params = {"recipient_id": recipient_id, "started_at": started_at}
     return run(conn, "drop_interrupted", params).rowcount
+
+
+def hold_recovered(conn: Connection, recipient_id: int, *, held_until: datetime) -> None:
+    """Keep a recovered call's channel and number (so its retry too) until `held_until`."""
+    run(conn, "hold_recovered", {"id": recipient_id, "held_until": held_until})
+
+
+def release_hold(conn: Connection, recipient_id: int, *, held_until: datetime) -> None:
+    """End the hold of the call whose hold ends at `held_until` (not a later call's)."""
+    run(conn, "release_hold", {"id": recipient_id, "held_until": held_until})
 
 
 def end_leases(conn: Connection, moves: Sequence[Mapping[str, Any]]) -> None:

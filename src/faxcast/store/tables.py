@@ -162,12 +162,17 @@ recipients = Table(
     Column("worker_id", String(36), nullable=True),
     Column("claimed_at", UtcDateTime, nullable=True),
     Column("lease_expires_at", UtcDateTime, nullable=True),
+    # A recovered call whose holder may still be calling keeps its channel and number till then.
+    Column("held_until", UtcDateTime, nullable=True),
     Column("settled_at", UtcDateTime, nullable=True),
     UniqueConstraint("campaign_id", "number"),
     # The claim order: never called (no due time) in list order, then retries by due time.
     Index(None, "campaign_id", "state", "due_at", "id"),
     Index(None, "state", "due_at"),
     Index(None, "line_id", "state"),  # a line's calls in progress, counted at every claim
+    # The holds in force, a short range at the end: a line's, counted at every claim, and the
+    # numbers every claim skips.
+    Index(None, "held_until", "line_id"),
     Index(None, "campaign_id", "position", unique=True),  # the details, a page at a time
     # One call at a time to the same number across the whole system, whatever the Python does.
     Index(

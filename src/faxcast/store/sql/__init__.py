@@ -20,13 +20,13 @@ from faxcast.store.tables import UtcDateTime
 DIALECTS = ("sqlite", "postgresql")
 _HEADER = re.compile(r"^-- ([a-z_]+) --$", re.MULTILINE)
 # Bound parameters and result columns named like this are times, stored as aware UTC.
-_TIME = re.compile(r"(_at|^now|^dead_before)$")
+_TIME = re.compile(r"(_at|_until|^now|^dead_before)$")
 _PARAM = re.compile(r"(?<!:):([a-z_]+)")
 # Lists bound as IN (...), typed: an empty list still needs its element type on PostgreSQL.
 _LIST_PARAMS: Mapping[str, Integer | String] = {"ids": Integer(), "gone_ids": String()}
 _TIME_COLUMNS = (
-    *("due_at", "first_dial_at", "claimed_at", "lease_expires_at", "settled_at"),
-    *("send_at", "created_at", "started_at", "finished_at"),
+    *("due_at", "first_dial_at", "claimed_at", "lease_expires_at", "held_until"),
+    *("settled_at", "send_at", "created_at", "started_at", "finished_at"),
     *("heartbeat_at", "answered_at", "ended_at"),
 )
 _ROWS = re.compile(r"^\s*SELECT\b|\bRETURNING\b", re.IGNORECASE)

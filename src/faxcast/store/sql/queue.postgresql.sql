@@ -17,10 +17,13 @@ SELECT * FROM lines WHERE id = :line_id AND account_id = :account_id FOR UPDATE;
 -- first_calls --
 -- A campaign's recipients never called yet (no due time), in list order, locked. Read along
 -- the claim index (campaign, state, due time, id), so it costs the same at any list size.
--- A number in a call anywhere is skipped: one call at a time to a number, system-wide.
+-- A number in a call anywhere, or held (a recovered call may still be up), is skipped: one
+-- call at a time to a number, system-wide.
 SELECT id, number, due_at FROM recipients
 WHERE campaign_id = :campaign_id AND state = 'pending' AND due_at IS NULL
-  AND number NOT IN (SELECT number FROM recipients WHERE state = 'in_call')
+  AND number NOT IN (
+    SELECT number FROM recipients WHERE state = 'in_call' OR held_until > :now
+  )
 ORDER BY due_at, id
 LIMIT :most
 FOR UPDATE SKIP LOCKED;
@@ -29,7 +32,9 @@ FOR UPDATE SKIP LOCKED;
 -- A campaign's recipients due for another call, soonest due first, locked.
 SELECT id, number, due_at FROM recipients
 WHERE campaign_id = :campaign_id AND state = 'pending' AND due_at <= :now
-  AND number NOT IN (SELECT number FROM recipients WHERE state = 'in_call')
+  AND number NOT IN (
+    SELECT number FROM recipients WHERE state = 'in_call' OR held_until > :now
+  )
 ORDER BY due_at, id
 LIMIT :most
 FOR UPDATE SKIP LOCKED;

@@ -50,8 +50,10 @@ WHERE c.state = 'running'
   );
 
 -- calls_on_line --
--- How many channels of the line are busy now.
-SELECT count(*) FROM recipients WHERE line_id = :line_id AND state = 'in_call';
+-- How many channels of the line are busy now: its calls, and the recovered calls it holds
+-- (their holders may still be calling; Worker, dispatch/worker.py).
+SELECT count(*) FROM recipients
+WHERE line_id = :line_id AND (state = 'in_call' OR held_until > :now);
 
 -- running_campaigns --
 -- The line's running campaigns, oldest first: the order their recipients are claimed in.
@@ -64,7 +66,7 @@ ORDER BY id;
 -- until :lease_expires_at. By primary key only, whatever the planner thinks of a new list.
 UPDATE recipients
 SET state = 'in_call', worker_id = :worker_id, claimed_at = :now,
-    lease_expires_at = :lease_expires_at, calls = calls + 1
+    lease_expires_at = :lease_expires_at, held_until = NULL, calls = calls + 1
 WHERE id IN :ids;
 
 -- claimed --
@@ -85,6 +87,17 @@ SET state = :state, reason = :reason, due_at = coalesce(:due_at, due_at),
     first_dial_at = :first_dial_at, pages_confirmed = :pages_confirmed,
     worker_id = NULL, claimed_at = NULL, lease_expires_at = NULL
 WHERE id = :id;
+
+-- hold_recovered --
+-- A recovered call whose holder may still be calling keeps its channel and number until
+-- :held_until (its longest possible end). Its own number held, its retry waits as well.
+UPDATE recipients SET held_until = :held_until WHERE id = :id;
+
+-- release_hold --
+-- A late result: the held call has ended. Only its own hold, which ends by :held_until; a
+-- later call's ends later.
+UPDATE recipients SET held_until = NULL
+WHERE id = :id AND held_until <= :held_until;
 
 -- delivered_recipients --
 -- Which of these recipients an earlier call already delivered (a result recorded late).

@@ -16,7 +16,9 @@ SELECT * FROM lines WHERE id = :line_id AND account_id = :account_id;
 -- As in queue.postgresql.sql, without the lock.
 SELECT id, number, due_at FROM recipients
 WHERE campaign_id = :campaign_id AND state = 'pending' AND due_at IS NULL
-  AND number NOT IN (SELECT number FROM recipients WHERE state = 'in_call')
+  AND number NOT IN (
+    SELECT number FROM recipients WHERE state = 'in_call' OR held_until > :now
+  )
 ORDER BY due_at, id
 LIMIT :most;
 
@@ -24,7 +26,9 @@ LIMIT :most;
 -- As in queue.postgresql.sql, without the lock.
 SELECT id, number, due_at FROM recipients
 WHERE campaign_id = :campaign_id AND state = 'pending' AND due_at <= :now
-  AND number NOT IN (SELECT number FROM recipients WHERE state = 'in_call')
+  AND number NOT IN (
+    SELECT number FROM recipients WHERE state = 'in_call' OR held_until > :now
+  )
 ORDER BY due_at, id
 LIMIT :most;
 
