@@ -29,6 +29,7 @@ from faxcast.domain.models import Claim, Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
+from faxcast.errors import ConflictError
 from faxcast.fax.result import FaxResult, T30Code
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.services import accounts, campaigns, documents, outcomes
@@ -424,6 +425,21 @@ def test_a_recovered_call_holds_its_channel_and_number_until_its_longest_end(
     site.clock.set(held_until)
     retried = _claim(site, "other", 8)
     assert sorted(c.recipient_id for c in retried) == sorted(c.recipient_id for c in paused)
+
+
+def test_a_campaign_with_held_calls_cannot_be_deleted_until_they_end(site: Site) -> None:
+    paused = _paused_and_recovered(site)
+    campaign_id = paused[0].campaign_id
+    stopped = campaigns.stop_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert stopped.state.value == "waiting"
+
+    with pytest.raises(ConflictError, match="4 calls may still be in progress"):
+        campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert len(_recipients(site)) == 5
+
+    site.clock.set(outcomes.longest_end(paused[0]))
+    campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert _recipients(site) == []
 
 
 def test_a_late_result_ends_its_calls_hold(site: Site) -> None:

@@ -188,6 +188,11 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         campaign.check_deletable()
+        # Its recipients' rows hold the channels and numbers of calls a paused worker may still
+        # be placing: deleting them would free those for other calls.
+        held = queue.holds_of_campaign(conn, campaign.id, now=svc.clock.now())
+        if held:
+            raise ConflictError(codes.CALLS_MAY_BE_IN_PROGRESS(name=campaign.name, count=held))
         if not repository.delete_campaign(conn, campaign):
             raise ConflictError(codes.CHANGED_MEANWHILE(name=campaign.name))
 

@@ -251,6 +251,14 @@ def count_settled(
     return campaign_of(row, pages=pages)
 
 
+def holds_of_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> int:
+    """How many of the campaign's recipients are held (a paused worker may still call them)."""
+    count: int = run(
+        conn, "holds_of_campaign", {"campaign_id": campaign_id, "now": now}
+    ).scalar_one()
+    return count
+
+
 def calls_of_campaign(conn: Connection, campaign_id: int) -> int:
     """How many of the campaign's recipients are in a call now."""
     count: int = run(conn, "calls_of_campaign", {"campaign_id": campaign_id}).scalar_one()
