@@ -8,8 +8,8 @@ from typing import Final
 from fastapi import APIRouter, Request, Response
 
 from faxcast.api.deps import ServicesDep
-from faxcast.api.problems import Problem, problem_response
-from faxcast.i18n import codes, negotiate, translator
+from faxcast.api.problems import Problem, problem_response, texts
+from faxcast.i18n import codes
 from faxcast.services import health, metrics
 
 NOT_READY: Final = "/problems/not-ready"
@@ -34,7 +34,7 @@ async def readyz(request: Request, svc: ServicesDep) -> Response:
         problem = codes.NOT_READY_DATABASE(error="TimeoutError")
     if problem is None:
         return Response("ready\n", media_type="text/plain")
-    t = translator(negotiate(request.headers.get("accept-language")))
+    t = texts(request)
     return problem_response(
         request,
         Problem(
