@@ -18,9 +18,9 @@ from faxcast.domain.numbers import (
     KeptAsDialled,
     RecipientList,
     RecipientListError,
-    decode_recipient_file,
     parse_recipients,
 )
+from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import InputError
 from faxcast.fields import Field
 from faxcast.i18n import codes

@@ -9,9 +9,9 @@ import pytest
 from faxcast.domain.numbers import (
     MAX_LISTED,
     RecipientListError,
-    decode_recipient_file,
     parse_recipients,
 )
+from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import InputError
 from faxcast.i18n import codes
 

@@ -16,8 +16,8 @@ from faxcast.config import DEFAULT_CHANNEL_LIMIT, DEFAULT_COUNTRY
 from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import Campaign, CampaignState, SendType
 from faxcast.domain.models import CampaignDetail, Line, LineKind, LineSettings
-from faxcast.domain.numbers import decode_recipient_file
 from faxcast.domain.quality import Quality
+from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import InputError
 from faxcast.i18n import codes
 from faxcast.services import accounts, campaigns

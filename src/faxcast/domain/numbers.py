@@ -7,7 +7,6 @@ each entry into E.164 with the line's country and refuses the numbers it knows c
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -181,26 +180,6 @@ class _FirstFew(Generic[T]):
         """Count one more item; whether it is among the first MAX_LISTED, for the caller to keep."""
         self.count += 1
         return len(self.first) < MAX_LISTED
-
-
-def decode_recipient_file(data: bytes) -> str:
-    """The text of a recipients file: UTF-8 (BOM or not), UTF-16 with a BOM, else Latin-1."""
-    for magic, kind in _NOT_TEXT:
-        if data.startswith(magic):
-            raise InputError(codes.FILE_IS_DOCUMENT(kind=kind()), field=Field.RECIPIENTS_FILE)
-    text = _decode(data)
-    if "\0" in text:
-        raise InputError(codes.FILE_HAS_NUL(), field=Field.RECIPIENTS_FILE)
-    # Counted without a list of every match (a binary file has millions): what deleting them
-    # removes.
-    controls = len(text) - len(text.translate(_CONTROLS))
-    # Text files have no control characters beyond a stray one; binary files decoded as Latin-1
-    # have about one in four.
-    if controls * 10 > len(text):
-        raise InputError(
-            codes.FILE_HAS_CONTROLS(count=controls, total=len(text)), field=Field.RECIPIENTS_FILE
-        )
-    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,40 +381,3 @@ def _lengths_text(lengths: tuple[int, ...]) -> Param:
     if lengths == tuple(range(lengths[0], lengths[-1] + 1)):
         return codes.LENGTHS_RANGE(first=lengths[0], last=lengths[-1])
     return OneOf(tuple(map(str, lengths)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-_NOT_TEXT: Final = (
-    (b"%PDF-", codes.KIND_PDF),
-    (b"PK\x03\x04", codes.KIND_ZIP),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", codes.KIND_OLE),
-    (b"{\\rtf", codes.KIND_RTF),
-)
-_CONTROLS: Final = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0)])
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith(codecs.BOM_UTF8):
-        encoding, name = "utf-8-sig", "UTF-8"
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Windows Notepad's "Unicode": not in the seed, but common and unambiguous with its mark.
-        encoding, name = "utf-16", "UTF-16"
-    else:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            # Windows-1252 is what "Latin-1" means on the machines that write these files; true
-            # Latin-1 takes the five bytes it leaves undefined.
-            try:
-                return data.decode("cp1252")
-            except UnicodeDecodeError:
-                return data.decode("latin-1")
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        raise InputError(
-            codes.FILE_BAD_ENCODING(encoding=name, offset=error.start),
-            field=Field.RECIPIENTS_FILE,
-        ) from None

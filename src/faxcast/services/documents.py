@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faxcast.documents import count_pdf_pages
 from faxcast.domain.models import Document
-from faxcast.domain.numbers import decode_recipient_file
+from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import DocumentError, DocumentProblem, InputError
 from faxcast.fields import Field
 from faxcast.i18n import codes

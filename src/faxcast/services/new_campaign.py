@@ -13,8 +13,9 @@ from sqlalchemy import Connection
 from faxcast.documents import render_pdf, write_tiff_f
 from faxcast.domain.campaign import SendType, validate_name, validate_send_at
 from faxcast.domain.models import Document, Line
-from faxcast.domain.numbers import RecipientListError, decode_recipient_file, parse_recipients
+from faxcast.domain.numbers import RecipientListError, parse_recipients
 from faxcast.domain.quality import Quality, Resolution
+from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import DocumentError, InputError, MultipleInputError, NotFoundError
 from faxcast.fields import Field
 from faxcast.i18n import codes

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 from faxcast.documents import count_pdf_pages
 from faxcast.domain.campaign import Campaign, SendType
 from faxcast.domain.models import Account, Line
-from faxcast.domain.numbers import RecipientListError, decode_recipient_file
+from faxcast.domain.numbers import RecipientListError
 from faxcast.domain.quality import Quality
+from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import DocumentError, InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.i18n import codes
