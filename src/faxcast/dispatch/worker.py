@@ -76,6 +76,8 @@ class Worker:
         self._ended: set[int] = set()  # calls over, results waiting to be written
         self._hung_up: set[int] = set()  # calls this worker ended because it lost their claim
         self._registered = False
+        # Set when a call's task is over (its result written): its channel may be claimed again.
+        self._wake = asyncio.Event()
         self._documents: dict[str, Outgoing] = {}
         self._results = GroupCommit(
             self._record,
@@ -104,12 +106,14 @@ class Worker:
                     log.error("the worker's lease keeper died (%r); it stops", keeper.exception())
                     self._hang_up(list(self._calls))
                     break
+                # Calls ending during the tick wake the next one; a wake that claims nothing
+                # waits for the next call to end or the poll: no spin while nothing is due.
+                self._wake.clear()
                 try:
                     await self.tick()
                 except Exception:
                     log.exception("dispatcher tick failed; trying again")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.svc.settings.worker_poll_s)
+                await self._nap(stop)
         finally:
             await self.idle()
             drained.set()
@@ -118,6 +122,20 @@ class Worker:
             await self.lines.aclose()
             if self._registered:
                 await asyncio.to_thread(self._unregister)
+
+    async def _nap(self, stop: asyncio.Event) -> None:
+        """Wait for a stop, a call's end, or the poll (work other processes create)."""
+        waits = [
+            asyncio.create_task(stop.wait(), name="wait-stop"),
+            asyncio.create_task(self._wake.wait(), name="wait-call-end"),
+        ]
+        try:
+            await asyncio.wait(
+                waits, timeout=self.svc.settings.worker_poll_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def tick(self) -> int:
         """One pass: start due campaigns, recover lost calls, start new calls."""
@@ -142,6 +160,7 @@ class Worker:
         self._lease_until.pop(recipient_id, None)
         self._ended.discard(recipient_id)
         self._hung_up.discard(recipient_id)
+        self._wake.set()
 
     async def _keep_claims(self, drained: asyncio.Event) -> None:
         """The side task that keeps the worker's claims: renew their leases, fence the late.

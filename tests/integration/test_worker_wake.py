@@ -1,0 +1,145 @@
+"""A channel freed by a call's end is claimed again at once, not on the worker's next poll.
+
+Real worker and database (SQLite and PostgreSQL), a poll far longer than the test, and a line
+whose calls last until the test ends them one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from faxcast.clock import ManualClock
+from faxcast.config import Settings
+from faxcast.dispatch.worker import Worker
+from faxcast.domain.campaign import SendType
+from faxcast.domain.quality import Quality
+from faxcast.fax.result import FaxResult, T30Code
+from faxcast.lines.base import CallResult, FaxJob, FaxLine
+from faxcast.services import accounts, campaigns, documents
+from faxcast.services.context import Services
+from faxcast.services.new_campaign import NewCampaign
+from faxcast.store.blobs import DatabaseBlobStore
+from faxcast.store.database import create_engine_for
+from tests import pdfs
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+POLL_S = 30.0  # the fallback poll: the test ends long before it comes round
+CHANNELS = 2
+RECLAIM_S = 2.0  # a freed channel is claimed again within this
+WAIT_S = 15.0
+
+
+class SignalledLine(FaxLine):
+    """Each call lasts until the test sets its number's event, then delivers."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.started: list[str] = []
+        self.ends: dict[str, asyncio.Event] = {}
+
+    async def send(self, job: FaxJob) -> CallResult:
+        self.started.append(job.number)
+        await self.ends.setdefault(job.number, asyncio.Event()).wait()
+        now = self.clock.now()
+        fax = FaxResult(
+            success=True,
+            code=T30Code.OK,
+            code_text="OK",
+            pages_total=1,
+            pages_transferred=1,
+            pages_confirmed=1,
+            bit_rate=14400,
+            ecm=False,
+            resolution=None,
+            remote_ident="far end",
+            duration_s=1.0,
+            t38=False,
+            failure=None,
+            reason="every page confirmed",
+        )
+        return CallResult(now, now, now, 200, None, "delivered", fax)
+
+    def end(self, number: str) -> None:
+        self.ends.setdefault(number, asyncio.Event()).set()
+
+    async def aclose(self) -> None:
+        """Nothing to give back."""
+
+
+class CountingWorker(Worker):
+    """The real Worker, its claim passes counted."""
+
+    ticks = 0
+
+    async def tick(self) -> int:
+        self.ticks += 1
+        return await super().tick()
+
+
+@pytest.fixture
+def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    engine = create_engine_for(database_url)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        channel_limit=CHANNELS,
+        worker_poll_s=POLL_S,
+        heartbeat_s=0.1,
+    )
+    yield Services(engine, DatabaseBlobStore(), ManualClock(NOW), settings)
+    engine.dispose()
+
+
+async def started(line: SignalledLine, count: int) -> float:
+    """Wait (bounded) until `count` calls have started; how long that took, in seconds."""
+    start = time.monotonic()
+    while len(line.started) < count:
+        if time.monotonic() - start > WAIT_S:
+            raise AssertionError(f"{len(line.started)} calls started, not {count}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+def test_a_freed_channel_is_claimed_when_the_call_ends_not_on_the_next_poll(
+    services: Services, tmp_path: Path
+) -> None:
+    asyncio.run(_reclaims(services, tmp_path))
+
+
+async def _reclaims(services: Services, tmp_path: Path) -> None:
+    clock = services.clock
+    assert isinstance(clock, ManualClock)
+    account = accounts.create_account(services, name="ACME Paris")
+    line = accounts.list_lines(services, account.id)[0]
+    pdf = documents.upload_document(services, account.id, name="a.pdf", data=pdfs.text_pdf())
+    numbers = ",".join(f"01 23 45 67 {n:02d}" for n in range(CHANNELS + 2))
+    new = NewCampaign("Relance", pdf.id, Quality.HIGH, SendType.MANUAL, None, numbers)
+    created = campaigns.create_campaign(services, account.id, line.id, new)
+    campaigns.launch_campaign(services, account.id, line.id, created.id)
+    fax_line = SignalledLine(clock)
+    worker = CountingWorker(services, lambda _: fax_line, cache_dir=tmp_path / "cache")
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await started(fax_line, CHANNELS)
+        assert len(fax_line.started) == CHANNELS  # the line's channels bound the claims
+        for busy in range(CHANNELS, CHANNELS + 2):
+            clock.advance(timedelta(seconds=1))
+            fax_line.end(fax_line.started[busy - CHANNELS])
+            assert await started(fax_line, busy + 1) < RECLAIM_S
+        # Nothing is due any more: the last calls' ends wake a pass each at most, then it rests.
+        for number in fax_line.started[CHANNELS:]:
+            fax_line.end(number)
+        await asyncio.sleep(0.5)
+        assert worker.ticks <= 1 + len(fax_line.started)
+    finally:
+        stop.set()
+        for number in list(fax_line.started):
+            fax_line.end(number)
+        await asyncio.wait_for(task, WAIT_S)
