@@ -188,7 +188,14 @@ class Worker:
             log.warning("could not renew the leases of %d calls: %s", len(held), error)
             return
         until = now + timedelta(seconds=self.lease_s)
-        lost = [recipient_id for recipient_id in held if recipient_id not in renewed]
+        # A call whose result was written (or is being written) while renewing is over, not lost.
+        lost = [
+            recipient_id
+            for recipient_id in held
+            if recipient_id not in renewed
+            and recipient_id in self._calls
+            and recipient_id not in self._ended
+        ]
         for recipient_id in renewed:
             if recipient_id in self._lease_until:
                 self._lease_until[recipient_id] = until
