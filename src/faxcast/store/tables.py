@@ -166,7 +166,7 @@ recipients = Table(
     Column("held_until", UtcDateTime, nullable=True),
     Column("settled_at", UtcDateTime, nullable=True),
     UniqueConstraint("campaign_id", "number"),
-    # The claim order: never called (no due time) in list order, then retries by due time.
+    # The claim reads: never called (no due time) in list order, and retries by due time.
     Index(None, "campaign_id", "state", "due_at", "id"),
     Index(None, "state", "due_at"),
     Index(None, "line_id", "state"),  # a line's calls in progress, counted at every claim

@@ -51,12 +51,13 @@ WHERE c.state = 'running'
 
 -- calls_on_line --
 -- How many channels of the line are busy now: its calls, and the recovered calls it holds
--- (their holders may still be calling; Worker, dispatch/worker.py).
-SELECT count(*) FROM recipients
+-- (their holders may still be calling; Worker, dispatch/worker.py); and how many of those are
+-- retries (a due time: the recipient was called before), for the retries' share in a claim.
+SELECT count(*) AS calls, count(due_at) AS retries FROM recipients
 WHERE line_id = :line_id AND (state = 'in_call' OR held_until > :now);
 
 -- running_campaigns --
--- The line's running campaigns, oldest first: the order their recipients are claimed in.
+-- The line's running campaigns, oldest first: the order their first calls are claimed in.
 SELECT id FROM campaigns
 WHERE account_id = :account_id AND line_id = :line_id AND state = 'running'
 ORDER BY id;
