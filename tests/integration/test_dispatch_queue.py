@@ -340,6 +340,59 @@ def test_a_due_retry_gets_a_channel_while_first_calls_wait(svc: Services) -> Non
     assert retry[0].history.dials == 1
 
 
+def test_a_busy_number_gets_all_its_dials_while_the_first_pass_outlasts_the_kill_time(
+    database_url: str, tmp_path: Path
+) -> None:
+    # DESIGN.md's case scaled down: one-minute calls on 2 channels, a busy number redialled
+    # after a minute, a 25-minute kill time, and a first pass of over an hour. Three busy
+    # numbers take turns on the retries' one channel, so each waits for it too.
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, retry_busy_s=60, kill_time_s=25 * 60
+    )
+    engine = create_engine_for(database_url)
+    svc = Services(engine, DatabaseBlobStore(), ManualClock(NOW), settings)
+    account = accounts.create_account(svc, name="Long pass")
+    line = accounts.list_lines(svc, account.id)[0]
+    accounts.update_line(
+        svc, account.id, line.id, LineSettings("Two", LineKind.SANDBOX, "FR", "", "", 2)
+    )
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    busy = [f"01 23 45 44 0{n}" for n in range(3)]
+    others = [f"01 23 46 {n // 100:02d} {n % 100:02d}" for n in range(80)]
+    campaign_id = _run(svc, account.id, line.id, pdf.id, busy + others)
+    busy_numbers = {e164(n) for n in busy}
+
+    def ended(claim: Claim, now: datetime) -> Finished:
+        if claim.number in busy_numbers:
+            result = CallResult(claim.claimed_at, None, now, 486, FailureClass.BUSY, "busy", None)
+            return Finished(claim, result, "worker-1", 0.5)
+        return _delivered(claim)
+
+    now, in_call, last_first_call = NOW, list[Claim](), NOW
+    for _ in range(300):  # the campaign takes about 90 one-minute rounds
+        with svc.transaction() as conn:
+            record(conn, [ended(c, now) for c in in_call], policy=settings.retry_policy, now=now)
+        in_call = _claim(svc, line, 2, now)
+        if not in_call:
+            break
+        if any(c.due_at is None for c in in_call):
+            last_first_call = now
+        now += timedelta(minutes=1)
+    with svc.transaction() as conn:
+        rows = conn.execute(
+            select(recipients.c.state, recipients.c.dials, recipients.c.reason).where(
+                recipients.c.campaign_id == campaign_id,
+                recipients.c.number.in_(busy_numbers),
+            )
+        ).all()
+    engine.dispose()
+
+    assert not in_call, "the campaign did not finish"
+    assert last_first_call - NOW > timedelta(minutes=25)
+    assert [(row.state, row.dials) for row in rows] == [("failed", 12)] * 3
+    assert all(row.reason.startswith("busy or no answer after 12 dials") for row in rows)
+
+
 def e164(national: str) -> str:
     return "+33" + national.replace(" ", "")[1:]
 

@@ -202,9 +202,11 @@ def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
                 no_fax=row.no_fax,
                 first_dial_at=row.first_dial_at,
                 pages_confirmed=row.pages_confirmed,
+                waited_s=row.waited_s,
             ),
             line=line,
             claimed_at=row.claimed_at,
+            due_at=row.due_at,
         )
         for row in run(conn, "claimed", {"ids": ids})
     ]

@@ -158,6 +158,8 @@ recipients = Table(
     Column("no_fax", Integer, nullable=False, server_default="0"),
     Column("pages_confirmed", Integer, nullable=False, server_default="0"),
     Column("first_dial_at", UtcDateTime, nullable=True),
+    # How long its retries waited, due, before they were called: the kill time skips it.
+    Column("waited_s", Float, nullable=False, server_default="0"),
     Column("reason", Text, nullable=True),
     Column("worker_id", String(36), nullable=True),
     Column("claimed_at", UtcDateTime, nullable=True),

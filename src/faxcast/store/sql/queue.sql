@@ -85,7 +85,7 @@ ORDER BY r.id;
 UPDATE recipients
 SET state = :state, reason = :reason, due_at = coalesce(:due_at, due_at),
     settled_at = :settled_at, dials = :dials, tries = :tries, no_fax = :no_fax,
-    first_dial_at = :first_dial_at, pages_confirmed = :pages_confirmed,
+    first_dial_at = :first_dial_at, pages_confirmed = :pages_confirmed, waited_s = :waited_s,
     worker_id = NULL, claimed_at = NULL, lease_expires_at = NULL
 WHERE id = :id;
 
