@@ -6,6 +6,7 @@ Each function runs in the caller's transaction; what a statement does is said be
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -144,12 +145,13 @@ def claim(
         ),
         key=lambda c: (c.due_at or now, c.id),
     )[:wanted]
-    # Fair shares, so a busy number gets its dials within the kill time however long the
-    # first pass: due retries may hold up to half the line's channels (rounded up, so even a
-    # one-channel line redials), its calls that are retries counted, soonest due first; first
-    # calls take the other channels in list order; a share one side leaves unused goes to
-    # the other. One call at a time to a number: a number already chosen is passed over.
-    retry_share = -(-line.channel_limit // 2) - on_line.retries
+    # The claim rule, fair to retries so that a busy number gets its dials within the kill
+    # time however long the first pass: due retries may hold up to half the line's channels,
+    # rounded up (a one-channel line still redials), the line's calls that are retries
+    # counted, and take them soonest due first; first calls take the rest in list order;
+    # channels one side leaves unused go to the other. One call at a time to a number: the
+    # statements skip numbers in a call, and a number chosen once is passed over.
+    retry_share = math.ceil(line.channel_limit / 2) - on_line.retries
     chosen: dict[str, int] = {}
     _choose(chosen, due_retries, min(free, retry_share))
     _choose(chosen, first_calls, free)
