@@ -278,39 +278,119 @@ def test_a_batch_that_settles_the_last_recipients_finishes_the_campaign(svc: Ser
     assert _states(svc, campaign_id)[unallocated.number] == ("failed", None)
 
 
-def test_claims_take_every_first_call_in_list_order_before_any_retry(svc: Services) -> None:
-    # Two running campaigns on one line, each with a busy number that gets a retry.
+def test_due_retries_share_the_channels_with_first_calls(svc: Services) -> None:
+    # Two running campaigns on one line of 4 channels, three busy numbers that get retries.
     account = accounts.create_account(svc, name="Order")
     line = accounts.list_lines(svc, account.id)[0]
     pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
     lists = {
         "older": ["01 23 45 11 01", "01 23 45 11 02", "01 23 45 11 03"],
-        "newer": ["01 23 45 22 01", "01 23 45 22 02"],
+        "newer": ["01 23 45 22 01", "01 23 45 22 02", "01 23 45 22 03"],
     }
-    for numbers in lists.values():
-        _run(svc, account.id, line.id, pdf.id, numbers)
+    for listed in lists.values():
+        _run(svc, account.id, line.id, pdf.id, listed)
+    older, newer = ([e164(n) for n in listed] for listed in lists.values())
 
     def record_at(calls: list[Finished], now: datetime) -> None:
         with svc.transaction() as conn:
             record(conn, calls, policy=svc.settings.retry_policy, now=now)
 
-    older_first = _claim(svc, line, 1)
-    assert [c.number for c in older_first] == [e164(lists["older"][0])]
-    taken = _claim(svc, line, 3)
-    # First calls across the line's campaigns, in list order (the older campaign's first).
-    assert [c.number for c in taken] == [e164(n) for n in lists["older"][1:] + lists["newer"][:1]]
-    newer_first = taken[-1]
-    record_at([_failed(newer_first, FailureClass.BUSY, 486), *map(_delivered, taken[:-1])], NOW)
-    # The older campaign's busy number fails a minute later: its retry is due a minute later.
-    record_at([_failed(older_first[0], FailureClass.BUSY, 486)], NOW + timedelta(minutes=1))
+    def numbers(claims: list[Claim]) -> list[str]:
+        return [c.number for c in claims]
 
-    # One free channel at a time, long after both retries are due.
+    older_first = _claim(svc, line, 1)
+    assert numbers(older_first) == older[:1]
+    taken = _claim(svc, line, 3)
+    # No retry is due yet: first calls across the line's campaigns, in list order.
+    assert numbers(taken) == older[1:] + newer[:1]
+    busy = {c.number: c for c in older_first + taken}
+    record_at([_failed(busy[newer[0]], FailureClass.BUSY, 486)], NOW)
+    # The older campaign's busy numbers fail later: their retries are due later.
+    record_at([_failed(busy[older[0]], FailureClass.BUSY, 486)], NOW + timedelta(minutes=1))
+    record_at([_failed(busy[older[1]], FailureClass.BUSY, 486)], NOW + timedelta(minutes=2))
+    record_at([_delivered(busy[older[2]])], NOW + timedelta(minutes=2))
+
+    # Long after the three retries are due, with two first calls still waiting.
     later = NOW + timedelta(hours=1)
-    assert [_claim(svc, line, 1, later)[0].number for _ in range(3)] == [
-        e164(lists["newer"][1]),  # the last first call, before any retry
-        e164(lists["newer"][0]),  # then the retry due first...
-        e164(lists["older"][0]),  # ...before the one due a minute later, listed first or not
-    ]
+    # Retries take up to half the channels, soonest due first (listed first or not); first
+    # calls fill the rest in list order; the third retry waits.
+    first_claim = _claim(svc, line, 3, later)
+    assert numbers(first_claim) == [older[0], newer[0], newer[1]]
+    # Two retries are in a call: the next channel goes to the last first call, not a retry.
+    assert numbers(_claim(svc, line, 1, later)) == newer[2:]
+    # A first call ends and none is left: the retry takes the channel first calls leave.
+    record_at([_delivered(c) for c in first_claim if c.number == newer[1]], later)
+    assert numbers(_claim(svc, line, 1, later)) == older[1:2]
+
+
+def test_a_due_retry_gets_a_channel_while_first_calls_wait(svc: Services) -> None:
+    numbers = [f"01 23 45 33 {n:02d}" for n in range(10)]
+    account = accounts.create_account(svc, name="Busy line")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    _run(svc, account.id, line.id, pdf.id, numbers)
+    busy = _claim(svc, line, 4)[0]
+    with svc.transaction() as conn:
+        policy = svc.settings.retry_policy
+        record(conn, [_failed(busy, FailureClass.BUSY, 486)], policy=policy, now=NOW)
+
+    # Three calls are still up and six first calls wait: the one free channel goes to the retry.
+    retry = _claim(svc, line, 4, NOW + timedelta(hours=1))
+    assert [c.number for c in retry] == [busy.number]
+    assert retry[0].history.dials == 1
+
+
+def test_a_busy_number_gets_all_its_dials_while_the_first_pass_outlasts_the_kill_time(
+    database_url: str, tmp_path: Path
+) -> None:
+    # DESIGN.md's case scaled down: one-minute calls on 2 channels, a busy number redialled
+    # after a minute, a 25-minute kill time, and a first pass of over an hour. Three busy
+    # numbers take turns on the retries' one channel, so each waits for it too.
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, retry_busy_s=60, kill_time_s=25 * 60
+    )
+    engine = create_engine_for(database_url)
+    svc = Services(engine, DatabaseBlobStore(), ManualClock(NOW), settings)
+    account = accounts.create_account(svc, name="Long pass")
+    line = accounts.list_lines(svc, account.id)[0]
+    accounts.update_line(
+        svc, account.id, line.id, LineSettings("Two", LineKind.SANDBOX, "FR", "", "", 2)
+    )
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    busy = [f"01 23 45 44 0{n}" for n in range(3)]
+    others = [f"01 23 46 {n // 100:02d} {n % 100:02d}" for n in range(80)]
+    campaign_id = _run(svc, account.id, line.id, pdf.id, busy + others)
+    busy_numbers = {e164(n) for n in busy}
+
+    def ended(claim: Claim, now: datetime) -> Finished:
+        if claim.number in busy_numbers:
+            result = CallResult(claim.claimed_at, None, now, 486, FailureClass.BUSY, "busy", None)
+            return Finished(claim, result, "worker-1", 0.5)
+        return _delivered(claim)
+
+    now, in_call, last_first_call = NOW, list[Claim](), NOW
+    for _ in range(300):  # the campaign takes about 90 one-minute rounds
+        with svc.transaction() as conn:
+            record(conn, [ended(c, now) for c in in_call], policy=settings.retry_policy, now=now)
+        in_call = _claim(svc, line, 2, now)
+        if not in_call:
+            break
+        if any(c.due_at is None for c in in_call):
+            last_first_call = now
+        now += timedelta(minutes=1)
+    with svc.transaction() as conn:
+        rows = conn.execute(
+            select(recipients.c.state, recipients.c.dials, recipients.c.reason).where(
+                recipients.c.campaign_id == campaign_id,
+                recipients.c.number.in_(busy_numbers),
+            )
+        ).all()
+    engine.dispose()
+
+    assert not in_call, "the campaign did not finish"
+    assert last_first_call - NOW > timedelta(minutes=25)
+    assert [(row.state, row.dials) for row in rows] == [("failed", 12)] * 3
+    assert all(row.reason.startswith("busy or no answer after 12 dials") for row in rows)
 
 
 def e164(national: str) -> str:

@@ -56,8 +56,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_recipient_holds_revision() -> None:
-    assert head_revision() == "0004"
+def test_head_is_the_recipient_waited_revision() -> None:
+    assert head_revision() == "0005"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -144,6 +144,15 @@ def test_0004_adds_recipient_holds_and_their_index_and_back(empty_engine: Engine
     assert "ix_recipients_held_until_line_id" not in _recipient_indexes(empty_engine)
     upgrade(empty_engine)
     assert current_revision(empty_engine) == head_revision()
+
+
+def test_0005_adds_the_time_retries_waited_and_back(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0004")
+    assert "waited_s" not in _recipient_columns(empty_engine)
+    upgrade(empty_engine, "0005")
+    assert "waited_s" in _recipient_columns(empty_engine)
+    downgrade(empty_engine, "0004")
+    assert "waited_s" not in _recipient_columns(empty_engine)
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

@@ -152,6 +152,33 @@ def test_kill_time_counts_from_the_first_dial() -> None:
     assert "kill time" in _give_up(decide(kill_at + timedelta(hours=1))).reason
 
 
+def test_a_retry_dialed_after_its_due_time_adds_the_wait_to_the_history() -> None:
+    first = RecipientHistory().after(F.BUSY, dialed_at=T0)
+    due = T0 + timedelta(minutes=3)
+    second = first.after(F.BUSY, dialed_at=due + timedelta(hours=2), due_at=due)
+    on_time = second.after(F.BUSY, dialed_at=NOW, due_at=NOW)
+
+    assert first.waited_s == 0
+    assert second.waited_s == 2 * 3600
+    assert on_time.waited_s == 2 * 3600
+    assert second.first_dial_at == T0
+
+
+def test_the_kill_time_skips_the_time_retries_waited_for_a_channel() -> None:
+    # Dialed at T0, then again 4 h later after waiting 3 h 50 min behind other calls.
+    due = T0 + timedelta(minutes=10)
+    history = _history(F.BUSY).after(
+        F.BUSY, dialed_at=due + timedelta(hours=3, minutes=50), due_at=due
+    )
+    now = T0 + timedelta(hours=4)
+
+    assert _retry(POLICY.decide(history, F.BUSY, now=now, rand=0.0)).at < now + timedelta(minutes=3)
+    # 3 h of eligible time later, the kill time is reached all the same.
+    late = now + timedelta(hours=3) - timedelta(minutes=10) - timedelta(seconds=135)
+    assert "kill time" in _give_up(POLICY.decide(history, F.BUSY, now=late, rand=0.0)).reason
+    assert _retry(POLICY.decide(history, F.BUSY, now=late - timedelta(seconds=1), rand=0.0))
+
+
 def test_step_down_sequence() -> None:
     assert [StepDown.after(n) for n in range(5)] == [
         StepDown(Modem.V17, ecm_toggled=False, t38_allowed=True),
@@ -255,6 +282,7 @@ histories = st.builds(
     no_fax=st.integers(min_value=0, max_value=3),
     first_dial_at=st.just(T0),
     pages_confirmed=st.integers(min_value=0, max_value=20),
+    waited_s=st.floats(min_value=0, max_value=24 * 3600),
 )
 unit_interval = st.floats(min_value=0.0, max_value=1.0, exclude_max=True)
 
@@ -275,7 +303,7 @@ def test_waits_stay_within_the_jitter_and_before_the_kill_time(
     if isinstance(decision, Retry):
         base = BASE_WAIT_S[failure]
         assert base * 0.75 - 1e-6 <= _wait_s(decision, now) <= base * 1.25 + 1e-6
-        assert decision.at < T0 + timedelta(hours=3)
+        assert decision.at < T0 + timedelta(hours=3, seconds=history.waited_s)
         assert decision.resume_page == history.pages_confirmed
     else:
         assert decision.campaign_error == (failure is F.DOCUMENT)
@@ -315,5 +343,31 @@ def test_a_recipient_always_gives_up_by_the_kill_time(
             break
         assert decision.at < T0 + timedelta(hours=3)
         now = decision.at
+    else:
+        pytest.fail(f"still retrying at {now} after 1000 calls")
+
+
+@given(
+    failures=st.lists(st.sampled_from(RETRYABLE), min_size=1, max_size=8),
+    lags_s=st.lists(st.integers(min_value=0, max_value=6 * 3600), min_size=1, max_size=8),
+)
+def test_the_kill_time_counts_only_eligible_time_however_long_retries_wait(
+    failures: list[FailureClass], lags_s: list[int]
+) -> None:
+    """Each retry is dialed some time after it is due: it still ends within 3 h of eligible time."""
+    history, now, due_at, waited_s = RecipientHistory(), T0, None, 0
+    calls = zip(cycle(failures), cycle(lags_s), strict=False)
+    for failure, lag_s in islice(calls, 1000):
+        history = history.after(failure, dialed_at=now, due_at=due_at)
+        decision = POLICY.decide(history, failure, now=now, rand=0.5)
+        if isinstance(decision, GiveUp):
+            break
+        assert history.waited_s == waited_s
+        assert decision.at - timedelta(seconds=waited_s) < T0 + timedelta(hours=3)
+        due_at, now, waited_s = (
+            decision.at,
+            decision.at + timedelta(seconds=lag_s),
+            waited_s + lag_s,
+        )
     else:
         pytest.fail(f"still retrying at {now} after 1000 calls")

@@ -184,3 +184,4 @@ class Claim:
     history: RecipientHistory
     line: Line
     claimed_at: datetime
+    due_at: datetime | None = None  # when the call was due; None for a first call

@@ -55,25 +55,37 @@ def degraded_profile(profile: FaxProfile, step: StepDown) -> FaxProfile:
 
 @dataclass(frozen=True)
 class RecipientHistory:
-    """A recipient's failed calls so far, the one just ended included."""
+    """A recipient's failed calls so far, the one just ended included.
+
+    `waited_s` is how long its retries waited, due, before they were called: the kill time
+    does not count it.
+    """
 
     dials: int = 0
     tries: int = 0
     no_fax: int = 0
     first_dial_at: datetime | None = None
     pages_confirmed: int = 0
+    waited_s: float = 0.0
 
     def after(
-        self, failure: FailureClass, *, dialed_at: datetime, pages_confirmed: int = 0
+        self,
+        failure: FailureClass,
+        *,
+        dialed_at: datetime,
+        due_at: datetime | None = None,
+        pages_confirmed: int = 0,
     ) -> RecipientHistory:
-        """This history plus one failed call dialed at `dialed_at` that confirmed some pages."""
+        """This history plus one failed call dialed at `dialed_at`, due at `due_at` if a retry."""
         # What each class counts as (DESIGN.md table); congestion is not the recipient's fault.
+        waited = dialed_at - due_at if due_at is not None else timedelta(0)
         return RecipientHistory(
             dials=self.dials + int(failure in (FailureClass.BUSY, FailureClass.NO_ANSWER)),
             tries=self.tries + int(failure is FailureClass.TRANSFER_FAILED),
             no_fax=self.no_fax + int(failure is FailureClass.NO_FAX),
             first_dial_at=self.first_dial_at or dialed_at,
             pages_confirmed=self.pages_confirmed + pages_confirmed,
+            waited_s=self.waited_s + max(0.0, waited.total_seconds()),
         )
 
 
@@ -175,7 +187,11 @@ class RetryPolicy:
 
         wait_s = self.base_wait_s(failure) * (1 - self.jitter + 2 * self.jitter * rand)
         at = now + timedelta(seconds=wait_s)
-        kill_at = (history.first_dial_at or now) + timedelta(seconds=self.kill_time_s)
+        # The kill time counts the time the recipient was eligible since its first dial, not
+        # the time its due retries waited behind other calls for a channel.
+        kill_at = (history.first_dial_at or now) + timedelta(
+            seconds=self.kill_time_s + history.waited_s
+        )
         if at >= kill_at:
             return GiveUp(
                 f"not delivered within {_duration(self.kill_time_s)} of the first dial (kill time)"

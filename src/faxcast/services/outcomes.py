@@ -244,6 +244,7 @@ def _next_step(
         history = claim.history.after(
             failure,
             dialed_at=claim.claimed_at,
+            due_at=claim.due_at,
             pages_confirmed=max(0, confirmed - claim.history.pages_confirmed),
         )
         if campaign_state is CampaignState.ERROR:
@@ -265,6 +266,7 @@ def _next_step(
         no_fax=history.no_fax,
         first_dial_at=history.first_dial_at,
         pages_confirmed=history.pages_confirmed,
+        waited_s=history.waited_s,
     )
     return state, values, campaign_error
 

@@ -6,6 +6,7 @@ Each function runs in the caller's transaction; what a statement does is said be
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -120,16 +121,15 @@ def claim(
 ) -> list[Claim]:
     """Claim up to `most` due recipients of the line, within its free channels."""
     line = lock_line(conn, account_id, line_id)
-    busy: int = run(conn, "calls_on_line", {"line_id": line_id, "now": now}).scalar_one()
-    free = min(line.channel_limit - busy, most)
+    on_line = run(conn, "calls_on_line", {"line_id": line_id, "now": now}).one()
+    free = min(line.channel_limit - on_line.calls, most)
     if free <= 0:
         return []
     running = run(conn, "running_campaigns", {"account_id": account_id, "line_id": line_id})
     campaign_ids = list(running.scalars())
     # Twice as many as free: the same number may be due in two campaigns of the line.
     wanted = free * 2
-    # Everyone's first call before anyone's retry (in list order), then retries by due time.
-    candidates = sorted(
+    first_calls = sorted(
         (
             c
             for campaign_id in campaign_ids
@@ -137,19 +137,25 @@ def claim(
         ),
         key=lambda c: c.id,
     )[:wanted]
-    if len(candidates) < wanted:
-        retries = (
+    due_retries = sorted(
+        (
             c
             for campaign_id in campaign_ids
             for c in _candidates(conn, "due_retries", campaign_id, now, wanted)
-        )
-        candidates += sorted(retries, key=lambda c: (c.due_at or now, c.id))[
-            : wanted - len(candidates)
-        ]
+        ),
+        key=lambda c: (c.due_at or now, c.id),
+    )[:wanted]
+    # The claim rule, fair to retries so that a busy number gets its dials within the kill
+    # time however long the first pass: due retries may hold up to half the line's channels,
+    # rounded up (a one-channel line still redials), the line's calls that are retries
+    # counted, and take them soonest due first; first calls take the rest in list order;
+    # channels one side leaves unused go to the other. One call at a time to a number: the
+    # statements skip numbers in a call, and a number chosen once is passed over.
+    retry_share = math.ceil(line.channel_limit / 2) - on_line.retries
     chosen: dict[str, int] = {}
-    for candidate in candidates:
-        if len(chosen) < free:
-            chosen.setdefault(candidate.number, candidate.id)
+    _choose(chosen, due_retries, min(free, retry_share))
+    _choose(chosen, first_calls, free)
+    _choose(chosen, due_retries, free)
     if not chosen:
         return []
     ids = list(chosen.values())
@@ -164,6 +170,14 @@ def claim(
         },
     )
     return claimed(conn, line, ids)
+
+
+def _choose(chosen: dict[str, int], candidates: Sequence[_Candidate], up_to: int) -> None:
+    """Add candidates to `chosen` (by number) until it holds `up_to` or they run out."""
+    for candidate in candidates:
+        if len(chosen) >= up_to:
+            return
+        chosen.setdefault(candidate.number, candidate.id)
 
 
 def _candidates(
@@ -190,9 +204,11 @@ def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
                 no_fax=row.no_fax,
                 first_dial_at=row.first_dial_at,
                 pages_confirmed=row.pages_confirmed,
+                waited_s=row.waited_s,
             ),
             line=line,
             claimed_at=row.claimed_at,
+            due_at=row.due_at,
         )
         for row in run(conn, "claimed", {"ids": ids})
     ]

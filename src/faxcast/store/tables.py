@@ -158,6 +158,8 @@ recipients = Table(
     Column("no_fax", Integer, nullable=False, server_default="0"),
     Column("pages_confirmed", Integer, nullable=False, server_default="0"),
     Column("first_dial_at", UtcDateTime, nullable=True),
+    # How long its retries waited, due, before they were called: the kill time skips it.
+    Column("waited_s", Float, nullable=False, server_default="0"),
     Column("reason", Text, nullable=True),
     Column("worker_id", String(36), nullable=True),
     Column("claimed_at", UtcDateTime, nullable=True),
@@ -166,7 +168,7 @@ recipients = Table(
     Column("held_until", UtcDateTime, nullable=True),
     Column("settled_at", UtcDateTime, nullable=True),
     UniqueConstraint("campaign_id", "number"),
-    # The claim order: never called (no due time) in list order, then retries by due time.
+    # The claim reads: never called (no due time) in list order, and retries by due time.
     Index(None, "campaign_id", "state", "due_at", "id"),
     Index(None, "state", "due_at"),
     Index(None, "line_id", "state"),  # a line's calls in progress, counted at every claim

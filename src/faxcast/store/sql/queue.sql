@@ -51,12 +51,13 @@ WHERE c.state = 'running'
 
 -- calls_on_line --
 -- How many channels of the line are busy now: its calls, and the recovered calls it holds
--- (their holders may still be calling; Worker, dispatch/worker.py).
-SELECT count(*) FROM recipients
+-- (their holders may still be calling; Worker, dispatch/worker.py); and how many of those are
+-- retries (a due time: the recipient was called before), for the retries' share in a claim.
+SELECT count(*) AS calls, count(due_at) AS retries FROM recipients
 WHERE line_id = :line_id AND (state = 'in_call' OR held_until > :now);
 
 -- running_campaigns --
--- The line's running campaigns, oldest first: the order their recipients are claimed in.
+-- The line's running campaigns, oldest first: the order their first calls are claimed in.
 SELECT id FROM campaigns
 WHERE account_id = :account_id AND line_id = :line_id AND state = 'running'
 ORDER BY id;
@@ -84,7 +85,7 @@ ORDER BY r.id;
 UPDATE recipients
 SET state = :state, reason = :reason, due_at = coalesce(:due_at, due_at),
     settled_at = :settled_at, dials = :dials, tries = :tries, no_fax = :no_fax,
-    first_dial_at = :first_dial_at, pages_confirmed = :pages_confirmed,
+    first_dial_at = :first_dial_at, pages_confirmed = :pages_confirmed, waited_s = :waited_s,
     worker_id = NULL, claimed_at = NULL, lease_expires_at = NULL
 WHERE id = :id;
 
