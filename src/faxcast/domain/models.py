@@ -184,4 +184,5 @@ class Claim:
     history: RecipientHistory
     line: Line
     claimed_at: datetime
+    campaign_started_at: datetime | None  # when a first call became due
     due_at: datetime | None = None  # when the call was due; None for a first call

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,14 +29,6 @@ class LineCalls:
     line_id: int
     calls: int
     channels: int
-
-
-@dataclass(frozen=True)
-class DueTime:
-    """When a claimed recipient was due: its retry time, or its campaign's start (first call)."""
-
-    retry: bool
-    due_at: datetime
 
 
 def queue_depth(conn: Connection, *, now: datetime) -> QueueDepth:
@@ -84,19 +75,3 @@ def calls_by_line(conn: Connection) -> list[LineCalls]:
         .order_by(lines.c.id)
     ).all()
     return [LineCalls(*row) for row in rows]
-
-
-def due_times(conn: Connection, recipient_ids: Sequence[int]) -> dict[int, DueTime]:
-    """When each claimed recipient was due, by primary key (a claim keeps its due time)."""
-    if not recipient_ids:
-        return {}
-    rows = conn.execute(
-        select(recipients.c.id, recipients.c.due_at, campaigns.c.started_at)
-        .select_from(recipients.join(campaigns, recipients.c.campaign_id == campaigns.c.id))
-        .where(recipients.c.id.in_(list(recipient_ids)))
-    ).all()
-    return {
-        recipient_id: DueTime(retry=due_at is not None, due_at=due_at or started_at)
-        for recipient_id, due_at, started_at in rows
-        if due_at is not None or started_at is not None
-    }

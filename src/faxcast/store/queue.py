@@ -208,6 +208,7 @@ def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
             ),
             line=line,
             claimed_at=row.claimed_at,
+            campaign_started_at=row.started_at,
             due_at=row.due_at,
         )
         for row in run(conn, "claimed", {"ids": ids})

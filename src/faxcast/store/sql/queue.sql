@@ -71,8 +71,9 @@ SET state = 'in_call', worker_id = :worker_id, claimed_at = :now,
 WHERE id IN :ids;
 
 -- claimed --
--- What the calls of claimed recipients need: number, history, document and quality.
-SELECT r.*, c.account_id, c.quality, d.tiff_sha256, d.pages
+-- What the calls of claimed recipients need: number, history, document and quality, and
+-- when their campaign started (how late a first call is).
+SELECT r.*, c.account_id, c.quality, c.started_at, d.tiff_sha256, d.pages
 FROM recipients r
 JOIN campaigns c ON c.id = r.campaign_id
 JOIN renditions d ON d.id = c.rendition_id
