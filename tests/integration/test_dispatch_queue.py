@@ -17,7 +17,6 @@ from faxcast.domain.campaign import CampaignState, SendType
 from faxcast.domain.models import Claim, Line, LineKind, LineSettings
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
-from faxcast.fax.result import FaxResult, T30Code
 from faxcast.lines.base import CallResult
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
@@ -28,7 +27,7 @@ from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, recipients
 from faxcast.store.tables import campaigns as campaigns_table
-from tests import pdfs
+from tests import calls, pdfs
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 WORKERS = 6
@@ -164,23 +163,7 @@ def _launched(svc: Services, numbers: list[str]) -> tuple[int, list[Claim]]:
 
 
 def _delivered(claim: Claim) -> Finished:
-    fax = FaxResult(
-        success=True,
-        code=T30Code.OK,
-        code_text="OK",
-        pages_total=claim.pages,
-        pages_transferred=claim.pages,
-        pages_confirmed=claim.pages,
-        bit_rate=14400,
-        ecm=False,
-        resolution=None,
-        remote_ident="far end",
-        duration_s=30.0,
-        t38=False,
-        failure=None,
-        reason="every page confirmed",
-    )
-    return Finished(claim, CallResult(NOW, NOW, NOW, 200, None, "delivered", fax), "worker-1", 0.5)
+    return Finished(claim, calls.delivered(claim.pages, NOW), "worker-1", 0.5)
 
 
 def _failed(claim: Claim, failure: FailureClass, sip: int) -> Finished:
@@ -291,9 +274,9 @@ def test_due_retries_share_the_channels_with_first_calls(svc: Services) -> None:
         _run(svc, account.id, line.id, pdf.id, listed)
     older, newer = ([e164(n) for n in listed] for listed in lists.values())
 
-    def record_at(calls: list[Finished], now: datetime) -> None:
+    def record_at(finished: list[Finished], now: datetime) -> None:
         with svc.transaction() as conn:
-            record(conn, calls, policy=svc.settings.retry_policy, now=now)
+            record(conn, finished, policy=svc.settings.retry_policy, now=now)
 
     def numbers(claims: list[Claim]) -> list[str]:
         return [c.number for c in claims]

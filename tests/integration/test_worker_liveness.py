@@ -30,7 +30,6 @@ from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
 from faxcast.errors import ConflictError
-from faxcast.fax.result import FaxResult, T30Code
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.services import accounts, campaigns, documents, outcomes
 from faxcast.services.context import Services
@@ -41,32 +40,12 @@ from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, lines, recipients, workers
 from faxcast.store.tables import campaigns as campaigns_table
-from tests import pdfs
+from tests import calls, pdfs
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 LEASE_S = 3.0  # dead_worker_s
 BEAT_S = 0.1  # heartbeat_s: the keeper's period (real time) and its margin (clock time)
 WAIT_S = 15.0
-
-
-def _delivered(pages: int, now: datetime) -> CallResult:
-    fax = FaxResult(
-        success=True,
-        code=T30Code.OK,
-        code_text="OK",
-        pages_total=pages,
-        pages_transferred=pages,
-        pages_confirmed=pages,
-        bit_rate=14400,
-        ecm=False,
-        resolution=None,
-        remote_ident="far end",
-        duration_s=30.0,
-        t38=False,
-        failure=None,
-        reason="every page confirmed",
-    )
-    return CallResult(now, now, now, 200, None, "delivered", fax)
 
 
 @dataclasses.dataclass
@@ -112,7 +91,7 @@ class HeldLine(FaxLine):
         except asyncio.CancelledError:
             site.hung_up.append(job.number)
             raise
-        return _delivered(1, site.clock.now())
+        return calls.delivered(1, site.clock.now())
 
     async def aclose(self) -> None:
         """Nothing to give back."""
@@ -334,7 +313,7 @@ def test_a_delivery_recorded_after_recovery_replaces_the_interrupted_attempt(
     assert interrupted.reason == outcomes.LEASE_LOST
 
     # The paused worker runs again; its call had delivered.
-    late = Finished(claim, _delivered(1, site.clock.now()), "paused", 0.5)
+    late = Finished(claim, calls.delivered(1, site.clock.now()), "paused", 0.5)
     outcomes.record_outcomes(site.svc, [late])
 
     assert [(a.delivered, a.reason) for a in site.rows(attempts)] == [(True, "delivered")]
@@ -446,7 +425,7 @@ def test_a_late_result_ends_its_calls_hold(site: Site) -> None:
     paused = _paused_and_recovered(site)
     delivered, hung_up, *still_held = paused
     late = [
-        Finished(delivered, _delivered(1, site.clock.now()), "paused", 0.5),
+        Finished(delivered, calls.delivered(1, site.clock.now()), "paused", 0.5),
         Finished(
             hung_up,
             CallResult(

@@ -19,14 +19,13 @@ from faxcast.config import Settings
 from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import SendType
 from faxcast.domain.quality import Quality
-from faxcast.fax.result import FaxResult, T30Code
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
-from tests import pdfs
+from tests import calls, pdfs
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 POLL_S = 30.0  # the fallback poll: the test ends long before it comes round
@@ -46,24 +45,7 @@ class SignalledLine(FaxLine):
     async def send(self, job: FaxJob) -> CallResult:
         self.started.append(job.number)
         await self.ends.setdefault(job.number, asyncio.Event()).wait()
-        now = self.clock.now()
-        fax = FaxResult(
-            success=True,
-            code=T30Code.OK,
-            code_text="OK",
-            pages_total=1,
-            pages_transferred=1,
-            pages_confirmed=1,
-            bit_rate=14400,
-            ecm=False,
-            resolution=None,
-            remote_ident="far end",
-            duration_s=1.0,
-            t38=False,
-            failure=None,
-            reason="every page confirmed",
-        )
-        return CallResult(now, now, now, 200, None, "delivered", fax)
+        return calls.delivered(1, self.clock.now(), line_s=1.0)
 
     def end(self, number: str) -> None:
         self.ends.setdefault(number, asyncio.Event()).set()
