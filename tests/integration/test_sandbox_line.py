@@ -29,7 +29,6 @@ from faxcast.fax.result import T30Code
 from faxcast.lines.base import CallResult, FaxJob
 from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
 from faxcast.lines.sandbox.network import POST_DIAL_S
-from faxcast.lines.sipstatus import sip_failure
 from faxcast.lines.testnumbers import (
     SANDBOX_NUMBERS,
     Behaviour,
@@ -37,6 +36,7 @@ from faxcast.lines.testnumbers import (
     behaviour_of,
     sandbox_number,
 )
+from faxcast.sip.status import sip_failure
 from tests import pdfs
 from tests.faxpages import assert_identical
 

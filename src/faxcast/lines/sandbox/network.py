@@ -27,8 +27,8 @@ from faxcast.lines.sandbox.call import (
 )
 from faxcast.lines.sandbox.impairment import PhaseJitter
 from faxcast.lines.sandbox.speech import speech_alaw
-from faxcast.lines.sipstatus import sip_failure
 from faxcast.lines.testnumbers import Behaviour, digits_of, sandbox_number
+from faxcast.sip.status import sip_failure
 
 # Realtime mode runs this many frames (1 s of line) per hop to the worker thread, then sleeps
 # until the wall clock catches up: one thread hop a second keeps the overhead negligible.
