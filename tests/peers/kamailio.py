@@ -18,7 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.peers.daemons import HOST, Daemon, free_udp_port, require_binary, running_daemon, wait_until
+from tests.peers.daemons import (
+    HOST,
+    Daemon,
+    free_udp_port,
+    require_binary,
+    running_daemon,
+    wait_until,
+)
 
 START_TIMEOUT_S = 10.0
 MODULES_DIR = "/usr/lib/x86_64-linux-gnu/kamailio/modules"

@@ -88,8 +88,7 @@ def parse_digest_challenge(value: str) -> dict[str, str]:
     if scheme.lower() != "digest":
         raise ValueError(f"not a Digest challenge: {value!r}")
     return {
-        match.group(1).lower(): match.group(2).strip('"')
-        for match in _DIGEST_PARAM.finditer(rest)
+        match.group(1).lower(): match.group(2).strip('"') for match in _DIGEST_PARAM.finditer(rest)
     }
 
 
@@ -156,10 +155,11 @@ a=T38FaxUdpEC:t38UDPRedundancy
 
 @dataclass
 class RawCall:
-    """One outgoing call's identifiers and dialog state, building its requests as SIP text.
+    """One call's identifiers and dialog state, building its requests as SIP text.
 
-    Just enough of RFC 3261 for the peer tests: the INVITE, the ACK of a final response, the
-    CANCEL, the BYE, with the route set and remote target learnt from the answer.
+    Just enough of RFC 3261 for the peer tests: INVITE and re-INVITE, the ACK of a final
+    response, CANCEL, BYE, and out-of-dialog requests (REGISTER, OPTIONS), with the route set
+    and remote target learnt from the 2xx answer.
     """
 
     local_port: int
@@ -168,69 +168,78 @@ class RawCall:
     call_id: str = field(default_factory=lambda: f"{secrets.token_hex(8)}@{HOST}")
     from_tag: str = field(default_factory=lambda: secrets.token_hex(4))
     cseq: int = 0
-    invite_branch: str = ""
     to_header: str = ""
     route_set: list[str] = field(default_factory=list)
     remote_target: str = ""
+    _invite_branch: str = ""
+    _invite_uri: str = ""
 
-    def _common(self, method: str, uri: str, branch: str, cseq: int) -> list[str]:
-        return [
+    @property
+    def contact(self) -> str:
+        return f"<sip:{self.from_user}@{HOST}:{self.local_port}>"
+
+    def _lines(self, method: str, uri: str, branch: str, cseq: int, to: str = "") -> list[str]:
+        lines = [
             f"{method} {uri} SIP/2.0",
             f"Via: SIP/2.0/UDP {HOST}:{self.local_port};branch={branch};rport",
             "Max-Forwards: 70",
             f"From: <sip:{self.from_user}@{HOST}>;tag={self.from_tag}",
-            f"To: {self.to_header or f'<{self.request_uri}>'}",
+            f"To: {to or self.to_header or f'<{self.request_uri}>'}",
             f"Call-ID: {self.call_id}",
             f"CSeq: {cseq} {method}",
         ]
+        if uri == self.remote_target:
+            lines += [f"Route: {route}" for route in self.route_set]
+        return lines
 
-    def invite(self, body: str = "", headers: tuple[str, ...] = ()) -> str:
-        """A new INVITE transaction (a new branch and CSeq), with `body` as SDP if given."""
+    def request(self, method: str, headers: tuple[str, ...] = (), body: str = "") -> str:
+        """A new transaction outside the dialog (or INVITE), `body` sent as SDP if given."""
         self.cseq += 1
-        self.invite_branch = new_branch()
-        lines = self._common("INVITE", self.request_uri, self.invite_branch, self.cseq)
-        lines += [f"Contact: <sip:{self.from_user}@{HOST}:{self.local_port}>", *headers]
+        branch = new_branch()
+        if method == "INVITE":
+            self._invite_branch, self._invite_uri = branch, self.request_uri
+        to = f"<sip:{self.from_user}@{HOST}>" if method == "REGISTER" else ""
+        lines = self._lines(method, self.request_uri, branch, self.cseq, to)
+        lines += [f"Contact: {self.contact}", *headers]
         if body:
             lines.append("Content-Type: application/sdp")
         return "\n".join(lines) + "\n\n" + body
 
+    def invite(self, body: str = "", headers: tuple[str, ...] = ()) -> str:
+        """A new initial INVITE (new branch and CSeq) offering `body`."""
+        return self.request("INVITE", headers, body)
+
+    def reinvite(self, body: str) -> str:
+        """A re-INVITE in the confirmed dialog (new branch and CSeq) offering `body`."""
+        self.cseq += 1
+        self._invite_branch, self._invite_uri = new_branch(), self.remote_target
+        lines = self._lines("INVITE", self.remote_target, self._invite_branch, self.cseq)
+        lines += [f"Contact: {self.contact}", "Content-Type: application/sdp"]
+        return "\n".join(lines) + "\n\n" + body
+
     def ack(self, response: SipMessage) -> str:
         """The ACK of a final response to the last INVITE (RFC 3261 17.1.1.3 or 13.2.2.4)."""
-        self.to_header = response.header("To")
         if response.status >= 300:
-            lines = self._common("ACK", self.request_uri, self.invite_branch, self.cseq)
-            self.to_header = ""
+            # Same branch and Request-URI as the INVITE; To carries the response's tag.
+            lines = self._lines(
+                "ACK", self._invite_uri, self._invite_branch, self.cseq, response.header("To")
+            )
             return "\n".join(lines) + "\n\n"
-        self.route_set = list(reversed(response.all("Record-Route")))
-        self.remote_target = response.header("Contact").strip("<>").split(">")[0]
-        return self._in_dialog("ACK", self.cseq)
+        if not self.remote_target:
+            self.to_header = response.header("To")
+            self.route_set = list(reversed(response.all("Record-Route")))
+            self.remote_target = response.header("Contact").strip("<>").split(">")[0]
+        return "\n".join(self._lines("ACK", self.remote_target, new_branch(), self.cseq)) + "\n\n"
 
     def cancel(self) -> str:
         """The CANCEL of the pending INVITE: same branch, Request-URI, To and CSeq number."""
-        lines = self._common("CANCEL", self.request_uri, self.invite_branch, self.cseq)
+        lines = self._lines("CANCEL", self._invite_uri, self._invite_branch, self.cseq)
         return "\n".join(lines) + "\n\n"
 
     def bye(self) -> str:
         """A BYE in the confirmed dialog, along its route set."""
         self.cseq += 1
-        return self._in_dialog("BYE", self.cseq)
-
-    def reinvite(self, body: str) -> str:
-        """A re-INVITE in the confirmed dialog (new branch and CSeq) offering `body`."""
-        self.cseq += 1
-        self.invite_branch = new_branch()
-        lines = self._common("INVITE", self.remote_target, self.invite_branch, self.cseq)
-        lines += [f"Route: {route}" for route in self.route_set]
-        lines += [
-            f"Contact: <sip:{self.from_user}@{HOST}:{self.local_port}>",
-            "Content-Type: application/sdp",
-        ]
-        return "\n".join(lines) + "\n\n" + body
-
-    def _in_dialog(self, method: str, cseq: int) -> str:
-        lines = self._common(method, self.remote_target, new_branch(), cseq)
-        lines += [f"Route: {route}" for route in self.route_set]
-        return "\n".join(lines) + "\n\n"
+        return "\n".join(self._lines("BYE", self.remote_target, new_branch(), self.cseq)) + "\n\n"
 
 
 def response_to(request: SipMessage, status: int, reason: str) -> str:

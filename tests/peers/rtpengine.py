@@ -21,7 +21,14 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.peers.bencode import Decoded, Value, bdecode, bencode
-from tests.peers.daemons import HOST, Daemon, free_udp_port, require_binary, running_daemon, wait_until
+from tests.peers.daemons import (
+    HOST,
+    Daemon,
+    free_udp_port,
+    require_binary,
+    running_daemon,
+    wait_until,
+)
 
 START_TIMEOUT_S = 10.0
 COMMAND_TIMEOUT_S = 1.0

@@ -84,7 +84,8 @@ class SippPeer:
         try:
             status = self.daemon.process.wait(timeout=wait_s)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"SIPp {self.scenario.name} still running after {wait_s} s") from None
+            problem = f"SIPp {self.scenario.name} still running after {wait_s} s"
+            raise AssertionError(problem) from None
         return SippResult(status, self._statistics(), self._read("messages.log"))
 
     def _statistics(self) -> dict[str, str]:
