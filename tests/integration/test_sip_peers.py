@@ -7,12 +7,16 @@ failure here is the harness's, not faxcast's. A missing binary fails with the fi
 
 from __future__ import annotations
 
+import itertools
 import re
+import socket
+import struct
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.peers.bencode import bdecode, bencode
 from tests.peers.kamailio import KamailioProxy, kamailio_proxy
 from tests.peers.rawsip import (
     PCMA_OFFER,
@@ -383,3 +387,82 @@ def test_rtpengine_forces_g711_offer_to_t38_and_back(tmp_path: Path) -> None:
         kind, _port, proto, *formats = media_line(answer)
         assert (kind, proto, formats) == ("m=audio", "RTP/AVP", ["8"])
         assert ng.delete("t38-force")["result"] == "ok"
+
+
+def test_rtpengine_gateway_carries_media_both_ways(tmp_path: Path) -> None:
+    """UDPTL in from the T.38 side, 20 ms PCMA RTP out to the G.711 side, and the reverse."""
+    with (
+        rtpengine_daemon(tmp_path) as engine,
+        engine.client() as ng,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fax,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone,
+    ):
+        fax.bind(("127.0.0.1", 0))
+        phone.bind(("127.0.0.1", 0))
+        fax_offer = crlf(T38_OFFER.format(port=fax.getsockname()[1]))
+        audio_port = int(media_line(ng.offer("gw", "fax", fax_offer, t38=T38_DECODE))[1])
+        phone_answer = crlf(PCMA_OFFER.format(port=phone.getsockname()[1]))
+        image_port = int(media_line(ng.answer("gw", "fax", "phone", phone_answer))[1])
+
+        # UDPTL seq 0: one IFP, the T.30 indicator no-signal (0x00), no redundancy entries.
+        fax.sendto(bytes([0, 0, 1, 0x00, 0x00, 0]), ("127.0.0.1", image_port))
+        rtp = [receive(phone) for _ in range(10)]
+        assert {(packet[0] >> 6, packet[1] & 0x7F, len(packet) - 12) for packet in rtp} == {
+            (2, 8, 160)
+        }
+        sequences = [struct.unpack("!H", packet[2:4])[0] for packet in rtp]
+        timestamps = [struct.unpack("!I", packet[4:8])[0] for packet in rtp]
+        assert [b - a for a, b in itertools.pairwise(sequences)] == [1] * 9
+        assert [b - a for a, b in itertools.pairwise(timestamps)] == [160] * 9
+
+        silence = struct.pack("!BBHII", 0x80, 8, 1, 160, 0x5EED) + b"\xd5" * 160
+        phone.sendto(silence, ("127.0.0.1", audio_port))
+        udptl = receive(fax)
+        seq, ifp_length = struct.unpack("!HB", udptl[:3])
+        assert (seq, ifp_length, udptl[3]) == (0, 1, 0x00)  # its first IFP: no-signal
+
+
+def receive(sock: socket.socket, timeout_s: float = 2.0) -> bytes:
+    sock.settimeout(timeout_s)
+    try:
+        return sock.recv(2048)
+    except TimeoutError:
+        raise AssertionError(f"nothing from rtpengine in {timeout_s} s") from None
+
+
+def test_sipp_malformed_scenario_fails_a_caller_that_takes_it_as_an_answer(
+    tmp_path: Path,
+) -> None:
+    with sipp_peer("malformed", tmp_path) as peer, RawSipEndpoint() as ua:
+        call = call_to(peer.address, ua)
+        ua.send(call.invite(pcma_offer()), peer.address)
+        ua.receive_raw()
+        call.remote_target = f"sip:{peer.host}:{peer.port}"
+        ua.send(call.bye(), peer.address)  # as if the malformed 200 had set up the call
+        result = peer.finish()
+        assert (result.successful_calls, result.failed_calls) == (0, 1)
+
+
+def test_bencode_round_trip_and_rtpengine_key_order() -> None:
+    message = {"command": "offer", "T.38": ["decode"], "ptime": 20}
+    assert bencode(message) == b"d4:T.38l6:decodee7:command5:offer5:ptimei20ee"
+    assert bdecode(bencode(message)) == message
+    # rtpengine does not sort its keys; decoding must not care.
+    assert bdecode(b"d6:result2:ok3:sdp3:v=0e") == {"result": "ok", "sdp": "v=0"}
+
+
+@pytest.mark.parametrize(
+    ("broken", "problem"),
+    [
+        (b"", "truncated"),
+        (b"i12", "unterminated integer"),
+        (b"d3:key", "truncated"),
+        (b"5:abc", "runs past the end"),
+        (b"l", "truncated"),
+        (b"i1ei2e", "trailing bytes"),
+        (b"x", "invalid bencoded value"),
+    ],
+)
+def test_bencode_refuses_malformed_input(broken: bytes, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        bdecode(broken)
