@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.bencode import bdecode, bencode
+from tests.peers.bencode import Decoded, bdecode, bencode
 from tests.peers.kamailio import KamailioProxy, kamailio_proxy
 from tests.peers.rawsip import (
     PCMA_OFFER,
@@ -261,6 +261,31 @@ def test_kamailio_challenges_invite_without_credentials(tmp_path: Path) -> None:
         assert_silent(network)
 
 
+@pytest.mark.parametrize(("algorithm", "qop"), [("MD5", True), ("SHA-256", True), ("MD5", False)])
+def test_kamailio_accepts_the_right_credentials(tmp_path: Path, algorithm: str, qop: bool) -> None:
+    with (
+        RawSipEndpoint() as network,
+        RawSipEndpoint() as ua,
+        kamailio_proxy(
+            tmp_path, target=("127.0.0.1", network.port), algorithm=algorithm, qop=qop
+        ) as proxy,
+    ):
+        call = call_to(proxy.address, ua)
+        ua.send(call.invite(pcma_offer()), proxy.address)
+        challenge = ua.final_response()
+        params = parse_digest_challenge(challenge.header("Proxy-Authenticate"))
+        assert (params["algorithm"], "qop" in params) == (algorithm, qop)
+        ua.send(call.ack(challenge), proxy.address)
+        ua.send(
+            call.invite(pcma_offer(), (authorized(proxy, call, challenge, "INVITE"),)),
+            proxy.address,
+        )
+        forwarded = network.expect_request("INVITE")
+        assert forwarded.header("Call-ID") == call.call_id
+        assert not forwarded.all("Proxy-Authorization")  # consumed by the proxy
+        assert forwarded.header("Record-Route").startswith(f"<sip:127.0.0.1:{proxy.port};lr")
+
+
 def test_kamailio_forwards_authenticated_invite_and_brings_back_busy(tmp_path: Path) -> None:
     with (
         sipp_peer("busy", tmp_path / "sipp") as peer,
@@ -420,6 +445,24 @@ def test_rtpengine_gateway_carries_media_both_ways(tmp_path: Path) -> None:
         udptl = receive(fax)
         seq, ifp_length = struct.unpack("!HB", udptl[:3])
         assert (seq, ifp_length, udptl[3]) == (0, 1, 0x00)  # its first IFP: no-signal
+
+        image = at(ng.query("gw"), "tags", "fax", "medias", 0)
+        assert at(image, "type") == "image"
+        received = at(image, "streams", 0, "stats", "packets")
+        assert isinstance(received, int)
+        assert received >= 1
+
+
+def at(value: Decoded, *path: str | int) -> Decoded:
+    """The part of an ng reply at `path` (dictionary keys and list indexes)."""
+    for step in path:
+        if isinstance(step, int):
+            assert isinstance(value, list), value
+            value = value[step]
+        else:
+            assert isinstance(value, dict), value
+            value = value[step]
+    return value
 
 
 def receive(sock: socket.socket, timeout_s: float = 2.0) -> bytes:

@@ -28,16 +28,6 @@ from tests.peers.daemons import (
 SCENARIOS_DIR = Path(__file__).parent / "sipp"
 DEFAULT_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 10.0
-SCENARIOS = (
-    "busy",
-    "not_found",
-    "unavailable",
-    "ring_then_cancel",
-    "auth_then_answer",
-    "bye_mid_call",
-    "t38_refused",
-    "malformed",
-)
 
 
 @dataclass(frozen=True)
