@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.bencode import Decoded, bdecode, bencode
+from tests.peers.bencode import Decoded, Value, bdecode, bencode
 from tests.peers.kamailio import KamailioProxy, kamailio_proxy
 from tests.peers.rawsip import (
     PCMA_OFFER,
@@ -487,7 +487,7 @@ def test_sipp_malformed_scenario_fails_a_caller_that_takes_it_as_an_answer(
 
 
 def test_bencode_round_trip_and_rtpengine_key_order() -> None:
-    message = {"command": "offer", "T.38": ["decode"], "ptime": 20}
+    message: dict[str, Value] = {"command": "offer", "T.38": ["decode"], "ptime": 20}
     assert bencode(message) == b"d4:T.38l6:decodee7:command5:offer5:ptimei20ee"
     assert bdecode(bencode(message)) == message
     # rtpengine does not sort its keys; decoding must not care.
