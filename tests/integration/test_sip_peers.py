@@ -321,6 +321,30 @@ def test_kamailio_routes_in_dialog_requests_both_ways(tmp_path: Path) -> None:
         assert_sipp_succeeded(peer)
 
 
+def test_kamailio_passes_cancel_on_to_a_ringing_callee(tmp_path: Path) -> None:
+    with (
+        sipp_peer("ring_then_cancel", tmp_path / "sipp") as peer,
+        RawSipEndpoint() as ua,
+        kamailio_proxy(tmp_path / "kamailio", target=peer.address) as proxy,
+    ):
+        call = call_to(proxy.address, ua)
+        ua.send(call.invite(pcma_offer()), proxy.address)
+        challenge = ua.final_response()
+        ua.send(call.ack(challenge), proxy.address)
+        ua.send(
+            call.invite(pcma_offer(), (authorized(proxy, call, challenge, "INVITE"),)),
+            proxy.address,
+        )
+        assert [ua.receive().status, ua.receive().status] == [100, 180]
+        # CANCEL cannot be challenged (RFC 3261 22.1): the proxy matches it to the INVITE.
+        ua.send(call.cancel(), proxy.address)
+        finals = final_pair(ua)
+        assert (finals["CANCEL"].status, finals["INVITE"].status) == (200, 487)
+        assert "SIPpTag" in finals["INVITE"].header("To")
+        ua.send(call.ack(finals["INVITE"]), proxy.address)
+        assert_sipp_succeeded(peer)
+
+
 def test_kamailio_registers_the_line_and_routes_network_calls_to_it(tmp_path: Path) -> None:
     with (
         RawSipEndpoint() as network,
