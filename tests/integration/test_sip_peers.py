@@ -228,6 +228,25 @@ def test_sipp_sends_a_malformed_response_then_accepts_cancel(tmp_path: Path) -> 
         assert_sipp_succeeded(peer)
 
 
+def test_sipp_calls_out_acks_and_hangs_up(tmp_path: Path) -> None:
+    with RawSipEndpoint() as callee:
+        remote = ("127.0.0.1", callee.port)
+        keys = {"number": "+33123456789"}
+        with sipp_peer("uac_call", tmp_path, remote=remote, keys=keys, pause_ms=200) as peer:
+            invite = callee.expect_request("INVITE")
+            assert invite.first_line == f"INVITE sip:+33123456789@127.0.0.1:{callee.port} SIP/2.0"
+            assert f"m=audio {peer.media_port} RTP/AVP 8" in invite.body.decode()
+            contact = f"Contact: <sip:callee@127.0.0.1:{callee.port}>"
+            answer = response_to(invite, 200, "OK", to_tag="callee", headers=(contact,))
+            callee.send(answer, invite.source)
+            ack = callee.expect_request("ACK")
+            assert ack.first_line.startswith(f"ACK sip:callee@127.0.0.1:{callee.port} ")
+            bye = callee.expect_request("BYE")
+            assert bye.header("To").endswith(";tag=callee")
+            callee.send(response_to(bye, 200, "OK"), bye.source)
+            assert_sipp_succeeded(peer)
+
+
 # --- Kamailio, the carrier's proxy ---------------------------------------------------------
 
 
@@ -369,7 +388,7 @@ def test_kamailio_registers_the_line_and_routes_network_calls_to_it(tmp_path: Pa
         invite = ua.expect_request("INVITE")
         assert invite.first_line.startswith(f"INVITE {registration.contact.strip('<>')} ")
         assert invite.header("Call-ID") == inbound.call_id
-        ua.send(response_to(invite, 486, "Busy Here"), invite.source)
+        ua.send(response_to(invite, 486, "Busy Here", to_tag="line"), invite.source)
         busy = network.final_response()
         assert busy.status == 486
         network.send(inbound.ack(busy), proxy.address)

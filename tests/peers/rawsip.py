@@ -242,12 +242,21 @@ class RawCall:
         return "\n".join(self._lines("BYE", self.remote_target, new_branch(), self.cseq)) + "\n\n"
 
 
-def response_to(request: SipMessage, status: int, reason: str) -> str:
-    """A bodiless response to `request`, copying Via, From, To, Call-ID and CSeq."""
+def response_to(
+    request: SipMessage,
+    status: int,
+    reason: str,
+    *,
+    to_tag: str = "",
+    headers: tuple[str, ...] = (),
+) -> str:
+    """A bodiless response to `request`: its Via, From, To (plus `to_tag`), Call-ID and CSeq."""
     lines = [f"SIP/2.0 {status} {reason}"]
     lines += [f"Via: {via}" for via in request.all("Via")]
-    lines += [f"{name}: {request.header(name)}" for name in ("From", "To", "Call-ID", "CSeq")]
-    return "\n".join(lines) + "\n\n"
+    to = request.header("To") + (f";tag={to_tag}" if to_tag else "")
+    lines += [f"From: {request.header('From')}", f"To: {to}"]
+    lines += [f"{name}: {request.header(name)}" for name in ("Call-ID", "CSeq")]
+    return "\n".join([*lines, *headers]) + "\n\n"
 
 
 class RawSipEndpoint:
