@@ -364,6 +364,26 @@ def test_kamailio_passes_cancel_on_to_a_ringing_callee(tmp_path: Path) -> None:
         assert_sipp_succeeded(peer)
 
 
+def test_kamailio_routes_a_refused_t38_reinvite_and_the_call_goes_on(tmp_path: Path) -> None:
+    with (
+        sipp_peer("t38_refused", tmp_path / "sipp") as peer,
+        RawSipEndpoint() as ua,
+        kamailio_proxy(tmp_path / "kamailio", target=peer.address) as proxy,
+    ):
+        call = call_to(proxy.address, ua)
+        answer = invite_through(proxy, ua, call)
+        assert answer.status == 200
+        ua.send(call.ack(answer), proxy.address)
+        ua.send(call.reinvite(T38_OFFER.format(port=40002)), proxy.address)
+        refusal = ua.final_response()
+        assert (refusal.status, refusal.source) == (488, proxy.address)
+        ua.send(call.ack(refusal), proxy.address)
+        assert_silent(ua)
+        ua.send(call.bye(), proxy.address)
+        assert ua.final_response().status == 200
+        assert_sipp_succeeded(peer)
+
+
 def test_kamailio_registers_the_line_and_routes_network_calls_to_it(tmp_path: Path) -> None:
     with (
         RawSipEndpoint() as network,
