@@ -105,7 +105,7 @@ class SipSettings(_SipFields):
             proxy_port=settings.proxy_port,
             transport=settings.transport,
             username=settings.username,
-            registers=settings.register,
+            register=settings.register,
             register_interval_s=settings.register_interval_s,
             from_number=settings.from_number,
             display_name=settings.display_name,
