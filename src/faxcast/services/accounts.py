@@ -86,11 +86,17 @@ def update_line(svc: Services, account_id: int, line_id: int, settings: LineSett
         line = repository.get_line(conn, account_id, line_id)
         if settings.kind is not line.kind:
             raise InputError(codes.KIND_FIXED(), field=Field.KIND)
-        sip = settings.sip
-        if sip is not None and line.sip is not None and not sip.password and sip.username.strip():
-            settings = replace(settings, sip=replace(sip, password=line.sip.password))
-        checked = check_line_settings(settings)
+        checked = check_line_settings(with_password_kept(line, settings))
         return repository.update_line(conn, line, checked)
+
+
+def with_password_kept(line: Line, settings: LineSettings) -> LineSettings:
+    """New settings for `line` with its stored SIP password in place of an empty one, unless
+    the user name is empty too (no password without a user)."""
+    sip = settings.sip
+    if sip is None or line.sip is None or sip.password or not sip.username.strip():
+        return settings
+    return replace(settings, sip=replace(sip, password=line.sip.password))
 
 
 def check_line_settings(settings: LineSettings) -> LineSettings:
