@@ -82,7 +82,7 @@ def test_bad_settings_are_refused_by_field_and_store_nothing(tmp_path: Path) -> 
     no_proxy = run_faxcast(
         "line", "create", "--name", "Bad", "--kind", "sip", env=env, cwd=tmp_path
     )
-    assert no_proxy.stderr == "faxcast: error: '' is not a host name or an IP address\n"
+    assert no_proxy.stderr == "faxcast: error: enter the SIP proxy's host name or IP address\n"
     bad = ("line", "create", "--name", "Bad", "--kind", "sip", "--proxy-host", "a b")
 
     runs = run_together(

@@ -85,7 +85,8 @@ def test_a_valid_trunk_is_trimmed_and_its_host_lowered() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "code"),
     [
-        ({"proxy_host": ""}, Field.SIP_PROXY_HOST, codes.SIP_HOST_INVALID),
+        ({"proxy_host": ""}, Field.SIP_PROXY_HOST, codes.SIP_HOST_MISSING),
+        ({"proxy_host": "  "}, Field.SIP_PROXY_HOST, codes.SIP_HOST_MISSING),
         ({"proxy_host": "sip example"}, Field.SIP_PROXY_HOST, codes.SIP_HOST_INVALID),
         ({"proxy_host": "-bad.example"}, Field.SIP_PROXY_HOST, codes.SIP_HOST_INVALID),
         ({"proxy_host": "a" * 64 + ".example"}, Field.SIP_PROXY_HOST, codes.SIP_HOST_INVALID),

@@ -177,7 +177,9 @@ def _is_host(host: str) -> bool:
 
 def _address_errors(sip: SipLineSettings) -> list[InputError]:
     errors = []
-    if not _is_host(sip.proxy_host):
+    if not sip.proxy_host:
+        errors.append(InputError(codes.SIP_HOST_MISSING(), field=Field.SIP_PROXY_HOST))
+    elif not _is_host(sip.proxy_host):
         errors.append(
             InputError(codes.SIP_HOST_INVALID(host=sip.proxy_host), field=Field.SIP_PROXY_HOST)
         )
