@@ -37,7 +37,7 @@ def problems(sip: SipLineSettings, channels: int = 4) -> list[tuple[Field | None
     return [(error.field, error.message.code) for error in errors]
 
 
-def test_the_defaults_are_the_issues() -> None:
+def test_the_defaults_are_the_ones_the_issue_asks_for() -> None:
     sip = SipLineSettings(proxy_host="sip.example.net")
 
     assert (sip.proxy_port, sip.transport, sip.register, sip.register_interval_s) == (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Final, TypeVar
 
 from faxcast.config import Settings
@@ -50,7 +50,7 @@ class LineForm:
     proxy_port: str = ""
     transport: str = SipTransport.UDP.value
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     register: str = ""
     register_interval_s: str = ""
     from_number: str = ""
@@ -199,5 +199,5 @@ def _choice(kind: type[E], value: str, name: str, errors: Errors, t: i18n.Transl
         return None
 
 
-def _form_field(field: Field | None) -> str:
-    return field.form if field is not None and field.form is not None else "form"
+def _form_field(at: Field | None) -> str:
+    return at.form if at is not None and at.form is not None else "form"

@@ -7,7 +7,7 @@ one is stored); on an edit, an absent or empty password keeps the stored one.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from faxcast.api.schemas._base import Form, Schema, UtcTime
 from faxcast.domain import models
@@ -59,9 +59,7 @@ class _SipFields(Schema):
 
 
 class SipSettingsInput(_SipFields, Form):
-    """A SIP trunk's settings as a client sends them."""
-
-    model_config = ConfigDict(extra="forbid")
+    """A SIP trunk's settings as a client sends them (unknown fields refused, as in every Form)."""
 
     password: SecretStr | None = Field(
         default=None,
