@@ -56,8 +56,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_recipient_waited_revision() -> None:
-    assert head_revision() == "0005"
+def test_head_is_the_sip_line_settings_revision() -> None:
+    assert head_revision() == "0007"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 

@@ -77,6 +77,9 @@ lines = Table(
     Column("header", String(50), nullable=False),
     Column("channel_limit", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # A sip line's settings as one JSON text (null for a sandbox line), its password apart.
+    Column("sip", Text, nullable=True),
+    Column("sip_password", Text, nullable=True),
     Index(None, "account_id"),
 )
 
