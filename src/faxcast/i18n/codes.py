@@ -204,3 +204,8 @@ NUMBERS_TOO_MANY_OVER = declare("numbers.too_many_over", "count")
 PDF_TOO_COMPLEX = declare("document.too_complex", "limit_mb", "timeout_s")
 PROBLEM_TOO_LARGE = declare("api.too_large")
 REQUEST_TOO_LARGE = declare("request.too_large", "limit_mb", "document_mb")
+
+# --- the SIP signalling layer (issue 14: sip/message.py, sip/sdp.py, sip/digest.py, sip/transport.py)
+SIP_MALFORMED = declare("sip.malformed", "reason")
+SDP_MALFORMED = declare("sdp.malformed", "reason")
+SIP_BIND_FAILED = declare("sip.bind_failed", "address", "error")
