@@ -106,6 +106,8 @@ class Headers:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Headers) and self._fields == other._fields
 
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
     def __repr__(self) -> str:
         return f"Headers({self._fields!r})"
 
@@ -187,7 +189,8 @@ class Via:
 
     def __str__(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
-        return f"SIP/2.0/{self.transport} {format_host(self.host)}{port}{format_params(self.params)}"
+        sent_by = f"{format_host(self.host)}{port}"
+        return f"SIP/2.0/{self.transport} {sent_by}{format_params(self.params)}"
 
     @property
     def branch(self) -> str | None:

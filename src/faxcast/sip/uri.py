@@ -1,4 +1,4 @@
-"""SIP URIs and name-addrs (RFC 3261 section 19.1, 20.10, 25.1): `"Name" <sip:user@host:port;p>;tag=x`."""
+"""SIP URIs and name-addrs (RFC 3261 section 19.1, 20.10): `"Name" <sip:user@host:port;p>;tag=x`."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ class SipUri:
             userinfo, _, rest = rest.rpartition("@")
             user, has_password, secret = userinfo.partition(":")
             password = secret if has_password else None
-            if not _USER.fullmatch(user) or (password is not None and not _USER.fullmatch(password)):
+            if not _USER.fullmatch(user) or not _USER.fullmatch(password or "x"):
                 raise SipSyntaxError("bad user part in URI")
         hostport, semi, params_text = rest.partition(";")
         host, port = parse_hostport(hostport, "URI")
@@ -198,7 +198,7 @@ class NameAddr:
 
     @classmethod
     def parse(cls, text: str) -> NameAddr:
-        """Parse `"Name" <uri>;p=v`, `Name <uri>` or a bare `uri;p=v` (whose `;p` go to the header)."""
+        """Parse `"Name" <uri>;p=v`, `Name <uri>` or a bare `uri;p=v` (`;p` is the header's)."""
         text = text.strip()
         display: str | None = None
         if "<" in text or text.startswith('"'):
