@@ -205,7 +205,7 @@ PDF_TOO_COMPLEX = declare("document.too_complex", "limit_mb", "timeout_s")
 PROBLEM_TOO_LARGE = declare("api.too_large")
 REQUEST_TOO_LARGE = declare("request.too_large", "limit_mb", "document_mb")
 
-# --- the SIP signalling layer (issue 14: sip/message.py, sip/sdp.py, sip/digest.py, sip/transport.py)
+# --- the SIP signalling layer (issue 14: sip/errors.py)
 SIP_MALFORMED = declare("sip.malformed", "reason")
 SDP_MALFORMED = declare("sdp.malformed", "reason")
 SIP_BIND_FAILED = declare("sip.bind_failed", "address", "error")

@@ -73,7 +73,7 @@ class SessionDescription:
     connection: str | None = None
     name: str = "faxcast"
     attributes: tuple[Attribute, ...] = ()
-    origin_line: str = ""
+    origin_line: str = field(default="", compare=False)  # as received: FreeSWITCH reads it
 
     @classmethod
     def parse(cls, data: bytes) -> SessionDescription:

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable
+from typing import cast
 
 from faxcast.sip.errors import SipSyntaxError, SipTransportError
 from faxcast.sip.message import SipMessage, SipRequest, parse_message
@@ -48,8 +49,7 @@ class SipTransport(asyncio.DatagramProtocol):
         return protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
         sockname = transport.get_extra_info("sockname")
         self.local = (sockname[0], sockname[1])
 
