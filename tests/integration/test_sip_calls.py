@@ -236,12 +236,17 @@ def test_an_invite_nobody_answers_ends_at_timer_b_as_no_response() -> None:
     run(scenario())
 
 
-class DroppingRelay(asyncio.DatagramProtocol):
-    """Forwards requests to `to`, dropping the first `drop`, and responses back to the sender."""
+class Relay(asyncio.DatagramProtocol):
+    """Forwards requests to `to` (dropping the first `drop`, delaying those starting with
+    `hold` by `hold_s`) and responses back to the sender."""
 
-    def __init__(self, to: tuple[str, int], drop: int) -> None:
+    def __init__(
+        self, to: tuple[str, int], *, drop: int = 0, hold: bytes = b"-", hold_s: float = 0
+    ):
         self.to = to
         self.drop = drop
+        self.hold = hold
+        self.hold_s = hold_s
         self.seen: list[bytes] = []
         self.client: tuple[str, int] | None = None
         self.transport: asyncio.DatagramTransport | None = None
@@ -250,37 +255,71 @@ class DroppingRelay(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        assert self.transport is not None
         source = (str(addr[0]), int(addr[1]))
         if source == self.to:  # a response, sent back here because of rport
-            if self.transport is not None and self.client is not None:
+            if self.client is not None:
                 self.transport.sendto(data, self.client)
             return
         self.client = source
         self.seen.append(data)
-        if len(self.seen) > self.drop and self.transport is not None:
+        if len(self.seen) <= self.drop:
+            return
+        if data.startswith(self.hold):
+            asyncio.get_running_loop().call_later(self.hold_s, self.transport.sendto, data, self.to)
+        else:
             self.transport.sendto(data, self.to)
+
+
+@asynccontextmanager
+async def relay(
+    to: tuple[str, int], **options: Any
+) -> AsyncIterator[tuple[Relay, tuple[str, int]]]:
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: Relay(to, **options), local_addr=("127.0.0.1", 0)
+    )
+    try:
+        yield protocol, transport.get_extra_info("sockname")[:2]
+    finally:
+        transport.close()
 
 
 def test_a_dropped_invite_is_retransmitted_on_timer_a_and_the_call_goes_through() -> None:
     async def scenario() -> None:
         callee = Callee()
-        async with agents(answering(callee)) as (a, b):
-            loop = asyncio.get_running_loop()
-            transport, relay = await loop.create_datagram_endpoint(
-                lambda: DroppingRelay(b.address, drop=1), local_addr=("127.0.0.1", 0)
-            )
-            try:
-                result = await a.call(
-                    target(b), audio_offer(), proxy=transport.get_extra_info("sockname")[:2]
-                )
-                assert isinstance(result, Call)
-                invites = [parse_message(d) for d in relay.seen if d.startswith(b"INVITE")]
-                assert len(invites) >= 2
-                assert {m.via.branch for m in invites} == {invites[0].via.branch}
-                assert len(callee.invites) == 1  # the retransmission was absorbed
-                await result.hangup()
-            finally:
-                transport.close()
+        async with agents(answering(callee)) as (a, b), relay(b.address, drop=1) as (seen, via):
+            result = await a.call(target(b), audio_offer(), proxy=via)
+            assert isinstance(result, Call)
+            invites = [parse_message(d) for d in seen.seen if d.startswith(b"INVITE")]
+            assert len(invites) >= 2
+            assert {m.via.branch for m in invites} == {invites[0].via.branch}
+            assert len(callee.invites) == 1  # the retransmission was absorbed
+            await result.hangup()
+
+    run(scenario())
+
+
+def test_a_200_that_crosses_the_cancel_is_acknowledged_then_hung_up() -> None:
+    async def scenario() -> None:
+        answered: list[Call] = []
+
+        async def answer_late(incoming: IncomingCall) -> None:
+            incoming.ring()
+            await asyncio.sleep(0.25)  # after the caller's ring timeout, before its CANCEL lands
+            sdp = answer_audio(incoming.offer, Origin("127.0.0.1"), 5000, PCMA_PCMU)
+            assert sdp is not None
+            answered.append(incoming.answer(sdp))
+
+        async with (
+            agents(answer_late) as (a, b),
+            relay(b.address, hold=b"CANCEL", hold_s=0.4) as (_, via),
+        ):
+            result = await a.call(target(b), audio_offer(), proxy=via, ring_timeout_s=0.15)
+            assert isinstance(result, CallFailure)
+            assert (result.reason, result.status) == (CallFailReason.RING_TIMEOUT, 200)
+            end = await asyncio.wait_for(answered[0].wait_ended(), 2)
+            assert end.by is Ending.REMOTE  # ACKed, then our BYE
 
     run(scenario())
 

@@ -19,7 +19,7 @@ from faxcast.sip.digest import Credentials, DigestClient, choose_challenge
 from faxcast.sip.errors import SipSyntaxError
 from faxcast.sip.message import SipRequest, SipResponse
 from faxcast.sip.sdp import SessionDescription
-from faxcast.sip.transaction import ServerTransaction, make_response
+from faxcast.sip.transaction import ServerKey, ServerTransaction, State, make_response
 from faxcast.sip.transport import Address
 from faxcast.sip.uri import NameAddr, SipUri
 
@@ -106,6 +106,7 @@ class Call:
         self._acks: dict[int, tuple[SipRequest, Address]] = {}
         self._awaiting_ack: dict[int, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._offer_in: tuple[ServerTransaction, asyncio.Task[None]] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -186,7 +187,8 @@ class Call:
             if response is not None and 200 <= response.status < 300:
                 sdp = SessionDescription.parse(request.body)
                 return self._offer_accepted(request, response, destination, sdp)
-            return OfferOutcome(None, None, "re-INVITE cancelled: no answer in time")
+            status = response.status if response is not None else None
+            return OfferOutcome(None, status, "re-INVITE cancelled: no answer in time")
         exchange.abandon()
         await self.hangup("no response to a re-INVITE", by=Ending.LOST)
         return OfferOutcome(None, None, "no response to the re-INVITE")
@@ -317,8 +319,19 @@ class Call:
         self._idle.clear()
         self._update_target(request)
         task = asyncio.ensure_future(self._answer_offer(request, transaction))
+        self._offer_in = (transaction, task)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def cancel_offer(self, key: ServerKey) -> bool:
+        """A CANCEL of the far end's pending re-INVITE: 487, and the offer handler is stopped."""
+        if self._offer_in is None or self._offer_in[0].key != key:
+            return False
+        transaction, task = self._offer_in
+        if transaction.state in (State.TRYING, State.PROCEEDING):
+            transaction.respond(make_response(transaction.request, 487))
+            task.cancel()
+        return True
 
     async def _answer_offer(self, request: SipRequest, transaction: ServerTransaction) -> None:
         try:
@@ -335,6 +348,7 @@ class Call:
                     reason = "our 200 to a re-INVITE was never acknowledged"
                     await self.hangup(reason, by=Ending.NO_ACK)
         finally:
+            self._offer_in = None
             self._awaiting_ack.pop(request.cseq.seq, None)
             self._idle.set()
 

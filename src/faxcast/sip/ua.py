@@ -495,6 +495,10 @@ class UserAgent:
         incoming = self._incoming.get(key)
         if incoming is not None:
             incoming.cancel()
+            return
+        for call in self._calls.values():
+            if call.cancel_offer(key):
+                return
 
 
 @dataclass(frozen=True)
