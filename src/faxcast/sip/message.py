@@ -298,9 +298,14 @@ class _Message:
         return value.strip()
 
     def _serialise(self, start_line: str) -> bytes:
+        length = f"Content-Length: {len(self.body)}"
         lines = [start_line]
-        lines.extend(f"{name}: {value}" for name, value in self.headers if name != "Content-Length")
-        lines.append(f"Content-Length: {len(self.body)}")
+        lines.extend(
+            length if name == "Content-Length" else f"{name}: {value}"
+            for name, value in self.headers
+        )
+        if self.headers.get("Content-Length") is None:
+            lines.append(length)
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 
 
