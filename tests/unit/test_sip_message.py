@@ -29,7 +29,12 @@ def load(name: str) -> bytes:
 
 
 def same(a: SipMessage, b: SipMessage) -> bool:
-    return list(a.headers) == list(b.headers) and a.body == b.body and type(a) is type(b)
+    """Equal but for Content-Length, which serialising always writes (from the body)."""
+
+    def fields(m: SipMessage) -> list[tuple[str, str]]:
+        return [f for f in m.headers if f[0] != "Content-Length"]
+
+    return fields(a) == fields(b) and a.body == b.body and type(a) is type(b)
 
 
 def test_rfc3665_invite_fields_and_round_trip() -> None:
