@@ -238,24 +238,9 @@ IMAGE = ("v=0", "o=- 1 1 IN IP4 h", "c=IN IP4 h", "m=image 4 udptl t38")
         (("v=0", "o=- 1 1 IN IP4 h", "m=audio 70000 RTP/AVP 0"), "bad port"),
         (("v=0", "o=- 1 1 IN IP4 h", "m=audio"), "m= needs"),
         (("v=0", "o=- 1 1 IN IP4 h", "c=IN IP6 not-an-address"), "IPv6"),
-        (
-            (*IMAGE, "a=T38FaxVersion:x"),
-            "number",
-        ),
-        (
-            (
-                "v=0",
-                "o=- 1 1 IN IP4 h",
-                "c=IN IP4 h",
-                "m=image 4 udptl t38",
-                "a=T38FaxTranscodingMMR:2",
-            ),
-            "neither bare",
-        ),
-        (
-            (*IMAGE, "a=T38FaxUdpEC:magic"),
-            "unknown",
-        ),
+        ((*IMAGE, "a=T38FaxVersion:x"), "number"),
+        ((*IMAGE, "a=T38FaxTranscodingMMR:2"), "neither bare"),
+        ((*IMAGE, "a=T38FaxUdpEC:magic"), "unknown"),
         (("v=0", "o=- 1 1 IN IP4 h", "junk"), "bad line"),
     ],
 )
