@@ -468,3 +468,30 @@ def test_a_request_in_an_unknown_dialog_gets_481() -> None:
             assert result.response.status == 481
 
     run(scenario())
+
+
+def test_the_receiving_side_offers_t38_and_the_callers_handler_answers_it() -> None:
+    async def scenario() -> None:
+        callee = Callee()
+        offers: list[SessionDescription] = []
+
+        async def accept_t38(sdp: SessionDescription) -> SessionDescription | int:
+            offers.append(sdp)
+            answered = answer_t38(sdp, Origin("127.0.0.1"), 4002)
+            return answered[0] if answered else 488
+
+        async with agents(answering(callee)) as (a, b):
+            call = await placed(a, b, on_offer=accept_t38)
+            gateway = callee.calls[0]
+            outcome = await gateway.reinvite(t38_offer())  # as a receiving gateway does
+            assert outcome.accepted
+            ours = t38_stream(call.local_sdp)
+            assert ours is not None
+            assert ours.port == 4002
+            assert t38_stream(gateway.remote_sdp) == ours
+            assert len(offers) == 1
+            await gateway.hangup()
+            end = await asyncio.wait_for(call.wait_ended(), 2)
+            assert end.by is Ending.REMOTE
+
+    run(scenario())

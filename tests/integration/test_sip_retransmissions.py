@@ -214,3 +214,49 @@ def test_a_far_end_bye_with_a_reason_is_reported() -> None:
         await caller.close()
 
     run(scenario())
+
+
+def test_session_timer_updates_are_answered_without_touching_the_session() -> None:
+    async def scenario() -> None:
+        offers: list[SessionDescription] = []
+
+        async def record(sdp: SessionDescription) -> SessionDescription | int:
+            offers.append(sdp)
+            return 488
+
+        caller = await UserAgent.start(timers=FAST)
+        async with peer() as far:
+            host, port = far.address
+            placing = asyncio.ensure_future(
+                caller.call(SipUri(host, "fax", port), audio_offer(), on_offer=record)
+            )
+            invite, source = await far.next("INVITE")
+            assert isinstance(invite, SipRequest)
+            body = sdp_body(4000)
+            ok = make_response(invite, 200, to_tag="t5", body=body)
+            ok.headers.add("Contact", f"<sip:fax@{host}:{port}>")
+            far.send(ok, source)
+            call = await asyncio.wait_for(placing, 2)
+            assert isinstance(call, Call)
+            ours = call.local_sdp
+            for seq, payload in ((2, b""), (3, body)):  # RFC 4028 refreshes, with and without SDP
+                update = SipRequest(method="UPDATE", uri=caller.contact())
+                update.headers.add("Via", f"SIP/2.0/UDP {host}:{port};branch=z9hG4bKup{seq}")
+                update.headers.add("From", str(NameAddr(SipUri(host, "fax", port)).with_tag("t5")))
+                update.headers.add("To", str(call.local))
+                update.headers.add("Call-ID", call.call_id)
+                update.headers.add("CSeq", f"{seq} UPDATE")
+                if payload:
+                    update.headers.add("Content-Type", "application/sdp")
+                update.body = payload
+                far.send(update, caller.address)
+                answer, _ = await far.next("UPDATE")
+                assert isinstance(answer, SipResponse)
+                assert answer.status == 200
+                assert answer.body == (bytes(ours) if payload else b"")
+            assert offers == []
+            assert call.local_sdp is ours
+            assert call.ended is None
+        await caller.close()
+
+    run(scenario())
