@@ -15,6 +15,7 @@ import pytest
 
 from faxcast.sip.dialog import Call, Ending
 from faxcast.sip.digest import Credentials, DigestVerifier
+from faxcast.sip.incoming import IncomingCall
 from faxcast.sip.message import parse_message
 from faxcast.sip.sdp import (
     Codec,
@@ -31,7 +32,7 @@ from faxcast.sip.sdp import (
 from faxcast.sip.status import SIP_FAILURES
 from faxcast.sip.t38 import T38Params
 from faxcast.sip.transaction import Timers
-from faxcast.sip.ua import CallFailReason, CallFailure, IncomingCall, UserAgent
+from faxcast.sip.ua import CallFailReason, CallFailure, UserAgent
 from faxcast.sip.uri import SipUri
 
 FAST = Timers(

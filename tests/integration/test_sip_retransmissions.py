@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from typing import cast
 
 from faxcast.sip.dialog import Call, Ending
+from faxcast.sip.incoming import IncomingCall
 from faxcast.sip.message import SipMessage, SipRequest, SipResponse, parse_message
 from faxcast.sip.sdp import Codec, Origin, SessionDescription, answer_audio, audio_media, offer
 from faxcast.sip.transaction import make_response
-from faxcast.sip.ua import IncomingCall, UserAgent
+from faxcast.sip.ua import UserAgent
 from faxcast.sip.uri import NameAddr, SipUri
 from tests.integration.test_sip_calls import (
     FAST,

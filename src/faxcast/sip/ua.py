@@ -11,14 +11,15 @@ import asyncio
 import enum
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from faxcast.domain.outcome import FailureClass
-from faxcast.sip.dialog import ALLOW, Call, Ending, Exchange, OfferHandler
+from faxcast.sip.dialog import ALLOW, Call, Exchange, OfferHandler
 from faxcast.sip.digest import Credentials, DigestClient, DigestVerifier, Verdict, choose_challenge
 from faxcast.sip.errors import SipSyntaxError
+from faxcast.sip.incoming import IncomingCall, InviteHandler
 from faxcast.sip.message import SipMessage, SipRequest, SipResponse, Via
 from faxcast.sip.sdp import SessionDescription
 from faxcast.sip.status import SipFailure, sip_failure
@@ -36,8 +37,6 @@ from faxcast.sip.uri import NameAddr, SipUri
 
 log = logging.getLogger(__name__)
 
-InviteHandler = Callable[["IncomingCall"], Awaitable[None]]
-"""Runs for each new incoming INVITE; it should ring, answer or reject (480 if it does not)."""
 RequestHandler = Callable[[SipRequest, ServerTransaction], None]
 """Takes out-of-dialog requests other than INVITE/OPTIONS/CANCEL/ACK (a registrar's REGISTER)."""
 
@@ -62,7 +61,10 @@ class CallFailure:
 
 
 RING_TIMEOUT = SipFailure(487, "Request Terminated", FailureClass.NO_ANSWER, "no answer")
+# Nothing answered at all: the trunk, not the number, is at fault, so it is not "no answer".
 NO_RESPONSE = SipFailure(408, "Request Timeout", FailureClass.CONGESTION, "no response")
+RINGING = "still ringing at the ring timeout"
+SILENT = "no response to the INVITE"
 
 
 class UserAgent:
@@ -170,8 +172,8 @@ class UserAgent:
             )
             if response is None:
                 if cancelled:
-                    return CallFailure(CallFailReason.RING_TIMEOUT, None, "", RING_TIMEOUT)
-                return CallFailure(CallFailReason.NO_RESPONSE, None, "", NO_RESPONSE)
+                    return CallFailure(CallFailReason.RING_TIMEOUT, None, RINGING, RING_TIMEOUT)
+                return CallFailure(CallFailReason.NO_RESPONSE, None, SILENT, NO_RESPONSE)
             if 200 <= response.status < 300:
                 return await self._answered(
                     request, response, offer, cancelled, on_offer, credentials
@@ -182,7 +184,7 @@ class UserAgent:
                     cseq += 1  # RFC 3261 section 22.2: a new request, the next CSeq
                     continue
             if cancelled and response.status == 487:
-                return CallFailure(CallFailReason.RING_TIMEOUT, 487, response.reason, RING_TIMEOUT)
+                return CallFailure(CallFailReason.RING_TIMEOUT, 487, RINGING, RING_TIMEOUT)
             failure = sip_failure(response.status)
             return CallFailure(CallFailReason.REFUSED, response.status, response.reason, failure)
 
@@ -249,12 +251,12 @@ class UserAgent:
             on_offer=on_offer,
             credentials=credentials,
         )
-        self._calls[call.key] = call
+        self.add_call(call)
         call.ack(request, response, await call.destination())
         if cancelled:
             # The 200 crossed our CANCEL: the call exists, so it is ACKed and hung up.
             await call.hangup("answered after the ring timeout")
-            return CallFailure(CallFailReason.RING_TIMEOUT, response.status, "", RING_TIMEOUT)
+            return CallFailure(CallFailReason.RING_TIMEOUT, response.status, RINGING, RING_TIMEOUT)
         if bad_answer is not None:
             await call.hangup("unusable SDP answer")
             failure = sip_failure(488)
@@ -396,6 +398,14 @@ class UserAgent:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def add_call(self, call: Call) -> None:
+        """A dialog now exists: its in-dialog requests come to the call."""
+        self._calls[call.key] = call
+
+    def answered(self, incoming: IncomingCall) -> None:
+        """An incoming INVITE got its final response: a CANCEL no longer concerns it."""
+        self._incoming.pop(incoming.key, None)
+
     def forget(self, call: Call) -> None:
         """A call ended: requests for it are answered 481 from now on."""
         self._calls.pop(call.key, None)
@@ -474,7 +484,7 @@ class UserAgent:
             transaction.respond(make_response(request, status, to_tag=new_tag()))
             return
         incoming = IncomingCall(self, request, transaction, offer)
-        self._incoming[transaction.key] = incoming
+        self._incoming[incoming.key] = incoming
         self.spawn(self._handle(incoming, self.on_invite))
 
     async def _handle(self, incoming: IncomingCall, handler: InviteHandler) -> None:
@@ -522,78 +532,3 @@ def _authorization(
         return None
     name = "Proxy-Authorization" if proxy else "Authorization"
     return name, digest.authorization(challenge, request.method, str(request.uri))
-
-
-class IncomingCall:
-    """An INVITE waiting for our decision: `ring()`, then `answer()` or `reject()`."""
-
-    def __init__(
-        self,
-        ua: UserAgent,
-        request: SipRequest,
-        transaction: ServerTransaction,
-        offer: SessionDescription,
-    ) -> None:
-        self.ua = ua
-        self.request = request
-        self.offer = offer
-        self.caller = request.from_
-        self.callee = request.to
-        self.target = request.uri
-        self.cancelled = asyncio.Event()
-        self._transaction = transaction
-        self._tag = new_tag()
-        self._final = False
-
-    def ring(self, status: int = 180) -> None:
-        """Send a provisional response (180 Ringing)."""
-        if not self._final:
-            self._transaction.respond(make_response(self.request, status, to_tag=self._tag))
-
-    def reject(self, status: int, phrase: str | None = None) -> None:
-        """Refuse the call with a final status >= 300 (nothing if already answered or refused)."""
-        if not self._final:
-            self._finish()
-            self._transaction.respond(make_response(self.request, status, phrase, to_tag=self._tag))
-
-    def answer(self, sdp: SessionDescription, *, on_offer: OfferHandler | None = None) -> Call:
-        """Answer with our SDP; the 200 is retransmitted until ACKed (else BYE, call ends)."""
-        if self._final:
-            raise RuntimeError("this INVITE already has its final response")
-        self._finish()
-        request = self.request
-        contacts = request.contacts
-        call = Call(
-            self.ua,
-            call_id=request.call_id,
-            local=request.to.with_tag(self._tag),
-            remote=request.from_,
-            remote_target=contacts[0].uri if contacts else request.from_.uri,
-            route=tuple(NameAddr.parse(v) for v in request.headers.values("Record-Route")),
-            local_cseq=0,
-            outgoing=False,
-            local_sdp=sdp,
-            remote_sdp=self.offer,
-            on_offer=on_offer,
-        )
-        call.remote_cseq = request.cseq.seq
-        self.ua._calls[call.key] = call
-        response = self.ua.ok(request, self._tag, bytes(sdp))
-        self._transaction.respond(response)
-        acked = call.awaiting(request)
-        self.ua.spawn(self._confirm(call, response, acked))
-        return call
-
-    async def _confirm(self, call: Call, response: SipResponse, acked: asyncio.Event) -> None:
-        if not await self.ua.await_ack(self._transaction, response, acked):
-            await call.hangup("our 200 was never acknowledged", by=Ending.NO_ACK)
-
-    def cancel(self) -> None:
-        """The caller CANCELled: answer 487 and tell the handler."""
-        if not self._final:
-            self.reject(487)
-        self.cancelled.set()
-
-    def _finish(self) -> None:
-        self._final = True
-        self.ua._incoming.pop(self._transaction.key, None)
