@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
 import pytest
@@ -494,5 +494,48 @@ def test_the_receiving_side_offers_t38_and_the_callers_handler_answers_it() -> N
             await gateway.hangup()
             end = await asyncio.wait_for(call.wait_ended(), 2)
             assert end.by is Ending.REMOTE
+
+    run(scenario())
+
+
+def test_a_refresh_that_bumps_the_version_of_unchanged_sdp_is_still_a_refresh() -> None:
+    async def scenario() -> None:
+        callee = Callee()
+        offers: list[SessionDescription] = []
+
+        async def record(sdp: SessionDescription) -> SessionDescription | int:
+            offers.append(sdp)
+            return 488
+
+        async with agents(answering(callee)) as (a, b):
+            call = await placed(a, b, on_offer=record)
+            far = callee.calls[0]
+            bumped = replace(far.local_sdp, origin=far.local_sdp.origin.next())
+            outcome = await far.reinvite(bumped)
+            assert outcome.accepted
+            assert offers == []
+            assert call.remote_sdp.origin.version == bumped.origin.version
+            await call.hangup()
+
+    run(scenario())
+
+
+def test_a_caller_that_gives_up_cancels_the_ringing_invite() -> None:
+    async def scenario() -> None:
+        seen: list[IncomingCall] = []
+
+        async def ring_forever(incoming: IncomingCall) -> None:
+            seen.append(incoming)
+            incoming.ring()
+            await asyncio.wait_for(incoming.cancelled.wait(), 5)
+
+        async with agents(ring_forever) as (a, b):
+            placing = asyncio.ensure_future(a.call(target(b), audio_offer()))
+            while not seen:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # the 180 is back at the caller
+            placing.cancel()
+            await asyncio.wait_for(seen[0].cancelled.wait(), 2)
+            assert placing.cancelled()
 
     run(scenario())

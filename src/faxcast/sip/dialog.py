@@ -362,12 +362,17 @@ class Call:
         except SipSyntaxError as error:
             log.info("unusable SDP in a %s: %s", request.method, error.reason)
             return 400
-        previous = self.remote_sdp.origin
-        if (offer.origin.session_id, offer.origin.version) == (
-            previous.session_id,
-            previous.version,
-        ):
-            return self.local_sdp  # a session refresh: nothing changes (RFC 3264 section 8)
+        previous = self.remote_sdp
+        same_version = (offer.origin.session_id, offer.origin.version) == (
+            previous.origin.session_id,
+            previous.origin.version,
+        )
+        same_streams = (offer.connection, offer.media) == (previous.connection, previous.media)
+        if same_version or same_streams:
+            # A session refresh (RFC 3264 section 8; RFC 4028), also from peers that bump the
+            # version of an unchanged SDP: answered as it stands, the media is not touched.
+            self.remote_sdp = offer
+            return self.local_sdp
         if self.on_offer is None:
             return 488
         answer = await self.on_offer(offer)

@@ -429,6 +429,9 @@ def _check(message: SipMessage) -> None:
     message.from_  # noqa: B018
     message.to  # noqa: B018
     message.contacts  # noqa: B018
+    for name in ("Route", "Record-Route"):
+        for value in message.headers.values(name):
+            NameAddr.parse(value)
     if not _CALL_ID.fullmatch(message.call_id):
         raise SipSyntaxError("bad Call-ID")
     cseq = message.cseq

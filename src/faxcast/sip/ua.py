@@ -167,9 +167,16 @@ class UserAgent:
             if authorization is not None:
                 request.headers.add(*authorization)
             exchange = self.exchange(request, destination)
-            response, cancelled = await self._invite_final(
-                exchange, request, destination, deadline, on_progress
-            )
+            try:
+                response, cancelled = await self._invite_final(
+                    exchange, request, destination, deadline, on_progress
+                )
+            except asyncio.CancelledError:
+                # Our caller gave up (a campaign stopped): leave no phone ringing.
+                if exchange.provisional:
+                    self.send_cancel(request, destination)
+                exchange.abandon()
+                raise
             if response is None:
                 if cancelled:
                     return CallFailure(CallFailReason.RING_TIMEOUT, None, RINGING, RING_TIMEOUT)
