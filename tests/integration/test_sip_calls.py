@@ -539,3 +539,23 @@ def test_a_caller_that_gives_up_cancels_the_ringing_invite() -> None:
             assert placing.cancelled()
 
     run(scenario())
+
+
+def test_an_offer_handler_that_fails_answers_500_and_the_call_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        callee = Callee()
+
+        async def broken(sdp: SessionDescription) -> SessionDescription | int:
+            raise RuntimeError("bug in the line driver")
+
+        async with agents(answering(callee, on_offer=broken)) as (a, b):
+            call = await placed(a, b)
+            outcome = await call.reinvite(t38_offer())
+            assert outcome.status == 500
+            assert call.ended is None
+            await call.hangup()
+
+    run(scenario())
+    assert "the offer handler failed" in caplog.text

@@ -105,7 +105,6 @@ class Call:
         self._offering = False
         self._acks: dict[int, tuple[SipRequest, Address]] = {}
         self._awaiting_ack: dict[int, asyncio.Event] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._offer_in: tuple[ServerTransaction, asyncio.Task[None]] | None = None
 
     @property
@@ -318,10 +317,8 @@ class Call:
             return
         self._idle.clear()
         self._update_target(request)
-        task = asyncio.ensure_future(self._answer_offer(request, transaction))
+        task = self.ua.spawn(self._answer_offer(request, transaction))
         self._offer_in = (transaction, task)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def cancel_offer(self, key: ServerKey) -> bool:
         """A CANCEL of the far end's pending re-INVITE: 487, and the offer handler is stopped."""
@@ -335,7 +332,11 @@ class Call:
 
     async def _answer_offer(self, request: SipRequest, transaction: ServerTransaction) -> None:
         try:
-            answer = await self._answer(request)
+            try:
+                answer = await self._answer(request)
+            except Exception:
+                log.exception("the offer handler failed")
+                answer = 500
             if isinstance(answer, int):
                 transaction.respond(make_response(request, answer))
                 return

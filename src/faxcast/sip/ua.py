@@ -399,11 +399,12 @@ class UserAgent:
                 self.transport.send(response, transaction.destination)
                 interval = min(2 * interval, self.timers.t2)
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a task the user agent keeps (and cancels at close)."""
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def add_call(self, call: Call) -> None:
         """A dialog now exists: its in-dialog requests come to the call."""
