@@ -150,9 +150,13 @@ def test_a_407_is_answered_with_digest_and_a_new_cseq_then_the_call_goes_through
         callee = Callee()
         verifier = DigestVerifier("faxcast.test", {"alice": "s3cret"}, algorithm="SHA-256")
         async with agents(answering(callee), auth=verifier, auth_as_proxy=True) as (a, b):
-            call = await placed(a, b, credentials=Credentials("alice", "s3cret"))
+            identity = ("P-Asserted-Identity", "<sip:+33100000000@faxcast.test>")
+            call = await placed(
+                a, b, credentials=Credentials("alice", "s3cret"), headers=(identity,)
+            )
             (incoming,) = callee.invites
             assert incoming.request.cseq.seq == 2
+            assert incoming.request.headers.get(identity[0]) == identity[1]
             assert "SHA-256" in (incoming.request.headers.get("Proxy-Authorization") or "")
             await call.hangup()
 

@@ -147,8 +147,12 @@ class UserAgent:
         ring_timeout_s: float = 60.0,
         on_offer: OfferHandler | None = None,
         on_progress: Callable[[SipResponse], None] | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> Call | CallFailure:
-        """INVITE `target` (through `proxy` if given) and wait for the answer or the failure."""
+        """INVITE `target` (through `proxy` if given) and wait for the answer or the failure.
+
+        `headers` are added to the INVITE (P-Asserted-Identity, ...); `on_progress` sees 1xx.
+        """
         loop = asyncio.get_running_loop()
         call_id = f"{secrets.token_hex(10)}@{self.address[0]}"
         local = (caller or NameAddr(self.contact())).with_tag(new_tag())
@@ -164,6 +168,8 @@ class UserAgent:
             )
             request.body = bytes(offer)
             request.headers.add("Content-Type", "application/sdp")
+            for name, value in headers:
+                request.headers.add(name, value)
             if authorization is not None:
                 request.headers.add(*authorization)
             exchange = self.exchange(request, destination)
