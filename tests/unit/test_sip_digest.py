@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faxcast.sip.digest import (
     Challenge,
@@ -166,3 +170,13 @@ def test_the_verifier_refuses_a_nonce_it_did_not_sign() -> None:
     verifier = DigestVerifier("faxcast.test", {"alice": "pw"})
     other = DigestVerifier("faxcast.test", {"alice": "pw"})
     assert verifier.check(authorised_request(other, "alice", "pw")) is Verdict.WRONG
+
+
+CHALLENGE = 'Digest realm="a", nonce="b", qop="auth", algorithm=MD5, opaque=""'
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=st.integers(0, len(CHALLENGE)), cut=st.integers(0, 10), junk=st.text(max_size=6))
+def test_mutated_challenges_raise_only_sip_syntax_error(at: int, cut: int, junk: str) -> None:
+    with contextlib.suppress(SipSyntaxError):
+        Challenge.parse(CHALLENGE[:at] + junk + CHALLENGE[at + cut :])

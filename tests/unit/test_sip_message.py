@@ -233,3 +233,12 @@ def test_mutated_messages_parse_or_raise_only_sip_syntax_error(
 def test_arbitrary_bytes_raise_only_sip_syntax_error(data: bytes) -> None:
     with contextlib.suppress(SipSyntaxError):
         parse_message(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_arbitrary_addresses_raise_only_sip_syntax_error(text: str) -> None:
+    with contextlib.suppress(SipSyntaxError):
+        NameAddr.parse(text)
+    with contextlib.suppress(SipSyntaxError):
+        SipUri.parse(text)
