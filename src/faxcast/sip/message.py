@@ -132,10 +132,6 @@ class Headers:
                 found.append(value)
         return found
 
-    def copy(self) -> Headers:
-        """An independent copy."""
-        return Headers(self._fields)
-
     def add(self, name: str, value: str) -> None:
         """Append a header field."""
         self._fields.append((canonical_name(name), value))
@@ -143,19 +139,6 @@ class Headers:
     def prepend(self, name: str, value: str) -> None:
         """Put a header field first (a proxy's or a server's Via)."""
         self._fields.insert(0, (canonical_name(name), value))
-
-    def set(self, name: str, value: str) -> None:
-        """Replace every field of this name with one value (where the first one stood)."""
-        canonical = canonical_name(name)
-        lowered = canonical.lower()
-        for i, (key, _) in enumerate(self._fields):
-            if key.lower() == lowered:
-                self._fields[i] = (canonical, value)
-                self._fields = [
-                    f for j, f in enumerate(self._fields) if j <= i or f[0].lower() != lowered
-                ]
-                return
-        self._fields.append((canonical, value))
 
     def remove(self, name: str) -> None:
         """Drop every field of this name."""

@@ -59,10 +59,6 @@ class Media:
                 return value
         return None
 
-    def has(self, name: str) -> bool:
-        """Whether `a=name` is present, bare or with a value."""
-        return any(key.lower() == name.lower() for key, _ in self.attributes)
-
 
 @dataclass(frozen=True)
 class SessionDescription:

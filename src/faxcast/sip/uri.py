@@ -183,10 +183,6 @@ class SipUri:
         """A URI parameter's value."""
         return get_param(self.params, name)
 
-    def with_param(self, name: str, value: str | None) -> SipUri:
-        """This URI with a parameter set."""
-        return replace(self, params=with_param(self.params, name, value))
-
 
 @dataclass(frozen=True)
 class NameAddr:
