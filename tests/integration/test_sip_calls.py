@@ -121,7 +121,9 @@ def test_a_call_is_set_up_acknowledged_and_the_callers_bye_ends_it_on_both_sides
             assert stream.port == 5000
             (incoming,) = callee.invites
             assert incoming.target.user == "+33123456789"
+            assert caller_ua.calls == (result,)
             await result.hangup()
+            assert len(caller_ua.calls) == 0
             end = await asyncio.wait_for(callee.calls[0].wait_ended(), 2)
             assert end.by is Ending.REMOTE
             assert result.ended is not None

@@ -224,3 +224,18 @@ def test_cancel_and_invite_with_one_branch_are_separate_transactions() -> None:
         assert len(recorder.strays) == 1
 
     run(scenario())
+
+
+def test_past_the_transaction_cap_new_requests_get_a_stateless_503() -> None:
+    async def scenario() -> None:
+        recorder = Recorder()
+        layer = TransactionLayer(recorder.send, recorder, T, max_server_transactions=2)
+        for n in range(3):
+            layer.receive(request("OPTIONS", f"z9hG4bKflood{n}"), PEER)
+        assert len(recorder.requests) == 2
+        ((_, busy),) = recorder.sent
+        assert isinstance(busy, SipResponse)
+        assert busy.status == 503
+        assert busy.headers.get("Retry-After") == "5"
+
+    run(scenario())

@@ -332,6 +332,7 @@ class ServerTransaction:
 
 
 ServerKey = tuple[str, str, int, str]
+MAX_SERVER_TRANSACTIONS = 10_000
 
 
 def server_key(request: SipRequest, method: str | None = None) -> ServerKey:
@@ -346,11 +347,17 @@ class TransactionLayer:
     """Routes messages to their transactions, and new requests up to the transaction user."""
 
     def __init__(
-        self, send: Callable[[SipMessage, Address], None], user: TransactionUser, timers: Timers
+        self,
+        send: Callable[[SipMessage, Address], None],
+        user: TransactionUser,
+        timers: Timers,
+        *,
+        max_server_transactions: int = MAX_SERVER_TRANSACTIONS,
     ) -> None:
         self.send = send
         self.user = user
         self.timers = timers
+        self.max_server_transactions = max_server_transactions
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[ServerKey, ServerTransaction] = {}
 
@@ -386,6 +393,11 @@ class TransactionLayer:
                 self.user.on_ack(message, source)
         elif server is not None:
             server.retransmitted()
+        elif len(self._servers) >= self.max_server_transactions:
+            # A flood: answer statelessly instead of keeping more state (RFC 3261 section 21.5.4).
+            busy = make_response(message, 503, to_tag=new_tag())
+            busy.headers.add("Retry-After", "5")
+            self.send(busy, message.via.response_address())
         else:
             server = ServerTransaction(self, message, source)
             self._servers[server.key] = server

@@ -122,6 +122,11 @@ class UserAgent:
         """The bound (host, port)."""
         return self.transport.local
 
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """The calls in progress (to hang up before `close()`)."""
+        return tuple(self._calls.values())
+
     def contact(self, user: str | None = "faxcast") -> SipUri:
         """Our URI at the bound address."""
         return SipUri(host=self.address[0], user=user, port=self.address[1])
