@@ -15,6 +15,7 @@ import pytest
 
 from faxcast.sip.dialog import Call, Ending
 from faxcast.sip.digest import Credentials, DigestVerifier
+from faxcast.sip.errors import SipTransportError
 from faxcast.sip.incoming import IncomingCall
 from faxcast.sip.message import parse_message
 from faxcast.sip.sdp import (
@@ -565,3 +566,18 @@ def test_an_offer_handler_that_fails_answers_500_and_the_call_goes_on(
 
     run(scenario())
     assert "the offer handler failed" in caplog.text
+
+
+def test_a_port_in_use_or_an_unknown_host_is_a_transport_error() -> None:
+    async def scenario() -> None:
+        first = await UserAgent.start()
+        try:
+            with pytest.raises(SipTransportError) as caught:
+                await UserAgent.start(*first.address)
+            assert caught.value.message.code == "sip.bind_failed"
+            with pytest.raises(SipTransportError):
+                await first.call(SipUri("no-such-host.invalid", "fax"), audio_offer())
+        finally:
+            await first.close()
+
+    run(scenario())
