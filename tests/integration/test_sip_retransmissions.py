@@ -261,3 +261,31 @@ def test_session_timer_updates_are_answered_without_touching_the_session() -> No
         await caller.close()
 
     run(scenario())
+
+
+def test_a_second_answer_from_a_forked_invite_is_acked_and_hung_up() -> None:
+    async def scenario() -> None:
+        caller = await UserAgent.start(timers=FAST)
+        async with peer() as far:
+            host, port = far.address
+            placing = asyncio.ensure_future(caller.call(SipUri(host, "fax", port), audio_offer()))
+            invite, source = await far.next("INVITE")
+            assert isinstance(invite, SipRequest)
+            for tag in ("first", "second"):
+                ok = make_response(invite, 200, to_tag=tag, body=sdp_body(4000))
+                ok.headers.add("Contact", f"<sip:{tag}@{host}:{port}>")
+                far.send(ok, source)
+            call = await asyncio.wait_for(placing, 2)
+            assert isinstance(call, Call)
+            assert call.remote.tag == "first"
+            acks = [(await far.next("ACK"))[0] for _ in range(2)]
+            assert sorted(a.to.tag or "" for a in acks) == ["first", "second"]
+            bye, bye_source = await far.next("BYE")
+            assert isinstance(bye, SipRequest)
+            assert bye.to.tag == "second"
+            assert bye.uri.user == "second"
+            far.send(make_response(bye, 200), bye_source)
+            assert call.ended is None
+        await caller.close()
+
+    run(scenario())

@@ -248,13 +248,34 @@ class UserAgent:
         on_offer: OfferHandler | None,
         credentials: Credentials | None,
     ) -> Call | CallFailure:
-        contacts = response.contacts
-        record_route = [NameAddr.parse(v) for v in response.headers.values("Record-Route")]
         try:
             answer = SessionDescription.parse(response.body)
             bad_answer = None
         except SipSyntaxError as error:
             answer, bad_answer = offer, error.reason
+        call = await self._confirm(request, response, offer, answer, on_offer, credentials)
+        if cancelled:
+            # The 200 crossed our CANCEL: the call exists, so it is ACKed and hung up.
+            await call.hangup("answered after the ring timeout")
+            return CallFailure(CallFailReason.RING_TIMEOUT, response.status, RINGING, RING_TIMEOUT)
+        if bad_answer is not None:
+            await call.hangup("unusable SDP answer")
+            failure = sip_failure(488)
+            return CallFailure(CallFailReason.BAD_ANSWER, response.status, bad_answer, failure)
+        return call
+
+    async def _confirm(
+        self,
+        request: SipRequest,
+        response: SipResponse,
+        offer: SessionDescription,
+        answer: SessionDescription,
+        on_offer: OfferHandler | None,
+        credentials: Credentials | None,
+    ) -> Call:
+        """The dialog a 2xx to our INVITE creates, ACKed (RFC 3261 section 12.1.2, 13.2.2.4)."""
+        contacts = response.contacts
+        record_route = [NameAddr.parse(v) for v in response.headers.values("Record-Route")]
         call = Call(
             self,
             call_id=request.call_id,
@@ -271,15 +292,13 @@ class UserAgent:
         )
         self.add_call(call)
         call.ack(request, response, await call.destination())
-        if cancelled:
-            # The 200 crossed our CANCEL: the call exists, so it is ACKed and hung up.
-            await call.hangup("answered after the ring timeout")
-            return CallFailure(CallFailReason.RING_TIMEOUT, response.status, RINGING, RING_TIMEOUT)
-        if bad_answer is not None:
-            await call.hangup("unusable SDP answer")
-            failure = sip_failure(488)
-            return CallFailure(CallFailReason.BAD_ANSWER, response.status, bad_answer, failure)
         return call
+
+    async def _drop_fork(self, request: SipRequest, response: SipResponse) -> None:
+        # A forked INVITE answered twice: every further 2xx is ACKed, then hung up (13.2.2.4).
+        ours = SessionDescription.parse(request.body)
+        fork = await self._confirm(request, response, ours, ours, None, None)
+        await fork.hangup("a second answer to a forked INVITE")
 
     # --- out-of-dialog requests (OPTIONS, REGISTER)
 
@@ -371,11 +390,17 @@ class UserAgent:
         """Start a client transaction whose responses are read from the returned Exchange."""
         exchange = Exchange()
         invite = request.method == "INVITE"
+        answered: list[str] = []  # the To tag of the first 2xx
 
         def deliver(response: SipResponse | None) -> None:
-            ok = response is not None and invite and 200 <= response.status < 300
-            if ok and response is not None and self._reack(response):
-                return
+            if response is not None and invite and 200 <= response.status < 300:
+                tag = response.to.tag or ""
+                if self._reack(response):
+                    return
+                if answered and tag != answered[0]:
+                    self.spawn(self._drop_fork(request, response))
+                    return
+                answered[:] = [tag]
             exchange.deliver(response)
 
         self.layer.request(request, destination, deliver)
