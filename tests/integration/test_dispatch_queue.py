@@ -261,6 +261,40 @@ def test_a_batch_that_settles_the_last_recipients_finishes_the_campaign(svc: Ser
     assert _states(svc, campaign_id)[unallocated.number] == ("failed", None)
 
 
+def test_a_result_written_again_after_its_commit_is_on_record_once(svc: Services) -> None:
+    # The first write committed but its writer was told it failed: it writes the results again.
+    campaign_id, claims = _launched(svc, ["01 23 45 67 01", "01 23 45 04 86"])
+    good, busy = claims
+    results = [_delivered(good), _failed(busy, FailureClass.BUSY, 486)]
+    for _ in range(2):
+        with svc.transaction() as conn:
+            states = record(conn, results, policy=svc.settings.retry_policy, now=NOW)
+        assert [s.value for s in states] == ["delivered", "pending"]
+
+    with svc.transaction() as conn:
+        made = conn.execute(select(attempts.c.number, attempts.c.claimed_at)).all()
+        busy_row = conn.execute(
+            select(recipients).where(recipients.c.id == busy.recipient_id)
+        ).one()
+        campaign = conn.execute(
+            select(campaigns_table).where(campaigns_table.c.id == campaign_id)
+        ).one()
+    assert sorted(made) == sorted((c.number, c.claimed_at) for c in claims)
+    assert (busy_row.state, busy_row.dials) == ("pending", 1)
+    assert (campaign.count_delivered, campaign.count_failed) == (1, 0)
+
+
+def test_the_database_refuses_a_second_attempt_for_one_claim(svc: Services) -> None:
+    _, [claim] = _launched(svc, ["01 23 45 67 01"])
+    with svc.transaction() as conn:
+        record(conn, [_delivered(claim)], policy=svc.settings.retry_policy, now=NOW)
+    with svc.transaction() as conn:
+        [made] = conn.execute(select(attempts)).mappings().all()
+
+    with pytest.raises(IntegrityError), svc.transaction() as conn:
+        conn.execute(attempts.insert().values({**made, "id": made["id"] + 1}))
+
+
 def test_due_retries_share_the_channels_with_first_calls(svc: Services) -> None:
     # Two running campaigns on one line of 4 channels, three busy numbers that get retries.
     account = accounts.create_account(svc, name="Order")

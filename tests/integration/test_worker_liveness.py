@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Connection, Engine, event, select, update
+from sqlalchemy.exc import OperationalError
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
@@ -243,6 +244,73 @@ def test_a_refused_result_write_is_retried_and_the_fax_recorded_once(site: Site)
     assert [(r.state, r.worker_id) for r in site.rows(recipients)] == [("delivered", None)]
     campaign = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
     assert (campaign.count_delivered, campaign.count_failed) == (1, 0)
+
+
+_WROTE_ATTEMPT = "test: wrote an attempt"
+
+
+@dataclasses.dataclass(frozen=True)
+class CommitThenFail(Services):
+    """The first transaction that writes an attempt commits, then reports an error.
+
+    As when the connection drops just after COMMIT: the write took, its writer hears it failed.
+    """
+
+    reported: list[str] = dataclasses.field(default_factory=list)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with super().transaction() as conn:
+            conn.info.pop(_WROTE_ATTEMPT, None)
+            yield conn
+            wrote = conn.info.pop(_WROTE_ATTEMPT, False)
+        if wrote and not self.reported:
+            self.reported.append("committed, reported failed")
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+
+def test_a_result_write_that_committed_but_reported_an_error_is_recorded_once(
+    site: Site, tmp_path: Path
+) -> None:
+    svc = CommitThenFail(site.svc.engine, site.svc.blobs, site.clock, site.svc.settings)
+    holder: list[Site] = []
+    worker = Worker(svc, lambda _: HeldLine(holder), cache_dir=tmp_path / "cache", rand=lambda: 0.5)
+    flaky = dataclasses.replace(site, svc=svc, worker=worker)
+    holder.append(flaky)
+    campaign_id = flaky.launch(1)
+    flaky.release.set()
+
+    def note_attempts(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("INSERT INTO attempts"):
+            conn.info[_WROTE_ATTEMPT] = True
+
+    async def scenario(stop: asyncio.Event) -> None:
+        await until(lambda: svc.reported != [], "a write committed and reported failed")
+        await until(
+            lambda: (
+                svc.metrics.registry.get_sample_value("faxcast_attempts_total", _DELIVERED) == 1
+            ),
+            "the result written again",
+        )
+
+    event.listen(svc.engine, "before_cursor_execute", note_attempts)
+    try:
+        asyncio.run(running(flaky, scenario))
+    finally:
+        event.remove(svc.engine, "before_cursor_execute", note_attempts)
+
+    assert svc.metrics.registry.get_sample_value("faxcast_record_retries_total") == 1
+    assert [(a.delivered, a.reason) for a in flaky.rows(attempts)] == [(True, "delivered")]
+    assert [(r.state, r.worker_id) for r in flaky.rows(recipients)] == [("delivered", None)]
+    campaign = campaigns.get_campaign(svc, site.account_id, site.line.id, campaign_id)
+    assert (campaign.state.value, campaign.count_delivered, campaign.count_failed) == (
+        "finished",
+        1,
+        0,
+    )
+
+
+_DELIVERED = {"outcome": "delivered", "failure": "none"}
 
 
 def test_a_restart_recovers_a_dead_same_host_predecessors_calls_at_once(site: Site) -> None:

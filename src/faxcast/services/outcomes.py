@@ -116,7 +116,8 @@ def record(
     One transaction for a batch: a worker whose calls end together writes them together, so
     the campaign rows they share are updated once, not once per call. A call recorded late
     (its claim was recovered meanwhile) replaces the interrupted attempt recovery wrote for it,
-    and moves its recipient only to deliver one that waits for a retry.
+    and moves its recipient only to deliver one that waits for a retry. A call already on
+    record (its first write committed, then reported an error) is not written again.
     """
     if not calls:
         return []
@@ -128,16 +129,24 @@ def record(
     for call, is_late in zip(calls, late, strict=True):
         if is_late:
             queue.drop_interrupted(conn, call.claim.recipient_id, started_at=call.claim.claimed_at)
+    on_record = queue.recorded_calls(conn, ids)
+    new = [(call.claim.recipient_id, call.claim.claimed_at) not in on_record for call in calls]
+    for call, is_late, is_new in zip(calls, late, new, strict=True):
+        if is_late and is_new:
             # The call has ended: what recovery held for it is free.
             queue.release_hold(conn, call.claim.recipient_id, held_until=longest_end(call.claim))
-    conn.execute(_INSERT_ATTEMPT, [_attempt_values(call) for call in calls])
+    if any(new):
+        conn.execute(
+            _INSERT_ATTEMPT,
+            [_attempt_values(call) for call, is_new in zip(calls, new, strict=True) if is_new],
+        )
     pages = {call.claim.campaign_id: call.claim.pages for call in calls}
     moves: list[dict[str, object]] = []
     settled: dict[int, Counter[RecipientState]] = {
         campaign_id: Counter() for campaign_id in sorted(campaign_states)
     }
     states: list[RecipientState] = []
-    for call, is_late in zip(calls, late, strict=True):
+    for call, is_late, is_new in zip(calls, late, new, strict=True):
         claim = call.claim
         state, values, campaign_error = _next_step(
             call,
@@ -147,6 +156,8 @@ def record(
             delivered_before=claim.recipient_id in delivered_before,
         )
         states.append(state)
+        if not is_new:
+            continue  # its first write moved the recipient and the campaign already
         if campaign_error:
             campaigns.fail_campaign(
                 conn,
@@ -213,6 +224,7 @@ def _attempt_values(call: Finished) -> dict[str, object]:
         t38=fax.t38 if fax else None,
         remote_ident=fax.remote_ident[:20] if fax else None,
         received_sha256=call.received_sha256,
+        claimed_at=claim.claimed_at,
     )
 
 

@@ -232,6 +232,12 @@ def delivered_recipients(conn: Connection, recipient_ids: Sequence[int]) -> set[
     return set(run(conn, "delivered_recipients", {"ids": list(recipient_ids)}).scalars())
 
 
+def recorded_calls(conn: Connection, recipient_ids: Sequence[int]) -> set[tuple[int, datetime]]:
+    """(recipient, claim time) of the calls of these recipients whose attempt is on record."""
+    rows = run(conn, "recorded_calls", {"ids": list(recipient_ids)})
+    return {(row.recipient_id, row.claimed_at) for row in rows}
+
+
 def drop_interrupted(conn: Connection, recipient_id: int, *, started_at: datetime) -> int:
     """Remove the interrupted attempt recovery wrote for the call claimed at `started_at`."""
     params = {"recipient_id": recipient_id, "started_at": started_at}

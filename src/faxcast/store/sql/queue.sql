@@ -105,6 +105,12 @@ WHERE id = :id AND held_until <= :held_until;
 -- Which of these recipients an earlier call already delivered (a result recorded late).
 SELECT DISTINCT recipient_id FROM attempts WHERE recipient_id IN :ids AND delivered;
 
+-- recorded_calls --
+-- Which calls of these recipients are on record, by the claim each was placed under: a result
+-- written again (its first write committed, then reported an error) finds itself here.
+SELECT recipient_id, claimed_at FROM attempts
+WHERE recipient_id IN :ids AND claimed_at IS NOT NULL;
+
 -- drop_interrupted --
 -- A late result replaces the interrupted attempt recovery wrote for the same call (same
 -- recipient and start), so each call is on record once, with what really happened.
