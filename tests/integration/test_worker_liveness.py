@@ -397,6 +397,54 @@ def test_a_delivery_recorded_after_recovery_replaces_the_interrupted_attempt(
     )
 
 
+@pytest.mark.parametrize(
+    ("other", "status_before", "status_after"),
+    [(None, "error", "success"), (True, "partial", "success"), (False, "error", "partial")],
+    ids=["alone", "beside-a-delivery", "beside-a-failure"],
+)
+def test_a_late_delivery_settles_a_recipient_failed_meanwhile_and_the_campaigns_status(
+    site: Site, other: bool | None, status_before: str, status_after: str
+) -> None:
+    campaign_id = site.launch(1 if other is None else 2)
+    [paused] = _claim(site, "paused", 1)
+    if other is not None:
+        [claim] = _claim(site, "other", 1)
+        now = site.clock.now()
+        result = (
+            calls.delivered(1, now)
+            if other
+            else CallResult(now, None, now, 404, FailureClass.PERMANENT, "SIP 404", None)
+        )
+        outcomes.record_outcomes(site.svc, [Finished(claim, result, "other", 0.5)])
+    # The paused worker outlives its lease and the kill time: recovery fails its recipient.
+    site.clock.advance(timedelta(hours=4))
+    assert site.recover() == 1
+    failed = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert (failed.state.value, failed.outcome.value) == ("finished", status_before)
+    row = {r.id: r for r in _recipients(site)}[paused.recipient_id]
+    assert (row.state, row.reason.split(" (")[0]) == (
+        "failed",
+        "not delivered within 3 h of the first dial",
+    )
+
+    # It runs again: its call had delivered.
+    late = Finished(paused, calls.delivered(1, site.clock.now()), "paused", 0.5)
+    outcomes.record_outcomes(site.svc, [late])
+
+    row = {r.id: r for r in _recipients(site)}[paused.recipient_id]
+    assert (row.state, row.reason) == ("delivered", "delivered")
+    # Its one call on record once, as delivered: the interrupted attempt was replaced.
+    made = [a.delivered for a in site.rows(attempts) if a.recipient_id == paused.recipient_id]
+    assert made == [True]
+    after = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert (after.count_delivered, after.count_failed) == (
+        failed.count_delivered + 1,
+        failed.count_failed - 1,
+    )
+    assert (after.state.value, after.outcome.value) == ("finished", status_after)
+    assert after.finished_at == failed.finished_at
+
+
 def test_a_worker_whose_claim_was_taken_hangs_up_at_its_next_renewal(site: Site) -> None:
     site.launch(1)
 

@@ -204,3 +204,6 @@ NUMBERS_TOO_MANY_OVER = declare("numbers.too_many_over", "count")
 PDF_TOO_COMPLEX = declare("document.too_complex", "limit_mb", "timeout_s")
 PROBLEM_TOO_LARGE = declare("api.too_large")
 REQUEST_TOO_LARGE = declare("request.too_large", "limit_mb", "document_mb")
+
+# --- late deliveries (issue 13: domain/campaign.py, services/outcomes.py)
+CANNOT_RECOUNT = declare("campaign.cannot_recount", "name", "state", "allowed")

@@ -116,7 +116,8 @@ def record(
     One transaction for a batch: a worker whose calls end together writes them together, so
     the campaign rows they share are updated once, not once per call. A call recorded late
     (its claim was recovered meanwhile) replaces the interrupted attempt recovery wrote for it,
-    and moves its recipient only to deliver one that waits for a retry. A call already on
+    and moves its recipient only to deliver one that waits for a retry or has failed (a
+    finished campaign's status then follows its counts). A call already on
     record (its first write committed, then reported an error) is not written again.
     """
     if not calls:
@@ -145,6 +146,7 @@ def record(
     settled: dict[int, Counter[RecipientState]] = {
         campaign_id: Counter() for campaign_id in sorted(campaign_states)
     }
+    unfailed: Counter[int] = Counter()  # by campaign: failed recipients a late call delivered
     states: list[RecipientState] = []
     for call, is_late, is_new in zip(calls, late, new, strict=True):
         claim = call.claim
@@ -168,13 +170,18 @@ def record(
                 now=now,
             )
             campaign_states[claim.campaign_id] = CampaignState.ERROR
-        # A late delivery still settles a recipient waiting for its retry; a recipient in
-        # another call is left to it (that call's result sees this delivery on record).
+        # A late delivery still settles a recipient waiting for its retry, or one failed for
+        # good meanwhile (by its kill time or retry limit: it no longer counts as failed); a
+        # recipient in another call is left to it (that call's result sees this delivery).
         row = rows.get(claim.recipient_id)
-        waiting = row is not None and row.state == RecipientState.PENDING.value
-        if not is_late or (call.result.delivered and waiting):
+        was = RecipientState(row.state) if row is not None else None
+        if not is_late or (
+            call.result.delivered and was in (RecipientState.PENDING, RecipientState.FAILED)
+        ):
             moves.append(values)
             settled[claim.campaign_id][state] += 1
+            if is_late and was is RecipientState.FAILED:
+                unfailed[claim.campaign_id] += 1
     if moves:
         queue.end_leases(conn, moves)
     for campaign_id, counts in settled.items():
@@ -182,7 +189,7 @@ def record(
             conn,
             campaign_id,
             delivered=counts[RecipientState.DELIVERED],
-            failed=counts[RecipientState.FAILED],
+            failed=counts[RecipientState.FAILED] - unfailed[campaign_id],
             pages=pages[campaign_id],
         )
         campaigns.progress(conn, campaign, now=now)
