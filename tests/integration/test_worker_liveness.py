@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Connection, Engine, event, select, update
 from sqlalchemy.exc import OperationalError
 
@@ -32,7 +33,7 @@ from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
 from faxcast.errors import ConflictError
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
-from faxcast.services import accounts, campaigns, documents, outcomes
+from faxcast.services import accounts, campaigns, documents, metrics, outcomes
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign
 from faxcast.services.outcomes import Finished
@@ -522,19 +523,86 @@ def test_a_recovered_call_holds_its_channel_and_number_until_its_longest_end(
     assert sorted(c.recipient_id for c in retried) == sorted(c.recipient_id for c in paused)
 
 
-def test_a_campaign_with_held_calls_cannot_be_deleted_until_they_end(site: Site) -> None:
+def _campaign_state(site: Site, campaign_id: int) -> str:
+    return campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id).state.value
+
+
+def test_a_stop_waits_for_held_calls_until_their_holds_expire(site: Site) -> None:
     paused = _paused_and_recovered(site)
     campaign_id = paused[0].campaign_id
     stopped = campaigns.stop_campaign(site.svc, site.account_id, site.line.id, campaign_id)
-    assert stopped.state.value == "waiting"
-
-    with pytest.raises(ConflictError, match="4 calls may still be in progress"):
+    # The paused worker may still be in its four calls: they are calls in progress.
+    assert stopped.state.value == "stopping"
+    with pytest.raises(ConflictError, match="it is stopping"):
         campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
-    assert len(_recipients(site)) == 5
 
-    site.clock.set(outcomes.longest_end(paused[0]))
+    held_until = outcomes.longest_end(paused[0])
+    site.clock.set(held_until - timedelta(seconds=1))
+    site.recover()
+    assert _campaign_state(site, campaign_id) == "stopping"
+    # By their longest end the calls have surely ended: the next recovery pass ends the stop.
+    site.clock.set(held_until)
+    site.recover()
+    assert _campaign_state(site, campaign_id) == "waiting"
+    assert [r.held_until for r in _recipients(site)] == [None] * 5
     campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
     assert _recipients(site) == []
+
+
+def test_a_stop_ends_when_the_held_calls_late_results_are_recorded(site: Site) -> None:
+    paused = _paused_and_recovered(site)
+    campaign_id = paused[0].campaign_id
+    campaigns.stop_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+
+    *first, last = [
+        Finished(claim, calls.delivered(1, site.clock.now()), "paused", 0.5) for claim in paused
+    ]
+    outcomes.record_outcomes(site.svc, first)
+    assert _campaign_state(site, campaign_id) == "stopping"  # one call may still be up
+    outcomes.record_outcomes(site.svc, [last])
+    assert _campaign_state(site, campaign_id) == "waiting"
+
+
+def test_a_finished_campaign_with_held_calls_cannot_be_deleted_until_they_end(
+    site: Site,
+) -> None:
+    site.launch(1)
+    # First dialled long ago: once recovered, its kill time has passed and it fails for good.
+    with site.svc.transaction() as conn:
+        conn.execute(update(recipients).values(first_dial_at=NOW - timedelta(hours=4)))
+    [paused] = _claim(site, "paused", 1)
+    campaign_id = paused.campaign_id
+    site.clock.advance(timedelta(seconds=LEASE_S + 1))
+    assert site.recover() == 1
+    assert [r.state for r in _recipients(site)] == ["failed"]
+    assert _campaign_state(site, campaign_id) == "finished"
+
+    # Its paused worker may still be calling: no delete until the hold's end.
+    with pytest.raises(ConflictError, match="1 call may still be in progress"):
+        campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    site.clock.set(outcomes.longest_end(paused))
+    campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+
+
+def _calls_in_progress_gauge(site: Site) -> float | None:
+    exposed, _ = metrics.exposition(site.svc, None)
+    labels = {"account": str(site.account_id), "line": str(site.line.id)}
+    for family in text_string_to_metric_families(exposed.decode()):
+        for sample in family.samples:
+            if sample.name == "faxcast_calls_in_progress" and sample.labels == labels:
+                return sample.value
+    return None
+
+
+def test_the_calls_in_progress_gauge_counts_held_calls(site: Site) -> None:
+    paused = _paused_and_recovered(site)
+    _set_channels(site, 8)
+    assert len(_claim(site, "other", 1)) == 1  # the first call not made yet
+
+    # Four held calls (their worker may still be placing them) and one in a call.
+    assert _calls_in_progress_gauge(site) == 5
+    site.clock.set(outcomes.longest_end(paused[0]))
+    assert _calls_in_progress_gauge(site) == 1
 
 
 def test_a_late_result_ends_its_calls_hold(site: Site) -> None:

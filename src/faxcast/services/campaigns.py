@@ -178,7 +178,7 @@ def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int
         # counted, and none starts after, so the count is the calls the stop waits for.
         queue.lock_line(conn, account_id, line_id)
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
-        calls = queue.calls_of_campaign(conn, campaign.id)
+        calls = queue.calls_of_campaign(conn, campaign.id, now=svc.clock.now())
         repository.save_campaign(conn, campaign, campaign.stopped(calls_in_progress=calls))
         return repository.get_campaign(conn, account_id, line_id, campaign_id)
 
@@ -211,10 +211,23 @@ def start_due_campaigns(svc: Services) -> int:
 def progress(conn: Connection, campaign: Campaign, *, now: datetime) -> None:
     """After calls of the campaign ended: save what its lifecycle decides (finished, waiting)."""
     after = campaign.progressed(
-        now=now, calls_in_progress=lambda: queue.calls_of_campaign(conn, campaign.id)
+        now=now, calls_in_progress=lambda: queue.calls_of_campaign(conn, campaign.id, now=now)
     )
     if after != campaign:
         repository.save_campaign(conn, campaign, after)
+
+
+def end_expired_holds(svc: Services) -> int:
+    """End the holds whose time has come; the stops they kept going may end with them.
+
+    How many stopping campaigns that concerned."""
+    now = svc.clock.now()
+    with svc.transaction() as conn:
+        stopping = queue.expire_holds(conn, now=now)
+        for account_id, line_id, campaign_id in stopping:
+            campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
+            progress(conn, campaign, now=now)
+    return len(stopping)
 
 
 def fail_campaign(

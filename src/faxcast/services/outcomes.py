@@ -75,6 +75,7 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequenc
 
     The retry policy decides what comes next. A call whose lease expired is held (its channel
     and number) until its late result or its longest end: its worker may be paused mid-call.
+    Holds whose end has come are then released, and the stops they kept going may end.
     """
     now = svc.clock.now()
     with svc.transaction() as conn:
@@ -97,14 +98,17 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequenc
                 if row.worker_id not in gone:
                     held.append(claim)
         svc.metrics.recovered(len(calls))
-        record(conn, calls, policy=svc.settings.retry_policy, now=now)
+        # Held before they are recorded: a stop the held calls keep going does not end yet.
         for claim in held:
             queue.hold_recovered(conn, claim.recipient_id, held_until=longest_end(claim))
+        record(conn, calls, policy=svc.settings.retry_policy, now=now)
         for worker_id in gone:
             queue.unregister_worker(conn, worker_id)
         queue.prune_dead_workers(
             conn, dead_before=now - timedelta(seconds=svc.settings.dead_worker_s)
         )
+    # Apart: it locks recipients, then campaigns, as recording does, not after them.
+    campaigns.end_expired_holds(svc)
     return len(calls)
 
 

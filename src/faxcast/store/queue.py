@@ -282,7 +282,18 @@ def holds_of_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> i
     return count
 
 
-def calls_of_campaign(conn: Connection, campaign_id: int) -> int:
-    """How many of the campaign's recipients are in a call now."""
-    count: int = run(conn, "calls_of_campaign", {"campaign_id": campaign_id}).scalar_one()
+def calls_of_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> int:
+    """How many of the campaign's calls may be in progress: in a call, or held."""
+    params = {"campaign_id": campaign_id, "now": now}
+    count: int = run(conn, "calls_of_campaign", params).scalar_one()
     return count
+
+
+def expire_holds(conn: Connection, *, now: datetime) -> list[tuple[int, int, int]]:
+    """End the holds due by `now`; (account, line, campaign) ids of the stopping campaigns
+    they were in, in id order."""
+    ended = sorted(set(run(conn, "expire_holds", {"now": now}).scalars()))
+    if not ended:
+        return []
+    rows = run(conn, "stopping_campaigns", {"ids": ended})
+    return [(row.account_id, row.line_id, row.id) for row in rows]

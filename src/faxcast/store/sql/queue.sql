@@ -133,8 +133,22 @@ WHERE id = :campaign_id
 RETURNING *;
 
 -- calls_of_campaign --
--- How many of a campaign's recipients are in a call now.
-SELECT count(*) FROM recipients WHERE campaign_id = :campaign_id AND state = 'in_call';
+-- How many of a campaign's calls may be in progress now: its recipients in a call, and those
+-- held (recovered calls a paused worker may still be placing). A stop ends when none is left.
+SELECT count(*) FROM recipients
+WHERE campaign_id = :campaign_id AND (state = 'in_call' OR held_until > :now);
+
+-- expire_holds --
+-- Holds whose time has come end (their calls have surely ended by then), which keeps the
+-- holds' index range short; the campaigns they belonged to come back: a stop may end now.
+UPDATE recipients SET held_until = NULL WHERE held_until <= :now
+RETURNING campaign_id;
+
+-- stopping_campaigns --
+-- Which of these campaigns are stopping, in id order (the order campaigns are locked in).
+SELECT id, account_id, line_id FROM campaigns
+WHERE id IN :ids AND state = 'stopping'
+ORDER BY id;
 
 -- holds_of_campaign --
 -- How many of a campaign's recipients are held: recovered calls a paused worker may still be
