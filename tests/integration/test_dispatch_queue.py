@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from faxcast.clock import ManualClock
@@ -464,3 +465,65 @@ def test_stop_waits_for_a_claim_under_way_and_counts_its_calls(svc: Services) ->
     # them, rather than counting none and letting them start after it.
     assert still_waiting
     assert stopped == [CampaignState.STOPPING]
+
+
+def test_a_lease_renewal_and_a_result_write_lock_rows_in_one_order_on_postgresql(
+    postgresql_database_url: str, tmp_path: Path
+) -> None:
+    # Only PostgreSQL locks rows (SQLite has one writer at a time). A worker's keeper renews
+    # the leases of two calls while its group commit records their results (lock_holders,
+    # in id order). The table holds the lower id's row after the higher's, as after any
+    # update, and the renewal reads the table in that order, as a large renewal's plan does.
+    engine = create_engine_for(postgresql_database_url)
+    settings = Settings(data_dir=tmp_path, database_url=postgresql_database_url)
+    svc = Services(engine, DatabaseBlobStore(), ManualClock(NOW), settings)
+    try:
+        _, claims = _launched(svc, ["01 23 45 67 01", "01 23 45 67 02"])
+        low, high = sorted(c.recipient_id for c in claims)
+        with svc.transaction() as conn:
+            conn.execute(update(recipients).where(recipients.c.id == low).values(reason="moved"))
+            in_table = conn.exec_driver_sql("SELECT id FROM recipients ORDER BY ctid").scalars()
+            assert list(in_table) == [high, low]
+
+        renewed: list[set[int]] = []
+        errors: list[BaseException] = []
+
+        def renew() -> None:
+            try:
+                with svc.transaction() as conn:
+                    conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+                    conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+                    held = [low, high]
+                    renewed.append(queue.renew_leases(conn, "worker-1", held, now=NOW, lease_s=60))
+            except BaseException as error:
+                errors.append(error)
+
+        with svc.transaction() as recording:
+            queue.lock_holders(recording, [low])
+            renewal = threading.Thread(target=renew)
+            renewal.start()
+            _wait_for_a_lock_wait(engine)
+            # A renewal that took the higher row first would now wait for us while we wait
+            # for it: PostgreSQL would abort one of the two as a deadlock.
+            recording.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+            queue.lock_holders(recording, [high])
+        renewal.join(timeout=30)
+
+        assert errors == []
+        assert renewed == [{low, high}]
+    finally:
+        engine.dispose()
+
+
+def _wait_for_a_lock_wait(engine: Engine) -> None:
+    """Return once a transaction waits for a row lock (bounded)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the renewal never waited for the row the recording holds")

@@ -13,14 +13,6 @@ VALUES (:worker_id, :hostname, :pid, :now, :now);
 -- The worker is alive (for the record and for pruning: its claims live by their leases).
 UPDATE workers SET heartbeat_at = :now WHERE id = :worker_id;
 
--- renew_leases --
--- The holder extends the leases of the calls it still places or records: only its own, only
--- in a call, and only those not expired yet (an expired one recovery may take, and the holder
--- has hung up its call by then). The ids renewed come back; the others are lost to it.
-UPDATE recipients SET lease_expires_at = :lease_expires_at
-WHERE id IN :ids AND worker_id = :worker_id AND state = 'in_call' AND lease_expires_at >= :now
-RETURNING id;
-
 -- workers_on_host --
 -- The other workers registered from this host: those whose process is gone hold no call.
 SELECT id, pid FROM workers WHERE hostname = :hostname AND id <> :worker_id;
