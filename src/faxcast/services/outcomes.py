@@ -121,8 +121,8 @@ def record(
     the campaign rows they share are updated once, not once per call. A call recorded late
     (its claim was recovered meanwhile) replaces the interrupted attempt recovery wrote for it,
     and moves its recipient only to deliver one that waits for a retry or has failed (a
-    finished campaign's status then follows its counts). A call already on
-    record (its first write committed, then reported an error) is not written again.
+    finished campaign's status then follows its counts). A call already on record (its first
+    write committed, then reported an error) is not written again.
     """
     if not calls:
         return []
