@@ -18,6 +18,7 @@ from faxcast.domain.campaign import CampaignState, SendType
 from faxcast.domain.models import Claim, Line, LineKind, LineSettings
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
+from faxcast.errors import ConflictError
 from faxcast.lines.base import CallResult
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
@@ -294,6 +295,33 @@ def test_the_database_refuses_a_second_attempt_for_one_claim(svc: Services) -> N
 
     with pytest.raises(IntegrityError), svc.transaction() as conn:
         conn.execute(attempts.insert().values({**made, "id": made["id"] + 1}))
+
+
+def test_a_campaign_that_could_not_run_is_not_deleted_while_its_calls_end(
+    svc: Services,
+) -> None:
+    campaign_id, claims = _launched(svc, ["01 23 45 67 01", "01 23 45 67 02"])
+    unusable, still_up = claims
+    document = CallResult(NOW, None, NOW, None, FailureClass.DOCUMENT, "bad TIFF", None)
+    with svc.transaction() as conn:
+        record(
+            conn,
+            [Finished(unusable, document, "worker-1", 0.5)],
+            policy=svc.settings.retry_policy,
+            now=NOW,
+        )
+    account_id, line_id = unusable.account_id, unusable.line.id
+    failed = campaigns.get_campaign(svc, account_id, line_id, campaign_id)
+    assert failed.state is CampaignState.ERROR
+
+    # The other call goes on: its result needs its recipient's row.
+    with pytest.raises(ConflictError, match="1 call may still be in progress"):
+        campaigns.delete_campaign(svc, account_id, line_id, campaign_id)
+    with svc.transaction() as conn:
+        record(conn, [_delivered(still_up)], policy=svc.settings.retry_policy, now=NOW)
+    campaigns.delete_campaign(svc, account_id, line_id, campaign_id)
+    with svc.transaction() as conn:
+        assert conn.execute(select(func.count()).select_from(attempts)).scalar_one() == 0
 
 
 def test_due_retries_share_the_channels_with_first_calls(svc: Services) -> None:

@@ -188,11 +188,12 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         campaign.check_deletable()
-        # Its recipients' rows hold the channels and numbers of calls a paused worker may still
-        # be placing: deleting them would free those for other calls.
-        held = queue.holds_of_campaign(conn, campaign.id, now=svc.clock.now())
-        if held:
-            raise ConflictError(codes.CALLS_MAY_BE_IN_PROGRESS(name=campaign.name, count=held))
+        # A campaign that could not run lets the calls it had in progress end, and a recovered
+        # call is held while a paused worker may still be placing it: their results need the
+        # recipients' rows, which also keep those calls' channels and numbers busy.
+        calls = queue.calls_of_campaign(conn, campaign.id, now=svc.clock.now())
+        if calls:
+            raise ConflictError(codes.CALLS_MAY_BE_IN_PROGRESS(name=campaign.name, count=calls))
         if not repository.delete_campaign(conn, campaign):
             raise ConflictError(codes.CHANGED_MEANWHILE(name=campaign.name))
 

@@ -274,14 +274,6 @@ def count_settled(
     return campaign_of(row, pages=pages)
 
 
-def holds_of_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> int:
-    """How many of the campaign's recipients are held (a paused worker may still call them)."""
-    count: int = run(
-        conn, "holds_of_campaign", {"campaign_id": campaign_id, "now": now}
-    ).scalar_one()
-    return count
-
-
 def calls_of_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> int:
     """How many of the campaign's calls may be in progress: in a call, or held."""
     params = {"campaign_id": campaign_id, "now": now}

@@ -142,11 +142,6 @@ SELECT id, account_id, line_id FROM campaigns
 WHERE id IN :ids AND state = 'stopping'
 ORDER BY id;
 
--- holds_of_campaign --
--- How many of a campaign's recipients are held: recovered calls a paused worker may still be
--- placing, until their late results or their longest ends.
-SELECT count(*) FROM recipients WHERE campaign_id = :campaign_id AND held_until > :now;
-
 -- save_campaign --
 -- The one write of a campaign's lifecycle, from the state it was decided on: no row means
 -- someone else moved it meanwhile.
