@@ -128,14 +128,16 @@ def record(
         return []
     ids = [call.claim.recipient_id for call in calls]
     rows = {row.id: row for row in queue.lock_holders(conn, ids)}
-    delivered_before = queue.delivered_recipients(conn, ids)
     campaign_states = {row.campaign_id: CampaignState(row.campaign_state) for row in rows.values()}
     late = [not _holds(call, rows.get(call.claim.recipient_id)) for call in calls]
     for call, is_late in zip(calls, late, strict=True):
         if is_late:
             queue.drop_interrupted(conn, call.claim.recipient_id, started_at=call.claim.claimed_at)
-    on_record = queue.recorded_calls(conn, ids)
-    new = [(call.claim.recipient_id, call.claim.claimed_at) not in on_record for call in calls]
+    # After the drops: a call's key left on record is its own result, written already.
+    on_record = queue.attempts_on_record(conn, ids)
+    new = [
+        (call.claim.recipient_id, call.claim.claimed_at) not in on_record.calls for call in calls
+    ]
     for call, is_late, is_new in zip(calls, late, new, strict=True):
         if is_late and is_new:
             # The call has ended: what recovery held for it is free.
@@ -159,7 +161,7 @@ def record(
             campaign_states[claim.campaign_id],
             policy=policy,
             now=now,
-            delivered_before=claim.recipient_id in delivered_before,
+            delivered_before=claim.recipient_id in on_record.delivered,
         )
         states.append(state)
         if not is_new:

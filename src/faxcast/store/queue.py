@@ -227,15 +227,23 @@ def lock_holders(conn: Connection, recipient_ids: Sequence[int]) -> list[Row[Any
     return list(run(conn, "lock_holders", {"ids": list(recipient_ids)}))
 
 
-def delivered_recipients(conn: Connection, recipient_ids: Sequence[int]) -> set[int]:
-    """Those of the recipients an attempt already on record delivered."""
-    return set(run(conn, "delivered_recipients", {"ids": list(recipient_ids)}).scalars())
+@dataclass(frozen=True)
+class OnRecord:
+    """What the attempts on record say of some recipients."""
+
+    delivered: set[int]  # recipients an attempt delivered
+    calls: set[tuple[int, datetime]]  # (recipient, claim time) of the calls written
 
 
-def recorded_calls(conn: Connection, recipient_ids: Sequence[int]) -> set[tuple[int, datetime]]:
-    """(recipient, claim time) of the calls of these recipients whose attempt is on record."""
-    rows = run(conn, "recorded_calls", {"ids": list(recipient_ids)})
-    return {(row.recipient_id, row.claimed_at) for row in rows}
+def attempts_on_record(conn: Connection, recipient_ids: Sequence[int]) -> OnRecord:
+    """Which of the recipients were delivered, and which of their calls are on record."""
+    on_record = OnRecord(set(), set())
+    for row in run(conn, "attempts_on_record", {"ids": list(recipient_ids)}):
+        if row.delivered:
+            on_record.delivered.add(row.recipient_id)
+        if row.claimed_at is not None:
+            on_record.calls.add((row.recipient_id, row.claimed_at))
+    return on_record
 
 
 def drop_interrupted(conn: Connection, recipient_id: int, *, started_at: datetime) -> int:

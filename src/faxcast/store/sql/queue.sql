@@ -93,15 +93,11 @@ UPDATE recipients SET held_until = :held_until WHERE id = :id;
 UPDATE recipients SET held_until = NULL
 WHERE id = :id AND held_until <= :held_until;
 
--- delivered_recipients --
--- Which of these recipients an earlier call already delivered (a result recorded late).
-SELECT DISTINCT recipient_id FROM attempts WHERE recipient_id IN :ids AND delivered;
-
--- recorded_calls --
--- Which calls of these recipients are on record, by the claim each was placed under: a result
--- written again (its first write committed, then reported an error) finds itself here.
-SELECT recipient_id, claimed_at FROM attempts
-WHERE recipient_id IN :ids AND claimed_at IS NOT NULL;
+-- attempts_on_record --
+-- The attempts of these recipients on record: which recipients an earlier call delivered (a
+-- result recorded late), and which calls are written already, by the claim each was placed
+-- under (a result written again, its first write committed, then reported an error).
+SELECT recipient_id, claimed_at, delivered FROM attempts WHERE recipient_id IN :ids;
 
 -- drop_interrupted --
 -- A late result replaces the interrupted attempt recovery wrote for the same call (same
