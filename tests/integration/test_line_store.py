@@ -193,7 +193,7 @@ def test_a_line_kind_and_its_settings_go_together(svc: Services) -> None:
 def test_0007_adds_the_sip_columns_and_back(empty_database_url: str) -> None:
     engine: Engine = create_engine_for(empty_database_url)
     try:
-        upgrade(engine, "0005")
+        upgrade(engine, "0006")
         with engine.begin() as conn:
             account = conn.execute(
                 insert(accounts_table).values(name="Old", timezone="UTC", created_at=NOW)
@@ -208,7 +208,7 @@ def test_0007_adds_the_sip_columns_and_back(empty_database_url: str) -> None:
         with engine.connect() as conn:
             [line] = repository.list_lines(conn, int(account[0]))
         assert (line.kind, line.sip) == (LineKind.SANDBOX, None)
-        downgrade(engine, "0005")
+        downgrade(engine, "0006")
         columns = {c["name"] for c in inspect(engine).get_columns("lines")}
         assert not {"sip", "sip_password"} & columns
     finally:

@@ -234,3 +234,6 @@ SIP_PASSWORD_STDIN_EMPTY = declare("cli.password_stdin_empty")
 SIP_MALFORMED = declare("sip.malformed", "reason")
 SDP_MALFORMED = declare("sdp.malformed", "reason")
 SIP_BIND_FAILED = declare("sip.bind_failed", "address", "error")
+
+# --- late deliveries (issue 13: domain/campaign.py, services/outcomes.py)
+CANNOT_RECOUNT = declare("campaign.cannot_recount", "name", "state", "allowed")
