@@ -230,7 +230,8 @@ async def _starts_on_time(services: Services, tmp_path: Path, poll_s: float) -> 
         # Calls kept ending and waking passes meanwhile; the scheduler still ran on the poll.
         assert fax_line.calls > calls_before
         assert worker.ticks > passes
-        assert waited_s < poll_s + 1.0
+        # Generous for a loaded CI host: what fails without the poll is "never" (WAIT_S).
+        assert waited_s < poll_s + 5.0
     finally:
         stop.set()
         await asyncio.wait_for(task, WAIT_S)
