@@ -6,6 +6,7 @@ seen by `ps`): `--password` asks for it without echo, `--password-stdin` reads i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from faxcast.domain.models import Line, LineKind, LineSettings
 from faxcast.domain.sip_line import Codec, Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import InputError
 from faxcast.i18n import codes, environment_language, translator
-from faxcast.services import accounts
+from faxcast.services import accounts, line_check
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -195,6 +196,20 @@ def line_show(state: CliState, line_id: int) -> None:
         ]
     for label, value in shown:
         click.echo(f"{label}: {value}")
+
+
+@line.command("test")
+@click.argument("line_id", type=int)
+@pass_state
+def line_test(state: CliState, line_id: int) -> None:
+    """« Tester cette ligne »: OPTIONS, or REGISTER if the line registers, to its proxy.
+
+    Exits 1 when the proxy does not answer or refuses the line's credentials.
+    """
+    found = asyncio.run(line_check.check_line(state.services, state.account().id, line_id))
+    click.echo(translator(environment_language(os.environ)).message(found.message))
+    if not found.ok:
+        raise SystemExit(1)
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:

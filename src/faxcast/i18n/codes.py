@@ -237,3 +237,11 @@ SIP_BIND_FAILED = declare("sip.bind_failed", "address", "error")
 
 # --- late deliveries (issue 13: domain/campaign.py, services/outcomes.py)
 CANNOT_RECOUNT = declare("campaign.cannot_recount", "name", "state", "allowed")
+
+# --- « Tester cette ligne » (issue 14: services/line_check.py)
+LINE_CHECK_SANDBOX = declare("line_check.sandbox")
+LINE_CHECK_UNREACHABLE = declare("line_check.unreachable", "proxy", "seconds")
+LINE_CHECK_AUTH_REFUSED = declare("line_check.auth_refused", "proxy", "status")
+LINE_CHECK_ERROR = declare("line_check.error", "proxy", "status", "phrase", "ms")
+LINE_CHECK_AUTH_ACCEPTED = declare("line_check.auth_accepted", "proxy", "ms")
+LINE_CHECK_REACHABLE = declare("line_check.reachable", "proxy", "ms")

@@ -108,3 +108,22 @@ def _stamp_via(request: SipRequest, source: Address) -> None:
         request.headers.remove("Via")
         for value in reversed([str(top), *values[1:]]):
             request.headers.prepend("Via", value)
+
+
+async def route_to(local: str, host: str, port: int) -> tuple[str, Address]:
+    """Our address toward `host:port` and its (looked up) address.
+
+    A wildcard `local` (0.0.0.0, ::) becomes the address the host sends from to the peer:
+    Via and Contact must name an address the far end can answer.
+    """
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError as error:
+        raise SipTransportError(f"{host}:{port}", str(error)) from None
+    family, *_, sockaddr = infos[0]
+    peer = (str(sockaddr[0]), int(sockaddr[1]))
+    if local not in ("0.0.0.0", "::"):
+        return local, peer
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect(peer)  # UDP: picks a route, sends nothing
+        return str(probe.getsockname()[0]), peer

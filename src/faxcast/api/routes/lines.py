@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from faxcast.api import schemas
 from faxcast.api.deps import AccountId, LineId, ServicesDep
-from faxcast.api.problems import problem_responses
+from faxcast.api.problems import problem_responses, texts
 from faxcast.domain.models import LineSettings
-from faxcast.services import accounts
+from faxcast.services import accounts, line_check
 
 router = APIRouter(
     prefix="/telephony/{account}/fax", tags=["lines"], responses=problem_responses(404, 422)
@@ -67,3 +67,12 @@ def update_settings(
         sip=body.sip.settings() if body.sip else None,
     )
     return schemas.LineSettings.of(accounts.update_line(svc, account, line, settings))
+
+
+@router.post("/{line}/test", name="test")
+async def test_line(
+    svc: ServicesDep, account: AccountId, line: LineId, request: Request
+) -> schemas.LineCheck:
+    """« Tester cette ligne »: OPTIONS, or REGISTER if the line registers, to its proxy."""
+    found = await line_check.check_line(svc, account, line)
+    return schemas.LineCheck.of(found, texts(request))

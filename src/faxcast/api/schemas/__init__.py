@@ -17,6 +17,7 @@ from faxcast.api.schemas._detail import Attempt, CampaignDetail, ReceivedUrl, Re
 from faxcast.api.schemas._documents import Document
 from faxcast.api.schemas._lines import (
     Line,
+    LineCheck,
     LineCreate,
     LineSettings,
     LineSettingsUpdate,
@@ -35,6 +36,7 @@ __all__ = [
     "Document",
     "Form",
     "Line",
+    "LineCheck",
     "LineCreate",
     "LineSettings",
     "LineSettingsUpdate",

@@ -13,6 +13,9 @@ from faxcast.api.schemas._base import Form, Schema, UtcTime
 from faxcast.domain import models
 from faxcast.domain import sip_line as sip
 from faxcast.domain.dialling import Dialling
+from faxcast.i18n import Translator
+from faxcast.services import line_check
+from faxcast.sip.register import AuthCheck
 
 
 class _SipFields(Schema):
@@ -187,3 +190,24 @@ def _settings_of(line: models.Line) -> dict[str, object]:
         "channel_limit": line.channel_limit,
         "sip": SipSettings.of(line.sip) if line.sip else None,
     }
+
+
+class LineCheck(Schema):
+    """The answer to « Tester cette ligne »: OPTIONS (or REGISTER) to the line's proxy."""
+
+    reachable: bool
+    authentication: AuthCheck = Field(description="not_asked, accepted or refused")
+    status: int | None = Field(description="the proxy's SIP status; null without an answer")
+    round_trip_ms: float | None
+    message: str = Field(description="the verdict for people, in the Accept-Language")
+
+    @classmethod
+    def of(cls, check: line_check.LineCheck, texts: Translator) -> LineCheck:
+        """The API's view of a line test."""
+        return cls(
+            reachable=check.reachable,
+            authentication=check.authentication,
+            status=check.status,
+            round_trip_ms=check.round_trip_ms,
+            message=texts.message(check.message),
+        )

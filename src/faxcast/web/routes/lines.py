@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Account, LineKind
 from faxcast.domain.sip_line import Codec, SipTransport, T38Mode
-from faxcast.services import accounts
+from faxcast.services import accounts, line_check
 from faxcast.web import i18n
 from faxcast.web.campaign_form import Errors
 from faxcast.web.line_form import CODEC_ORDERS, LineForm, submit
@@ -117,7 +117,18 @@ def line_page(request: Request, account: int, line: int) -> Response:
     where = where_of(services(request), account, line)
     crumbs = where.crumbs(request, request_lang(request))
     crumbs[-1] = (crumbs[-1][0], "")
-    return render(request, "line.html", where=where, crumbs=crumbs, codecs=_codecs)
+    return render(request, "line.html", where=where, crumbs=crumbs, codecs=_codecs, check=None)
+
+
+@router.post(LINE_PATH + "/test", name="web-line-test")
+async def test_line(request: Request, account: int, line: int) -> Response:
+    """« Tester cette ligne »: the General tab again, with the verdict on top."""
+    svc = services(request)
+    where = await run_in_threadpool(where_of, svc, account, line)
+    check = await line_check.check_line(svc, account, line)
+    crumbs = where.crumbs(request, request_lang(request))
+    crumbs[-1] = (crumbs[-1][0], "")
+    return render(request, "line.html", where=where, crumbs=crumbs, codecs=_codecs, check=check)
 
 
 @router.get(LINE_PATH + "/edit", name="web-line-edit")
