@@ -157,6 +157,8 @@ def test_other_numbers_reach_a_healthy_machine(digits: str) -> None:
         (484, FailureClass.PERMANENT, "number does not exist"),
         (403, FailureClass.PERMANENT, "rejected"),
         (603, FailureClass.PERMANENT, "rejected"),
+        (401, FailureClass.CONGESTION, "credentials refused by the trunk"),
+        (407, FailureClass.CONGESTION, "credentials refused by the trunk"),
     ],
 )
 def test_sip_statuses_map_to_the_retry_policy(

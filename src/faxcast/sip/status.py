@@ -33,6 +33,15 @@ SIP_FAILURES: tuple[SipFailure, ...] = (
     SipFailure(484, "Address Incomplete", FailureClass.PERMANENT, "number does not exist"),
     SipFailure(403, "Forbidden", FailureClass.PERMANENT, "rejected"),
     SipFailure(603, "Decline", FailureClass.PERMANENT, "rejected"),
+    # A challenge still standing after we answered it: the line's credentials are wrong, which
+    # is no fault of the number. Retried like congestion, so a corrected password resumes.
+    SipFailure(401, "Unauthorized", FailureClass.CONGESTION, "credentials refused by the trunk"),
+    SipFailure(
+        407,
+        "Proxy Authentication Required",
+        FailureClass.CONGESTION,
+        "credentials refused by the trunk",
+    ),
 )
 _SIP_FAILURE = {entry.status: entry for entry in SIP_FAILURES}
 
