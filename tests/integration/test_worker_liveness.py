@@ -362,6 +362,30 @@ def test_a_restart_recovers_a_dead_same_host_predecessors_calls_at_once(site: Si
         alive.wait(timeout=60)
 
 
+def test_a_same_host_worker_killed_while_others_run_is_recovered_at_the_next_poll(
+    site: Site,
+) -> None:
+    assert asyncio.run(site.worker.tick()) == 0  # registered long before the other dies
+    site.launch(3)
+    killed = subprocess.Popen([sys.executable, "-c", ""])
+    killed.wait(timeout=60)
+    with site.svc.transaction() as conn:
+        queue.register_worker(conn, "killed", hostname=host_identity(), pid=killed.pid, now=NOW)
+    taken = _claim(site, "killed", 3)
+    site.clock.advance(timedelta(seconds=1))  # its leases are fresh: only its pid tells
+
+    assert asyncio.run(site.worker.tick()) == 0  # the recovered calls' retries are not due
+
+    rows = {r.id: r for r in _recipients(site)}
+    assert [(rows[c.recipient_id].state, rows[c.recipient_id].held_until) for c in taken] == [
+        ("pending", None)
+    ] * len(taken)
+    made = site.rows(attempts)
+    assert sorted((a.recipient_id, a.reason) for a in made) == sorted(
+        (c.recipient_id, outcomes.INTERRUPTED) for c in taken
+    )
+
+
 def test_a_delivery_recorded_after_recovery_replaces_the_interrupted_attempt(
     site: Site,
 ) -> None:

@@ -41,7 +41,7 @@ class Worker:
       while it claims and while it drains after a stop, as long as a call runs or its result
       waits to be written;
     - recovery (`outcomes.recover_abandoned`) takes only a claim whose lease has expired, or
-      whose worker is known gone (a dead process on the same host);
+      whose worker is known gone (a dead process on the same host, checked every poll);
     - a worker that has not renewed a claim one beat before its lease expires hangs that call
       up itself (self-fencing), so by the time others may take it, it is no longer calling.
       Its result, like any result recorded after its claim was recovered, is still written:
@@ -76,6 +76,7 @@ class Worker:
         self._ended: set[int] = set()  # calls over, results waiting to be written
         self._hung_up: set[int] = set()  # calls this worker ended because it lost their claim
         self._registered = False
+        self._host = host_identity()
         self._next_poll = 0.0  # the event loop's time of the next poll pass (run sets it)
         # Set when a call's task is over (its result written): its channel may be claimed again.
         self._wake = asyncio.Event()
@@ -240,19 +241,19 @@ class Worker:
         """Register (the first time), start due campaigns, recover lost calls."""
         svc = self.svc
         now = svc.clock.now()
-        gone: list[str] = []
-        if not self._registered:
-            host = host_identity()
-            with svc.transaction() as conn:
+        host = self._host
+        with svc.transaction() as conn:
+            if not self._registered:
                 queue.register_worker(conn, self.id, hostname=host, pid=os.getpid(), now=now)
-                # A previous worker of this host whose process is gone is calling no more:
-                # its calls are recovered now, not when their leases expire.
-                gone = [
-                    worker_id
-                    for worker_id, pid in queue.workers_on_host(conn, host, self.id)
-                    if pid != os.getpid() and not _alive(pid)
-                ]
-            self._registered = True
+            # A worker of this host whose process is gone (a predecessor, or a neighbour
+            # killed while this one runs) is calling no more: its calls are recovered now,
+            # and not held as a paused process's must be.
+            gone = [
+                worker_id
+                for worker_id, pid in queue.workers_on_host(conn, host, self.id)
+                if pid != os.getpid() and not _alive(pid)
+            ]
+        self._registered = True
         campaigns.start_due_campaigns(svc)
         outcomes.recover_abandoned(svc, rand=self._rand, gone=gone)
 
