@@ -3,10 +3,11 @@
 Three `faxcast worker` processes and the API's own worker (two calls each) share a 6-channel
 sandbox line in realtime mode (a call lasts ~20 s, far longer than the 3 s lease). While the
 campaign runs, a seeded sequence of faults hits workers that have calls: SIGKILL (the worker
-is started again, and recovers its own calls at once), SIGTERM (it drains its calls, renewing
-their leases, then is started again: a rolling restart) and SIGSTOP for one to two leases
-then SIGCONT (its calls are recovered yet held until it hangs up and records them). The API's
-worker is left alone, to be asked how things went.
+is started again at once, or two leases later as a supervisor's back-off would; either way
+its calls are known to have ended on this host and are dialled again soon), SIGTERM (it
+drains its calls, renewing their leases, then is started again: a rolling restart) and
+SIGSTOP for one to two leases then SIGCONT (its calls are recovered yet held until it hangs
+up and records them). The API's worker is left alone, to be asked how things went.
 
 Sampled all along: never more busy channels than the line has. From the attempts' times: never
 one number in two calls at once, never more calls than channels. At the end: every recipient
@@ -59,7 +60,7 @@ SEEDS = [int(s) for s in os.environ.get("FAXCAST_CHAOS_SEEDS", "1").split(",") i
 
 
 class Fault(enum.Enum):
-    KILL = "SIGKILL, then started again"
+    KILL = "SIGKILL, then started again at once or after two leases"
     TERM = "SIGTERM (drains), then started again"
     STOP = "SIGSTOP for one to two leases, then SIGCONT"
 
@@ -77,8 +78,8 @@ class Slot:
 
     process: subprocess.Popen[bytes]
     log: Path
-    state: str = "running"  # or "paused", "draining"
-    resume_at: float = 0.0
+    state: str = "running"  # or "paused", "draining", "killed"
+    resume_at: float = 0.0  # when a paused one is continued, a killed one started again
 
 
 @dataclass
@@ -122,6 +123,30 @@ class Chaos:
             ).all()
         return {int(pid): int(n) for pid, n in rows}
 
+    def state(self) -> str:
+        """The recipients and workers as the database has them, for a failure message."""
+        with self.engine.connect() as conn:
+            now = conn.execute(select(func.now())).scalar_one()
+            rows = conn.execute(
+                select(recipients, workers.c.pid)
+                .outerjoin(workers, workers.c.id == recipients.c.worker_id)
+                .order_by(recipients.c.id)
+            ).all()
+            made = conn.execute(
+                select(attempts.c.recipient_id, attempts.c.reason).order_by(attempts.c.id)
+            ).all()
+        reasons: dict[int, list[str]] = {}
+        for recipient_id, reason in made:
+            reasons.setdefault(recipient_id, []).append(reason)
+        slots = [f"{s.process.pid}:{s.state}:{s.process.poll()}" for s in self.slots]
+        lines = [f"at {now:%H:%M:%S}, worker processes (pid:state:exit) {slots}"]
+        for r in rows:
+            lines.append(
+                f"  {r.number} {r.state} calls={r.calls} pid={r.pid} due={r.due_at} "
+                f"held={r.held_until} lease={r.lease_expires_at} {reasons.get(r.id, [])}"
+            )
+        return "\n".join(lines)
+
     def campaign_over(self, campaign_id: int) -> bool:
         with self.engine.connect() as conn:
             state = conn.execute(
@@ -138,6 +163,8 @@ class Chaos:
             if slot.state == "paused" and time.monotonic() >= slot.resume_at:
                 os.kill(slot.process.pid, signal.SIGCONT)
                 slot.state = "running"
+            elif slot.state == "killed" and time.monotonic() >= slot.resume_at:
+                self.slots[i] = self.start()
             elif slot.state == "draining" and slot.process.poll() is not None:
                 code = slot.process.returncode
                 assert code == 0, f"a draining worker exited with {code}" + log_tail(slot.log)
@@ -172,7 +199,10 @@ class Chaos:
         if fault is Fault.KILL:
             slot.process.kill()
             assert slot.process.wait(timeout=EXIT_TIMEOUT_S) == -signal.SIGKILL
-            self.slots[self.slots.index(slot)] = self.start()
+            # Started again at once, or after its leases expired (a supervisor's back-off):
+            # either way its calls are known to have ended and may be dialled again soon.
+            slot.state = "killed"
+            slot.resume_at = time.monotonic() + rand.choice((0.0, 2 * LEASE_S))
         elif fault is Fault.TERM:
             slot.process.send_signal(signal.SIGTERM)
             slot.state = "draining"
@@ -272,6 +302,7 @@ def test_killed_stopped_and_paused_workers_never_put_a_number_in_two_calls(
                 what=f"the campaign to finish ({context}, done {chaos.done})",
                 interval=SAMPLE_S,
                 log=api_log,
+                state=chaos.state,
             )
         finally:
             chaos.resume_all()
