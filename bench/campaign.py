@@ -35,7 +35,8 @@ Worker; the only stand-in is the fax line.
              figure to judge (wall includes the waits).
 
 Beside the tables it prints a reference time, `sum(range(10**8))` in the same interpreter (best
-of three), so that figures from another host can be scaled: divide them by its ratio.
+of three, before and after the runs), so that figures from another host or load can be compared:
+scale them by the ratio of the reference times.
 
 Exit 0 whatever the figures (a measurement), 1 if a run campaign did not finish with every
 recipient delivered by exactly one attempt.
@@ -658,6 +659,7 @@ def main() -> int:
         f"{os.cpu_count()} CPUs, load average {load} (other work on the host inflates wall times)"
     )
 
+    reference_before = reference_s()
     creates: dict[str, CreateResult] = {}
     runs: dict[str, RunResult] = {}
     with tempfile.TemporaryDirectory(prefix="faxcast-bench-") as tmp:
@@ -665,13 +667,14 @@ def main() -> int:
             key = backend.name.lower()
             creates[backend.name] = bench_create(backend, Path(tmp) / f"{key}-create", count)
             runs[backend.name] = bench_run(backend, Path(tmp) / f"{key}-run", run_count, spread_s)
-    reference = reference_s()
+    reference_after = reference_s()
     print_create(creates)
     print_run(runs)
     print_verdicts(creates, runs, count)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"\nReference: sum(range(10**8)) takes {reference:.2f} s in this interpreter (best of 3); "
+        f"\nReference: sum(range(10**8)) takes {reference_before:.2f} s before the runs and "
+        f"{reference_after:.2f} s after them in this interpreter (best of 3 each); "
         f"load average {load} at the end"
     )
     failed = False
