@@ -263,8 +263,9 @@ def create(svc: Services, count: int) -> Campaign:
     line = accounts.list_lines(svc, account.id)[0]
     pdf = resources.files("faxcast").joinpath("samples/demo.pdf").read_bytes()
     document = documents.upload_document(svc, account.id, name="demo.pdf", data=pdf)
-    # Distinct geographic French numbers: 01 to 05 then 8 digits of the entry's index.
-    numbers = "\n".join(f"0{1 + i % 5}{i:08d}" for i in range(count))
+    # Distinct geographic French numbers: 01 to 05, the entry's index, then 777, so that none
+    # ends like a sandbox test number (0486 is busy...): on the sandbox network all deliver.
+    numbers = "\n".join(f"0{1 + i % 5}{i:05d}777" for i in range(count))
     new = NewCampaign("Bench scale", document.id, QUALITY, SendType.MANUAL, None, numbers)
     created = campaigns.create_campaign(svc, account.id, line.id, new)
     return Campaign(account.id, line, created.id, count)
