@@ -201,8 +201,10 @@ class Chaos:
             assert slot.process.wait(timeout=EXIT_TIMEOUT_S) == -signal.SIGKILL
             # Started again at once, or after its leases expired (a supervisor's back-off):
             # either way its calls are known to have ended and may be dialled again soon.
+            delay = rand.choice((0.0, 2 * LEASE_S))
             slot.state = "killed"
-            slot.resume_at = time.monotonic() + rand.choice((0.0, 2 * LEASE_S))
+            slot.resume_at = time.monotonic() + delay
+            self.done[-1] += f" (started again after {delay:g} s)"
         elif fault is Fault.TERM:
             slot.process.send_signal(signal.SIGTERM)
             slot.state = "draining"
