@@ -34,6 +34,10 @@ Worker; the only stand-in is the fax line.
              results arrive one by one as real calls' do, in small batches: CPU is then the
              figure to judge (wall includes the waits).
 
+Beside the tables it prints a reference time, `sum(range(10**8))` in the same interpreter (best
+of three, before and after the runs), so that figures from another host or load can be compared:
+scale them by the ratio of the reference times.
+
 Exit 0 whatever the figures (a measurement), 1 if a run campaign did not finish with every
 recipient delivered by exactly one attempt.
 """
@@ -584,6 +588,16 @@ def print_verdicts(
         print(row)
 
 
+def reference_s() -> float:
+    """`sum(range(10**8))` in this interpreter, best of three: how fast this host runs Python."""
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(range(10**8))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def pg_version(admin_url: str) -> str:
     engine = create_engine(admin_url)
     try:
@@ -645,6 +659,7 @@ def main() -> int:
         f"{os.cpu_count()} CPUs, load average {load} (other work on the host inflates wall times)"
     )
 
+    reference_before = reference_s()
     creates: dict[str, CreateResult] = {}
     runs: dict[str, RunResult] = {}
     with tempfile.TemporaryDirectory(prefix="faxcast-bench-") as tmp:
@@ -652,9 +667,16 @@ def main() -> int:
             key = backend.name.lower()
             creates[backend.name] = bench_create(backend, Path(tmp) / f"{key}-create", count)
             runs[backend.name] = bench_run(backend, Path(tmp) / f"{key}-run", run_count, spread_s)
+    reference_after = reference_s()
     print_create(creates)
     print_run(runs)
     print_verdicts(creates, runs, count)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nReference: sum(range(10**8)) takes {reference_before:.2f} s before the runs and "
+        f"{reference_after:.2f} s after them in this interpreter (best of 3 each); "
+        f"load average {load} at the end"
+    )
     failed = False
     for name, r in runs.items():
         for message in r.errors[:SHOWN_ERRORS]:

@@ -4,6 +4,7 @@ Run by hand, from the repository root, with faxcast installed (editable) and Pos
 at 127.0.0.1:5432 as user postgres (or --pg-admin-url):
 
     python bench/scale.py [--recipients N] [--util-recipients M] [--seed S]
+                          [--sandbox-recipients K] [--only-sandbox]
 
 Every run gets a fresh, migrated PostgreSQL database faxcast_bench_<hex>, dropped after it.
 Everything goes through the services and the real Worker; the only stand-in is the fax line.
@@ -21,6 +22,13 @@ Everything goes through the services and the real Worker; the only stand-in is t
                  process: busy channel-seconds / (16 x the time while work was due, from the
                  launch to the start of the last call). Target >= 95 %. Baseline: the same,
                  polling only.
+(c) sandbox      a campaign of K recipients (default 2 000) on a sandbox line of 16 channels,
+                 the real sandbox network (faxcast.lines.sandbox, not paced to the wall clock:
+                 each call is real T.30 through the fax engine, as fast as the CPU allows),
+                 one Worker in the bench's process: faxes/s, the channels' utilisation (as in
+                 (b)) and the cores busy (this process's CPU, which runs both fax machines of
+                 every call, / wall). Baseline: the same, polling only (issue 13 measured 31
+                 faxes/s, capped by the 0.5 s poll, 0.58 of a core busy).
 
 A reference time (sum(range(10**8)) in this interpreter) and the load average are printed beside
 the figures. Exit 0 whatever the figures (a measurement), 1 if a campaign did not end with every
@@ -52,7 +60,7 @@ import sqlalchemy
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
-from faxcast.bootstrap import build_services
+from faxcast.bootstrap import build_services, line_drivers
 from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings
 from faxcast.dispatch.worker import Worker
@@ -75,6 +83,9 @@ CHANNELS_A = 256  # (a): the line never bounds the workers' claims
 CALLS_A = 64  # (a): max_calls of each worker
 CHANNELS_B = 16
 CALL_MIN_S, CALL_MAX_S = 2.0, 4.0
+CHANNELS_C = 16
+DEFAULT_SANDBOX_RECIPIENTS = 2_000
+FAX_DEADLINE_S = 1.0  # (c): each sandbox fax, however slow the host (its CPU does the T.30)
 UTILISATION_TARGET = 0.95
 DEFAULT_RECIPIENTS = 2_000
 DEFAULT_UTIL_RECIPIENTS = 160
@@ -144,6 +155,29 @@ class TimedLine(FaxLine):
 
     async def aclose(self) -> None:
         """Nothing to give back: no far end is really called."""
+
+
+class TimedSandbox(FaxLine):
+    """A sandbox line's driver, each call's span kept (time.monotonic())."""
+
+    def __init__(self, line: FaxLine, spans: list[tuple[float, float]]) -> None:
+        self.line = line
+        self.spans = spans
+
+    async def __aenter__(self) -> TimedSandbox:
+        await self.line.__aenter__()
+        return self
+
+    async def send(self, job: FaxJob) -> CallResult:
+        """The sandbox network's call, timed."""
+        start = time.monotonic()
+        result = await self.line.send(job)
+        self.spans.append((start, time.monotonic()))
+        return result
+
+    async def aclose(self) -> None:
+        """The sandbox line's own."""
+        await self.line.aclose()
 
 
 class PollingWorker(Worker):
@@ -229,8 +263,9 @@ def create(svc: Services, count: int) -> Campaign:
     line = accounts.list_lines(svc, account.id)[0]
     pdf = resources.files("faxcast").joinpath("samples/demo.pdf").read_bytes()
     document = documents.upload_document(svc, account.id, name="demo.pdf", data=pdf)
-    # Distinct geographic French numbers: 01 to 05 then 8 digits of the entry's index.
-    numbers = "\n".join(f"0{1 + i % 5}{i:08d}" for i in range(count))
+    # Distinct geographic French numbers: 01 to 05, the entry's index, then 777, so that none
+    # ends like a sandbox test number (0486 is busy...): on the sandbox network all deliver.
+    numbers = "\n".join(f"0{1 + i % 5}{i:05d}777" for i in range(count))
     new = NewCampaign("Bench scale", document.id, QUALITY, SendType.MANUAL, None, numbers)
     created = campaigns.create_campaign(svc, account.id, line.id, new)
     return Campaign(account.id, line, created.id, count)
@@ -352,11 +387,13 @@ def throughput_in_process(
     return Throughput(label, count, wall_s, cpu_s, problem)
 
 
-async def _work_until(worker: Worker, done: Callable[[], bool]) -> None:
+async def _work_until(
+    worker: Worker, done: Callable[[], bool], deadline_s: float = DEADLINE_S
+) -> None:
     """Run `worker` until `done()` (checked every POLL_DONE_S, bounded), then stop it."""
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
-    deadline = time.perf_counter() + DEADLINE_S
+    deadline = time.perf_counter() + deadline_s
     while not done() and not task.done() and time.perf_counter() < deadline:
         await asyncio.sleep(POLL_DONE_S)
     stop.set()
@@ -377,10 +414,11 @@ class Utilisation:
     wall_s: float
     cpu_s: float
     problem: str | None
+    channels: int = CHANNELS_B
 
     @property
     def share(self) -> float:
-        return self.busy_s / (CHANNELS_B * self.due_s)
+        return self.busy_s / (self.channels * self.due_s) if self.due_s > 0 else 0.0
 
 
 def utilisation(
@@ -404,6 +442,38 @@ def utilisation(
     due_end = max((begin for begin, _ in line.spans), default=start)
     busy_s = sum(max(0.0, min(end, due_end) - begin) for begin, end in line.spans)
     return Utilisation(label, count, due_end - start, busy_s, wall_s, cpu_s, problem)
+
+
+# ---------------------------------------------------------------------------- (c) sandbox
+
+
+def sandbox(
+    admin_url: str, workdir: Path, count: int, kind: type[Worker], label: str
+) -> Utilisation:
+    """(c) with one worker of `kind` in the bench's process, on the real sandbox network."""
+    with database(admin_url) as url:
+        settings = settings_for(url, workdir, count, CHANNELS_C, CHANNELS_C)
+        svc = build_services(settings, clock=SystemClock())
+        try:
+            campaign = create(svc, count)
+            spans: list[tuple[float, float]] = []
+            real = line_drivers(svc)
+            worker = kind(
+                svc,
+                lambda line: TimedSandbox(real(line), spans),
+                cache_dir=workdir / "cache",
+                rand=lambda: 0.5,
+            )
+            campaign.launch(svc)
+            start, cpu = time.monotonic(), time.process_time()
+            asyncio.run(_work_until(worker, lambda: len(spans) >= count, count * FAX_DEADLINE_S))
+            wall_s, cpu_s = time.monotonic() - start, time.process_time() - cpu
+            problem = campaign.problem(svc)
+        finally:
+            svc.engine.dispose()
+    due_end = max((begin for begin, _ in spans), default=start)
+    busy_s = sum(max(0.0, min(end, due_end) - begin) for begin, end in spans)
+    return Utilisation(label, count, due_end - start, busy_s, wall_s, cpu_s, problem, CHANNELS_C)
 
 
 # ---------------------------------------------------------------------------- report
@@ -436,11 +506,8 @@ def print_throughput(results: list[Throughput]) -> None:
     print("  cores busy: the workers' CPU time / wall (PostgreSQL's own CPU not counted)")
 
 
-def print_utilisation(results: list[Utilisation]) -> None:
-    print(
-        f"\n(b) channel utilisation, PostgreSQL, {CHANNELS_B} channels, calls of "
-        f"{CALL_MIN_S:g}-{CALL_MAX_S:g} s"
-    )
+def print_utilisation(results: list[Utilisation], title: str) -> None:
+    print(title)
     header = (
         f"{'worker':<24} {'N':>5} {'work due s':>11} {'busy ch-s':>10} {'utilisation':>12} "
         f"{'faxes/s':>8} {'cores busy':>11}  target >= {UTILISATION_TARGET:.0%}"
@@ -475,10 +542,18 @@ def main() -> int:
         help=f"recipients of each campaign in (b) ({DEFAULT_UTIL_RECIPIENTS})",
     )
     parser.add_argument("--seed", type=int, default=1, help="of (b)'s call durations (1)")
+    parser.add_argument(
+        "--sandbox-recipients",
+        type=int,
+        default=DEFAULT_SANDBOX_RECIPIENTS,
+        help=f"recipients of each campaign in (c) ({DEFAULT_SANDBOX_RECIPIENTS:,})",
+    )
+    parser.add_argument("--only-sandbox", action="store_true", help="run (c) alone")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL, help=f"({PG_ADMIN_URL})")
     args = parser.parse_args()
     count = max(1, min(int(args.recipients), MAX_RECIPIENTS))
     util_count = max(1, min(int(args.util_recipients), MAX_RECIPIENTS))
+    sandbox_count = max(1, min(int(args.sandbox_recipients), MAX_RECIPIENTS))
     admin_url = str(args.pg_admin_url)
 
     engine = create_engine(admin_url)
@@ -498,24 +573,42 @@ def main() -> int:
 
     throughputs: list[Throughput] = []
     utilisations: list[Utilisation] = []
+    sandboxes: list[Utilisation] = []
     with tempfile.TemporaryDirectory(prefix="faxcast-bench-") as tmp:
         runs = iter(Path(tmp) / f"run-{n}" for n in range(100))
+        if not args.only_sandbox:
+            for kind, label in (
+                (PollingWorker, "polling only"),
+                (Worker, "woken at a call's end"),
+            ):
+                utilisations.append(
+                    utilisation(admin_url, next(runs), util_count, args.seed, kind, label)
+                )
+            for kind, label in (
+                (PollingWorker, "1 in-process, polling only"),
+                (Worker, "1 in-process, woken at a call's end"),
+            ):
+                throughputs.append(throughput_in_process(admin_url, next(runs), count, kind, label))
+            for procs in WORKER_COUNTS:
+                throughputs.append(throughput_processes(admin_url, next(runs), count, procs))
         for kind, label in ((PollingWorker, "polling only"), (Worker, "woken at a call's end")):
-            utilisations.append(
-                utilisation(admin_url, next(runs), util_count, args.seed, kind, label)
-            )
-        for kind, label in (
-            (PollingWorker, "1 in-process, polling only"),
-            (Worker, "1 in-process, woken at a call's end"),
-        ):
-            throughputs.append(throughput_in_process(admin_url, next(runs), count, kind, label))
-        for procs in WORKER_COUNTS:
-            throughputs.append(throughput_processes(admin_url, next(runs), count, procs))
-    print_throughput(throughputs)
-    print_utilisation(utilisations)
+            sandboxes.append(sandbox(admin_url, next(runs), sandbox_count, kind, label))
+    if throughputs:
+        print_throughput(throughputs)
+    if utilisations:
+        print_utilisation(
+            utilisations,
+            f"\n(b) channel utilisation, PostgreSQL, {CHANNELS_B} channels, calls of "
+            f"{CALL_MIN_S:g}-{CALL_MAX_S:g} s",
+        )
+    print_utilisation(
+        sandboxes,
+        f"\n(c) a sandbox campaign, PostgreSQL, {CHANNELS_C} channels, the sandbox network "
+        "unpaced (real T.30 in this process)",
+    )
     print(f"\nload average after: {load()}; reference again: {reference_s():.2f} s")
     failed = False
-    results: list[Throughput | Utilisation] = [*throughputs, *utilisations]
+    results: list[Throughput | Utilisation] = [*throughputs, *utilisations, *sandboxes]
     for result in results:
         if result.problem is not None:
             print(f"FAILED ({result.label}): {result.problem}", file=sys.stderr)

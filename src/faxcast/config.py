@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     max_document_bytes: int = _DOCUMENT_DEFAULTS.max_bytes
     render_memory_bytes: int = _DOCUMENT_DEFAULTS.render_memory_bytes
     render_timeout_s: float = _DOCUMENT_DEFAULTS.render_timeout_s
+    render_children: int = Field(default=_DOCUMENT_DEFAULTS.render_children, ge=1)
     max_recipients: int = DEFAULT_MAX_RECIPIENTS
     channel_limit: int = DEFAULT_CHANNEL_LIMIT
     sandbox_realtime: bool = False
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
             max_bytes=self.max_document_bytes,
             render_memory_bytes=self.render_memory_bytes,
             render_timeout_s=self.render_timeout_s,
+            render_children=self.render_children,
         )
 
     @property

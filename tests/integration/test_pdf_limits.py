@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -20,12 +21,26 @@ LIMITS = DocumentLimits()
 # What the server may grow by while a bomb is refused: the child's memory is not its own.
 SERVER_GROWTH_MB = 100
 BOMB_TIMEOUT_S = 60.0
+# Full-page fills PDFium draws in a few seconds, far longer than a one-page text takes.
+LONG_RENDER_RECTANGLES = 30_000
+WAIT_S = 30.0
+THREAD_SLACK_S = 0.5
 
 
 def bomb_pdf(*, inflated_mb: int = 64, repeats: int = 32) -> bytes:
     """A valid one-page PDF of about 70 kB whose content inflates to inflated_mb x repeats MB:
     one Flate stream of blanks, listed `repeats` times as the page's contents."""
-    stream = zlib.compress(b" " * (inflated_mb * MB), 9)
+    return one_page_pdf(b" " * (inflated_mb * MB), repeats)
+
+
+def busy_pdf(rectangles: int) -> bytes:
+    """A small one-page PDF that takes long to draw: `rectangles` fills of the whole page."""
+    return one_page_pdf(b"10 10 575 822 re f\n" * rectangles, 1)
+
+
+def one_page_pdf(content: bytes, repeats: int) -> bytes:
+    """A one-page PDF whose page draws `content` (one Flate stream) `repeats` times."""
+    stream = zlib.compress(content, 9)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -61,8 +76,13 @@ def test_a_pdf_bomb_is_refused_and_the_server_is_unaffected() -> None:
     before = resident_mb()
     started = time.monotonic()
 
-    with pytest.raises(DocumentError) as caught:
-        render_pdf(bomb, Resolution.FINE, limits=LIMITS)
+    with ThreadPoolExecutor(1) as thread:
+        refused = thread.submit(render_pdf, bomb, Resolution.FINE, limits=LIMITS)
+        _wait_busy(1)
+        # Meanwhile another PDF renders in the other child.
+        assert len(render_pdf(pdfs.text_pdf(2), Resolution.FINE).pages) == 2
+        with pytest.raises(DocumentError) as caught:
+            refused.result(timeout=BOMB_TIMEOUT_S)
 
     assert time.monotonic() - started < BOMB_TIMEOUT_S
     assert resident_mb() - before < SERVER_GROWTH_MB
@@ -79,6 +99,44 @@ def test_a_pdf_bomb_is_refused_and_the_server_is_unaffected() -> None:
     )
     # A fresh child renders the next PDF.
     assert len(render_pdf(pdfs.text_pdf(2), Resolution.FINE).pages) == 2
+
+
+def _wait_busy(children: int) -> None:
+    """Until `children` renders are in their child processes (bounded)."""
+    deadline = time.monotonic() + WAIT_S
+    while isolated._CHILDREN.busy < children:
+        assert time.monotonic() < deadline, "the render never started"
+        time.sleep(0.01)
+
+
+def test_a_long_render_does_not_hold_up_another_one() -> None:
+    assert LIMITS.render_children == 2
+    with ThreadPoolExecutor(1) as thread:
+        long = thread.submit(render_pdf, busy_pdf(LONG_RENDER_RECTANGLES), Resolution.FINE)
+        _wait_busy(1)
+
+        short = render_pdf(pdfs.text_pdf(1), Resolution.FINE)
+
+        assert not long.done()  # with one child, the short render waits for the long one
+        assert len(short.pages) == 1
+        assert len(long.result(timeout=BOMB_TIMEOUT_S).pages) == 1
+
+
+def test_renders_take_turns_beyond_the_limit() -> None:
+    one = replace(LIMITS, render_children=1)
+
+    def timed(data: bytes) -> tuple[int, float]:
+        pages = len(render_pdf(data, Resolution.FINE, limits=one).pages)
+        return pages, time.monotonic()
+
+    with ThreadPoolExecutor(1) as thread:
+        long = thread.submit(timed, busy_pdf(LONG_RENDER_RECTANGLES))
+        _wait_busy(1)
+
+        short = timed(pdfs.text_pdf(1))
+
+        # Not before the long one ended (give or take the threads' turns): it waited for it.
+        assert short[1] > long.result(timeout=BOMB_TIMEOUT_S)[1] - THREAD_SLACK_S
 
 
 def test_a_pdf_that_renders_too_long_is_refused_and_the_next_one_renders() -> None:

@@ -2,10 +2,12 @@
 
 A PDF is a program of sorts: a 70 kB file whose content streams inflate to gigabytes, or that
 takes minutes to draw, would otherwise cost the server its memory or a thread. Here PDFium runs
-in one long-lived child process (a fresh interpreter: it shares nothing with the server) whose
+in long-lived child processes (fresh interpreters: they share nothing with the server) whose
 address space is capped with RLIMIT_AS; a call that passes the memory or the time limit kills
-the child, raises DocumentError(TOO_COMPLEX), and the next call starts a fresh one. Calls take
-turns, as they did in-process (PDFium is not thread-safe).
+its child, raises DocumentError(TOO_COMPLEX), and a fresh one takes its place. Up to
+`limits.render_children` calls run at once, each in its own child (PDFium is not thread-safe,
+a process is); more wait their turn, so one long render no longer holds up every upload, and
+the memory at risk is bounded by that many times the per-child limit.
 
 The child is `python -m faxcast.documents._render_child`, not a multiprocessing Process: spawn
 would run the caller's main script again in the child, which fails for a script without a
@@ -43,7 +45,7 @@ def render_pdf(
     data: bytes, resolution: Resolution, *, limits: DocumentLimits = pdf.DEFAULT_LIMITS
 ) -> FaxDocument:
     """Validate a PDF and render each page, in the child; raises DocumentError."""
-    document = _CHILD.call(limits, "render", data, resolution)
+    document = _CHILDREN.call(limits, "render", data, resolution)
     assert isinstance(document, FaxDocument)
     return document
 
@@ -51,7 +53,7 @@ def render_pdf(
 def count_pdf_pages(data: bytes, *, limits: DocumentLimits = pdf.DEFAULT_LIMITS) -> int:
     """Check a PDF without rendering it, in the child (opening one inflates its object
     streams); its page count."""
-    pages = _CHILD.call(limits, "count", data)
+    pages = _CHILDREN.call(limits, "count", data)
     assert isinstance(pages, int)
     return pages
 
@@ -60,11 +62,51 @@ class MalformedAnswerError(RuntimeError):
     """The child sent something that is not an answer: a bug, or a child taken over."""
 
 
-class _Child:
-    """The one child process that runs PDFium, started on first use and after each kill."""
+class _Children:
+    """The child processes that run PDFium: at most `render_children` busy at once, kept for
+    the next calls while idle."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._idle: list[_Child] = []
+        self._busy = 0
+
+    @property
+    def busy(self) -> int:
+        """How many calls are in a child now."""
+        return self._busy
+
+    def call(
+        self, limits: DocumentLimits, what: str, data: bytes, *args: object
+    ) -> FaxDocument | int:
+        """Run `what` on the PDF (and `args`) in a child within `limits`: its result, or its
+        DocumentError."""
+        # Refused here, before the bytes are copied to a child or wait for one.
+        pdf.check_bytes(data, limits)
+        most = max(1, limits.render_children)
+        with self._turn:
+            # Unbounded wait, yet short: each call ahead ends by its own render_timeout_s.
+            self._turn.wait_for(lambda: self._busy < most)
+            self._busy += 1
+            child = self._idle.pop() if self._idle else _Child()
+        try:
+            return child.call(limits, what, data, *args)
+        finally:
+            with self._turn:
+                self._busy -= 1
+                kept = self._busy + len(self._idle) < most
+                if kept:
+                    self._idle.append(child)
+                self._turn.notify()
+            if not kept:  # the limit was lowered meanwhile
+                child.stop()
+
+
+class _Child:
+    """One child process that runs PDFium, started on first use and after each kill; one call
+    at a time."""
+
+    def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._memory_bytes = 0
@@ -72,27 +114,23 @@ class _Child:
     def call(
         self, limits: DocumentLimits, what: str, data: bytes, *args: object
     ) -> FaxDocument | int:
-        """Run `what` on the PDF (and `args`) in the child within `limits`: its result, or its
-        DocumentError."""
-        # Refused here, before the bytes are copied to the child.
-        pdf.check_bytes(data, limits)
-        with self._lock:
-            conn = self._ready(limits.render_memory_bytes)
-            deadline = time.monotonic() + limits.render_timeout_s
-            try:
-                conn.send((what, (data, *args), limits))
-                header = _json(_receive(conn, deadline, HEADER_MAX_BYTES))
-                if header.get("too_complex"):
-                    raise EOFError  # out of memory in Python: the child is leaving
-                if header.get("ok") == "render":
-                    return _document(conn, deadline, header, limits)
-            except (OSError, EOFError, TimeoutError):
-                # Killed by the memory limit (PDFium aborts when an allocation fails), or late.
-                self._stop()
-                raise _too_complex(limits) from None
-            except MalformedAnswerError:
-                self._stop()
-                raise
+        """Run `what` on the PDF (and `args`) in this child within `limits`."""
+        conn = self._ready(limits.render_memory_bytes)
+        deadline = time.monotonic() + limits.render_timeout_s
+        try:
+            conn.send((what, (data, *args), limits))
+            header = _json(_receive(conn, deadline, HEADER_MAX_BYTES))
+            if header.get("too_complex"):
+                raise EOFError  # out of memory in Python: the child is leaving
+            if header.get("ok") == "render":
+                return _document(conn, deadline, header, limits)
+        except (OSError, EOFError, TimeoutError):
+            # Killed by the memory limit (PDFium aborts when an allocation fails), or late.
+            self.stop()
+            raise _too_complex(limits) from None
+        except MalformedAnswerError:
+            self.stop()
+            raise
         if header.get("ok") == "count":
             return _count(header, limits)
         if "refused" in header:
@@ -103,7 +141,7 @@ class _Child:
         if self._process is not None and (
             self._process.poll() is not None or memory_bytes != self._memory_bytes
         ):
-            self._stop()
+            self.stop()
         if self._conn is None:
             ours, theirs = socket.socketpair()
             # The child imports faxcast from where this process did.
@@ -123,11 +161,12 @@ class _Child:
                 )
             self._conn = Connection(ours.detach())
             self._memory_bytes = memory_bytes
-            atexit.unregister(self._stop)  # once, however many children were started
-            atexit.register(self._stop)
+            atexit.unregister(self.stop)  # once, however many times it was started
+            atexit.register(self.stop)
         return self._conn
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Kill the process, if it runs; the next call starts a fresh one."""
         if self._conn is not None:
             self._conn.close()
         if self._process is not None:
@@ -205,7 +244,7 @@ def refusal_header(error: DocumentError) -> dict[str, Any]:
     }
 
 
-_CHILD: Final = _Child()
+_CHILDREN: Final = _Children()
 
 
 def _too_complex(limits: DocumentLimits) -> DocumentError:

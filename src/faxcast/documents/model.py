@@ -32,6 +32,8 @@ class DocumentLimits:
     # renderer's own, and wall-clock time.
     render_memory_bytes: int = 1024 * MB
     render_timeout_s: float = 60.0
+    # How many PDFs render at once, each in its own child process with the limits above.
+    render_children: int = 2
 
 
 @dataclass(frozen=True)
