@@ -85,6 +85,8 @@ logging_state_t *t38_terminal_get_logging_state(t38_terminal_state_t *s);
 int t38_terminal_send_timeout(t38_terminal_state_t *s, int samples);
 int t38_core_rx_ifp_packet(t38_core_state_t *s, const uint8_t *buf, int len, uint16_t seq_no);
 logging_state_t *t38_core_get_logging_state(t38_core_state_t *s);
+void t38_set_max_datagram_size(t38_core_state_t *s, int max_datagram_size);
+void t38_set_t38_version(t38_core_state_t *s, int t38_version);
 
 int t30_set_tx_ident(t30_state_t *s, const char *id);
 const char *t30_get_rx_ident(t30_state_t *s);

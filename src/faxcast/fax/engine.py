@@ -414,6 +414,11 @@ class T38FaxSession(FaxSession):
             out.append((buffer[:size], repeats[0]))
         return out
 
+    def configure_link(self, *, max_ifp: int, version: int = 0) -> None:
+        """Apply what SDP agreed: the largest IFP the far end takes, and the T.38 version."""
+        lib.t38_set_max_datagram_size(self._core, max_ifp)
+        lib.t38_set_t38_version(self._core, version)
+
     def receive(self, packet: bytes, seq_no: int) -> None:
         """Feed one IFP packet from the far end, with its UDPTL sequence number."""
         lib.t38_core_rx_ifp_packet(self._core, packet, len(packet), seq_no & 0xFFFF)
