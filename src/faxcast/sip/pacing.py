@@ -17,8 +17,9 @@ LATE_S = 0.002  # a frame sent this much after its deadline counts as late
 
 @dataclass
 class PacerStats:
-    """What a pacer did: frames run, those run late or given up, and its worst lateness."""
+    """What a pacer did: wake-ups, frames run, those run late or given up, the worst lateness."""
 
+    wakes: int = 0
     frames: int = 0
     late: int = 0
     skipped: int = 0
@@ -92,6 +93,7 @@ class Pacer:
     def _wake(self) -> None:
         now = self._loop.time()
         start, period, stats = self._start, self._period, self.stats
+        stats.wakes += 1
         due = int((now - start) / period) + 1  # frames whose deadline has passed
         behind = due - self._next
         if behind > self.max_lag:
