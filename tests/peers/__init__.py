@@ -1,0 +1,1 @@
+"""Independent SIP peers (Kamailio, SIPp, rtpengine) that tests start on loopback."""
