@@ -21,7 +21,8 @@ Only this process is measured, so the figures are the sending side's:
     jitter        G.711: |interval between two RTP packets of one call - 20 ms|, p50 and p99
                   over every call; T.38 sends only when SpanDSP has an IFP, so it is the
                   pacer's lateness (tick run time - deadline) instead
-    late          frames run more than 2 ms after their deadline; skipped: given up
+    late          wake-ups of the shared media clock more than 2 ms after their deadline;
+    skip          frames it gave up (more than 100 ms behind)
     load          the 1-minute load average when the point ended (the machine is shared)
 
 Targets: >= 500 G.711 channels per core on the sending side; p99 jitter < 2 ms at 64
@@ -36,6 +37,7 @@ import gc
 import itertools
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -52,7 +54,7 @@ from faxcast.fax._spandsp_build import SOURCE as GLUE_SOURCE
 from faxcast.fax.engine import Codec, Incoming, Outgoing
 from faxcast.lines.sip.media import FaxEnd, FaxMedia, MediaOutcome
 from faxcast.sip.media_port import MediaPort, open_media_port
-from faxcast.sip.pacing import PERIOD_S
+from faxcast.sip.pacing import PERIOD_S, MediaClock
 from faxcast.sip.t38 import T38Params
 
 HERE = Path(__file__).resolve().parent
@@ -111,7 +113,7 @@ def start(media: FaxMedia, mode: str, port: MediaPort, remote: tuple[str, int]) 
 
 async def serve_receivers(mode: str, channels: int, workdir: Path) -> None:
     """The answering side (its own process): real receivers, told where the senders are."""
-    ports = [await open_media_port(HOST) for _ in range(channels)]
+    ports = [open_media_port(HOST) for _ in range(channels)]
     print(json.dumps([port.local[1] for port in ports]), flush=True)
     senders = json.loads(await asyncio.to_thread(sys.stdin.readline))
     loop = asyncio.get_running_loop()
@@ -129,15 +131,17 @@ async def serve_receivers(mode: str, channels: int, workdir: Path) -> None:
 
 
 async def run_senders(mode: str, channels: int, document: Outgoing, child: Child) -> Point:
-    ports = [await open_media_port(HOST) for _ in range(channels)]
+    ports = [TimedPort(HOST) for _ in range(channels)]
     theirs = await child.read_json()
-    sends = [_time_sends(port) for port in ports]
+    sends = [port.times for port in ports]
     loop = asyncio.get_running_loop()
     medias = [
         FaxMedia(FaxEnd(document, PROFILE, calling=True), cap_s=CAP_S) for _ in range(channels)
     ]
     gc.collect()
     await child.write_json([port.local[1] for port in ports])
+    clock = MediaClock.of(loop).stats
+    late0, skipped0 = clock.late, clock.skipped
     cpu = time.process_time()
     first = loop.time()
     starts = [first + PERIOD_S * number / channels for number in range(channels)]
@@ -170,23 +174,24 @@ async def run_senders(mode: str, channels: int, document: Outgoing, child: Child
         line_s=sum(o.line_s for o in outcomes),
         jitter_p50_ms=quantiles[49],
         jitter_p99_ms=quantiles[98],
-        late=sum(o.stats.pacer.late for o in outcomes),
-        skipped=sum(o.stats.pacer.skipped for o in outcomes),
+        late=clock.late - late0,
+        skipped=clock.skipped - skipped0,
         load=os.getloadavg()[0],
     )
 
 
-def _time_sends(port: MediaPort) -> list[float]:
-    """Record when each datagram leaves `port` (a bench probe around the real send)."""
-    times: list[float] = []
-    send, clock = port.send, time.monotonic  # the event loop's clock
+class TimedPort(MediaPort):
+    """A media port that records when each datagram leaves, on the event loop's clock."""
 
-    def timed(data: bytes) -> None:
-        times.append(clock())
-        send(data)
+    def __init__(self, host: str) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        super().__init__(sock)
+        self.times: list[float] = []
 
-    port.send = timed  # type: ignore[method-assign]
-    return times
+    def send(self, data: bytes) -> None:
+        self.times.append(time.monotonic())
+        super().send(data)
 
 
 class Child:

@@ -71,12 +71,12 @@ def _call(
     return Call(sender, receiver, sent, received)
 
 
-async def _ports() -> tuple[MediaPort, MediaPort]:
-    return await open_media_port(HOST), await open_media_port(HOST)
+def _ports() -> tuple[MediaPort, MediaPort]:
+    return open_media_port(HOST), open_media_port(HOST)
 
 
 async def _audio(call: Call, codec: Codec, relay: LossyRelay | None = None) -> None:
-    ours, theirs = await _ports()
+    ours, theirs = _ports()
     if relay is None:
         call.sender.start_audio(ours, theirs.local, codec)
         call.receiver.start_audio(theirs, ours.local, codec)
@@ -89,7 +89,7 @@ async def _audio(call: Call, codec: Codec, relay: LossyRelay | None = None) -> N
 async def _t38(
     call: Call, far: T38Params, relay: LossyRelay | None = None, *, switch: bool = False
 ) -> None:
-    ours, theirs = await _ports()
+    ours, theirs = _ports()
     sender_to, receiver_to = theirs.local, ours.local
     if relay is not None:
         relay.connect(ours.local, theirs.local)

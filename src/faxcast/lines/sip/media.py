@@ -1,10 +1,11 @@
 """The media of one answered SIP fax call: the fax engine on RTP (G.711) or UDPTL (T.38).
 
-One pacer per call runs every 20 ms on the event loop's clock. In audio it sends the modem's
-next frame and plays the jitter buffer's next frame into the modem (or lets the modem coast
-over a lost one); in T.38 it lets 20 ms pass on the terminal and sends the IFPs that gives,
-while the far end's IFPs go in as they arrive. SpanDSP runs inline on the loop: one 20 ms step
-costs microseconds (bench/sip.py), less than handing it to a thread would.
+Every call of a process steps on one shared 20 ms clock (sip.pacing.MediaClock) on the event
+loop, which first reads what came in on every call's port. Then, in audio, each call sends the
+modem's next frame and plays the jitter buffer's next frame into the modem (or lets the modem
+coast over a lost one); in T.38 the far end's IFPs have gone in, in order, and the step lets
+20 ms pass on the terminal and sends the IFPs that gives. SpanDSP runs inline on the loop: a
+step costs a few microseconds (bench/sip.py), less than handing it to a thread would.
 
 The call's signalling (the lead's line driver) opens the ports, starts the audio, switches to
 T.38 when a re-INVITE to `m=image` succeeds, says when the far end hung up, and waits for the
@@ -17,7 +18,7 @@ import asyncio
 import enum
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from faxcast.domain.quality import FaxProfile
 from faxcast.domain.station import StationIdentity
@@ -32,7 +33,7 @@ from faxcast.fax.engine import (
 )
 from faxcast.fax.result import FaxResult
 from faxcast.sip.media_port import Address, MediaPort
-from faxcast.sip.pacing import Pacer, PacerStats
+from faxcast.sip.pacing import MediaClock
 from faxcast.sip.rtp import PT_PCMA, PT_PCMU, ReceiverStats, RtpReceiver, RtpSender
 from faxcast.sip.t38 import T38Params
 from faxcast.sip.udptl import (
@@ -75,9 +76,8 @@ class FaxEnd:
 
 @dataclass
 class MediaStats:
-    """What the streams did, for logs and the benchmark."""
+    """What the streams did, for logs and the benchmark (the clock's own are shared)."""
 
-    pacer: PacerStats = field(default_factory=PacerStats)
     rtp: ReceiverStats | None = None
     udptl: UdptlStats | None = None
     filled_in: int = 0
@@ -111,6 +111,7 @@ class FaxMedia:
         audio_silence_s: float = AUDIO_SILENCE_S,
         t38_silence_s: float = T38_SILENCE_S,
         t38_paced: bool = True,
+        clock: MediaClock | None = None,
     ) -> None:
         self.end = end
         self._loop = asyncio.get_running_loop()
@@ -119,11 +120,13 @@ class FaxMedia:
         self._audio_silence = math.ceil(audio_silence_s * FRAMES_PER_S)
         self._t38_silence = math.ceil(t38_silence_s * FRAMES_PER_S)
         self._t38_paced = t38_paced
-        self._pacer = Pacer(self._tick, loop=self._loop)
-        self.stats = MediaStats(pacer=self._pacer.stats)
+        self.clock = clock or MediaClock.of(self._loop)
+        self._member: int | None = None
+        self.stats = MediaStats()
         self._session: FaxSession | None = None
         self._ports: list[MediaPort] = []
         self._frames = 0
+        self._first_frame = 0
         self._heard_at = 0
         self._silence = self._audio_silence
         self._done_at: int | None = None
@@ -180,7 +183,7 @@ class FaxMedia:
         self._session = session
         self._silence = self._audio_silence
         self._step = step
-        self._pacer.start()
+        self._join()
 
     def start_t38(
         self, port: MediaPort, remote: Address, far: T38Params, *, entries: int = 3
@@ -216,7 +219,7 @@ class FaxMedia:
         self._silence = self._t38_silence
         self._heard_at = self._frames
         self._step = step
-        self._pacer.start()
+        self._join()
 
     def switch_to_t38(
         self, port: MediaPort, remote: Address, far: T38Params, *, entries: int = 3
@@ -224,9 +227,7 @@ class FaxMedia:
         """Leave the audio for T.38 (the re-INVITE succeeded): T.30 starts again over T.38."""
         if self.over:
             return
-        for old in self._ports:
-            old.close()
-        self._ports.clear()
+        self._close_ports()
         self.start_t38(port, remote, far, entries=entries)
 
     def far_end_hung_up(self) -> None:
@@ -249,13 +250,29 @@ class FaxMedia:
             on_datagram(data)
 
         port.on_datagram = heard
+        self.clock.watch(port.fileno(), port.read_one)
         self._ports.append(port)
+
+    def _close_ports(self) -> None:
+        for port in self._ports:
+            if not port.closed:
+                self.clock.unwatch(port.fileno())
+                port.close()
+        self._ports.clear()
 
     def _no_step(self, _index: int) -> None:
         return None
 
-    def _tick(self, index: int) -> None:
-        self._step(index)
+    def _join(self) -> None:
+        if self._member is None:
+            self._member = self.clock.join(self._tick)
+            self._first_frame = -1
+
+    def _tick(self, frame: int) -> None:
+        if self._first_frame < 0:
+            self._first_frame = frame
+        # Frames the shared clock gave up count in the RTP timestamps (time went by).
+        self._step(frame - self._first_frame)
         self._frames = frames = self._frames + 1
         session = self._session
         assert session is not None
@@ -272,10 +289,10 @@ class FaxMedia:
     def _finish(self, ending: Ending) -> None:
         if self._outcome.done():
             return
-        self._pacer.stop()
-        for port in self._ports:
-            port.close()
-        self._ports.clear()
+        if self._member is not None:
+            self.clock.leave(self._member)
+            self._member = None
+        self._close_ports()
         session = self._session
         if session is not None:
             session.hang_up()  # a no-op after phase E; otherwise phase E with what was done
