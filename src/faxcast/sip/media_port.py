@@ -17,7 +17,6 @@ from faxcast.i18n import codes
 
 Address = tuple[str, int]
 READ_SIZE = 4096  # larger than any packet the parsers accept, so a truncated one is refused
-MAX_READS = 64  # datagrams read per tick at most: a flood cannot stall the loop
 
 
 def _ignore(_data: bytes) -> None:
@@ -25,7 +24,7 @@ def _ignore(_data: bytes) -> None:
 
 
 class MediaPort:
-    """A bound non-blocking UDP socket; `drain()` hands what the far end's host sent to
+    """A bound non-blocking UDP socket: `read_one()` hands what the far end's host sent to
     `on_datagram`, `send()` goes to `remote`."""
 
     __slots__ = ("_socket", "on_datagram", "received", "refused", "remote")
@@ -83,13 +82,6 @@ class MediaPort:
             self.received += 1
             self.on_datagram(data)
         return True
-
-    def drain(self) -> None:
-        """Hand every waiting datagram (up to MAX_READS) to `on_datagram`."""
-        read_one = self.read_one
-        for _ in range(MAX_READS):
-            if not read_one():
-                return
 
     def close(self) -> None:
         """Release the socket."""
