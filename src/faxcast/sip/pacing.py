@@ -133,9 +133,18 @@ class MediaClock:
         weakref.WeakKeyDictionary()
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None, **pacer: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        period_s: float = PERIOD_S,
+        max_burst: int = 2,
+        max_lag: int = 5,
+    ) -> None:
         self._loop = loop or asyncio.get_running_loop()
-        self._pacer = Pacer(self._tick, loop=self._loop, **pacer)
+        self._pacer = Pacer(
+            self._tick, period_s=period_s, max_burst=max_burst, max_lag=max_lag, loop=self._loop
+        )
         self._members: dict[int, Callable[[int], None]] = {}
         self._snapshot: tuple[Callable[[int], None], ...] = ()
         self._tokens = itertools.count()
