@@ -6,11 +6,12 @@ libspandsp-dev present:
     python bench/sip.py [--channels 8,32,64,128] [--modes g711,t38]
 
 For each mode and channel count N, this process places N real-time fax calls on loopback UDP
-(faxcast.lines.sip.media.FaxMedia, the production media path: pacer, RTP or UDPTL, SpanDSP
-inline on the event loop) sending one A4 page at "normal" quality (the bundled sample's first
-page), while a second process (this script with --role receivers) answers all N with real
-receiving fax machines. Call starts are spread over one 20 ms period, as real calls' are.
-Only this process is measured, so the figures are the sending side's:
+(faxcast.lines.sip.media.FaxMedia, the production media path: the shared media clock, RTP
+or UDPTL, SpanDSP inline on the event loop) sending one A4 page at "normal" quality (the
+bundled sample's first page), while a second process (this script with --role receivers)
+answers all N with real receiving fax machines. Only this process is measured, so the
+figures are the sending side's. With --nice N both processes run at that niceness (negative
+needs root), as a media server is usually run above the machine's other work:
 
     CPU s         time.process_time() of this process from the first start to the last end
     ms/ch-s       CPU ms per channel per second of line time (sum of the calls' line time)
@@ -24,6 +25,8 @@ Only this process is measured, so the figures are the sending side's:
     late          wake-ups of the shared media clock more than 2 ms after their deadline;
     skip          frames it gave up (more than 100 ms behind)
     load          the 1-minute load average when the point ended (the machine is shared)
+    rx            the receivers' process: calls received in full, and its CPU ms per
+                  channel-second (the receiving modem is the expensive side)
 
 Targets: >= 500 G.711 channels per core on the sending side; p99 jitter < 2 ms at 64
 channels. Exit 0 whatever the figures (a measurement), 1 if a call was not delivered.
@@ -82,6 +85,8 @@ class Point:
     late: int
     skipped: int
     load: float
+    received: int  # by the receivers' process, which also says its own CPU:
+    receiver_ms_per_channel_s: float
 
     @property
     def cpu_ms_per_channel_s(self) -> float:
@@ -116,18 +121,18 @@ async def serve_receivers(mode: str, channels: int, workdir: Path) -> None:
     ports = [open_media_port(HOST) for _ in range(channels)]
     print(json.dumps([port.local[1] for port in ports]), flush=True)
     senders = json.loads(await asyncio.to_thread(sys.stdin.readline))
-    loop = asyncio.get_running_loop()
+    cpu = time.process_time()
     medias = []
-    first = loop.time()
     for number, (port, remote) in enumerate(zip(ports, senders, strict=True)):
         end = FaxEnd(Incoming(workdir / f"rx-{number}.tif"), PROFILE, calling=False)
         media = FaxMedia(end, cap_s=CAP_S)
-        at = first + PERIOD_S * number / channels
-        loop.call_at(at, start, media, mode, port, (HOST, remote))
+        start(media, mode, port, (HOST, remote))
         medias.append(media)
     outcomes = await asyncio.gather(*(media.wait() for media in medias))
     received = sum(1 for o in outcomes if o.fax is not None and o.fax.success)
-    print(json.dumps({"received": received}), flush=True)
+    cpu = time.process_time() - cpu
+    line_s = sum(o.line_s for o in outcomes)
+    print(json.dumps([received, round(1e6 * cpu / line_s)]), flush=True)
 
 
 async def run_senders(mode: str, channels: int, document: Outgoing, child: Child) -> Point:
@@ -143,13 +148,11 @@ async def run_senders(mode: str, channels: int, document: Outgoing, child: Child
     clock = MediaClock.of(loop).stats
     late0, skipped0 = clock.late, clock.skipped
     cpu = time.process_time()
-    first = loop.time()
-    starts = [first + PERIOD_S * number / channels for number in range(channels)]
-    for at, media, port, remote in zip(starts, medias, ports, theirs, strict=True):
-        loop.call_at(at, start, media, mode, port, (HOST, remote))
+    for media, port, remote in zip(medias, ports, theirs, strict=True):
+        start(media, mode, port, (HOST, remote))
     outcomes: list[MediaOutcome] = await asyncio.gather(*(media.wait() for media in medias))
     cpu = time.process_time() - cpu
-    await child.read_json()  # the receivers' verdict; ours is what the senders were told
+    received, receiver_us_per_channel_s = await child.read_json()
     delivered = sum(1 for o in outcomes if o.fax is not None and o.fax.success)
     if mode == "g711":
         jitter = [
@@ -158,13 +161,10 @@ async def run_senders(mode: str, channels: int, document: Outgoing, child: Child
             for a, b in itertools.pairwise(times[1:])  # from the second: the first may wait
         ]
     else:
-        # How long after a 20 ms deadline of its call each IFP left (loop and probe share
-        # the monotonic clock); a tick more than 20 ms late would wrap, and is rare.
-        jitter = [
-            (sent - at) % PERIOD_S * 1000
-            for at, times in zip(starts, sends, strict=True)
-            for sent in times
-        ]
+        # How long after a deadline of the shared clock each IFP left (loop and probe share
+        # the monotonic clock); a tick more than 20 ms late wraps round, and counts as early.
+        origin = MediaClock.of(loop).deadline(0)
+        jitter = [(sent - origin) % PERIOD_S * 1000 for times in sends for sent in times]
     quantiles = statistics.quantiles(jitter, n=100) if len(jitter) > 1 else [0.0] * 99
     return Point(
         mode=mode,
@@ -177,6 +177,8 @@ async def run_senders(mode: str, channels: int, document: Outgoing, child: Child
         late=clock.late - late0,
         skipped=clock.skipped - skipped0,
         load=os.getloadavg()[0],
+        received=received,
+        receiver_ms_per_channel_s=receiver_us_per_channel_s / 1000,
     )
 
 
@@ -285,7 +287,10 @@ def main() -> int:
     parser.add_argument("--modes", default="g711,t38")
     parser.add_argument("--role", choices=("senders", "receivers"), default="senders")
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--nice", type=int, default=0)
     args = parser.parse_args()
+    if args.nice:
+        os.nice(args.nice)  # the receivers' process inherits it
     counts = [int(n) for n in args.channels.split(",")]
     modes = args.modes.split(",")
     if args.role == "receivers":
@@ -299,14 +304,17 @@ def main() -> int:
         binary = compile_c(workdir)
         c_modes = {"g711": "audio-ecm", "t38": "t38-paced"}
         reference = {m: c_sender_ms_per_channel_s(binary, c_modes[m], path, workdir) for m in modes}
-        print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
+        print(
+            f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start, "
+            f"niceness {os.nice(0)}"
+        )
         for mode in modes:
             ms = reference[mode]
             print(f"C sender alone ({c_modes[mode]}): {ms:.3f} ms/ch-s, {1000 / ms:.0f} ch/core")
         header = (
             f"{'mode':5} {'ch':>4} {'ok':>4} {'CPU s':>7} {'line s':>8} {'ms/ch-s':>8} "
             f"{'ch/core':>8} {'vs C':>6} {'jit p50':>8} {'jit p99':>8} {'late':>6} "
-            f"{'skip':>5} {'load':>5}"
+            f"{'skip':>5} {'load':>5} {'rx ok':>5} {'rx ms':>6}"
         )
         print(header)
         failed = False
@@ -323,7 +331,8 @@ def main() -> int:
                     f"{point.line_s:8.1f} {point.cpu_ms_per_channel_s:8.3f} "
                     f"{point.channels_per_core:8.0f} {ratio:6.2f} {point.jitter_p50_ms:8.3f} "
                     f"{point.jitter_p99_ms:8.3f} {point.late:6d} {point.skipped:5d} "
-                    f"{point.load:5.1f}{' !' if miss else ''}",
+                    f"{point.load:5.1f} {point.received:5d} "
+                    f"{point.receiver_ms_per_channel_s:6.3f}{' !' if miss else ''}",
                     flush=True,
                 )
                 failed |= point.delivered != channels

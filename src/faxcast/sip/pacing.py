@@ -168,6 +168,10 @@ class MediaClock:
         """The shared pacer's figures (wake-ups, late and skipped frames), for every stream."""
         return self._pacer.stats
 
+    def deadline(self, frame: int) -> float:
+        """When shared frame `frame` is (or was) due, on the loop's clock."""
+        return self._pacer.deadline(frame)
+
     @property
     def members(self) -> int:
         """How many streams are running."""
