@@ -54,10 +54,11 @@ from faxcast.documents import FaxDocument, render_pdf, write_tiff_f
 from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
 from faxcast.fax._spandsp_build import SOURCE as GLUE_SOURCE
-from faxcast.fax.engine import Codec, Incoming, Outgoing
+from faxcast.fax.engine import AudioFaxSession, Codec, Incoming, Outgoing
 from faxcast.lines.sip.media import FaxEnd, FaxMedia, MediaOutcome
 from faxcast.sip.media_port import MediaPort, open_media_port
 from faxcast.sip.pacing import PERIOD_S, MediaClock
+from faxcast.sip.rtp import PT_PCMA, RtpReceiver, RtpSender
 from faxcast.sip.t38 import T38Params
 
 HERE = Path(__file__).resolve().parent
@@ -243,6 +244,60 @@ async def measure(mode: str, channels: int, document: Outgoing, workdir: Path) -
         child.close()
 
 
+# ------------------------------------------------------------- where a frame's time goes
+
+
+def breakdown(document: Outgoing, workdir: Path) -> dict[str, float]:
+    """One G.711 call run flat out (no pacing, hot caches) through the production pieces:
+    the sending end's CPU microseconds per 20 ms frame, piece by piece."""
+    sender = AudioFaxSession(document, PROFILE, calling=True)
+    receiver = AudioFaxSession(Incoming(workdir / "breakdown.tif"), PROFILE, calling=False)
+    ours, theirs = open_media_port(HOST), open_media_port(HOST)
+    ours.remote, theirs.remote = theirs.local, ours.local
+    to_far: list[bytes | None] = []
+    played: list[bytes | None] = []
+    our_rtp = RtpSender(ours.send, sender.transmit, PT_PCMA)
+    far_rtp = RtpSender(theirs.send, receiver.transmit, PT_PCMA)
+    our_jitter = RtpReceiver(played.append, PT_PCMA)
+    far_jitter = RtpReceiver(to_far.append, PT_PCMA)
+    ours.on_datagram, theirs.on_datagram = our_jitter.datagram, far_jitter.datagram
+    clock = time.thread_time
+    spent = dict.fromkeys(
+        ("modem tx + RTP send", "socket read + RTP parse", "play + modem rx"), 0.0
+    )
+    frames = 0
+    while not sender.done and frames < CAP_S * 50:
+        t0 = clock()
+        our_rtp.frame(frames)
+        t1 = clock()
+        far_rtp.frame(frames)
+        while theirs.read_one():
+            pass
+        far_jitter.play()
+        _hear(receiver, to_far.pop())
+        t2 = clock()
+        while ours.read_one():
+            pass
+        t3 = clock()
+        our_jitter.play()
+        _hear(sender, played.pop())
+        t4 = clock()
+        spent["modem tx + RTP send"] += t1 - t0
+        spent["socket read + RTP parse"] += t3 - t2
+        spent["play + modem rx"] += t4 - t3
+        frames += 1
+    ours.close()
+    theirs.close()
+    return {piece: 1e6 * total / frames for piece, total in spent.items()}
+
+
+def _hear(session: AudioFaxSession, frame: bytes | None) -> None:
+    if frame is None:
+        session.fill_in()
+    else:
+        session.receive(frame)
+
+
 # --------------------------------------------------------------------- the C reference
 
 
@@ -311,6 +366,12 @@ def main() -> int:
         for mode in modes:
             ms = reference[mode]
             print(f"C sender alone ({c_modes[mode]}): {ms:.3f} ms/ch-s, {1000 / ms:.0f} ch/core")
+        pieces = breakdown(document, workdir)
+        print(
+            "a G.711 frame, flat out, sending end (us): "
+            + ", ".join(f"{piece} {us:.1f}" for piece, us in pieces.items())
+            + f"; total {sum(pieces.values()):.1f} = {sum(pieces.values()) * 0.05:.2f} ms/ch-s"
+        )
         header = (
             f"{'mode':5} {'ch':>4} {'ok':>4} {'CPU s':>7} {'line s':>8} {'ms/ch-s':>8} "
             f"{'ch/core':>8} {'vs C':>6} {'jit p50':>8} {'jit p99':>8} {'late':>6} "
