@@ -228,3 +228,30 @@ def test_media_ended_before_it_started_has_no_fax_result(tmp_path: Path) -> None
         assert outcome.fax is None
 
     asyncio.run(main())
+
+
+def test_media_follows_a_far_end_that_moved_and_starts_only_once(tmp_path: Path) -> None:
+    async def main() -> None:
+        call = _call(tmp_path, "moved")
+        ours, theirs = _ports()
+        nowhere = open_media_port(HOST)  # where the first SDP pointed; nobody reads it
+        call.sender.start_audio(ours, nowhere.local, Codec.PCMA)
+        call.receiver.start_audio(theirs, ours.local, Codec.PCMA)
+        spare = open_media_port(HOST)
+        with pytest.raises(RuntimeError, match="started already"):
+            call.sender.start_audio(spare, theirs.local, Codec.PCMA)
+        spare.close()
+        await asyncio.sleep(0.5)
+        far = call.receiver.stats.rtp
+        assert far is not None
+        assert far.packets == 0
+        call.sender.move_remote(theirs.local)  # a re-INVITE moved the far end's media
+        await asyncio.sleep(0.5)
+        assert far.packets > 15
+        call.sender.far_end_hung_up()
+        call.receiver.far_end_hung_up()
+        nowhere.close()
+        assert ours.closed
+        assert theirs.closed
+
+    asyncio.run(main())

@@ -49,10 +49,12 @@ FRAMES_PER_S = SAMPLE_RATE // FRAME_SAMPLES
 PAYLOAD_TYPES = {Codec.PCMA: PT_PCMA, Codec.PCMU: PT_PCMU}
 # After phase E the last frames (the DCN) are still on their way out: keep streaming this long.
 TAIL_S = 0.5
-# RTP flows every 20 ms (no silence suppression at either end), so a few seconds without any
-# packet means the far end is gone; a T.38 terminal may stay quiet longer between phases.
+# RTP flows every 20 ms (no silence suppression at either end), so seconds without a packet
+# mean the far end is gone. A T.38 receiver sends nothing while a page comes in, which can
+# take minutes: there T.30's own timers notice a far end that went away, and this is only a
+# safety net under the call's watchdog.
 AUDIO_SILENCE_S = 10.0
-T38_SILENCE_S = 30.0
+T38_SILENCE_S = 180.0
 
 
 class Ending(enum.Enum):
@@ -98,8 +100,9 @@ class FaxMedia:
     """Runs one call's fax over RTP, then possibly T.38, until phase E, the far end, or the cap.
 
     `start_audio` begins (or `start_t38` directly); `switch_to_t38` replaces the audio with a
-    fresh T.38 session mid-call; `far_end_hung_up` ends it; `wait` gives the outcome. The media
-    takes over the ports it is given and closes them when it ends.
+    fresh T.38 session mid-call; `move_remote` follows a re-INVITE that moves the far end's
+    media; `far_end_hung_up` ends it; `wait` gives the outcome. The media takes over the ports
+    it is given and closes them when it ends.
     """
 
     def __init__(
@@ -156,6 +159,7 @@ class FaxMedia:
 
     def start_audio(self, port: MediaPort, remote: Address, codec: Codec) -> None:
         """Fax over G.711 RTP between `port` and `remote` (the SDP's connection and port)."""
+        self._check_not_started()
         end = self.end
         session = AudioFaxSession(
             end.direction, end.profile, end.identity, calling=end.calling, codec=codec
@@ -189,6 +193,20 @@ class FaxMedia:
         self, port: MediaPort, remote: Address, far: T38Params, *, entries: int = 3
     ) -> None:
         """Fax over T.38 UDPTL to `remote`, within what the far end's SDP (`far`) allows."""
+        self._check_not_started()
+        self._run_t38(port, remote, far, entries)
+
+    def switch_to_t38(
+        self, port: MediaPort, remote: Address, far: T38Params, *, entries: int = 3
+    ) -> None:
+        """Leave the audio for T.38 (the re-INVITE succeeded): T.30 starts again over T.38."""
+        if self.over:
+            port.close()
+            return
+        self._close_ports()
+        self._run_t38(port, remote, far, entries)
+
+    def _run_t38(self, port: MediaPort, remote: Address, far: T38Params, entries: int) -> None:
         end = self.end
         session = T38FaxSession(
             end.direction,
@@ -221,14 +239,10 @@ class FaxMedia:
         self._step = step
         self._join()
 
-    def switch_to_t38(
-        self, port: MediaPort, remote: Address, far: T38Params, *, entries: int = 3
-    ) -> None:
-        """Leave the audio for T.38 (the re-INVITE succeeded): T.30 starts again over T.38."""
-        if self.over:
-            return
-        self._close_ports()
-        self.start_t38(port, remote, far, entries=entries)
+    def move_remote(self, remote: Address) -> None:
+        """The far end's media moved (a re-INVITE with a new address or port): send there."""
+        for port in self._ports:
+            port.remote = remote
 
     def far_end_hung_up(self) -> None:
         """The far end is gone (BYE, or the dialog failed): end the session now."""
@@ -252,6 +266,10 @@ class FaxMedia:
         port.on_datagram = heard
         self.clock.watch(port.fileno(), port.read_one)
         self._ports.append(port)
+
+    def _check_not_started(self) -> None:
+        if self._session is not None or self.over:
+            raise RuntimeError("this call's media has started already")
 
     def _close_ports(self) -> None:
         for port in self._ports:
