@@ -60,12 +60,15 @@ def run_faxcast(
     env: Mapping[str, str],
     cwd: Path,
     timeout: float = COMMAND_TIMEOUT_S,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `faxcast ARGS` to its end (bounded) and return its exit status and output."""
+    """Run `faxcast ARGS` to its end (bounded) and return its exit status and output;
+    `stdin` is what it reads (else it inherits this process's)."""
     return subprocess.run(
         [*FAXCAST, *args],
         env=dict(env),
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

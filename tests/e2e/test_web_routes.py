@@ -17,9 +17,11 @@ from faxcast.bootstrap import create_app
 from faxcast.clock import SystemClock
 from faxcast.config import Settings
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
+from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Line, LineKind
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
+from faxcast.domain.sip_line import T38Mode
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign
@@ -438,7 +440,7 @@ def test_both_languages_have_every_message_the_pages_use() -> None:
     assert keys == catalog_keys("fr")
     used = set()
     for source in [*TEMPLATES_DIR.glob("*.html"), *TEMPLATES_DIR.parent.glob("*.py")]:
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z_./]+)["']""", source.read_text()))
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_./]+)["']""", source.read_text()))
     assert used, "no message found: the pattern no longer matches the templates"
     # Keys built from a value ("state." ~ campaign.state.value): every value has its message.
     values = {
@@ -448,6 +450,8 @@ def test_both_languages_have_every_message_the_pages_use() -> None:
         "send_type.": SendType,
         "recipient.": RecipientState,
         "line.kind.": LineKind,
+        "lineform.dialling.": Dialling,
+        "lineform.t38.": T38Mode,
     }
     assert {key for key in used if key.endswith(".")} == set(values)
     for prefix, kind in values.items():

@@ -180,6 +180,7 @@ def test_accounts_and_lines(client: httpx.Client) -> None:
         "ident": "+32 2 000 00 00",
         "header": "",
         "channelLimit": 2,
+        "sip": None,
     }
     changed = client.put(
         f"{base}/{line['id']}/settings",
@@ -195,7 +196,7 @@ def test_accounts_and_lines(client: httpx.Client) -> None:
     assert "ZZ" in bad["errors"][0]["message"]
     assert (
         problem(client.post(base, json={"name": "X", "kind": "sip"}), 422)["errors"][0]["field"]
-        == "kind"
+        == "sip"
     )
     assert fields(problem(client.post(base, json={"name": "X", "channelLimit": "x"}), 422)) == [
         "channelLimit"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from faxcast.clock import ManualClock
@@ -17,6 +18,7 @@ from faxcast.domain.campaign import CampaignState, SendType
 from faxcast.domain.models import Claim, Line, LineKind, LineSettings
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
+from faxcast.errors import ConflictError
 from faxcast.lines.base import CallResult
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
@@ -261,6 +263,67 @@ def test_a_batch_that_settles_the_last_recipients_finishes_the_campaign(svc: Ser
     assert _states(svc, campaign_id)[unallocated.number] == ("failed", None)
 
 
+def test_a_result_written_again_after_its_commit_is_on_record_once(svc: Services) -> None:
+    # The first write committed but its writer was told it failed: it writes the results again.
+    campaign_id, claims = _launched(svc, ["01 23 45 67 01", "01 23 45 04 86"])
+    good, busy = claims
+    results = [_delivered(good), _failed(busy, FailureClass.BUSY, 486)]
+    for _ in range(2):
+        with svc.transaction() as conn:
+            states = record(conn, results, policy=svc.settings.retry_policy, now=NOW)
+        assert [s.value for s in states] == ["delivered", "pending"]
+
+    with svc.transaction() as conn:
+        made = conn.execute(select(attempts.c.number, attempts.c.claimed_at)).all()
+        busy_row = conn.execute(
+            select(recipients).where(recipients.c.id == busy.recipient_id)
+        ).one()
+        campaign = conn.execute(
+            select(campaigns_table).where(campaigns_table.c.id == campaign_id)
+        ).one()
+    assert sorted(made) == sorted((c.number, c.claimed_at) for c in claims)
+    assert (busy_row.state, busy_row.dials) == ("pending", 1)
+    assert (campaign.count_delivered, campaign.count_failed) == (1, 0)
+
+
+def test_the_database_refuses_a_second_attempt_for_one_claim(svc: Services) -> None:
+    _, [claim] = _launched(svc, ["01 23 45 67 01"])
+    with svc.transaction() as conn:
+        record(conn, [_delivered(claim)], policy=svc.settings.retry_policy, now=NOW)
+    with svc.transaction() as conn:
+        [made] = conn.execute(select(attempts)).mappings().all()
+
+    with pytest.raises(IntegrityError), svc.transaction() as conn:
+        conn.execute(attempts.insert().values({**made, "id": made["id"] + 1}))
+
+
+def test_a_campaign_that_could_not_run_is_not_deleted_while_its_calls_end(
+    svc: Services,
+) -> None:
+    campaign_id, claims = _launched(svc, ["01 23 45 67 01", "01 23 45 67 02"])
+    unusable, still_up = claims
+    document = CallResult(NOW, None, NOW, None, FailureClass.DOCUMENT, "bad TIFF", None)
+    with svc.transaction() as conn:
+        record(
+            conn,
+            [Finished(unusable, document, "worker-1", 0.5)],
+            policy=svc.settings.retry_policy,
+            now=NOW,
+        )
+    account_id, line_id = unusable.account_id, unusable.line.id
+    failed = campaigns.get_campaign(svc, account_id, line_id, campaign_id)
+    assert failed.state is CampaignState.ERROR
+
+    # The other call goes on: its result needs its recipient's row.
+    with pytest.raises(ConflictError, match="1 call may still be in progress"):
+        campaigns.delete_campaign(svc, account_id, line_id, campaign_id)
+    with svc.transaction() as conn:
+        record(conn, [_delivered(still_up)], policy=svc.settings.retry_policy, now=NOW)
+    campaigns.delete_campaign(svc, account_id, line_id, campaign_id)
+    with svc.transaction() as conn:
+        assert conn.execute(select(func.count()).select_from(attempts)).scalar_one() == 0
+
+
 def test_due_retries_share_the_channels_with_first_calls(svc: Services) -> None:
     # Two running campaigns on one line of 4 channels, three busy numbers that get retries.
     account = accounts.create_account(svc, name="Order")
@@ -430,3 +493,65 @@ def test_stop_waits_for_a_claim_under_way_and_counts_its_calls(svc: Services) ->
     # them, rather than counting none and letting them start after it.
     assert still_waiting
     assert stopped == [CampaignState.STOPPING]
+
+
+def test_a_lease_renewal_and_a_result_write_lock_rows_in_one_order_on_postgresql(
+    postgresql_database_url: str, tmp_path: Path
+) -> None:
+    # Only PostgreSQL locks rows (SQLite has one writer at a time). A worker's keeper renews
+    # the leases of two calls while its group commit records their results (lock_holders,
+    # in id order). The table holds the lower id's row after the higher's, as after any
+    # update, and the renewal reads the table in that order, as a large renewal's plan does.
+    engine = create_engine_for(postgresql_database_url)
+    settings = Settings(data_dir=tmp_path, database_url=postgresql_database_url)
+    svc = Services(engine, DatabaseBlobStore(), ManualClock(NOW), settings)
+    try:
+        _, claims = _launched(svc, ["01 23 45 67 01", "01 23 45 67 02"])
+        low, high = sorted(c.recipient_id for c in claims)
+        with svc.transaction() as conn:
+            conn.execute(update(recipients).where(recipients.c.id == low).values(reason="moved"))
+            in_table = conn.exec_driver_sql("SELECT id FROM recipients ORDER BY ctid").scalars()
+            assert list(in_table) == [high, low]
+
+        renewed: list[set[int]] = []
+        errors: list[BaseException] = []
+
+        def renew() -> None:
+            try:
+                with svc.transaction() as conn:
+                    conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+                    conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+                    held = [low, high]
+                    renewed.append(queue.renew_leases(conn, "worker-1", held, now=NOW, lease_s=60))
+            except BaseException as error:
+                errors.append(error)
+
+        with svc.transaction() as recording:
+            queue.lock_holders(recording, [low])
+            renewal = threading.Thread(target=renew)
+            renewal.start()
+            _wait_for_a_lock_wait(engine)
+            # A renewal that took the higher row first would now wait for us while we wait
+            # for it: PostgreSQL would abort one of the two as a deadlock.
+            recording.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+            queue.lock_holders(recording, [high])
+        renewal.join(timeout=30)
+
+        assert errors == []
+        assert renewed == [{low, high}]
+    finally:
+        engine.dispose()
+
+
+def _wait_for_a_lock_wait(engine: Engine) -> None:
+    """Return once a transaction waits for a row lock (bounded)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the renewal never waited for the row the recording holds")

@@ -56,8 +56,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_recipient_waited_revision() -> None:
-    assert head_revision() == "0005"
+def test_head_is_the_sip_line_settings_revision() -> None:
+    assert head_revision() == "0007"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -153,6 +153,29 @@ def test_0005_adds_the_time_retries_waited_and_back(empty_engine: Engine) -> Non
     assert "waited_s" in _recipient_columns(empty_engine)
     downgrade(empty_engine, "0004")
     assert "waited_s" not in _recipient_columns(empty_engine)
+
+
+def _attempt_indexes(engine: Engine) -> dict[str, tuple[list[str | None], bool]]:
+    with engine.connect() as conn:
+        return {
+            str(index["name"]): (index["column_names"], bool(index["unique"]))
+            for index in inspect(conn).get_indexes("attempts")
+        }
+
+
+def test_0006_keys_each_attempt_by_its_claim_once_and_back(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0005")
+    assert _attempt_indexes(empty_engine)["ix_attempts_recipient_id"] == (["recipient_id"], False)
+    upgrade(empty_engine, "0006")
+    indexes = _attempt_indexes(empty_engine)
+    assert "ix_attempts_recipient_id" not in indexes
+    assert indexes["ix_attempts_recipient_id_claimed_at"] == (["recipient_id", "claimed_at"], True)
+    downgrade(empty_engine, "0005")
+    indexes = _attempt_indexes(empty_engine)
+    assert "ix_attempts_recipient_id_claimed_at" not in indexes
+    assert indexes["ix_attempts_recipient_id"] == (["recipient_id"], False)
+    with empty_engine.connect() as conn:
+        assert "claimed_at" not in {c["name"] for c in inspect(conn).get_columns("attempts")}
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Connection, Engine, event, select, update
+from sqlalchemy.exc import OperationalError
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
@@ -31,7 +33,7 @@ from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
 from faxcast.errors import ConflictError
 from faxcast.lines.base import CallResult, FaxJob, FaxLine
-from faxcast.services import accounts, campaigns, documents, outcomes
+from faxcast.services import accounts, campaigns, documents, metrics, outcomes
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign
 from faxcast.services.outcomes import Finished
@@ -245,6 +247,73 @@ def test_a_refused_result_write_is_retried_and_the_fax_recorded_once(site: Site)
     assert (campaign.count_delivered, campaign.count_failed) == (1, 0)
 
 
+_WROTE_ATTEMPT = "test: wrote an attempt"
+
+
+@dataclasses.dataclass(frozen=True)
+class CommitThenFail(Services):
+    """The first transaction that writes an attempt commits, then reports an error.
+
+    As when the connection drops just after COMMIT: the write took, its writer hears it failed.
+    """
+
+    reported: list[str] = dataclasses.field(default_factory=list)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with super().transaction() as conn:
+            conn.info.pop(_WROTE_ATTEMPT, None)
+            yield conn
+            wrote = conn.info.pop(_WROTE_ATTEMPT, False)
+        if wrote and not self.reported:
+            self.reported.append("committed, reported failed")
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+
+def test_a_result_write_that_committed_but_reported_an_error_is_recorded_once(
+    site: Site, tmp_path: Path
+) -> None:
+    svc = CommitThenFail(site.svc.engine, site.svc.blobs, site.clock, site.svc.settings)
+    holder: list[Site] = []
+    worker = Worker(svc, lambda _: HeldLine(holder), cache_dir=tmp_path / "cache", rand=lambda: 0.5)
+    flaky = dataclasses.replace(site, svc=svc, worker=worker)
+    holder.append(flaky)
+    campaign_id = flaky.launch(1)
+    flaky.release.set()
+
+    def note_attempts(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("INSERT INTO attempts"):
+            conn.info[_WROTE_ATTEMPT] = True
+
+    async def scenario(stop: asyncio.Event) -> None:
+        await until(lambda: svc.reported != [], "a write committed and reported failed")
+        await until(
+            lambda: (
+                svc.metrics.registry.get_sample_value("faxcast_attempts_total", _DELIVERED) == 1
+            ),
+            "the result written again",
+        )
+
+    event.listen(svc.engine, "before_cursor_execute", note_attempts)
+    try:
+        asyncio.run(running(flaky, scenario))
+    finally:
+        event.remove(svc.engine, "before_cursor_execute", note_attempts)
+
+    assert svc.metrics.registry.get_sample_value("faxcast_record_retries_total") == 1
+    assert [(a.delivered, a.reason) for a in flaky.rows(attempts)] == [(True, "delivered")]
+    assert [(r.state, r.worker_id) for r in flaky.rows(recipients)] == [("delivered", None)]
+    campaign = campaigns.get_campaign(svc, site.account_id, site.line.id, campaign_id)
+    assert (campaign.state.value, campaign.count_delivered, campaign.count_failed) == (
+        "finished",
+        1,
+        0,
+    )
+
+
+_DELIVERED = {"outcome": "delivered", "failure": "none"}
+
+
 def test_a_restart_recovers_a_dead_same_host_predecessors_calls_at_once(site: Site) -> None:
     site.launch(3)
     gone = subprocess.Popen([sys.executable, "-c", ""])
@@ -329,6 +398,54 @@ def test_a_delivery_recorded_after_recovery_replaces_the_interrupted_attempt(
     )
 
 
+@pytest.mark.parametrize(
+    ("other", "status_before", "status_after"),
+    [(None, "error", "success"), (True, "partial", "success"), (False, "error", "partial")],
+    ids=["alone", "beside-a-delivery", "beside-a-failure"],
+)
+def test_a_late_delivery_settles_a_recipient_failed_meanwhile_and_the_campaigns_status(
+    site: Site, other: bool | None, status_before: str, status_after: str
+) -> None:
+    campaign_id = site.launch(1 if other is None else 2)
+    [paused] = _claim(site, "paused", 1)
+    if other is not None:
+        [claim] = _claim(site, "other", 1)
+        now = site.clock.now()
+        result = (
+            calls.delivered(1, now)
+            if other
+            else CallResult(now, None, now, 404, FailureClass.PERMANENT, "SIP 404", None)
+        )
+        outcomes.record_outcomes(site.svc, [Finished(claim, result, "other", 0.5)])
+    # The paused worker outlives its lease and the kill time: recovery fails its recipient.
+    site.clock.advance(timedelta(hours=4))
+    assert site.recover() == 1
+    failed = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert (failed.state.value, failed.outcome.value) == ("finished", status_before)
+    row = {r.id: r for r in _recipients(site)}[paused.recipient_id]
+    assert (row.state, row.reason.split(" (")[0]) == (
+        "failed",
+        "not delivered within 3 h of the first dial",
+    )
+
+    # It runs again: its call had delivered.
+    late = Finished(paused, calls.delivered(1, site.clock.now()), "paused", 0.5)
+    outcomes.record_outcomes(site.svc, [late])
+
+    row = {r.id: r for r in _recipients(site)}[paused.recipient_id]
+    assert (row.state, row.reason) == ("delivered", "delivered")
+    # Its one call on record once, as delivered: the interrupted attempt was replaced.
+    made = [a.delivered for a in site.rows(attempts) if a.recipient_id == paused.recipient_id]
+    assert made == [True]
+    after = campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    assert (after.count_delivered, after.count_failed) == (
+        failed.count_delivered + 1,
+        failed.count_failed - 1,
+    )
+    assert (after.state.value, after.outcome.value) == ("finished", status_after)
+    assert after.finished_at == failed.finished_at
+
+
 def test_a_worker_whose_claim_was_taken_hangs_up_at_its_next_renewal(site: Site) -> None:
     site.launch(1)
 
@@ -406,19 +523,86 @@ def test_a_recovered_call_holds_its_channel_and_number_until_its_longest_end(
     assert sorted(c.recipient_id for c in retried) == sorted(c.recipient_id for c in paused)
 
 
-def test_a_campaign_with_held_calls_cannot_be_deleted_until_they_end(site: Site) -> None:
+def _campaign_state(site: Site, campaign_id: int) -> str:
+    return campaigns.get_campaign(site.svc, site.account_id, site.line.id, campaign_id).state.value
+
+
+def test_a_stop_waits_for_held_calls_until_their_holds_expire(site: Site) -> None:
     paused = _paused_and_recovered(site)
     campaign_id = paused[0].campaign_id
     stopped = campaigns.stop_campaign(site.svc, site.account_id, site.line.id, campaign_id)
-    assert stopped.state.value == "waiting"
-
-    with pytest.raises(ConflictError, match="4 calls may still be in progress"):
+    # The paused worker may still be in its four calls: they are calls in progress.
+    assert stopped.state.value == "stopping"
+    with pytest.raises(ConflictError, match="it is stopping"):
         campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
-    assert len(_recipients(site)) == 5
 
-    site.clock.set(outcomes.longest_end(paused[0]))
+    held_until = outcomes.longest_end(paused[0])
+    site.clock.set(held_until - timedelta(seconds=1))
+    site.recover()
+    assert _campaign_state(site, campaign_id) == "stopping"
+    # By their longest end the calls have surely ended: the next recovery pass ends the stop.
+    site.clock.set(held_until)
+    site.recover()
+    assert _campaign_state(site, campaign_id) == "waiting"
+    assert [r.held_until for r in _recipients(site)] == [None] * 5
     campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
     assert _recipients(site) == []
+
+
+def test_a_stop_ends_when_the_held_calls_late_results_are_recorded(site: Site) -> None:
+    paused = _paused_and_recovered(site)
+    campaign_id = paused[0].campaign_id
+    campaigns.stop_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+
+    *first, last = [
+        Finished(claim, calls.delivered(1, site.clock.now()), "paused", 0.5) for claim in paused
+    ]
+    outcomes.record_outcomes(site.svc, first)
+    assert _campaign_state(site, campaign_id) == "stopping"  # one call may still be up
+    outcomes.record_outcomes(site.svc, [last])
+    assert _campaign_state(site, campaign_id) == "waiting"
+
+
+def test_a_finished_campaign_with_held_calls_cannot_be_deleted_until_they_end(
+    site: Site,
+) -> None:
+    site.launch(1)
+    # First dialled long ago: once recovered, its kill time has passed and it fails for good.
+    with site.svc.transaction() as conn:
+        conn.execute(update(recipients).values(first_dial_at=NOW - timedelta(hours=4)))
+    [paused] = _claim(site, "paused", 1)
+    campaign_id = paused.campaign_id
+    site.clock.advance(timedelta(seconds=LEASE_S + 1))
+    assert site.recover() == 1
+    assert [r.state for r in _recipients(site)] == ["failed"]
+    assert _campaign_state(site, campaign_id) == "finished"
+
+    # Its paused worker may still be calling: no delete until the hold's end.
+    with pytest.raises(ConflictError, match="1 call may still be in progress"):
+        campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+    site.clock.set(outcomes.longest_end(paused))
+    campaigns.delete_campaign(site.svc, site.account_id, site.line.id, campaign_id)
+
+
+def _calls_in_progress_gauge(site: Site) -> float | None:
+    exposed, _ = metrics.exposition(site.svc, None)
+    labels = {"account": str(site.account_id), "line": str(site.line.id)}
+    for family in text_string_to_metric_families(exposed.decode()):
+        for sample in family.samples:
+            if sample.name == "faxcast_calls_in_progress" and sample.labels == labels:
+                return sample.value
+    return None
+
+
+def test_the_calls_in_progress_gauge_counts_held_calls(site: Site) -> None:
+    paused = _paused_and_recovered(site)
+    _set_channels(site, 8)
+    assert len(_claim(site, "other", 1)) == 1  # the first call not made yet
+
+    # Four held calls (their worker may still be placing them) and one in a call.
+    assert _calls_in_progress_gauge(site) == 5
+    site.clock.set(outcomes.longest_end(paused[0]))
+    assert _calls_in_progress_gauge(site) == 1
 
 
 def test_a_late_result_ends_its_calls_hold(site: Site) -> None:

@@ -47,6 +47,7 @@ EXPECTED: dict[tuple[CampaignState, Command], CampaignState] = {
     (S.STOPPING, C.END_STOP): S.WAITING,
     (S.RUNNING, C.SETTLE): S.FINISHED,
     (S.STOPPING, C.SETTLE): S.FINISHED,
+    (S.FINISHED, C.RECOUNT): S.FINISHED,
     (S.SCHEDULED, C.FAIL): S.ERROR,
     (S.WAITING, C.FAIL): S.ERROR,
     (S.RUNNING, C.FAIL): S.ERROR,
@@ -101,6 +102,7 @@ def _apply(campaign: Campaign, command: Command) -> Campaign:
         C.END_STOP: lambda: campaign.stop_ended(calls_in_progress=0),
         C.START_DUE: lambda: campaign.started(now=later),
         C.SETTLE: lambda: done.finished(now=later),
+        C.RECOUNT: done.recounted,
         C.FAIL: lambda: campaign.failed("line removed", now=later),
         C.DELETE: lambda: _deleted(campaign),
     }
@@ -237,6 +239,34 @@ def test_progress_after_calls_finishes_or_ends_a_stop(
     assert after.state is expected
     # Calls are counted only for a stop that still has work left.
     assert bool(asked) == (state is S.STOPPING and not counts.settled)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "status"),
+    [
+        (Counts(3, 0, 0, 3), Counts(3, 0, 1, 2), CampaignOutcome.PARTIAL),
+        (Counts(3, 0, 2, 1), Counts(3, 0, 3, 0), CampaignOutcome.SUCCESS),
+        (Counts(1, 0, 0, 1), Counts(1, 0, 1, 0), CampaignOutcome.SUCCESS),
+    ],
+)
+def test_a_late_delivery_recounts_a_finished_campaigns_status(
+    before: Counts, after: Counts, status: CampaignOutcome
+) -> None:
+    finished = _campaign(S.RUNNING, counts=before).finished(now=T0)
+    moved = replace(finished, count_delivered=after.delivered, count_failed=after.failed)
+
+    recounted = moved.progressed(now=T0 + timedelta(hours=1), calls_in_progress=lambda: 0)
+
+    assert (recounted.state, recounted.outcome, recounted.finished_at) == (S.FINISHED, status, T0)
+    assert finished.progressed(now=T0, calls_in_progress=lambda: 0) is finished
+
+
+def test_a_campaign_that_could_not_run_keeps_its_error_status() -> None:
+    failed = _campaign(S.RUNNING, counts=Counts(3, 0, 0, 3)).failed("line removed", now=T0)
+    delivered_late = replace(failed, count_delivered=1, count_failed=2)
+
+    assert delivered_late.progressed(now=T0, calls_in_progress=lambda: 0) is delivered_late
+    assert delivered_late.outcome is CampaignOutcome.ERROR
 
 
 def test_fail_is_an_error_outcome_with_its_reason() -> None:

@@ -22,7 +22,8 @@ def test_every_sort_key_is_a_campaign_field_and_a_column() -> None:
 
 def test_an_attempt_is_stored_in_a_column_per_field_of_the_read_model() -> None:
     fields = {f.name for f in dataclasses.fields(Attempt)}
-    placing_keys = {"recipient_id", "campaign_id"}
+    # The claim a call was placed under keys its attempt (one per call), as its recipient does.
+    placing_keys = {"recipient_id", "campaign_id", "claimed_at"}
 
     assert fields == {c.name for c in attempts.c} - placing_keys
 

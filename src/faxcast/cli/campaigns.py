@@ -1,4 +1,4 @@
-"""Accounts, lines and campaigns from the command line, on the configured database."""
+"""Accounts and campaigns from the command line, on the configured database."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ import click
 
 from faxcast.bootstrap import line_drivers
 from faxcast.cli.context import CliState, parse_when, pass_state
-from faxcast.config import DEFAULT_CHANNEL_LIMIT, DEFAULT_COUNTRY
 from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import Campaign, CampaignState, SendType
-from faxcast.domain.models import CampaignDetail, Line, LineKind, LineSettings
+from faxcast.domain.models import CampaignDetail
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import InputError
@@ -49,65 +48,6 @@ def account_ls(state: CliState) -> None:
     """List accounts."""
     for item in accounts.list_accounts(state.services):
         click.echo(f"{item.id}\t{item.name}\t{item.timezone}")
-
-
-@click.group()
-def line() -> None:
-    """Fax lines of the account."""
-
-
-@line.command("ls")
-@pass_state
-def line_ls(state: CliState) -> None:
-    """List the account's lines."""
-    for item in accounts.list_lines(state.services, state.account().id):
-        click.echo(_line_row(item))
-
-
-@line.command("create")
-@click.option("--name", required=True)
-@click.option("--country", default=DEFAULT_COUNTRY, show_default=True, help="For national numbers.")
-@click.option("--ident", default="", help="Our fax ident (TSI), e.g. +33 1 23 45 67 89.")
-@click.option("--header", default="", help="Header line printed on each page.")
-@click.option("--channels", default=DEFAULT_CHANNEL_LIMIT, show_default=True, help="Calls at once.")
-@pass_state
-def line_create(
-    state: CliState, name: str, country: str, ident: str, header: str, channels: int
-) -> None:
-    """Create a sandbox line."""
-    settings = LineSettings(name, LineKind.SANDBOX, country, ident, header, channels)
-    click.echo(_line_row(accounts.create_line(state.services, state.account().id, settings)))
-
-
-@line.command("set")
-@click.argument("line_id", type=int)
-@click.option("--name")
-@click.option("--country")
-@click.option("--ident")
-@click.option("--header")
-@click.option("--channels", type=int)
-@pass_state
-def line_set(
-    state: CliState,
-    line_id: int,
-    name: str | None,
-    country: str | None,
-    ident: str | None,
-    header: str | None,
-    channels: int | None,
-) -> None:
-    """Change a line's settings."""
-    svc, account_id = state.services, state.account().id
-    current = accounts.get_line(svc, account_id, line_id)
-    settings = LineSettings(
-        name if name is not None else current.name,
-        current.kind,
-        country if country is not None else current.country,
-        ident if ident is not None else current.ident,
-        header if header is not None else current.header,
-        channels if channels is not None else current.channel_limit,
-    )
-    click.echo(_line_row(accounts.update_line(svc, account_id, line_id, settings)))
 
 
 @click.group()
@@ -293,13 +233,6 @@ def _form(
 def _read_list(path: Path | None) -> str:
     assert path is not None
     return decode_recipient_file(path.read_bytes())
-
-
-def _line_row(item: Line) -> str:
-    return (
-        f"{item.id}\t{item.name}\t{item.kind.value}\t{item.country}\t"
-        f"channels={item.channel_limit}\tident='{item.ident}'\theader='{item.header}'"
-    )
 
 
 def _campaign_row(item: Campaign) -> str:

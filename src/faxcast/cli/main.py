@@ -18,8 +18,9 @@ from pathlib import Path
 
 import click
 
-from faxcast.cli.campaigns import account, campaign, line, send
+from faxcast.cli.campaigns import account, campaign, send
 from faxcast.cli.context import CliState
+from faxcast.cli.lines import line
 from faxcast.cli.server import db, serve, worker
 from faxcast.documents import FaxPage, preview_png, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.quality import Quality

@@ -76,6 +76,7 @@ class Worker:
         self._ended: set[int] = set()  # calls over, results waiting to be written
         self._hung_up: set[int] = set()  # calls this worker ended because it lost their claim
         self._registered = False
+        self._next_poll = 0.0  # the event loop's time of the next poll pass (run sets it)
         # Set when a call's task is over (its result written): its channel may be claimed again.
         self._wake = asyncio.Event()
         self._documents: dict[str, Outgoing] = {}
@@ -99,6 +100,9 @@ class Worker:
         """Work until `stop` is set; then let the calls in progress finish and close the lines."""
         drained = asyncio.Event()
         keeper = asyncio.create_task(self._keep_claims(drained), name="keep-claims")
+        poll_s = self.svc.settings.worker_poll_s
+        loop = asyncio.get_running_loop()
+        self._next_poll = loop.time()
         try:
             while not stop.is_set():
                 if keeper.done():
@@ -109,8 +113,13 @@ class Worker:
                 # Calls ending during the tick wake the next one; a wake that claims nothing
                 # waits for the next call to end or the poll: no spin while nothing is due.
                 self._wake.clear()
+                # The scheduler and recovery run on the poll, every poll_s however often
+                # calls end: a woken pass only claims the channels they freed.
+                polled = loop.time() >= self._next_poll
+                if polled:
+                    self._next_poll = loop.time() + poll_s
                 try:
-                    await self.tick()
+                    await self.tick(maintain=polled)
                 except Exception:
                     log.exception("dispatcher tick failed; trying again")
                 await self._nap(stop)
@@ -125,20 +134,22 @@ class Worker:
 
     async def _nap(self, stop: asyncio.Event) -> None:
         """Wait for a stop, a call's end, or the poll (work other processes create)."""
+        timeout_s = max(0.0, self._next_poll - asyncio.get_running_loop().time())
         waits = [
             asyncio.create_task(stop.wait(), name="wait-stop"),
             asyncio.create_task(self._wake.wait(), name="wait-call-end"),
         ]
         try:
-            await asyncio.wait(
-                waits, timeout=self.svc.settings.worker_poll_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
 
-    async def tick(self) -> int:
-        """One pass: start due campaigns, recover lost calls, start new calls."""
+    async def tick(self, *, maintain: bool = True) -> int:
+        """One pass: start due campaigns and recover lost calls (unless `maintain` is False: a
+        pass woken to claim freed channels), then start new calls; how many."""
+        if maintain or not self._registered:
+            await asyncio.to_thread(self._maintain)
         claims = await asyncio.to_thread(self._claim_all)
         for claim in claims:
             task = asyncio.create_task(self._call(claim), name=f"call-{claim.recipient_id}")
@@ -225,7 +236,8 @@ class Worker:
                 self._hung_up.add(recipient_id)
                 task.cancel()
 
-    def _claim_all(self) -> list[Claim]:
+    def _maintain(self) -> None:
+        """Register (the first time), start due campaigns, recover lost calls."""
         svc = self.svc
         now = svc.clock.now()
         gone: list[str] = []
@@ -243,9 +255,12 @@ class Worker:
             self._registered = True
         campaigns.start_due_campaigns(svc)
         outcomes.recover_abandoned(svc, rand=self._rand, gone=gone)
+
+    def _claim_all(self) -> list[Claim]:
+        svc = self.svc
         claims: list[Claim] = []
         with svc.transaction() as conn:
-            work = queue.lines_with_work(conn, now=now)
+            work = queue.lines_with_work(conn, now=svc.clock.now())
         for account_id, line_id in work:
             room = self.max_calls - len(self._calls) - len(claims)
             if room <= 0:

@@ -67,6 +67,7 @@ class Command(enum.Enum):
     END_STOP = "end_stop"
     START_DUE = "start_due"
     SETTLE = "settle"
+    RECOUNT = "recount"
     FAIL = "fail"
     DELETE = "delete"
 
@@ -90,6 +91,8 @@ _TRANSITIONS: Final[Mapping[tuple[CampaignState, Command], CampaignState]] = {
     (_S.RUNNING, _C.SETTLE): _S.FINISHED,
     # A stop that races the last call can find nothing left to launch: the campaign is done.
     (_S.STOPPING, _C.SETTLE): _S.FINISHED,
+    # A delivery recorded after its recipient had failed for good: the status follows it.
+    (_S.FINISHED, _C.RECOUNT): _S.FINISHED,
     (_S.SCHEDULED, _C.FAIL): _S.ERROR,
     (_S.WAITING, _C.FAIL): _S.ERROR,
     (_S.RUNNING, _C.FAIL): _S.ERROR,
@@ -109,6 +112,7 @@ _REFUSALS: Final[Mapping[Command, Code]] = {
     _C.END_STOP: codes.CANNOT_END_STOP,
     _C.START_DUE: codes.CANNOT_START,
     _C.SETTLE: codes.CANNOT_FINISH,
+    _C.RECOUNT: codes.CANNOT_RECOUNT,
     _C.FAIL: codes.CANNOT_FAIL,
     _C.DELETE: codes.CANNOT_DELETE,
 }
@@ -276,6 +280,14 @@ class Campaign:
         outcome = compute_outcome(self.count_delivered, self.count_failed, self.count_total)
         return replace(self, state=state, outcome=outcome, finished_at=now)
 
+    def recounted(self) -> Campaign:
+        """A finished campaign whose counts a late delivery moved: its status follows them."""
+        state = self._next(Command.RECOUNT)
+        if not self.counts.settled:
+            raise ConflictError(codes.RECIPIENTS_TO_DO(name=self.name, count=self.count_todo))
+        outcome = compute_outcome(self.count_delivered, self.count_failed, self.count_total)
+        return replace(self, state=state, outcome=outcome)
+
     def failed(self, reason: str, *, now: datetime) -> Campaign:
         """The campaign cannot run (document unusable, line removed): an error, for good."""
         return replace(
@@ -287,10 +299,14 @@ class Campaign:
         )
 
     def progressed(self, *, now: datetime, calls_in_progress: Callable[[], int]) -> Campaign:
-        """After calls ended: finished once nobody is left, waiting once a stop's calls are over.
+        """After calls ended: finished once nobody is left, waiting once a stop's calls are over;
+        a finished one's status recounted if a late delivery moved its counts.
 
         `calls_in_progress` is asked only when the answer matters (a stop with work left).
         """
+        if self.state is CampaignState.FINISHED:
+            counted = compute_outcome(self.count_delivered, self.count_failed, self.count_total)
+            return self.recounted() if counted is not self.outcome else self
         if self.state not in (CampaignState.RUNNING, CampaignState.STOPPING):
             return self
         if self.counts.settled:

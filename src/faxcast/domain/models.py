@@ -13,6 +13,7 @@ from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
 from faxcast.domain.retry import RecipientHistory
+from faxcast.domain.sip_line import SipLineSettings
 
 T = TypeVar("T")
 
@@ -55,7 +56,8 @@ class Account:
 
 @dataclass(frozen=True)
 class LineSettings:
-    """What a user sets on a line: its name, country (for national numbers) and identity."""
+    """What a user sets on a line: its name, country (for national numbers) and identity;
+    a `sip` line also has its trunk's settings (None for a sandbox line)."""
 
     name: str
     kind: LineKind
@@ -63,6 +65,7 @@ class LineSettings:
     ident: str
     header: str
     channel_limit: int
+    sip: SipLineSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Line:
     header: str
     channel_limit: int
     created_at: datetime
+    sip: SipLineSettings | None = None  # set exactly when kind is SIP
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import zoneinfo
+from dataclasses import replace
 
 import phonenumbers
 
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
+from faxcast.domain.sip_line import check_sip_line
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
@@ -78,20 +80,28 @@ def get_line(svc: Services, account_id: int, line_id: int) -> Line:
 
 
 def update_line(svc: Services, account_id: int, line_id: int, settings: LineSettings) -> Line:
-    """Change a line's settings (its kind stays what it is)."""
-    checked = check_line_settings(settings)
+    """Change a line's settings (its kind stays what it is); a SIP password left empty keeps
+    the one stored, unless the user name is emptied too (no password without a user)."""
     with svc.transaction() as conn:
         line = repository.get_line(conn, account_id, line_id)
-        if checked.kind is not line.kind:
+        if settings.kind is not line.kind:
             raise InputError(codes.KIND_FIXED(), field=Field.KIND)
+        checked = check_line_settings(with_password_kept(line, settings))
         return repository.update_line(conn, line, checked)
+
+
+def with_password_kept(line: Line, settings: LineSettings) -> LineSettings:
+    """New settings for `line` with its stored SIP password in place of an empty one, unless
+    the user name is empty too (no password without a user)."""
+    sip = settings.sip
+    if sip is None or line.sip is None or sip.password or not sip.username.strip():
+        return settings
+    return replace(settings, sip=replace(sip, password=line.sip.password))
 
 
 def check_line_settings(settings: LineSettings) -> LineSettings:
     """The settings with blanks trimmed, or MultipleInputError naming every bad field."""
     errors: list[InputError] = []
-    if settings.kind is not LineKind.SANDBOX:
-        errors.append(InputError(codes.SANDBOX_ONLY(), field=Field.KIND))
     name_error = _name_error(settings.name)
     if name_error:
         errors.append(name_error)
@@ -108,6 +118,16 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
         errors.append(
             InputError(codes.CHANNEL_LIMIT_RANGE(max=_CHANNELS_MAX), field=Field.CHANNEL_LIMIT)
         )
+    sip = settings.sip
+    if settings.kind is LineKind.SIP and sip is None:
+        errors.append(InputError(codes.SIP_SETTINGS_MISSING(), field=Field.SIP))
+    elif settings.kind is not LineKind.SIP and sip is not None:
+        errors.append(InputError(codes.SIP_SETTINGS_NOT_SIP(), field=Field.SIP))
+    elif sip is not None:
+        # The port range is judged against a sound channel limit only (that one is named apart).
+        channels = settings.channel_limit if 1 <= settings.channel_limit <= _CHANNELS_MAX else 1
+        sip, sip_errors = check_sip_line(sip, channel_limit=channels)
+        errors += sip_errors
     if errors:
         raise _combined(errors)
     return LineSettings(
@@ -117,6 +137,7 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
         ident=settings.ident.strip(),
         header=settings.header.strip(),
         channel_limit=settings.channel_limit,
+        sip=sip,
     )
 
 

@@ -178,7 +178,7 @@ def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int
         # counted, and none starts after, so the count is the calls the stop waits for.
         queue.lock_line(conn, account_id, line_id)
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
-        calls = queue.calls_of_campaign(conn, campaign.id)
+        calls = queue.calls_of_campaign(conn, campaign.id, now=svc.clock.now())
         repository.save_campaign(conn, campaign, campaign.stopped(calls_in_progress=calls))
         return repository.get_campaign(conn, account_id, line_id, campaign_id)
 
@@ -188,11 +188,12 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         campaign.check_deletable()
-        # Its recipients' rows hold the channels and numbers of calls a paused worker may still
-        # be placing: deleting them would free those for other calls.
-        held = queue.holds_of_campaign(conn, campaign.id, now=svc.clock.now())
-        if held:
-            raise ConflictError(codes.CALLS_MAY_BE_IN_PROGRESS(name=campaign.name, count=held))
+        # A campaign that could not run lets the calls it had in progress end, and a recovered
+        # call is held while a paused worker may still be placing it: their results need the
+        # recipients' rows, which also keep those calls' channels and numbers busy.
+        calls = queue.calls_of_campaign(conn, campaign.id, now=svc.clock.now())
+        if calls:
+            raise ConflictError(codes.CALLS_MAY_BE_IN_PROGRESS(name=campaign.name, count=calls))
         if not repository.delete_campaign(conn, campaign):
             raise ConflictError(codes.CHANGED_MEANWHILE(name=campaign.name))
 
@@ -211,10 +212,23 @@ def start_due_campaigns(svc: Services) -> int:
 def progress(conn: Connection, campaign: Campaign, *, now: datetime) -> None:
     """After calls of the campaign ended: save what its lifecycle decides (finished, waiting)."""
     after = campaign.progressed(
-        now=now, calls_in_progress=lambda: queue.calls_of_campaign(conn, campaign.id)
+        now=now, calls_in_progress=lambda: queue.calls_of_campaign(conn, campaign.id, now=now)
     )
     if after != campaign:
         repository.save_campaign(conn, campaign, after)
+
+
+def end_expired_holds(svc: Services) -> int:
+    """End the holds whose time has come; the stops they kept going may end with them.
+
+    How many stopping campaigns that concerned."""
+    now = svc.clock.now()
+    with svc.transaction() as conn:
+        stopping = queue.expire_holds(conn, now=now)
+        for account_id, line_id, campaign_id in stopping:
+            campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
+            progress(conn, campaign, now=now)
+    return len(stopping)
 
 
 def fail_campaign(

@@ -132,15 +132,18 @@ class _Scrape:
         yield from svc.metrics.registry.collect()
         try:
             with svc.transaction() as conn:
-                lines = monitoring.calls_by_line(conn)
-                depth = monitoring.queue_depth(conn, now=svc.clock.now())
+                now = svc.clock.now()
+                lines = monitoring.calls_by_line(conn, now=now)
+                depth = monitoring.queue_depth(conn, now=now)
         except SQLAlchemyError as error:
             # The process's counters are still worth a scrape; /readyz says the database is down.
             log.warning("/metrics: the database did not answer: %s", error)
             return
         calls = GaugeMetricFamily(
             "faxcast_calls_in_progress",
-            "Calls in progress on each line, across every worker.",
+            "Calls in progress on each line, across every worker, with the held ones: calls "
+            "recovered from a worker that stopped answering, which may still be placing them "
+            "(they keep their channel until their result or their longest end).",
             labels=["account", "line"],
         )
         channels = GaugeMetricFamily(

@@ -75,6 +75,7 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequenc
 
     The retry policy decides what comes next. A call whose lease expired is held (its channel
     and number) until its late result or its longest end: its worker may be paused mid-call.
+    Holds whose end has come are then released, and the stops they kept going may end.
     """
     now = svc.clock.now()
     with svc.transaction() as conn:
@@ -97,14 +98,17 @@ def recover_abandoned(svc: Services, *, rand: Callable[[], float], gone: Sequenc
                 if row.worker_id not in gone:
                     held.append(claim)
         svc.metrics.recovered(len(calls))
-        record(conn, calls, policy=svc.settings.retry_policy, now=now)
+        # Held before they are recorded: a stop the held calls keep going does not end yet.
         for claim in held:
             queue.hold_recovered(conn, claim.recipient_id, held_until=longest_end(claim))
+        record(conn, calls, policy=svc.settings.retry_policy, now=now)
         for worker_id in gone:
             queue.unregister_worker(conn, worker_id)
         queue.prune_dead_workers(
             conn, dead_before=now - timedelta(seconds=svc.settings.dead_worker_s)
         )
+    # Apart: it locks recipients, then campaigns, as recording does, not after them.
+    campaigns.end_expired_holds(svc)
     return len(calls)
 
 
@@ -116,37 +120,52 @@ def record(
     One transaction for a batch: a worker whose calls end together writes them together, so
     the campaign rows they share are updated once, not once per call. A call recorded late
     (its claim was recovered meanwhile) replaces the interrupted attempt recovery wrote for it,
-    and moves its recipient only to deliver one that waits for a retry.
+    and moves its recipient only to deliver one that waits for a retry or has failed (a
+    finished campaign's status then follows its counts). A call already on record (its first
+    write committed, then reported an error) is not written again.
     """
     if not calls:
         return []
     ids = [call.claim.recipient_id for call in calls]
     rows = {row.id: row for row in queue.lock_holders(conn, ids)}
-    delivered_before = queue.delivered_recipients(conn, ids)
     campaign_states = {row.campaign_id: CampaignState(row.campaign_state) for row in rows.values()}
     late = [not _holds(call, rows.get(call.claim.recipient_id)) for call in calls]
     for call, is_late in zip(calls, late, strict=True):
         if is_late:
             queue.drop_interrupted(conn, call.claim.recipient_id, started_at=call.claim.claimed_at)
+    # After the drops: a call's key left on record is its own result, written already.
+    on_record = queue.attempts_on_record(conn, ids)
+    new = [
+        (call.claim.recipient_id, call.claim.claimed_at) not in on_record.calls for call in calls
+    ]
+    for call, is_late, is_new in zip(calls, late, new, strict=True):
+        if is_late and is_new:
             # The call has ended: what recovery held for it is free.
             queue.release_hold(conn, call.claim.recipient_id, held_until=longest_end(call.claim))
-    conn.execute(_INSERT_ATTEMPT, [_attempt_values(call) for call in calls])
+    if any(new):
+        conn.execute(
+            _INSERT_ATTEMPT,
+            [_attempt_values(call) for call, is_new in zip(calls, new, strict=True) if is_new],
+        )
     pages = {call.claim.campaign_id: call.claim.pages for call in calls}
     moves: list[dict[str, object]] = []
     settled: dict[int, Counter[RecipientState]] = {
         campaign_id: Counter() for campaign_id in sorted(campaign_states)
     }
+    unfailed: Counter[int] = Counter()  # by campaign: failed recipients a late call delivered
     states: list[RecipientState] = []
-    for call, is_late in zip(calls, late, strict=True):
+    for call, is_late, is_new in zip(calls, late, new, strict=True):
         claim = call.claim
         state, values, campaign_error = _next_step(
             call,
             campaign_states[claim.campaign_id],
             policy=policy,
             now=now,
-            delivered_before=claim.recipient_id in delivered_before,
+            delivered_before=claim.recipient_id in on_record.delivered,
         )
         states.append(state)
+        if not is_new:
+            continue  # its first write moved the recipient and the campaign already
         if campaign_error:
             campaigns.fail_campaign(
                 conn,
@@ -157,13 +176,18 @@ def record(
                 now=now,
             )
             campaign_states[claim.campaign_id] = CampaignState.ERROR
-        # A late delivery still settles a recipient waiting for its retry; a recipient in
-        # another call is left to it (that call's result sees this delivery on record).
+        # A late delivery still settles a recipient waiting for its retry, or one failed for
+        # good meanwhile (by its kill time or retry limit: it no longer counts as failed); a
+        # recipient in another call is left to it (that call's result sees this delivery).
         row = rows.get(claim.recipient_id)
-        waiting = row is not None and row.state == RecipientState.PENDING.value
-        if not is_late or (call.result.delivered and waiting):
+        was = RecipientState(row.state) if row is not None else None
+        if not is_late or (
+            call.result.delivered and was in (RecipientState.PENDING, RecipientState.FAILED)
+        ):
             moves.append(values)
             settled[claim.campaign_id][state] += 1
+            if is_late and was is RecipientState.FAILED:
+                unfailed[claim.campaign_id] += 1
     if moves:
         queue.end_leases(conn, moves)
     for campaign_id, counts in settled.items():
@@ -171,7 +195,7 @@ def record(
             conn,
             campaign_id,
             delivered=counts[RecipientState.DELIVERED],
-            failed=counts[RecipientState.FAILED],
+            failed=counts[RecipientState.FAILED] - unfailed[campaign_id],
             pages=pages[campaign_id],
         )
         campaigns.progress(conn, campaign, now=now)
@@ -213,6 +237,7 @@ def _attempt_values(call: Finished) -> dict[str, object]:
         t38=fax.t38 if fax else None,
         remote_ident=fax.remote_ident[:20] if fax else None,
         received_sha256=call.received_sha256,
+        claimed_at=claim.claimed_at,
     )
 
 

@@ -23,7 +23,7 @@ class QueueDepth:
 
 @dataclass(frozen=True)
 class LineCalls:
-    """A line's calls in progress, across every worker, and its channel limit."""
+    """A line's calls in progress (held ones included), across every worker, and its limit."""
 
     account_id: int
     line_id: int
@@ -63,10 +63,13 @@ def queue_depth(conn: Connection, *, now: datetime) -> QueueDepth:
     return QueueDepth(due=due, retry_wait=retry_wait, scheduled=scheduled)
 
 
-def calls_by_line(conn: Connection) -> list[LineCalls]:
-    """Every line with its calls in progress (the (line, state) index), idle lines at 0."""
+def calls_by_line(conn: Connection, *, now: datetime) -> list[LineCalls]:
+    """Every line with its calls in progress, held ones included, idle lines at 0.
+
+    As a claim counts them: in a call (the (line, state) index) or held (the holds' index).
+    """
     in_call = (recipients.c.line_id == lines.c.id) & (
-        recipients.c.state == RecipientState.IN_CALL.value
+        (recipients.c.state == RecipientState.IN_CALL.value) | (recipients.c.held_until > now)
     )
     rows = conn.execute(
         select(lines.c.account_id, lines.c.id, func.count(recipients.c.id), lines.c.channel_limit)

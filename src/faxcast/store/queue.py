@@ -227,9 +227,23 @@ def lock_holders(conn: Connection, recipient_ids: Sequence[int]) -> list[Row[Any
     return list(run(conn, "lock_holders", {"ids": list(recipient_ids)}))
 
 
-def delivered_recipients(conn: Connection, recipient_ids: Sequence[int]) -> set[int]:
-    """Those of the recipients an attempt already on record delivered."""
-    return set(run(conn, "delivered_recipients", {"ids": list(recipient_ids)}).scalars())
+@dataclass(frozen=True)
+class OnRecord:
+    """What the attempts on record say of some recipients."""
+
+    delivered: set[int]  # recipients an attempt delivered
+    calls: set[tuple[int, datetime]]  # (recipient, claim time) of the calls written
+
+
+def attempts_on_record(conn: Connection, recipient_ids: Sequence[int]) -> OnRecord:
+    """Which of the recipients were delivered, and which of their calls are on record."""
+    on_record = OnRecord(set(), set())
+    for row in run(conn, "attempts_on_record", {"ids": list(recipient_ids)}):
+        if row.delivered:
+            on_record.delivered.add(row.recipient_id)
+        if row.claimed_at is not None:
+            on_record.calls.add((row.recipient_id, row.claimed_at))
+    return on_record
 
 
 def drop_interrupted(conn: Connection, recipient_id: int, *, started_at: datetime) -> int:
@@ -268,15 +282,18 @@ def count_settled(
     return campaign_of(row, pages=pages)
 
 
-def holds_of_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> int:
-    """How many of the campaign's recipients are held (a paused worker may still call them)."""
-    count: int = run(
-        conn, "holds_of_campaign", {"campaign_id": campaign_id, "now": now}
-    ).scalar_one()
+def calls_of_campaign(conn: Connection, campaign_id: int, *, now: datetime) -> int:
+    """How many of the campaign's calls may be in progress: in a call, or held."""
+    params = {"campaign_id": campaign_id, "now": now}
+    count: int = run(conn, "calls_of_campaign", params).scalar_one()
     return count
 
 
-def calls_of_campaign(conn: Connection, campaign_id: int) -> int:
-    """How many of the campaign's recipients are in a call now."""
-    count: int = run(conn, "calls_of_campaign", {"campaign_id": campaign_id}).scalar_one()
-    return count
+def expire_holds(conn: Connection, *, now: datetime) -> list[tuple[int, int, int]]:
+    """End the holds due by `now`; (account, line, campaign) ids of the stopping campaigns
+    they were in, in id order."""
+    ended = sorted(set(run(conn, "expire_holds", {"now": now}).scalars()))
+    if not ended:
+        return []
+    rows = run(conn, "stopping_campaigns", {"ids": ended})
+    return [(row.account_id, row.line_id, row.id) for row in rows]

@@ -77,6 +77,9 @@ lines = Table(
     Column("header", String(50), nullable=False),
     Column("channel_limit", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # A sip line's settings as one JSON text (null for a sandbox line), its password apart.
+    Column("sip", Text, nullable=True),
+    Column("sip_password", Text, nullable=True),
     Index(None, "account_id"),
 )
 
@@ -212,7 +215,11 @@ attempts = Table(
     Column("t38", Boolean, nullable=True),
     Column("remote_ident", String(20), nullable=True),
     Column("received_sha256", ForeignKey("blobs.sha256"), nullable=True),
-    Index(None, "recipient_id"),
+    # The claim the call was placed under (none before revision 0006): one attempt per call,
+    # so a result written again after a commit that reported an error is not written twice.
+    Column("claimed_at", UtcDateTime, nullable=True),
+    # Also the recipients' attempts, read along its first column.
+    Index(None, "recipient_id", "claimed_at", unique=True),
     Index(None, "campaign_id"),
 )
 

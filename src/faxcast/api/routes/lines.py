@@ -23,7 +23,7 @@ def list_lines(svc: ServicesDep, account: AccountId) -> list[schemas.Line]:
 
 @router.post("", name="create", status_code=status.HTTP_201_CREATED)
 def create_line(svc: ServicesDep, account: AccountId, body: schemas.LineCreate) -> schemas.Line:
-    """A new line; only sandbox lines for now (SIP trunks come later)."""
+    """A new line: a sandbox line, or a sip line with its trunk's settings in `sip`."""
     settings = LineSettings(
         name=body.name,
         kind=body.kind,
@@ -33,6 +33,7 @@ def create_line(svc: ServicesDep, account: AccountId, body: schemas.LineCreate) 
         channel_limit=(
             body.channel_limit if body.channel_limit is not None else svc.settings.channel_limit
         ),
+        sip=body.sip.settings() if body.sip else None,
     )
     return schemas.Line.of(accounts.create_line(svc, account, settings))
 
@@ -45,7 +46,7 @@ def get_line(svc: ServicesDep, account: AccountId, line: LineId) -> schemas.Line
 
 @router.get("/{line}/settings", name="get_settings")
 def get_settings(svc: ServicesDep, account: AccountId, line: LineId) -> schemas.LineSettings:
-    """The line's settings."""
+    """The line's settings (a sip line's password is never shown)."""
     return schemas.LineSettings.of(accounts.get_line(svc, account, line))
 
 
@@ -53,7 +54,8 @@ def get_settings(svc: ServicesDep, account: AccountId, line: LineId) -> schemas.
 def update_settings(
     svc: ServicesDep, account: AccountId, line: LineId, body: schemas.LineSettingsUpdate
 ) -> schemas.LineSettings:
-    """Replace the line's settings; its kind stays what it is."""
+    """Replace the line's settings; its kind stays what it is, and a sip line's password too
+    unless a new one is given."""
     kind = body.kind if body.kind is not None else accounts.get_line(svc, account, line).kind
     settings = LineSettings(
         name=body.name,
@@ -62,5 +64,6 @@ def update_settings(
         ident=body.ident,
         header=body.header,
         channel_limit=body.channel_limit,
+        sip=body.sip.settings() if body.sip else None,
     )
     return schemas.LineSettings.of(accounts.update_line(svc, account, line, settings))

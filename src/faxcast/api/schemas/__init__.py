@@ -15,7 +15,14 @@ from faxcast.api.schemas._campaigns import (
 )
 from faxcast.api.schemas._detail import Attempt, CampaignDetail, ReceivedUrl, Recipient
 from faxcast.api.schemas._documents import Document
-from faxcast.api.schemas._lines import Line, LineCreate, LineSettings, LineSettingsUpdate
+from faxcast.api.schemas._lines import (
+    Line,
+    LineCreate,
+    LineSettings,
+    LineSettingsUpdate,
+    SipSettings,
+    SipSettingsInput,
+)
 
 __all__ = [
     "Account",
@@ -35,6 +42,8 @@ __all__ = [
     "Recipient",
     "RecipientsType",
     "Schema",
+    "SipSettings",
+    "SipSettingsInput",
     "SortOrder",
     "UtcTime",
 ]

@@ -1,11 +1,123 @@
-"""Fax lines and their settings: what the API reads and writes."""
+"""Fax lines and their settings: what the API reads and writes.
+
+A `sip` line has its trunk's settings in `sip` (null for a sandbox line). The trunk's password
+is write-only: it is taken in `sip.password` and never returned (`sip.passwordSet` says whether
+one is stored); on an edit, an absent or empty password keeps the stored one.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from faxcast.api.schemas._base import Form, Schema, UtcTime
 from faxcast.domain import models
+from faxcast.domain import sip_line as sip
+from faxcast.domain.dialling import Dialling
+
+
+class _SipFields(Schema):
+    """A SIP trunk's settings but its password; absent ones take the defaults shown."""
+
+    proxy_host: str = Field(description="the carrier's SIP proxy (registrar): a host name or IP")
+    proxy_port: int = sip.DEFAULT_SIP_PORT
+    transport: sip.SipTransport = sip.SipTransport.UDP
+    username: str = Field(default="", description="digest user name; empty: no authentication")
+    # Not `register`, which pydantic's models have (from ABCMeta); the same name on the wire.
+    registers: bool = Field(default=False, alias="register", description="REGISTER with the proxy")
+    register_interval_s: int = Field(default=sip.DEFAULT_REGISTER_INTERVAL_S, description="s")
+    from_number: str = Field(default="", description="caller id (From user); empty: username")
+    display_name: str = ""
+    dialling: Dialling = Field(
+        default=Dialling.E164,
+        description=(
+            "e164: +33123456789; international: the prefix then the E.164 digits; national: "
+            "numbers of the line's country with its trunk prefix (0123456789), others as "
+            "international"
+        ),
+    )
+    international_prefix: str = "00"
+    codecs: list[sip.Codec] = Field(
+        default=[sip.Codec.PCMA, sip.Codec.PCMU], description="in order of preference"
+    )
+    t38: sip.T38Mode = Field(
+        default=sip.T38Mode.ACCEPT,
+        description=(
+            "off: stay on G.711; accept: accept the far end's re-INVITE to T.38; offer: "
+            "accept it and send one after t38OfferAfterS seconds"
+        ),
+    )
+    t38_offer_after_s: int = sip.DEFAULT_T38_OFFER_AFTER_S
+    ring_timeout_s: int = sip.DEFAULT_RING_TIMEOUT_S
+    local_address: str = Field(
+        default=sip.DEFAULT_LOCAL_ADDRESS, description="0.0.0.0: every address of the host"
+    )
+    rtp_port_min: int = Field(
+        default=sip.DEFAULT_RTP_PORTS[0],
+        description=f"even; {sip.PORTS_PER_CHANNEL} ports per channel (RTP and UDPTL)",
+    )
+    rtp_port_max: int = sip.DEFAULT_RTP_PORTS[1]
+
+
+class SipSettingsInput(_SipFields, Form):
+    """A SIP trunk's settings as a client sends them (unknown fields refused, as in every Form)."""
+
+    password: SecretStr | None = Field(
+        default=None,
+        description="digest password, write-only; on an edit, absent or empty keeps the stored one",
+    )
+
+    def settings(self) -> sip.SipLineSettings:
+        """The domain's settings, unchecked (the service checks them)."""
+        return sip.SipLineSettings(
+            proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port,
+            transport=self.transport,
+            username=self.username,
+            password=sip.Password(self.password.get_secret_value() if self.password else ""),
+            register=self.registers,
+            register_interval_s=self.register_interval_s,
+            from_number=self.from_number,
+            display_name=self.display_name,
+            dialling=self.dialling,
+            international_prefix=self.international_prefix,
+            codecs=tuple(self.codecs),
+            t38=self.t38,
+            t38_offer_after_s=self.t38_offer_after_s,
+            ring_timeout_s=self.ring_timeout_s,
+            local_address=self.local_address,
+            rtp_port_min=self.rtp_port_min,
+            rtp_port_max=self.rtp_port_max,
+        )
+
+
+class SipSettings(_SipFields):
+    """A SIP trunk's settings as the API shows them: all but the password."""
+
+    password_set: bool = Field(description="whether a password is stored (it is never shown)")
+
+    @classmethod
+    def of(cls, settings: sip.SipLineSettings) -> SipSettings:
+        """The settings of a line, without its password."""
+        return cls(
+            proxy_host=settings.proxy_host,
+            proxy_port=settings.proxy_port,
+            transport=settings.transport,
+            username=settings.username,
+            register=settings.register,
+            register_interval_s=settings.register_interval_s,
+            from_number=settings.from_number,
+            display_name=settings.display_name,
+            dialling=settings.dialling,
+            international_prefix=settings.international_prefix,
+            codecs=list(settings.codecs),
+            t38=settings.t38,
+            t38_offer_after_s=settings.t38_offer_after_s,
+            ring_timeout_s=settings.ring_timeout_s,
+            local_address=settings.local_address,
+            rtp_port_min=settings.rtp_port_min,
+            rtp_port_max=settings.rtp_port_max,
+            password_set=bool(settings.password),
+        )
 
 
 class LineCreate(Form):
@@ -19,6 +131,7 @@ class LineCreate(Form):
     ident: str = Field(default="", description="station identifier sent to the far end (TSI)")
     header: str = Field(default="", description="header line printed on top of every page")
     channel_limit: int | None = Field(default=None, description="most calls at once on this line")
+    sip: SipSettingsInput | None = Field(default=None, description="required for a sip line")
 
 
 class LineSettingsUpdate(Form):
@@ -30,6 +143,7 @@ class LineSettingsUpdate(Form):
     ident: str
     header: str
     channel_limit: int
+    sip: SipSettingsInput | None = None
 
 
 class LineSettings(Schema):
@@ -41,11 +155,12 @@ class LineSettings(Schema):
     ident: str
     header: str
     channel_limit: int
+    sip: SipSettings | None
 
     @classmethod
     def of(cls, line: models.Line) -> LineSettings:
         """The settings of a line."""
-        return cls.model_validate(line, from_attributes=True)
+        return cls.model_validate(_settings_of(line))
 
 
 class Line(LineSettings):
@@ -58,4 +173,17 @@ class Line(LineSettings):
     @classmethod
     def of(cls, line: models.Line) -> Line:
         """The schema of a read model."""
-        return cls.model_validate(line, from_attributes=True)
+        placed = {"id": line.id, "account_id": line.account_id, "created_at": line.created_at}
+        return cls.model_validate(_settings_of(line) | placed)
+
+
+def _settings_of(line: models.Line) -> dict[str, object]:
+    return {
+        "name": line.name,
+        "kind": line.kind,
+        "country": line.country,
+        "ident": line.ident,
+        "header": line.header,
+        "channel_limit": line.channel_limit,
+        "sip": SipSettings.of(line.sip) if line.sip else None,
+    }

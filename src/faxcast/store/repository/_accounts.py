@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -13,12 +14,14 @@ from sqlalchemy import (
     update,
 )
 
+from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import (
     Account,
     Line,
     LineKind,
     LineSettings,
 )
+from faxcast.domain.sip_line import Codec, Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
 from faxcast.store.repository._ids import storable
@@ -94,6 +97,7 @@ def update_line(conn: Connection, line: Line, settings: LineSettings) -> Line:
 
 
 def _line_values(line: LineSettings) -> dict[str, Any]:
+    sip = line.sip
     return {
         "name": line.name,
         "kind": line.kind.value,
@@ -101,6 +105,8 @@ def _line_values(line: LineSettings) -> dict[str, Any]:
         "ident": line.ident,
         "header": line.header,
         "channel_limit": line.channel_limit,
+        "sip": json.dumps(_sip_document(sip), sort_keys=True) if sip else None,
+        "sip_password": sip.password.reveal() if sip else None,
     }
 
 
@@ -116,4 +122,44 @@ def line_of(row: Row[Any]) -> Line:
         row.header,
         row.channel_limit,
         row.created_at,
+        _sip_settings(row.sip, row.sip_password) if row.sip is not None else None,
     )
+
+
+def _sip_document(sip: SipLineSettings) -> dict[str, Any]:
+    """The settings as the `sip` column's JSON, without the password (in its own column)."""
+    return {
+        "proxy_host": sip.proxy_host,
+        "proxy_port": sip.proxy_port,
+        "transport": sip.transport.value,
+        "username": sip.username,
+        "register": sip.register,
+        "register_interval_s": sip.register_interval_s,
+        "from_number": sip.from_number,
+        "display_name": sip.display_name,
+        "dialling": sip.dialling.value,
+        "international_prefix": sip.international_prefix,
+        "codecs": [codec.value for codec in sip.codecs],
+        "t38": sip.t38.value,
+        "t38_offer_after_s": sip.t38_offer_after_s,
+        "ring_timeout_s": sip.ring_timeout_s,
+        "local_address": sip.local_address,
+        "rtp_port_min": sip.rtp_port_min,
+        "rtp_port_max": sip.rtp_port_max,
+    }
+
+
+def _sip_settings(document: str, password: str | None) -> SipLineSettings:
+    """The settings from the `sip` column; one stored before a setting existed gets its default."""
+    values: dict[str, Any] = json.loads(document)
+    enums = {
+        "transport": SipTransport,
+        "dialling": Dialling,
+        "t38": T38Mode,
+    }
+    for key, kind in enums.items():
+        if key in values:
+            values[key] = kind(values[key])
+    if "codecs" in values:
+        values["codecs"] = tuple(Codec(value) for value in values["codecs"])
+    return SipLineSettings(**values, password=Password(password or ""))

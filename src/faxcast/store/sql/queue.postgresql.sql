@@ -2,6 +2,22 @@
 -- transaction ends, SKIP LOCKED passes over rows another worker holds. queue.sqlite.sql
 -- defines the same names.
 
+-- renew_leases --
+-- The holder extends the leases of the calls it still places or records: only its own, only
+-- in a call, and only those not expired yet (an expired one recovery may take, and the holder
+-- has hung up its call by then). The ids renewed come back; the others are lost to it. The
+-- rows are locked first, in id order, as recording locks them: an UPDATE alone locks them in
+-- the order its plan reads them, and two orders may deadlock.
+UPDATE recipients SET lease_expires_at = :lease_expires_at
+WHERE id IN (
+  SELECT id FROM recipients
+  WHERE id IN :ids AND worker_id = :worker_id AND state = 'in_call'
+    AND lease_expires_at >= :now
+  ORDER BY id
+  FOR UPDATE
+)
+RETURNING id;
+
 -- due_campaigns --
 -- Scheduled campaigns whose time has come, locked so that one scheduler starts each.
 SELECT id, account_id, line_id FROM campaigns

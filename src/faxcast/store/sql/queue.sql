@@ -13,14 +13,6 @@ VALUES (:worker_id, :hostname, :pid, :now, :now);
 -- The worker is alive (for the record and for pruning: its claims live by their leases).
 UPDATE workers SET heartbeat_at = :now WHERE id = :worker_id;
 
--- renew_leases --
--- The holder extends the leases of the calls it still places or records: only its own, only
--- in a call, and only those not expired yet (an expired one recovery may take, and the holder
--- has hung up its call by then). The ids renewed come back; the others are lost to it.
-UPDATE recipients SET lease_expires_at = :lease_expires_at
-WHERE id IN :ids AND worker_id = :worker_id AND state = 'in_call' AND lease_expires_at >= :now
-RETURNING id;
-
 -- workers_on_host --
 -- The other workers registered from this host: those whose process is gone hold no call.
 SELECT id, pid FROM workers WHERE hostname = :hostname AND id <> :worker_id;
@@ -101,9 +93,11 @@ UPDATE recipients SET held_until = :held_until WHERE id = :id;
 UPDATE recipients SET held_until = NULL
 WHERE id = :id AND held_until <= :held_until;
 
--- delivered_recipients --
--- Which of these recipients an earlier call already delivered (a result recorded late).
-SELECT DISTINCT recipient_id FROM attempts WHERE recipient_id IN :ids AND delivered;
+-- attempts_on_record --
+-- The attempts of these recipients on record: which recipients an earlier call delivered (a
+-- result recorded late), and which calls are written already, by the claim each was placed
+-- under (a result written again, its first write committed, then reported an error).
+SELECT recipient_id, claimed_at, delivered FROM attempts WHERE recipient_id IN :ids;
 
 -- drop_interrupted --
 -- A late result replaces the interrupted attempt recovery wrote for the same call (same
@@ -127,13 +121,22 @@ WHERE id = :campaign_id
 RETURNING *;
 
 -- calls_of_campaign --
--- How many of a campaign's recipients are in a call now.
-SELECT count(*) FROM recipients WHERE campaign_id = :campaign_id AND state = 'in_call';
+-- How many of a campaign's calls may be in progress now: its recipients in a call, and those
+-- held (recovered calls a paused worker may still be placing). A stop ends when none is left.
+SELECT count(*) FROM recipients
+WHERE campaign_id = :campaign_id AND (state = 'in_call' OR held_until > :now);
 
--- holds_of_campaign --
--- How many of a campaign's recipients are held: recovered calls a paused worker may still be
--- placing, until their late results or their longest ends.
-SELECT count(*) FROM recipients WHERE campaign_id = :campaign_id AND held_until > :now;
+-- expire_holds --
+-- Holds whose time has come end (their calls have surely ended by then), which keeps the
+-- holds' index range short; the campaigns they belonged to come back: a stop may end now.
+UPDATE recipients SET held_until = NULL WHERE held_until <= :now
+RETURNING campaign_id;
+
+-- stopping_campaigns --
+-- Which of these campaigns are stopping, in id order (the order campaigns are locked in).
+SELECT id, account_id, line_id FROM campaigns
+WHERE id IN :ids AND state = 'stopping'
+ORDER BY id;
 
 -- save_campaign --
 -- The one write of a campaign's lifecycle, from the state it was decided on: no row means

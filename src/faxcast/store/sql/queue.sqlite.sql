@@ -2,6 +2,17 @@
 -- faxcast begins every transaction IMMEDIATE, so a transaction holds the write lock from its
 -- start and needs no row locks. Same names as queue.postgresql.sql, FOR UPDATE left out.
 
+-- renew_leases --
+-- As in queue.postgresql.sql, without the lock.
+UPDATE recipients SET lease_expires_at = :lease_expires_at
+WHERE id IN (
+  SELECT id FROM recipients
+  WHERE id IN :ids AND worker_id = :worker_id AND state = 'in_call'
+    AND lease_expires_at >= :now
+  ORDER BY id
+)
+RETURNING id;
+
 -- due_campaigns --
 -- As in queue.postgresql.sql, without the lock.
 SELECT id, account_id, line_id FROM campaigns

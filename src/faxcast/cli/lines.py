@@ -1,0 +1,227 @@
+"""Fax lines from the command line: list, create, edit and show, sandbox or SIP trunk.
+
+A trunk's password is never an option's value (it would stay in the shell's history and be
+seen by `ps`): `--password` asks for it without echo, `--password-stdin` reads it from stdin.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import click
+
+from faxcast.cli.context import CliState, pass_state
+from faxcast.config import DEFAULT_CHANNEL_LIMIT, DEFAULT_COUNTRY
+from faxcast.domain.dialling import Dialling
+from faxcast.domain.models import Line, LineKind, LineSettings
+from faxcast.domain.sip_line import Codec, Password, SipLineSettings, SipTransport, T38Mode
+from faxcast.errors import InputError
+from faxcast.i18n import codes, environment_language, translator
+from faxcast.services import accounts
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _choice(kind: type[Any]) -> click.Choice[str]:
+    return click.Choice([member.value for member in kind])
+
+
+def _codecs(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """--codecs pcma,pcmu as codecs in that order."""
+    if value is None:
+        return None
+    try:
+        return tuple(Codec(part.strip().lower()) for part in value.split(","))
+    except ValueError as error:
+        choices = ", ".join(c.value for c in Codec)
+        raise click.BadParameter(f"a comma-separated list of {choices}") from error
+
+
+# SIP options, shared by create and edit; None means "not given" (the default, or unchanged).
+_SIP_OPTIONS = (
+    click.option("--proxy-host", help="SIP proxy (registrar): host name or IP address."),
+    click.option("--proxy-port", type=int, help="Proxy port [default: 5060]."),
+    click.option("--transport", type=_choice(SipTransport), help="[default: udp]"),
+    click.option("--username", help="Digest user name; empty: no authentication."),
+    click.option(
+        "--password", "ask_password", is_flag=True, help="Ask for the password (not echoed)."
+    ),
+    click.option("--password-stdin", is_flag=True, help="Read the password from stdin."),
+    click.option("--register/--no-register", default=None, help="REGISTER with the proxy."),
+    click.option("--register-interval", "register_interval_s", type=int, help="Seconds."),
+    click.option("--from-number", help="Caller id (From); empty: the user name."),
+    click.option("--display-name"),
+    click.option("--dialling", type=_choice(Dialling), help="How numbers are dialled."),
+    click.option("--international-prefix", help="Such as 00 [default: 00]."),
+    click.option("--codecs", callback=_codecs, help="Preference order, e.g. pcma,pcmu."),
+    click.option("--t38", type=_choice(T38Mode), help="[default: accept]"),
+    click.option("--t38-offer-after", "t38_offer_after_s", type=int, help="Seconds."),
+    click.option("--ring-timeout", "ring_timeout_s", type=int, help="Seconds [default: 60]."),
+    click.option("--local-address", help="Address to use [default: 0.0.0.0, every one]."),
+    click.option("--rtp-port-min", type=int, help="First media port, even [default: 10000]."),
+    click.option("--rtp-port-max", type=int, help="Last media port [default: 20000]."),
+)
+_ENUMS: dict[str, Any] = {"transport": SipTransport, "dialling": Dialling, "t38": T38Mode}
+
+
+def _sip_options(command: F) -> F:
+    for option in reversed(_SIP_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.group()
+def line() -> None:
+    """Fax lines of the account."""
+
+
+@line.command("ls")
+@pass_state
+def line_ls(state: CliState) -> None:
+    """List the account's lines."""
+    for item in accounts.list_lines(state.services, state.account().id):
+        click.echo(_line_row(item))
+
+
+@line.command("create")
+@click.option("--name", required=True)
+@click.option("--kind", type=_choice(LineKind), default=LineKind.SANDBOX.value, show_default=True)
+@click.option("--country", default=DEFAULT_COUNTRY, show_default=True, help="For national numbers.")
+@click.option("--ident", default="", help="Our fax ident (TSI), e.g. +33 1 23 45 67 89.")
+@click.option("--header", default="", help="Header line printed on each page.")
+@click.option("--channels", default=DEFAULT_CHANNEL_LIMIT, show_default=True, help="Calls at once.")
+@_sip_options
+@pass_state
+def line_create(
+    state: CliState,
+    /,
+    name: str,
+    kind: str,
+    country: str,
+    ident: str,
+    header: str,
+    channels: int,
+    **sip_options: Any,
+) -> None:
+    """Create a line: a sandbox line, or a SIP trunk (--kind sip --proxy-host ...)."""
+    line_kind = LineKind(kind)
+    given = _given(sip_options)
+    sip = None
+    if line_kind is LineKind.SIP or given:
+        sip = SipLineSettings(**{"proxy_host": ""} | given)
+    settings = LineSettings(name, line_kind, country, ident, header, channels, sip=sip)
+    click.echo(_line_row(accounts.create_line(state.services, state.account().id, settings)))
+
+
+@line.command("edit")
+@click.argument("line_id", type=int)
+@click.option("--name")
+@click.option("--country")
+@click.option("--ident")
+@click.option("--header")
+@click.option("--channels", type=int)
+@_sip_options
+@pass_state
+def line_edit(
+    state: CliState,
+    /,
+    line_id: int,
+    name: str | None,
+    country: str | None,
+    ident: str | None,
+    header: str | None,
+    channels: int | None,
+    **sip_options: Any,
+) -> None:
+    """Change a line's settings; what is not given stays as it is (the password too)."""
+    svc, account_id = state.services, state.account().id
+    current = accounts.get_line(svc, account_id, line_id)
+    given = _given(sip_options)
+    sip = current.sip
+    if sip is not None:
+        # Without a new password the service keeps the stored one.
+        sip = replace(sip, **({"password": Password()} | given))
+    elif given:
+        sip = SipLineSettings(**{"proxy_host": ""} | given)
+    settings = LineSettings(
+        name if name is not None else current.name,
+        current.kind,
+        country if country is not None else current.country,
+        ident if ident is not None else current.ident,
+        header if header is not None else current.header,
+        channels if channels is not None else current.channel_limit,
+        sip=sip,
+    )
+    click.echo(_line_row(accounts.update_line(svc, account_id, line_id, settings)))
+
+
+@line.command("show")
+@click.argument("line_id", type=int)
+@pass_state
+def line_show(state: CliState, line_id: int) -> None:
+    """Every setting of a line (never its password: only whether one is stored)."""
+    item = accounts.get_line(state.services, state.account().id, line_id)
+    shown = [
+        ("id", item.id),
+        ("name", item.name),
+        ("kind", item.kind.value),
+        ("country", item.country),
+        ("ident", item.ident),
+        ("header", item.header),
+        ("channels", item.channel_limit),
+    ]
+    sip = item.sip
+    if sip is not None:
+        shown += [
+            ("proxy", f"{sip.proxy_host}:{sip.proxy_port}"),
+            ("transport", sip.transport.value),
+            ("username", sip.username),
+            ("password", "set (not shown)" if sip.password else "none"),
+            ("register", f"every {sip.register_interval_s} s" if sip.register else "no"),
+            ("from number", sip.from_number),
+            ("display name", sip.display_name),
+            ("dialling", sip.dialling.value),
+            ("international prefix", sip.international_prefix),
+            ("codecs", ",".join(codec.value for codec in sip.codecs)),
+            ("t38", sip.t38.value),
+            ("t38 offer after", f"{sip.t38_offer_after_s} s"),
+            ("ring timeout", f"{sip.ring_timeout_s} s"),
+            ("local address", sip.local_address),
+            ("media ports", f"{sip.rtp_port_min}-{sip.rtp_port_max}"),
+        ]
+    for label, value in shown:
+        click.echo(f"{label}: {value}")
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The SIP options given, as SipLineSettings fields; the password read as asked."""
+    ask, from_stdin = options.pop("ask_password"), options.pop("password_stdin")
+    given = {key: value for key, value in options.items() if value is not None}
+    for key, kind in _ENUMS.items():
+        if key in given:
+            given[key] = kind(given[key])
+    if ask and from_stdin:
+        raise click.UsageError("--password and --password-stdin cannot be used together")
+    if ask:
+        prompt = translator(environment_language(os.environ)).message(codes.SIP_PASSWORD_PROMPT())
+        given["password"] = Password(
+            click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
+        )
+    elif from_stdin:
+        secret = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not secret:
+            raise InputError(codes.SIP_PASSWORD_STDIN_EMPTY())
+        given["password"] = Password(secret)
+    return given
+
+
+def _line_row(item: Line) -> str:
+    row = (
+        f"{item.id}\t{item.name}\t{item.kind.value}\t{item.country}\t"
+        f"channels={item.channel_limit}\tident='{item.ident}'\theader='{item.header}'"
+    )
+    return row + (f"\tproxy={item.sip.proxy_host}:{item.sip.proxy_port}" if item.sip else "")
