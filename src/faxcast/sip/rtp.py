@@ -30,6 +30,8 @@ SILENCE = {PT_PCMA: 0xD5, PT_PCMU: 0xFF}  # the G.711 code of a zero sample, per
 
 _HEADER = struct.Struct("!BBHII")
 _FAST = struct.Struct("!xBHII")
+_NOTHING = bytes(FRAME_SAMPLES)  # a frame's presence flags: none of it arrived (yet)
+_ALL = b"\x01" * FRAME_SAMPLES
 _WORD = 4
 
 
@@ -238,8 +240,15 @@ class RtpReceiver:
         end = start + FRAME_SAMPLES
         ring, filled = self._ring, self._filled
         if end <= size:
-            frame, present = bytes(ring[start:end]), bytes(filled[start:end])
-            filled[start:end] = bytes(FRAME_SAMPLES)
+            frame = bytes(ring[start:end])
+            if filled.find(0, start, end) < 0:  # the usual frame: all of it came
+                filled[start:end] = _NOTHING
+                self._read = read + FRAME_SAMPLES
+                self._head = max(self._head, self._read)
+                self._deliver(frame)
+                return
+            present = bytes(filled[start:end])
+            filled[start:end] = _NOTHING
         else:
             end -= size
             frame = bytes(ring[start:]) + bytes(ring[:end])
@@ -277,7 +286,7 @@ class RtpReceiver:
                 self.stats.duplicate += 1
                 return
             self._ring[start:end] = payload
-            filled[start:end] = b"\x01" * len(payload)
+            filled[start:end] = _ALL if end - start == FRAME_SAMPLES else b"\x01" * (end - start)
         else:
             split = size - start
             if filled.find(0, start) < 0 and filled.find(0, 0, end - size) < 0:
