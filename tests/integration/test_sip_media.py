@@ -155,9 +155,12 @@ def test_t38_with_redundancy_delivers_intact_through_a_lossy_path(tmp_path: Path
             relay.close()
         _assert_delivered(call, sender, receiver, t38=True)
         assert sum(path.dropped for path in relay.stats.values()) >= 1
+        recovered = 0
         for outcome in (sender, receiver):
             assert outcome.stats.udptl is not None
             assert outcome.stats.udptl.lost == 0  # every dropped IFP came back from redundancy
+            recovered += outcome.stats.udptl.recovered
+        assert recovered >= 1  # this seed drops a packet whose IFP only redundancy brings back
 
     asyncio.run(main())
 
