@@ -4,6 +4,8 @@ sockets are read (only from the far end's host) before the steps."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import socket
 
 import pytest
@@ -92,3 +94,19 @@ def test_ports_come_from_the_range_even_for_rtp_until_none_is_free() -> None:
     finally:
         for port in taken:
             port.close()
+
+
+def test_an_idle_clock_goes_with_its_event_loop() -> None:
+    async def call() -> None:
+        clock = MediaClock.of()
+        token = clock.join(lambda _frame: None)
+        await asyncio.sleep(0.05)
+        clock.leave(token)
+
+    asyncio.run(call())
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        asyncio.run(call())
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before  # no epoll left open per loop

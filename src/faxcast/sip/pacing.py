@@ -141,10 +141,14 @@ class MediaClock:
         max_burst: int = 2,
         max_lag: int = 5,
     ) -> None:
-        self._loop = loop or asyncio.get_running_loop()
-        self._pacer = Pacer(
-            self._tick, period_s=period_s, max_burst=max_burst, max_lag=max_lag, loop=self._loop
-        )
+        # Only a running pacer holds the loop: an idle clock lets its loop (and so itself, in
+        # the per-loop registry) be collected.
+        self._loop = weakref.ref(loop or asyncio.get_running_loop())
+        self._period = period_s
+        self._bounds = (max_burst, max_lag)
+        self._pacer: Pacer | None = None
+        self._origin = 0.0
+        self.stats = PacerStats()  # wake-ups, late and skipped frames, for every stream
         self._members: dict[int, Callable[[int], None]] = {}
         self._snapshot: tuple[Callable[[int], None], ...] = ()
         self._tokens = itertools.count()
@@ -163,14 +167,9 @@ class MediaClock:
             clock = cls._clocks[loop] = cls(loop)
         return clock
 
-    @property
-    def stats(self) -> PacerStats:
-        """The shared pacer's figures (wake-ups, late and skipped frames), for every stream."""
-        return self._pacer.stats
-
     def deadline(self, frame: int) -> float:
-        """When shared frame `frame` is (or was) due, on the loop's clock."""
-        return self._pacer.deadline(frame)
+        """When frame `frame` of the clock's last run (from its first stream) is or was due."""
+        return self._origin + frame * self._period
 
     @property
     def members(self) -> int:
@@ -182,15 +181,25 @@ class MediaClock:
         token = next(self._tokens)
         self._members[token] = step
         self._snapshot = tuple(self._members.values())
-        self._pacer.start()  # a no-op while it runs
+        if self._pacer is None:
+            loop = self._loop()
+            assert loop is not None  # a stream joins from code running on the loop
+            max_burst, max_lag = self._bounds
+            pacer = Pacer(
+                self._tick, period_s=self._period, max_burst=max_burst, max_lag=max_lag, loop=loop
+            )
+            pacer.stats = self.stats
+            pacer.start()
+            self._pacer, self._origin = pacer, pacer.deadline(0)
         return token
 
     def leave(self, token: int) -> None:
         """Stop running that stream's steps (the clock stops with its last stream)."""
         if self._members.pop(token, None) is not None:
             self._snapshot = tuple(self._members.values())
-            if not self._members:
+            if not self._members and self._pacer is not None:
                 self._pacer.stop()
+                self._pacer = None
 
     def watch(self, fileno: int, read_one: Callable[[], object]) -> None:
         """Call `read_one()` for each datagram waiting on `fileno`, before each tick's steps."""
