@@ -121,6 +121,10 @@ class Pacer:
         self._handle = self._loop.call_at(start + max(due, self._next) * period, self._wake)
 
 
+def _nothing(_frame: int) -> None:
+    return None
+
+
 class MediaClock:
     """One pacer for every stream on an event loop: a single wake-up runs all their frames.
 
@@ -149,8 +153,9 @@ class MediaClock:
         self._pacer: Pacer | None = None
         self._origin = 0.0
         self.stats = PacerStats()  # wake-ups, late and skipped frames, for every stream
-        self._members: dict[int, Callable[[int], None]] = {}
-        self._snapshot: tuple[Callable[[int], None], ...] = ()
+        self._members: dict[int, tuple[Callable[[int], None], Callable[[int], None]]] = {}
+        self._sends: tuple[Callable[[int], None], ...] = ()
+        self._thens: tuple[Callable[[int], None], ...] = ()
         self._tokens = itertools.count()
         # The streams' sockets, read at each tick: one poll tells which have datagrams, so
         # an empty socket costs no system call.
@@ -176,11 +181,16 @@ class MediaClock:
         """How many streams are running."""
         return len(self._members)
 
-    def join(self, step: Callable[[int], None]) -> int:
-        """Run `step(frame)` every 20 ms from the next deadline; the token is for `leave`."""
+    def join(self, send: Callable[[int], None], then: Callable[[int], None] = _nothing) -> int:
+        """Run `send(frame)` every 20 ms from the next deadline, and `then(frame)` once every
+        stream's `send` has run; the token is for `leave`.
+
+        Sending first for all streams keeps each stream's packets at the same place in the
+        tick whatever the others' receiving work costs: their intervals stay even.
+        """
         token = next(self._tokens)
-        self._members[token] = step
-        self._snapshot = tuple(self._members.values())
+        self._members[token] = (send, then)
+        self._snapshot()
         if self._pacer is None:
             loop = self._loop()
             assert loop is not None  # a stream joins from code running on the loop
@@ -196,7 +206,7 @@ class MediaClock:
     def leave(self, token: int) -> None:
         """Stop running that stream's steps (the clock stops with its last stream)."""
         if self._members.pop(token, None) is not None:
-            self._snapshot = tuple(self._members.values())
+            self._snapshot()
             if not self._members and self._pacer is not None:
                 self._pacer.stop()
                 self._pacer = None
@@ -223,5 +233,13 @@ class MediaClock:
                     reader = readers.get(fileno)
                     if reader is not None:
                         reader()
-        for step in self._snapshot:
-            step(frame)
+        sends, thens = self._sends, self._thens  # those who join now start next tick
+        for send in sends:
+            send(frame)
+        for then in thens:
+            then(frame)
+
+    def _snapshot(self) -> None:
+        # Tuples to iterate: a stream may leave (or join) while a tick runs.
+        self._sends = tuple(send for send, _ in self._members.values())
+        self._thens = tuple(then for _, then in self._members.values() if then is not _nothing)

@@ -1,11 +1,12 @@
 """The media of one answered SIP fax call: the fax engine on RTP (G.711) or UDPTL (T.38).
 
 Every call of a process steps on one shared 20 ms clock (sip.pacing.MediaClock) on the event
-loop, which first reads what came in on every call's port. Then, in audio, each call sends the
-modem's next frame and plays the jitter buffer's next frame into the modem (or lets the modem
-coast over a lost one); in T.38 the far end's IFPs have gone in, in order, and the step lets
-20 ms pass on the terminal and sends the IFPs that gives. SpanDSP runs inline on the loop: a
-step costs a few microseconds (bench/sip.py), less than handing it to a thread would.
+loop, which first reads what came in on every call's port (T.38 IFPs go into the terminal
+then, in order). Then every call sends: the modem's next G.711 frame, or the IFPs 20 ms more on
+the T.38 terminal gives. Then, in audio, each call plays the jitter buffer's next frame into
+the modem (or lets the modem coast over a lost one): receiving work never delays a send.
+SpanDSP runs inline on the loop: a step costs microseconds (bench/sip.py), less than handing
+it to a thread would.
 
 The call's signalling (the lead's line driver) opens the ports, starts the audio, switches to
 T.38 when a re-INVITE to `m=image` succeeds, says when the far end hung up, and waits for the
@@ -136,6 +137,7 @@ class FaxMedia:
         self._outcome: asyncio.Future[MediaOutcome] = self._loop.create_future()
         # What the current mode runs each tick; set by start_audio/start_t38.
         self._step: Callable[[int], None] = self._no_step
+        self._after: Callable[[], None] = self._nothing
 
     @property
     def session(self) -> FaxSession | None:
@@ -181,12 +183,11 @@ class FaxMedia:
 
         def step(index: int) -> None:
             frame(index)
-            play()
 
         self._take(port, remote, receiver.datagram)
         self._session = session
         self._silence = self._audio_silence
-        self._step = step
+        self._step, self._after = step, play
         self._join()
 
     def start_t38(
@@ -236,7 +237,7 @@ class FaxMedia:
         self._session = session
         self._silence = self._t38_silence
         self._heard_at = self._frames
-        self._step = step
+        self._step, self._after = step, self._nothing
         self._join()
 
     def move_remote(self, remote: Address) -> None:
@@ -281,9 +282,12 @@ class FaxMedia:
     def _no_step(self, _index: int) -> None:
         return None
 
+    def _nothing(self) -> None:
+        return None
+
     def _join(self) -> None:
         if self._member is None:
-            self._member = self.clock.join(self._tick)
+            self._member = self.clock.join(self._tick, self._then)
             self._first_frame = -1
 
     def _tick(self, frame: int) -> None:
@@ -291,6 +295,9 @@ class FaxMedia:
             self._first_frame = frame
         # Frames the shared clock gave up count in the RTP timestamps (time went by).
         self._step(frame - self._first_frame)
+
+    def _then(self, _frame: int) -> None:
+        self._after()
         self._frames = frames = self._frames + 1
         session = self._session
         assert session is not None
