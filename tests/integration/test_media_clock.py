@@ -110,3 +110,23 @@ def test_an_idle_clock_goes_with_its_event_loop() -> None:
         asyncio.run(call())
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) == before  # no epoll left open per loop
+
+
+def test_every_stream_sends_before_any_receives() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002)
+        order: list[str] = []
+
+        def stream(name: str) -> int:
+            return clock.join(
+                lambda _frame: order.append(f"send {name}"),
+                lambda _frame: order.append(f"then {name}"),
+            )
+
+        tokens = [stream("a"), stream("b")]
+        await asyncio.sleep(0.003)
+        for token in tokens:
+            clock.leave(token)
+        assert order[:4] == ["send a", "send b", "then a", "then b"]
+
+    asyncio.run(main())
