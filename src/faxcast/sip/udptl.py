@@ -23,7 +23,6 @@ MAX_ENTRIES = 5  # secondary IFPs or FEC entries: beyond this, no sender goes
 DEFAULT_ENTRIES = 3
 DEFAULT_SPAN = 3
 MIN_USEFUL_IFP = 80  # below this an IFP carries too little image data (Asterisk's threshold)
-_SEQ = 0x10000
 _LENGTH_1 = 0x80
 _LENGTH_2 = 0x4000
 
