@@ -77,12 +77,14 @@ class UdptlPacket:
         # sender) one byte of span.
         if at + 2 > size:
             raise ProtocolError(codes.UDPTL_TRUNCATED(size=size))
-        if data[at] != 1 or data[at + 1] == 0:
+        if data[at] != 1:
             raise ProtocolError(codes.UDPTL_BAD_FEC())
         span = data[at + 1]
         entries, at = _length(data, at + 2)
         _check_entries(entries)
-        if entries == 0:
+        # Senders wind their FEC up: the first packets carry no parity yet, with span 0
+        # (Asterisk) or 1 (rtpengine). Parity over a span of none is no packet anyone sends.
+        if entries and span == 0:
             raise ProtocolError(codes.UDPTL_BAD_FEC())
         parity = []
         for _ in range(entries):
