@@ -229,3 +229,8 @@ SIP_RTP_PORTS_ORDER = declare("sip_line.rtp_ports_order")
 SIP_RTP_PORTS_TOO_FEW = declare("sip_line.rtp_ports_too_few", "ports", "channels", "needed")
 SIP_PASSWORD_PROMPT = declare("cli.password_prompt")
 SIP_PASSWORD_STDIN_EMPTY = declare("cli.password_stdin_empty")
+
+# --- the SIP signalling layer (issue 14: sip/errors.py)
+SIP_MALFORMED = declare("sip.malformed", "reason")
+SDP_MALFORMED = declare("sdp.malformed", "reason")
+SIP_BIND_FAILED = declare("sip.bind_failed", "address", "error")
