@@ -58,6 +58,7 @@ typedef struct {
     uint8_t packet[FAXCAST_IFP_MAX];
     long packets_sent;
     /* progress and outcome */
+    double cpu_s;  /* this end's own SpanDSP work (thread CPU), for bench/sip.py */
     int64_t samples;
     int confirmed;
     int done;
@@ -182,6 +183,14 @@ static void hang_up(end_t *end)
         on_phase_e(end->t30, end, T30_ERR_CALLDROPPED);
 }
 
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 /* run_audio: sender.transmit, receiver.transmit, receiver.receive, sender.receive. */
 static long run_audio(end_t *tx, end_t *rx, long frames)
 {
@@ -190,12 +199,16 @@ static long run_audio(end_t *tx, end_t *rx, long frames)
     for (step = 0; step < frames; step++) {
         if (tx->done && rx->done)
             return step;
+        double t0 = thread_cpu_seconds();
         int n_to_rx = faxcast_audio_tx(tx->fax, tx->g711, tx->out, tx->pcm, FRAME_SAMPLES);
+        double t1 = thread_cpu_seconds();
         int n_to_tx = faxcast_audio_tx(rx->fax, rx->g711, rx->out, rx->pcm, FRAME_SAMPLES);
         faxcast_audio_rx(rx->fax, rx->g711, tx->out, rx->pcm, n_to_rx);
         rx->samples += n_to_rx;
+        double t2 = thread_cpu_seconds();
         faxcast_audio_rx(tx->fax, tx->g711, rx->out, tx->pcm, n_to_tx);
         tx->samples += n_to_tx;
+        tx->cpu_s += (t1 - t0) + (thread_cpu_seconds() - t2);
     }
     hang_up(tx);
     hang_up(rx);
@@ -205,14 +218,18 @@ static long run_audio(end_t *tx, end_t *rx, long frames)
 /* T38FaxSession.advance + delivery to the far end: returns -1 if the queue overflowed. */
 static int t38_step(end_t *from, end_t *to, int *seq)
 {
+    double t0 = thread_cpu_seconds();
     int queued = faxcast_t38_advance(from->terminal, &from->queue, FRAME_SAMPLES);
 
+    from->cpu_s += thread_cpu_seconds() - t0;
     from->samples += FRAME_SAMPLES;
     if (queued < 0)
         return -1;
     while (queued-- > 0) {
-        int n = faxcast_ifp_queue_pop(&from->queue, from->packet);
+        int n = faxcast_ifp_queue_pop(&from->queue, from->packet, NULL);
+        t0 = thread_cpu_seconds();
         t38_core_rx_ifp_packet(to->core, from->packet, n, (uint16_t) (*seq & 0xFFFF));
+        to->cpu_s += thread_cpu_seconds() - t0;
         (*seq)++;
         from->packets_sent++;
     }
@@ -247,11 +264,12 @@ static double cpu_seconds(void)
 static void report(const end_t *end)
 {
     printf("%s_code=%d\n%s_code_text=%s\n%s_pages_tx=%d\n%s_pages_rx=%d\n%s_confirmed=%d\n"
-           "%s_bit_rate=%d\n%s_ecm=%d\n%s_remote=%s\n%s_line_s=%.3f\n%s_packets=%ld\n",
+           "%s_bit_rate=%d\n%s_ecm=%d\n%s_remote=%s\n%s_line_s=%.3f\n%s_packets=%ld\n"
+           "%s_cpu_s=%.6f\n",
            end->name, end->code, end->name, end->code_text, end->name, end->pages_tx,
            end->name, end->pages_rx, end->name, end->confirmed, end->name, end->bit_rate,
            end->name, end->ecm, end->name, end->remote, end->name, end->line_s, end->name,
-           end->packets_sent);
+           end->packets_sent, end->name, end->cpu_s);
 }
 
 int main(int argc, char *argv[])

@@ -12,7 +12,8 @@ FaxcastError
  ├── ConflictError         an action the current state does not allow
  ├── FaxError              the fax engine could not run a session (set-up, not a failed call)
  ├── BlobCorruptError      a stored file is missing or no longer matches its SHA-256
- └── ConfigError           a setting, or a file the settings lead to, cannot be used
+ ├── ConfigError           a setting, or a file the settings lead to, cannot be used
+ └── ProtocolError         bytes from the network that do not parse (SIP, SDP, RTP, UDPTL)
 """
 
 from __future__ import annotations
@@ -104,3 +105,7 @@ class BlobCorruptError(FaxcastError):
 
 class ConfigError(FaxcastError):
     """A setting, or a file the settings lead to, cannot be used; the server does not start."""
+
+
+class ProtocolError(FaxcastError):
+    """Bytes from the network that do not parse: a SIP message, SDP, an RTP or UDPTL packet."""

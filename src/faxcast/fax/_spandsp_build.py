@@ -72,6 +72,7 @@ t30_state_t *fax_get_t30_state(fax_state_t *s);
 logging_state_t *fax_get_logging_state(fax_state_t *s);
 int fax_tx(fax_state_t *s, int16_t *amp, int max_len);
 int fax_rx(fax_state_t *s, int16_t *amp, int len);
+int fax_rx_fillin(fax_state_t *s, int len);
 
 t38_terminal_state_t *t38_terminal_init(t38_terminal_state_t *s, int calling_party,
     int (*tx_packet_handler)(t38_core_state_t *, void *, const uint8_t *, int, int),
@@ -84,6 +85,8 @@ logging_state_t *t38_terminal_get_logging_state(t38_terminal_state_t *s);
 int t38_terminal_send_timeout(t38_terminal_state_t *s, int samples);
 int t38_core_rx_ifp_packet(t38_core_state_t *s, const uint8_t *buf, int len, uint16_t seq_no);
 logging_state_t *t38_core_get_logging_state(t38_core_state_t *s);
+void t38_set_max_datagram_size(t38_core_state_t *s, int max_datagram_size);
+void t38_set_t38_version(t38_core_state_t *s, int t38_version);
 
 int t30_set_tx_ident(t30_state_t *s, const char *id);
 const char *t30_get_rx_ident(t30_state_t *s);
@@ -125,7 +128,7 @@ int faxcast_t38_advance(t38_terminal_state_t *t, faxcast_ifp_queue_t *q, int sam
 
 int faxcast_ifp_queue_push(t38_core_state_t *s, void *user_data, const uint8_t *buf, int len,
     int count);
-int faxcast_ifp_queue_pop(faxcast_ifp_queue_t *q, uint8_t *out);
+int faxcast_ifp_queue_pop(faxcast_ifp_queue_t *q, uint8_t *out, int *repeats);
 int faxcast_audio_tx(fax_state_t *fax, g711_state_t *g711, uint8_t *out, int16_t *pcm,
     int samples);
 int faxcast_audio_rx(fax_state_t *fax, g711_state_t *g711, const uint8_t *in, int16_t *pcm,
@@ -156,18 +159,18 @@ typedef struct {
     int dropped;
     int capacity;
     int *lengths;
+    int *repeats;
     uint8_t *data;
 } faxcast_ifp_queue_t;
 
-/* `count` is how many times the packet should be repeated on an unreliable link; UDPTL
-   redundancy covers that, so each packet is queued once. */
+/* The low byte of `count` is how many times the packet should be sent on an unreliable link
+   (t38_set_redundancy_control); it is queued with the packet for the UDPTL sender. */
 static int faxcast_ifp_queue_push(t38_core_state_t *s, void *user_data, const uint8_t *buf,
                                   int len, int count)
 {
     faxcast_ifp_queue_t *q = (faxcast_ifp_queue_t *) user_data;
 
     (void) s;
-    (void) count;
     if (len > FAXCAST_IFP_MAX || len < 0) {
         q->dropped++;
         return -1;
@@ -182,6 +185,12 @@ static int faxcast_ifp_queue_push(t38_core_state_t *s, void *user_data, const ui
             return -1;
         }
         q->lengths = lengths;
+        lengths = realloc(q->repeats, capacity * sizeof(int));
+        if (lengths == NULL) {
+            q->dropped++;
+            return -1;
+        }
+        q->repeats = lengths;
         data = realloc(q->data, (size_t) capacity * FAXCAST_IFP_MAX);
         if (data == NULL) {
             q->dropped++;
@@ -192,17 +201,21 @@ static int faxcast_ifp_queue_push(t38_core_state_t *s, void *user_data, const ui
     }
     memcpy(q->data + (size_t) q->count * FAXCAST_IFP_MAX, buf, len);
     q->lengths[q->count] = len;
+    q->repeats[q->count] = count & 0xFF;
     q->count++;
     return 0;
 }
 
-static int faxcast_ifp_queue_pop(faxcast_ifp_queue_t *q, uint8_t *out)
+/* Copies the oldest packet to `out`; its repeat count goes to `repeats` unless NULL. */
+static int faxcast_ifp_queue_pop(faxcast_ifp_queue_t *q, uint8_t *out, int *repeats)
 {
     int len;
 
     if (q->head == q->count)
         return -1;
     len = q->lengths[q->head];
+    if (repeats != NULL)
+        *repeats = q->repeats[q->head];
     memcpy(out, q->data + (size_t) q->head * FAXCAST_IFP_MAX, len);
     if (++q->head == q->count)
         q->head = q->count = 0;
@@ -212,8 +225,10 @@ static int faxcast_ifp_queue_pop(faxcast_ifp_queue_t *q, uint8_t *out)
 static void faxcast_ifp_queue_release(faxcast_ifp_queue_t *q)
 {
     free(q->lengths);
+    free(q->repeats);
     free(q->data);
     q->lengths = NULL;
+    q->repeats = NULL;
     q->data = NULL;
     q->capacity = q->count = q->head = 0;
 }

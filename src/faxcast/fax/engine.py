@@ -329,6 +329,11 @@ class AudioFaxSession(FaxSession):
         lib.faxcast_audio_rx(self._fax, self._g711, payload, self._pcm, len(payload))
         self._samples += len(payload)
 
+    def fill_in(self, samples: int = FRAME_SAMPLES) -> None:
+        """Let `samples` pass with nothing heard (a lost packet): the modem coasts, timers run."""
+        lib.fax_rx_fillin(self._fax, samples)
+        self._samples += samples
+
 
 _t38_advance = lib.faxcast_t38_advance
 
@@ -346,7 +351,7 @@ def _free_audio(fax: Any, g711: Any) -> None:
 class T38FaxSession(FaxSession):
     """T.30 carried as T.38 IFP packets (the UDPTL framing is the SIP layer's business)."""
 
-    __slots__ = ("_core", "_packet", "_packet_buffer", "_queue", "_terminal")
+    __slots__ = ("_core", "_packet", "_packet_buffer", "_queue", "_repeats", "_terminal")
     t38 = True
 
     def __init__(
@@ -379,6 +384,7 @@ class T38FaxSession(FaxSession):
         )
         self._packet = ffi.new("uint8_t[]", lib.FAXCAST_IFP_MAX)
         self._packet_buffer = ffi.buffer(self._packet)
+        self._repeats = ffi.new("int *")
 
     def advance(self, samples: int = FRAME_SAMPLES) -> Sequence[bytes]:
         """Let `samples` of time pass; returns the IFP packets to send, in order."""
@@ -390,7 +396,28 @@ class T38FaxSession(FaxSession):
             raise FaxError(codes.T38_PACKET_NOT_QUEUED())
         pop, queue, packet = lib.faxcast_ifp_queue_pop, self._queue, self._packet
         buffer = self._packet_buffer
-        return [buffer[: pop(queue, packet)] for _ in range(queued)]
+        return [buffer[: pop(queue, packet, ffi.NULL)] for _ in range(queued)]
+
+    def advance_repeats(self, samples: int = FRAME_SAMPLES) -> Sequence[tuple[bytes, int]]:
+        """As `advance`, each packet with how many times SpanDSP asks for it to be sent."""
+        queued = _t38_advance(self._terminal, self._queue, samples)
+        self._samples += samples
+        if not queued:
+            return ()
+        if queued < 0:
+            raise FaxError(codes.T38_PACKET_NOT_QUEUED())
+        pop, queue, packet = lib.faxcast_ifp_queue_pop, self._queue, self._packet
+        buffer, repeats = self._packet_buffer, self._repeats
+        out = []
+        for _ in range(queued):
+            size = pop(queue, packet, repeats)
+            out.append((buffer[:size], repeats[0]))
+        return out
+
+    def configure_link(self, *, max_ifp: int, version: int = 0) -> None:
+        """Apply what SDP agreed: the largest IFP the far end takes, and the T.38 version."""
+        lib.t38_set_max_datagram_size(self._core, max_ifp)
+        lib.t38_set_t38_version(self._core, version)
 
     def receive(self, packet: bytes, seq_no: int) -> None:
         """Feed one IFP packet from the far end, with its UDPTL sequence number."""

@@ -1,0 +1,334 @@
+"""CPU per real-time fax channel on SIP media (RTP G.711 and T.38 UDPTL), sending side alone.
+
+Run by hand, from the repository root, with faxcast installed (editable) and gcc and
+libspandsp-dev present:
+
+    python bench/sip.py [--channels 8,32,64,128] [--modes g711,t38]
+
+For each mode and channel count N, this process places N real-time fax calls on loopback UDP
+(faxcast.lines.sip.media.FaxMedia, the production media path: pacer, RTP or UDPTL, SpanDSP
+inline on the event loop) sending one A4 page at "normal" quality (the bundled sample's first
+page), while a second process (this script with --role receivers) answers all N with real
+receiving fax machines. Call starts are spread over one 20 ms period, as real calls' are.
+Only this process is measured, so the figures are the sending side's:
+
+    CPU s         time.process_time() of this process from the first start to the last end
+    ms/ch-s       CPU ms per channel per second of line time (sum of the calls' line time)
+    ch/core       line s / CPU s: how many such senders one core carries in real time
+    vs C          our CPU per channel-second over SpanDSP's C sender alone: the sending end
+                  of bench/engine_loopback.c (its modem, G.711 and T.30 work, thread CPU
+                  around the sender's calls only, same document), measured in this run
+    jitter        G.711: |interval between two RTP packets of one call - 20 ms|, p50 and p99
+                  over every call; T.38 sends only when SpanDSP has an IFP, so it is the
+                  pacer's lateness (tick run time - deadline) instead
+    late          wake-ups of the shared media clock more than 2 ms after their deadline;
+    skip          frames it gave up (more than 100 ms behind)
+    load          the 1-minute load average when the point ended (the machine is shared)
+
+Targets: >= 500 G.711 channels per core on the sending side; p99 jitter < 2 ms at 64
+channels. Exit 0 whatever the figures (a measurement), 1 if a call was not delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from faxcast.documents import FaxDocument, render_pdf, write_tiff_f
+from faxcast.domain.quality import Quality
+from faxcast.domain.retry import call_cap_s
+from faxcast.fax._spandsp_build import SOURCE as GLUE_SOURCE
+from faxcast.fax.engine import Codec, Incoming, Outgoing
+from faxcast.lines.sip.media import FaxEnd, FaxMedia, MediaOutcome
+from faxcast.sip.media_port import MediaPort, open_media_port
+from faxcast.sip.pacing import PERIOD_S, MediaClock
+from faxcast.sip.t38 import T38Params
+
+HERE = Path(__file__).resolve().parent
+C_SOURCE = HERE / "engine_loopback.c"
+HOST = "127.0.0.1"
+PROFILE = Quality.NORMAL.profile
+CAP_S = call_cap_s(1)
+C_RUNS = 3
+SUBPROCESS_TIMEOUT_S = 60.0
+TARGET_CHANNELS = 500
+TARGET_P99_MS = 2.0
+
+
+@dataclass(frozen=True)
+class Point:
+    """One mode and channel count, measured on the sending side."""
+
+    mode: str
+    channels: int
+    delivered: int
+    cpu_s: float
+    line_s: float
+    jitter_p50_ms: float
+    jitter_p99_ms: float
+    late: int
+    skipped: int
+    load: float
+
+    @property
+    def cpu_ms_per_channel_s(self) -> float:
+        return 1000 * self.cpu_s / self.line_s
+
+    @property
+    def channels_per_core(self) -> float:
+        return self.line_s / self.cpu_s
+
+
+def make_document(workdir: Path) -> Path:
+    """The bundled sample's first page, rendered for "normal" quality, as a TIFF-F."""
+    pdf = resources.files("faxcast").joinpath("samples/demo.pdf").read_bytes()
+    document = render_pdf(pdf, PROFILE.resolution)
+    path = workdir / "page.tif"
+    path.write_bytes(write_tiff_f(FaxDocument(document.pages[:1], document.resolution)))
+    return path
+
+
+# ------------------------------------------------------------------------------ the media
+
+
+def start(media: FaxMedia, mode: str, port: MediaPort, remote: tuple[str, int]) -> None:
+    if mode == "g711":
+        media.start_audio(port, remote, Codec.PCMA)
+    else:
+        media.start_t38(port, remote, T38Params())
+
+
+async def serve_receivers(mode: str, channels: int, workdir: Path) -> None:
+    """The answering side (its own process): real receivers, told where the senders are."""
+    ports = [open_media_port(HOST) for _ in range(channels)]
+    print(json.dumps([port.local[1] for port in ports]), flush=True)
+    senders = json.loads(await asyncio.to_thread(sys.stdin.readline))
+    loop = asyncio.get_running_loop()
+    medias = []
+    first = loop.time()
+    for number, (port, remote) in enumerate(zip(ports, senders, strict=True)):
+        end = FaxEnd(Incoming(workdir / f"rx-{number}.tif"), PROFILE, calling=False)
+        media = FaxMedia(end, cap_s=CAP_S)
+        at = first + PERIOD_S * number / channels
+        loop.call_at(at, start, media, mode, port, (HOST, remote))
+        medias.append(media)
+    outcomes = await asyncio.gather(*(media.wait() for media in medias))
+    received = sum(1 for o in outcomes if o.fax is not None and o.fax.success)
+    print(json.dumps({"received": received}), flush=True)
+
+
+async def run_senders(mode: str, channels: int, document: Outgoing, child: Child) -> Point:
+    ports = [TimedPort(HOST) for _ in range(channels)]
+    theirs = await child.read_json()
+    sends = [port.times for port in ports]
+    loop = asyncio.get_running_loop()
+    medias = [
+        FaxMedia(FaxEnd(document, PROFILE, calling=True), cap_s=CAP_S) for _ in range(channels)
+    ]
+    gc.collect()
+    await child.write_json([port.local[1] for port in ports])
+    clock = MediaClock.of(loop).stats
+    late0, skipped0 = clock.late, clock.skipped
+    cpu = time.process_time()
+    first = loop.time()
+    starts = [first + PERIOD_S * number / channels for number in range(channels)]
+    for at, media, port, remote in zip(starts, medias, ports, theirs, strict=True):
+        loop.call_at(at, start, media, mode, port, (HOST, remote))
+    outcomes: list[MediaOutcome] = await asyncio.gather(*(media.wait() for media in medias))
+    cpu = time.process_time() - cpu
+    await child.read_json()  # the receivers' verdict; ours is what the senders were told
+    delivered = sum(1 for o in outcomes if o.fax is not None and o.fax.success)
+    if mode == "g711":
+        jitter = [
+            abs(b - a - PERIOD_S) * 1000
+            for times in sends
+            for a, b in itertools.pairwise(times[1:])  # from the second: the first may wait
+        ]
+    else:
+        # How long after a 20 ms deadline of its call each IFP left (loop and probe share
+        # the monotonic clock); a tick more than 20 ms late would wrap, and is rare.
+        jitter = [
+            (sent - at) % PERIOD_S * 1000
+            for at, times in zip(starts, sends, strict=True)
+            for sent in times
+        ]
+    quantiles = statistics.quantiles(jitter, n=100) if len(jitter) > 1 else [0.0] * 99
+    return Point(
+        mode=mode,
+        channels=channels,
+        delivered=delivered,
+        cpu_s=cpu,
+        line_s=sum(o.line_s for o in outcomes),
+        jitter_p50_ms=quantiles[49],
+        jitter_p99_ms=quantiles[98],
+        late=clock.late - late0,
+        skipped=clock.skipped - skipped0,
+        load=os.getloadavg()[0],
+    )
+
+
+class TimedPort(MediaPort):
+    """A media port that records when each datagram leaves, on the event loop's clock."""
+
+    def __init__(self, host: str) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        super().__init__(sock)
+        self.times: list[float] = []
+
+    def send(self, data: bytes) -> None:
+        self.times.append(time.monotonic())
+        super().send(data)
+
+
+class Child:
+    """The receivers' process, spoken to in JSON lines."""
+
+    def __init__(self, mode: str, channels: int, workdir: Path) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--role",
+                "receivers",
+                "--modes",
+                mode,
+                "--channels",
+                str(channels),
+                "--workdir",
+                str(workdir),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    async def read_json(self) -> list[int]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), CAP_S + 30)
+        if not line:
+            sys.exit("the receivers' process ended early")
+        value: list[int] = json.loads(line)
+        return value
+
+    async def write_json(self, value: list[int]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(value) + "\n")
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        self.process.wait(timeout=30)
+
+
+async def measure(mode: str, channels: int, document: Outgoing, workdir: Path) -> Point:
+    child = Child(mode, channels, workdir)
+    try:
+        return await run_senders(mode, channels, document, child)
+    finally:
+        child.close()
+
+
+# --------------------------------------------------------------------- the C reference
+
+
+def compile_c(workdir: Path) -> Path:
+    """Build bench/engine_loopback.c with the binding's glue, as bench/engine.py does."""
+    binary = workdir / "engine_loopback"
+    source = workdir / C_SOURCE.name
+    source.write_text(C_SOURCE.read_text())
+    (workdir / "faxcast_glue.c").write_text(GLUE_SOURCE)
+    subprocess.run(
+        ["gcc", "-O2", "-o", str(binary), str(source), "-lspandsp", "-ltiff", "-lm"],
+        check=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    return binary
+
+
+def c_sender_ms_per_channel_s(binary: Path, mode: str, document: Path, workdir: Path) -> float:
+    """The C sender's own CPU ms per second of line time, the least of C_RUNS calls."""
+    best = float("inf")
+    for _ in range(C_RUNS):
+        done = subprocess.run(
+            [str(binary), mode, str(document), str(workdir / "c-received.tif")],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=SUBPROCESS_TIMEOUT_S,
+        )
+        out = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+        if out["tx_code"] != "0":
+            sys.exit(f"the C loopback did not deliver: {out['tx_code_text']}")
+        best = min(best, 1000 * float(out["tx_cpu_s"]) / float(out["tx_line_s"]))
+    return best
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--channels", default="8,32,64,128")
+    parser.add_argument("--modes", default="g711,t38")
+    parser.add_argument("--role", choices=("senders", "receivers"), default="senders")
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.channels.split(",")]
+    modes = args.modes.split(",")
+    if args.role == "receivers":
+        asyncio.run(serve_receivers(modes[0], counts[0], args.workdir))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="faxcast-bench-sip-") as temp:
+        workdir = Path(temp)
+        path = make_document(workdir)
+        document = Outgoing.from_file(path)
+        binary = compile_c(workdir)
+        c_modes = {"g711": "audio-ecm", "t38": "t38-paced"}
+        reference = {m: c_sender_ms_per_channel_s(binary, c_modes[m], path, workdir) for m in modes}
+        print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
+        for mode in modes:
+            ms = reference[mode]
+            print(f"C sender alone ({c_modes[mode]}): {ms:.3f} ms/ch-s, {1000 / ms:.0f} ch/core")
+        header = (
+            f"{'mode':5} {'ch':>4} {'ok':>4} {'CPU s':>7} {'line s':>8} {'ms/ch-s':>8} "
+            f"{'ch/core':>8} {'vs C':>6} {'jit p50':>8} {'jit p99':>8} {'late':>6} "
+            f"{'skip':>5} {'load':>5}"
+        )
+        print(header)
+        failed = False
+        for mode in modes:
+            for channels in counts:
+                point = asyncio.run(measure(mode, channels, document, workdir))
+                ratio = point.cpu_ms_per_channel_s / reference[mode]
+                miss = mode == "g711" and (
+                    point.channels_per_core < TARGET_CHANNELS
+                    or (channels == 64 and point.jitter_p99_ms >= TARGET_P99_MS)
+                )
+                print(
+                    f"{mode:5} {channels:4d} {point.delivered:4d} {point.cpu_s:7.2f} "
+                    f"{point.line_s:8.1f} {point.cpu_ms_per_channel_s:8.3f} "
+                    f"{point.channels_per_core:8.0f} {ratio:6.2f} {point.jitter_p50_ms:8.3f} "
+                    f"{point.jitter_p99_ms:8.3f} {point.late:6d} {point.skipped:5d} "
+                    f"{point.load:5.1f}{' !' if miss else ''}",
+                    flush=True,
+                )
+                failed |= point.delivered != channels
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

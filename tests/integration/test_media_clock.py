@@ -1,0 +1,94 @@
+"""The shared media clock and media ports on loopback: one wake-up steps every stream, and the
+sockets are read (only from the far end's host) before the steps."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from faxcast.errors import ConfigError
+from faxcast.i18n import codes
+from faxcast.sip.media_port import open_media_port
+from faxcast.sip.pacing import MediaClock
+
+HOST = "127.0.0.1"
+
+
+def test_streams_share_wake_ups_and_the_clock_stops_with_the_last() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002)
+        seen: list[tuple[str, int, int]] = []
+        first = clock.join(lambda frame: seen.append(("a", frame, clock.stats.wakes)))
+        await asyncio.sleep(0.011)
+        second = clock.join(lambda frame: seen.append(("b", frame, clock.stats.wakes)))
+        await asyncio.sleep(0.011)
+        clock.leave(first)
+        clock.leave(second)
+        wakes = clock.stats.wakes
+        await asyncio.sleep(0.011)
+        assert clock.stats.wakes == wakes  # no member, no wake-up
+        assert clock.members == 0
+        a_wakes = {wake for name, _, wake in seen if name == "a"}
+        b_wakes = {wake for name, _, wake in seen if name == "b"}
+        assert b_wakes  # b joined the running clock, and each of its frames ran in a
+        assert b_wakes <= a_wakes  # wake-up that also ran a's: one wake-up for both
+
+    asyncio.run(main())
+
+
+def test_the_clock_reads_every_waiting_datagram_before_the_steps() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002)
+        port = open_media_port(HOST)
+        got: list[bytes] = []
+        port.on_datagram = got.append
+        clock.watch(port.fileno(), port.read_one)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+            for n in range(3):
+                far.sendto(bytes([n]), port.local)
+            counts: list[int] = []
+            token = clock.join(lambda _frame: counts.append(len(got)))
+            await asyncio.sleep(0.005)
+            clock.leave(token)
+        clock.unwatch(port.fileno())
+        port.close()
+        assert got == [b"\x00", b"\x01", b"\x02"]
+        assert counts[0] == 3  # all three were read before the first step ran
+
+    asyncio.run(main())
+
+
+def test_a_port_takes_datagrams_from_the_far_host_only() -> None:
+    port = open_media_port(HOST)
+    got: list[bytes] = []
+    port.on_datagram = got.append
+    port.remote = ("127.0.0.2", 9)  # the SDP's address; 127.0.0.1 is someone else
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.sendto(b"x", port.local)
+        for _ in range(100):
+            if port.read_one():
+                break
+    port.close()
+    assert got == []
+    assert port.refused == 1
+    assert not port.read_one()  # closed
+
+
+def test_ports_come_from_the_range_even_for_rtp_until_none_is_free() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((HOST, 0))
+        base = probe.getsockname()[1] & ~1
+    ports = range(base + 2, base + 6)  # two even ports: base+2, base+4
+    taken = [open_media_port(HOST, ports, even=True) for _ in range(2)]
+    try:
+        assert sorted(port.local[1] for port in taken) == [base + 2, base + 4]
+        with pytest.raises(ConfigError) as raised:
+            open_media_port(HOST, ports, even=True)
+        assert raised.value.message == codes.MEDIA_NO_FREE_PORT(
+            host=HOST, first=base + 2, last=base + 5
+        )
+    finally:
+        for port in taken:
+            port.close()
