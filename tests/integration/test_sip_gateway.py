@@ -174,14 +174,14 @@ def _assert_clean_t38(datagrams: list[Dissected]) -> None:
 
     SpanDSP asks for the end of a signal to be sent three times under one sequence number (as
     rtpengine does too); Wireshark's fragment tracker flags the second and third copies of a
-    `t4-non-ecm-sig-end` ("end of fragment without any fragment data"), not their bytes.
+    `t4-non-ecm-sig-end` or `hdlc-fcs-OK-sig-end` ("end of fragment without any fragment
+    data"), not their bytes.
     """
     assert len(datagrams) >= 50
     assert {datagram.protocol for datagram in datagrams} == {"T.38"}
     clean = {datagram.payload for datagram in datagrams if not datagram.malformed}
     flagged = [datagram.payload for datagram in datagrams if datagram.malformed]
     assert all(payload in clean for payload in flagged), flagged
-    assert len(flagged) <= 2
 
 
 def _assert_delivered(call: Call, sender: MediaOutcome, receiver: MediaOutcome) -> None:
@@ -195,19 +195,21 @@ def _assert_delivered(call: Call, sender: MediaOutcome, receiver: MediaOutcome) 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("protection", [ErrorCorrection.REDUNDANCY, ErrorCorrection.FEC])
 def test_a_page_sent_over_t38_arrives_identical_on_g711_through_rtpengine(
-    gateway: Rtpengine, tmp_path: Path
+    gateway: Rtpengine, tmp_path: Path, protection: ErrorCorrection
 ) -> None:
     async def main() -> list[Dissected]:
         call = _call(tmp_path, "t38-to-pcma")
         udptl = open_media_port(HOST)
         port = udptl.local[1]
+        offered = T38Params(error_correction=protection)
         with _capture(tmp_path / "t38-to-pcma.pcap", port) as pcap, gateway.client() as ng:
-            far = _t38_to_audio(ng, "t38-to-pcma", call.sender, call.receiver, udptl, T38Params())
+            far = _t38_to_audio(ng, "t38-to-pcma", call.sender, call.receiver, udptl, offered)
             sender, receiver = await call.outcomes()
             ng.delete("t38-to-pcma")
         assert (far.params.max_datagram, far.params.max_buffer) == (512, 1800)  # rtpengine's
-        assert far.params.error_correction is ErrorCorrection.REDUNDANCY
+        assert far.params.error_correction is protection  # rtpengine follows the offer
         _assert_delivered(call, sender, receiver)
         assert sender.t38
         assert not receiver.t38
@@ -215,7 +217,9 @@ def test_a_page_sent_over_t38_arrives_identical_on_g711_through_rtpengine(
         assert sender.stats.udptl.lost == sender.stats.udptl.malformed == 0
         assert receiver.stats.rtp is not None
         assert receiver.stats.rtp.malformed == receiver.stats.rtp.other_payload == 0
-        return _dissect(pcap, port)
+        datagrams = _dissect(pcap, port)
+        assert max(len(datagram.payload) for datagram in datagrams) <= 512
+        return datagrams
 
     _assert_clean_t38(asyncio.run(main()))
 
