@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,21 +80,33 @@ def _description(text: str) -> sdp.SessionDescription:
     return sdp.SessionDescription.parse(text.encode())
 
 
+@dataclasses.dataclass
+class Ports:
+    """Our two media ports of a gateway call: the T.38 end's UDPTL, the G.711 end's RTP."""
+
+    udptl: MediaPort = dataclasses.field(default_factory=lambda: open_media_port(HOST))
+    rtp: MediaPort = dataclasses.field(default_factory=lambda: open_media_port(HOST, even=True))
+
+    @property
+    def numbers(self) -> tuple[int, int]:
+        return self.udptl.local[1], self.rtp.local[1]
+
+
 def _t38_to_audio(
     ng: NgClient,
     call_id: str,
     t38_end: FaxMedia,
     audio_end: FaxMedia,
-    udptl: MediaPort,
+    ports: Ports,
     offered: T38Params,
     relay: LossyRelay | None = None,
 ) -> sdp.T38Stream:
-    """`t38_end` offers T.38 on `udptl`, rtpengine decodes it to G.711 for `audio_end`; both start.
+    """`t38_end` offers T.38, rtpengine decodes it to G.711 for `audio_end`; both start.
 
     With a relay, the UDPTL leg goes through it both ways. Returns rtpengine's T.38 answer,
     as our SDP parser read it.
     """
-    rtp = open_media_port(HOST, even=True)
+    udptl, rtp = ports.udptl, ports.rtp
     advertised = udptl.local if relay is None else relay.address("b")
     t38_offer = sdp.offer(sdp.Origin(HOST), sdp.t38_media(advertised[1], offered))
     audio_offer = _description(ng.offer(call_id, "fax", bytes(t38_offer).decode(), t38=T38_DECODE))
@@ -113,12 +126,12 @@ def _t38_to_audio(
     return far
 
 
-def _audio_to_t38(ng: NgClient, call: Call, call_id: str, udptl: MediaPort) -> sdp.T38Stream:
-    """The sender offers G.711, rtpengine forces T.38 towards the receiver on `udptl`; both start.
+def _audio_to_t38(ng: NgClient, call: Call, call_id: str, ports: Ports) -> sdp.T38Stream:
+    """The sender offers G.711, rtpengine forces T.38 towards the receiver; both start.
 
     Returns rtpengine's T.38 offer to the receiver, as our SDP parser read it.
     """
-    rtp = open_media_port(HOST, even=True)
+    udptl, rtp = ports.udptl, ports.rtp
     audio_offer = sdp.offer(sdp.Origin(HOST), sdp.audio_media(rtp.local[1], (sdp.Codec.PCMA,)))
     t38_offer = _description(ng.offer(call_id, "fax", bytes(audio_offer).decode(), t38=T38_FORCE))
     answered = sdp.answer_t38(t38_offer, sdp.Origin(HOST), udptl.local[1])
@@ -134,12 +147,13 @@ def _audio_to_t38(ng: NgClient, call: Call, call_id: str, udptl: MediaPort) -> s
 
 
 @contextmanager
-def _capture(path: Path, port: int) -> Iterator[Path]:
-    """tshark on loopback, UDP `port`, into `path` while the block runs (CAPTURE_S at most)."""
+def _capture(path: Path, ports: tuple[int, ...]) -> Iterator[Path]:
+    """tshark on loopback, these UDP ports, into `path` while the block runs (CAPTURE_S at most)."""
     binary = require_binary("tshark", "tshark")
-    argv = [binary, "-i", "lo", "-f", f"udp port {port}", "-a", f"duration:{CAPTURE_S}"]
+    bpf = " or ".join(f"udp port {port}" for port in ports)
+    argv = [binary, "-i", "lo", "-f", bpf, "-a", f"duration:{CAPTURE_S}", "-w", str(path)]
     log = path.with_suffix(".log")
-    with running_daemon("tshark", [*argv, "-w", str(path)], log, cwd=path.parent) as daemon:
+    with running_daemon("tshark", argv, log, cwd=path.parent) as daemon:
         wait_until(
             lambda: True if "Capture started" in log.read_text(errors="replace") else None,
             timeout_s=CAPTURE_START_S,
@@ -149,39 +163,43 @@ def _capture(path: Path, port: int) -> Iterator[Path]:
         yield path
 
 
-@dataclasses.dataclass(frozen=True)
-class Dissected:
-    """One captured datagram as Wireshark's T.38 dissector saw it."""
-
-    protocol: str
-    malformed: bool
-    payload: bytes
-
-
-def _dissect(pcap: Path, source_port: int) -> list[Dissected]:
-    """The datagrams sent from `source_port`, decoded as UDPTL (T.38 Annex D) by tshark."""
-    fields = ["_ws.col.Protocol", "_ws.malformed", "udp.payload"]
-    argv = ["tshark", "-r", str(pcap), "-d", f"udp.port=={source_port},t38"]
-    argv += ["-Y", f"udp.srcport=={source_port}", "-T", "fields", "-E", "occurrence=f"]
-    argv += [arg for name in fields for arg in ("-e", name)]
+def _dissect(pcap: Path, port: int, protocol: str, fields: list[str]) -> list[list[str]]:
+    """`fields`, then the UDP payload, of what `port` sent, decoded as `protocol` by tshark."""
+    argv = ["tshark", "-r", str(pcap), "-d", f"udp.port=={port},{protocol}"]
+    argv += ["-Y", f"udp.srcport=={port}", "-T", "fields", "-E", "occurrence=f"]
+    argv += [arg for name in [*fields, "udp.payload"] for arg in ("-e", name)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=TSHARK_READ_S, check=True)
-    rows = [line.split("\t") for line in done.stdout.splitlines()]
-    return [Dissected(row[0], bool(row[1]), bytes.fromhex(row[2])) for row in rows]
+    return [line.split("\t") for line in done.stdout.splitlines()]
 
 
-def _assert_clean_t38(datagrams: list[Dissected]) -> None:
-    """Every datagram is T.38 to Wireshark; any it flags is a byte-identical repeat of a clean one.
+def _assert_clean_t38(pcap: Path, port: int, max_datagram: int) -> None:
+    """All `port` sent is T.38 to Wireshark; anything it flags is a byte-identical repeat.
 
     SpanDSP asks for the end of a signal to be sent three times under one sequence number (as
     rtpengine does too); Wireshark's fragment tracker flags the second and third copies of a
     `t4-non-ecm-sig-end` or `hdlc-fcs-OK-sig-end` ("end of fragment without any fragment
     data"), not their bytes.
     """
-    assert len(datagrams) >= 50
-    assert {datagram.protocol for datagram in datagrams} == {"T.38"}
-    clean = {datagram.payload for datagram in datagrams if not datagram.malformed}
-    flagged = [datagram.payload for datagram in datagrams if datagram.malformed]
+    rows = _dissect(pcap, port, "t38", ["_ws.col.Protocol", "_ws.malformed"])
+    assert len(rows) >= 40
+    assert {protocol for protocol, _, _ in rows} == {"T.38"}
+    clean = {payload for _, malformed, payload in rows if not malformed}
+    flagged = [payload for _, malformed, payload in rows if malformed]
     assert all(payload in clean for payload in flagged), flagged
+    assert max(len(payload) // 2 for _, _, payload in rows) <= max_datagram
+
+
+def _assert_clean_rtp(pcap: Path, port: int) -> None:
+    """What `port` sent is one PCMA RTP stream at 20 ms to Wireshark: no gap, nothing malformed."""
+    fields = ["rtp.seq", "rtp.timestamp", "rtp.ssrc", "rtp.p_type", "_ws.malformed"]
+    rows = _dissect(pcap, port, "rtp", fields)
+    assert len(rows) >= 500
+    assert {(row[2], row[3], row[4]) for row in rows} == {(rows[0][2], "8", "")}
+    sequences = [int(row[0]) for row in rows]
+    timestamps = [int(row[1]) for row in rows]
+    assert {(b - a) % 0x10000 for a, b in itertools.pairwise(sequences)} == {1}
+    assert {(b - a) % 0x100000000 for a, b in itertools.pairwise(timestamps)} == {160}
+    assert {len(row[-1]) // 2 for row in rows} == {12 + 160}
 
 
 def _assert_delivered(call: Call, sender: MediaOutcome, receiver: MediaOutcome) -> None:
@@ -199,13 +217,15 @@ def _assert_delivered(call: Call, sender: MediaOutcome, receiver: MediaOutcome) 
 def test_a_page_sent_over_t38_arrives_identical_on_g711_through_rtpengine(
     gateway: Rtpengine, tmp_path: Path, protection: ErrorCorrection
 ) -> None:
-    async def main() -> list[Dissected]:
+    ports = Ports()
+    udptl, rtp = ports.numbers  # the media closes its ports when it ends
+    pcap = tmp_path / "t38-to-pcma.pcap"
+
+    async def main() -> None:
         call = _call(tmp_path, "t38-to-pcma")
-        udptl = open_media_port(HOST)
-        port = udptl.local[1]
         offered = T38Params(error_correction=protection)
-        with _capture(tmp_path / "t38-to-pcma.pcap", port) as pcap, gateway.client() as ng:
-            far = _t38_to_audio(ng, "t38-to-pcma", call.sender, call.receiver, udptl, offered)
+        with _capture(pcap, ports.numbers), gateway.client() as ng:
+            far = _t38_to_audio(ng, "t38-to-pcma", call.sender, call.receiver, ports, offered)
             sender, receiver = await call.outcomes()
             ng.delete("t38-to-pcma")
         assert (far.params.max_datagram, far.params.max_buffer) == (512, 1800)  # rtpengine's
@@ -217,25 +237,28 @@ def test_a_page_sent_over_t38_arrives_identical_on_g711_through_rtpengine(
         assert sender.stats.udptl.lost == sender.stats.udptl.malformed == 0
         assert receiver.stats.rtp is not None
         assert receiver.stats.rtp.malformed == receiver.stats.rtp.other_payload == 0
-        datagrams = _dissect(pcap, port)
-        assert max(len(datagram.payload) for datagram in datagrams) <= 512
-        return datagrams
 
-    _assert_clean_t38(asyncio.run(main()))
+    asyncio.run(main())
+    _assert_clean_t38(pcap, udptl, max_datagram=512)
+    _assert_clean_rtp(pcap, rtp)
 
 
 @pytest.mark.slow
 def test_a_page_sent_over_g711_arrives_identical_over_t38_through_rtpengine(
     gateway: Rtpengine, tmp_path: Path
 ) -> None:
-    async def main() -> list[Dissected]:
+    ports = Ports()
+    udptl, rtp = ports.numbers  # the media closes its ports when it ends
+    pcap = tmp_path / "pcma-to-t38.pcap"
+
+    async def main() -> None:
         call = _call(tmp_path, "pcma-to-t38")
-        udptl = open_media_port(HOST)
-        port = udptl.local[1]
-        with _capture(tmp_path / "pcma-to-t38.pcap", port) as pcap, gateway.client() as ng:
-            _audio_to_t38(ng, call, "pcma-to-t38", udptl)
+        with _capture(pcap, ports.numbers), gateway.client() as ng:
+            far = _audio_to_t38(ng, call, "pcma-to-t38", ports)
             sender, receiver = await call.outcomes()
             ng.delete("pcma-to-t38")
+        assert (far.params.max_datagram, far.params.max_buffer) == (512, 1800)  # rtpengine's
+        assert far.params.error_correction is ErrorCorrection.REDUNDANCY
         _assert_delivered(call, sender, receiver)
         assert receiver.t38
         assert not sender.t38
@@ -243,9 +266,10 @@ def test_a_page_sent_over_g711_arrives_identical_over_t38_through_rtpengine(
         assert receiver.stats.udptl.lost == receiver.stats.udptl.malformed == 0
         assert sender.stats.rtp is not None
         assert sender.stats.rtp.malformed == sender.stats.rtp.other_payload == 0
-        return _dissect(pcap, port)
 
-    _assert_clean_t38(asyncio.run(main()))
+    asyncio.run(main())
+    _assert_clean_t38(pcap, udptl, max_datagram=512)
+    _assert_clean_rtp(pcap, rtp)
 
 
 @pytest.mark.slow
@@ -261,8 +285,7 @@ def test_fec_both_ways_with_rtpengine_repairs_a_lossy_udptl_leg(
         fec = T38Params(error_correction=ErrorCorrection.FEC)
         try:
             with gateway.client() as ng:
-                udptl = open_media_port(HOST)
-                far = _t38_to_audio(ng, "fec", call.receiver, call.sender, udptl, fec, relay)
+                far = _t38_to_audio(ng, "fec", call.receiver, call.sender, Ports(), fec, relay)
                 sender, receiver = await call.outcomes()
                 ng.delete("fec")
         finally:
