@@ -73,6 +73,7 @@ class MediaSession:
         self.origin = sdp.Origin(host)
         self.local_sdp: sdp.SessionDescription | None = None
         self.codec: sdp.Codec | None = None
+        self.rtp: MediaPort | None = None  # the audio port, once the media has it
         self._audio: MediaPort | None = open_media_port(host, ports, even=True)
 
     @property
@@ -104,6 +105,7 @@ class MediaSession:
             return False
         self.codec = codec
         port, self._audio = self._audio, None
+        self.rtp = port
         self.media.start_audio(port, (theirs.address, theirs.port), FAX_CODECS[codec])
         return True
 
