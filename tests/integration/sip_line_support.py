@@ -33,15 +33,13 @@ FAST_TIMERS = Timers(t1=0.1, t2=0.4)
 
 def sip_line(address: tuple[str, int], channels: int = 1, **settings: Any) -> Line:
     """A `sip` line whose trunk is `address` (on loopback), with `settings` changed."""
-    sip = SipLineSettings(
-        proxy_host=address[0],
-        proxy_port=address[1],
-        local_address=HOST,
-        rtp_port_min=30000,
-        rtp_port_max=30999,
-        ring_timeout_s=10,
-        **settings,
-    )
+    defaults: dict[str, Any] = {
+        "local_address": HOST,
+        "rtp_port_min": 30000,
+        "rtp_port_max": 30999,
+        "ring_timeout_s": 10,
+    }
+    sip = SipLineSettings(address[0], address[1], **(defaults | settings))
     created = datetime(2026, 12, 1, tzinfo=UTC)
     return Line(1, 1, "Trunk", LineKind.SIP, "FR", "", "", channels, created, sip=sip)
 
@@ -54,7 +52,7 @@ class Document:
     outgoing: Outgoing
 
     def job(self, number: str = HEALTHY, *, t38_allowed: bool = True) -> FaxJob:
-        identity = StationIdentity("+33 1 00 00 00 00", "faxcast test")
+        identity = StationIdentity("+33 1 00 00 00 00")  # no header line: pages compare whole
         return FaxJob(number, self.outgoing, NORMAL, identity, t38_allowed)
 
 
