@@ -18,6 +18,7 @@ from typing import Self
 
 from faxcast.clock import Clock
 from faxcast.domain.models import Line
+from faxcast.domain.outcome import FailureClass
 from faxcast.domain.retry import call_cap_s
 from faxcast.domain.sip_line import SipLineSettings, T38Mode
 from faxcast.errors import ConfigError, ConflictError
@@ -247,17 +248,29 @@ def _result(
 ) -> CallResult:
     fax = outcome.fax
     assert fax is not None  # the media started before anything could end it
-    reason = fax.reason
+    reason, failure = fax.reason, fax.failure
+    if failure is not None and _never_heard(outcome):
+        # Not a dropped fax: nothing ever answered in fax (DESIGN's "no fax", silence), as
+        # T.30's T0 would have said had the call lasted that long.
+        failure = FailureClass.NO_FAX
+        reason = f"the far end answered but sent no media at all ({fax.reason})"
     if outcome.ending is Ending.WATCHDOG:
         reason = f"the watchdog ended the call after {outcome.line_s:.0f} s on the line"
     elif not fax.success and outcome.ending is Ending.FAR_END_HUNG_UP and call.ended is not None:
-        reason = f"{fax.reason}; the far end hung up ({call.ended.reason})"
+        reason = f"{reason}; the far end hung up ({call.ended.reason})"
     return CallResult(
         started_at=started_at,
         answered_at=answered_at,
         ended_at=ended_at,
         sip_status=200,
-        failure=fax.failure,
+        failure=failure,
         reason=reason,
         fax=fax,
     )
+
+
+def _never_heard(outcome: MediaOutcome) -> bool:
+    stats = outcome.stats
+    rtp = stats.rtp.packets if stats.rtp is not None else 0
+    udptl = stats.udptl.packets if stats.udptl is not None else 0
+    return rtp + udptl == 0
