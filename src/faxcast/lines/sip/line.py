@@ -200,6 +200,16 @@ class SipLine(FaxLine):
             await asyncio.gather(*watchers, return_exceptions=True)
             # Also when cancelled (a campaign stop): BYE, so nothing stays up at the far end.
             await asyncio.shield(_hang_up(call, "fax over"))
+        ended = call.ended.reason if call.ended is not None else "-"
+        log.info(
+            "line %d: call %s: media ended by %s after %.1f s (%s), call ended: %s",
+            self.line.id,
+            call.call_id,
+            outcome.ending.value,
+            outcome.line_s,
+            "T.38" if outcome.t38 else "G.711",
+            ended,
+        )
         return _result(outcome, started_at, answered_at, self._clock.now(), call)
 
     def _credentials(self) -> Credentials | None:
