@@ -37,6 +37,7 @@ from faxcast.sip.digest import Credentials
 from faxcast.sip.register import Registration
 from faxcast.sip.status import sip_failure
 from faxcast.sip.transaction import Timers
+from faxcast.sip.transport import Address
 from faxcast.sip.ua import CallFailure, UserAgent
 from faxcast.sip.uri import NameAddr, SipUri
 
@@ -65,6 +66,7 @@ class SipLine(FaxLine):
         self._timers = timers
         self._state = _State.NEW
         self._ua: UserAgent | None = None
+        self._proxy: Address | None = None  # the proxy's address, looked up at opening
         self._registration: Registration | None = None
         self._calls: set[asyncio.Task[CallResult]] = set()
 
