@@ -131,16 +131,22 @@ def test_sipp_malformed_answer_is_not_taken_for_an_answer(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_a_fax_through_kamailio_with_digest_arrives_identical(tmp_path: Path) -> None:
+def test_a_line_registered_with_kamailio_faxes_through_it_with_digest(tmp_path: Path) -> None:
     doc = document(tmp_path)
 
     async def scenario() -> tuple[CallResult, Path | None]:
         async with phone_network(tmp_path / "net", offer_t38=True) as network:
             with kamailio_proxy(tmp_path / "kamailio", target=network.address) as proxy:
                 line = sip_line(
-                    proxy.address, username=proxy.username, password=Password(proxy.password)
+                    proxy.address,
+                    username=proxy.username,
+                    password=Password(proxy.password),
+                    register=True,
                 )
                 async with opened(line) as driver:
+                    registration = driver.registration
+                    assert registration is not None
+                    assert registration.ok, registration  # digest accepted, binding kept
                     result = await driver.send(doc.job(HEALTHY))
                 (received,) = await received_by(network, 1)
                 return result, received.path

@@ -34,7 +34,7 @@ from faxcast.lines.sip.session import (
 )
 from faxcast.sip.dialog import Call
 from faxcast.sip.digest import Credentials
-from faxcast.sip.register import Registration
+from faxcast.sip.register import RegisterResult, Registration
 from faxcast.sip.status import sip_failure
 from faxcast.sip.transaction import Timers
 from faxcast.sip.transport import Address
@@ -76,6 +76,11 @@ class SipLine(FaxLine):
         if self._ua is None:
             raise ConflictError(codes.LINE_NOT_OPEN_YET())
         return self._ua
+
+    @property
+    def registration(self) -> RegisterResult | None:
+        """The last REGISTER's outcome; None when the line does not register."""
+        return self._registration.last if self._registration is not None else None
 
     async def __aenter__(self) -> Self:
         if self._state is not _State.NEW:
