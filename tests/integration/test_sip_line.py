@@ -8,6 +8,7 @@ layer); received pages are compared with the sent ones pixel by pixel.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from faxcast.lines.pool import LinePool
 from faxcast.lines.sip.line import SipLine
 from faxcast.sip import sdp
 from faxcast.sip.digest import DigestVerifier
+from faxcast.sip.pacing import MediaClock
 from tests import pdfs
 from tests.faxpages import assert_identical
 from tests.integration.sip_line_support import (
@@ -175,6 +177,8 @@ def test_a_stopped_send_leaves_nothing_ringing_and_hangs_up_an_answered_call(
             phone_network(tmp_path / "net") as network,
             opened(sip_line(network.address, ring_timeout_s=60)) as line,
         ):
+            MediaClock.of()  # the loop's clock (and its epoll) exists before the count
+            descriptors = len(os.listdir("/proc/self/fd"))
             ringing = asyncio.create_task(line.send(doc.job("+33123450408")))
             faxing = asyncio.create_task(line.send(doc.job("+33123456789")))
             async with asyncio.timeout(5):
@@ -191,6 +195,7 @@ def test_a_stopped_send_leaves_nothing_ringing_and_hangs_up_an_answered_call(
             (answered,) = await received_by(network, 1, timeout_s=5)  # our BYE ended it
             assert answered.fax is not None
             assert not answered.fax.success
+            assert len(os.listdir("/proc/self/fd")) == descriptors  # every media port closed
 
     run(scenario(), timeout_s=30)
 

@@ -126,7 +126,8 @@ class MediaSession:
         return current  # our stream as it is: the fax goes on untouched
 
     def _accept_t38(self, offer: sdp.SessionDescription) -> sdp.SessionDescription | int:
-        if not self.t38_allowed or self.media.over:
+        # Already on T.38 (a glare's late retry): T.30 must not start over.
+        if not self.t38_allowed or self.media.over or self.media.t38:
             return NOT_ACCEPTABLE
         port = open_media_port(self.host, self.ports, even=True)
         self.origin = self.origin.next()
