@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings, secret_key
 from faxcast.domain.models import Line, LineKind
-from faxcast.errors import FaxcastError
-from faxcast.i18n import codes
 from faxcast.lines.base import FaxLine, LineDrivers
 from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
+from faxcast.lines.sip.line import SipLine
 from faxcast.services.context import Services
 from faxcast.store import migrate
 from faxcast.store.blobs import blob_store_for
@@ -37,13 +36,14 @@ def build_services(
 
 
 def line_drivers(svc: Services) -> LineDrivers:
-    """A new driver for a line, by its kind; every sandbox line's calls go to one network."""
+    """A new driver for a line, by its kind: sandbox lines share one network, a `sip` line
+    calls through its own trunk."""
     sandbox = SandboxNetwork(svc.clock, realtime=svc.settings.sandbox_realtime)
 
     def driver(line: Line) -> FaxLine:
-        if line.kind is LineKind.SANDBOX:
-            return SandboxLine(sandbox)
-        raise FaxcastError(codes.LINE_KIND_UNSUPPORTED(line=line.id, kind=line.kind.value))
+        if line.kind is LineKind.SIP:
+            return SipLine(line, svc.clock)
+        return SandboxLine(sandbox)
 
     return driver
 

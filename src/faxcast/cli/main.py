@@ -21,6 +21,7 @@ import click
 from faxcast.cli.campaigns import account, campaign, send
 from faxcast.cli.context import CliState
 from faxcast.cli.lines import line
+from faxcast.cli.phonenet import phone_network
 from faxcast.cli.server import db, serve, worker
 from faxcast.documents import FaxPage, preview_png, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.quality import Quality
@@ -201,7 +202,7 @@ def _write_previews(pages: Sequence[FaxPage], folder: Path) -> list[Path]:
     return written
 
 
-for command in (account, line, campaign, send, serve, worker, db):
+for command in (account, line, campaign, send, serve, worker, db, phone_network):
     cli.add_command(command)
 
 

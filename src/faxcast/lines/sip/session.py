@@ -1,0 +1,166 @@
+"""What both ends of a SIP fax call share: ports, our SDP, and the switch to T.38 either way.
+
+A `MediaSession` opens the call's media ports from the line's range, makes our audio offer or
+answer, starts the `FaxMedia` on what the far end's SDP says, answers the far end's re-INVITE
+(T.38 when allowed, a refresh or audio re-offer without touching the media, 488 otherwise)
+and sends our own T.38 re-INVITE. The placing driver and the phone network both use it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+
+from faxcast.domain.sip_line import Codec as LineCodec
+from faxcast.domain.sip_line import SipLineSettings
+from faxcast.fax.engine import Codec as FaxCodec
+from faxcast.lines.sip.media import FaxMedia
+from faxcast.sip import sdp
+from faxcast.sip.dialog import Call
+from faxcast.sip.media_port import MediaPort, open_media_port
+from faxcast.sip.t38 import T38Params
+
+log = logging.getLogger(__name__)
+
+NOT_ACCEPTABLE = 488
+T38_OFFER_TIMEOUT_S = 10.0
+MAX_DATAGRAM = 400  # what we announce; FreeSWITCH and Asterisk take this size
+FAX_CODECS = {sdp.Codec.PCMA: FaxCodec.PCMA, sdp.Codec.PCMU: FaxCodec.PCMU}
+_SDP_CODECS = {LineCodec.PCMA: sdp.Codec.PCMA, LineCodec.PCMU: sdp.Codec.PCMU}
+
+
+def codec_preference(settings: SipLineSettings) -> tuple[sdp.Codec, ...]:
+    """The line's G.711 codecs as SDP payload types, in its order."""
+    return tuple(_SDP_CODECS[codec] for codec in settings.codecs)
+
+
+def port_range(settings: SipLineSettings) -> range:
+    """The line's RTP/UDPTL ports."""
+    return range(settings.rtp_port_min, settings.rtp_port_max + 1)
+
+
+def reachable_address(local: str, toward: str, port: int) -> str:
+    """`local`, or if it means "every address", the one the system routes `toward` from.
+
+    SDP and Contact must name an address the far end can reach, which 0.0.0.0 is not.
+    """
+    if not ipaddress.ip_address(local).is_unspecified:
+        return local
+    family = socket.AF_INET6 if ":" in local else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect((toward, port))  # UDP: no packet leaves, the kernel only picks a route
+        return str(probe.getsockname()[0])
+
+
+class MediaSession:
+    """One call's SDP and media: our audio stream, and T.38 once a re-INVITE succeeds."""
+
+    def __init__(
+        self,
+        media: FaxMedia,
+        *,
+        host: str,
+        ports: range | None,
+        codecs: tuple[sdp.Codec, ...],
+        t38_allowed: bool,
+    ) -> None:
+        self.media = media
+        self.host = host
+        self.ports = ports
+        self.codecs = codecs
+        self.t38_allowed = t38_allowed
+        self.origin = sdp.Origin(host)
+        self.local_sdp: sdp.SessionDescription | None = None
+        self.codec: sdp.Codec | None = None
+        self.rtp: MediaPort | None = None  # the audio port, once the media has it
+        self._audio: MediaPort | None = open_media_port(host, ports, even=True)
+
+    @property
+    def audio_port(self) -> int:
+        """The port of our RTP stream."""
+        assert self._audio is not None
+        return self._audio.local[1]
+
+    def offer(self) -> sdp.SessionDescription:
+        """Our audio offer: every codec of the line, in its order."""
+        self.local_sdp = sdp.offer(self.origin, sdp.audio_media(self.audio_port, self.codecs))
+        return self.local_sdp
+
+    def answer(self, remote: sdp.SessionDescription) -> sdp.SessionDescription | None:
+        """Our audio answer to an INVITE's offer, started at once; None when nothing fits (488)."""
+        answer = sdp.answer_audio(remote, self.origin, self.audio_port, self.codecs)
+        if answer is None or not self.start(remote, answer):
+            return None
+        self.local_sdp = answer
+        return answer
+
+    def start(self, remote: sdp.SessionDescription, local: sdp.SessionDescription) -> bool:
+        """Start the fax on the audio both SDPs agree on; False when they agree on none."""
+        theirs, ours = sdp.audio_stream(remote), sdp.audio_stream(local)
+        if theirs is None or ours is None or self._audio is None:
+            return False
+        codec = next((c for c in ours.codecs if c in theirs.codecs), None)
+        if codec is None:
+            return False
+        self.codec = codec
+        port, self._audio = self._audio, None
+        self.rtp = port
+        self.media.start_audio(port, (theirs.address, theirs.port), FAX_CODECS[codec])
+        return True
+
+    def close(self) -> None:
+        """Release a port the media never took (the call was not answered)."""
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+
+    async def on_offer(self, offer: sdp.SessionDescription) -> sdp.SessionDescription | int:
+        """Answer the far end's re-INVITE: T.38 if allowed, an audio re-offer as it stands."""
+        if sdp.t38_stream(offer) is not None:
+            return self._accept_t38(offer)
+        audio = sdp.audio_stream(offer)
+        current = self.local_sdp
+        if current is None or audio is None or self.media.t38 or self.codec not in audio.codecs:
+            return NOT_ACCEPTABLE
+        return current  # our stream as it is: the fax goes on untouched
+
+    def _accept_t38(self, offer: sdp.SessionDescription) -> sdp.SessionDescription | int:
+        # Already on T.38 (a glare's late retry): T.30 must not start over.
+        if not self.t38_allowed or self.media.over or self.media.t38:
+            return NOT_ACCEPTABLE
+        port = open_media_port(self.host, self.ports, even=True)
+        self.origin = self.origin.next()
+        answered = sdp.answer_t38(offer, self.origin, port.local[1], max_datagram=MAX_DATAGRAM)
+        if answered is None:
+            port.close()
+            return NOT_ACCEPTABLE
+        answer, peer = answered
+        self.media.switch_to_t38(port, (peer.address, peer.port), peer.params)
+        self.local_sdp = answer
+        return answer
+
+    async def offer_t38(self, call: Call) -> bool:
+        """Re-INVITE to T.38 and switch if accepted; a refusal or failure leaves the audio on."""
+        if not self.t38_allowed or self.media.t38 or self.media.over:
+            return False
+        port = open_media_port(self.host, self.ports, even=True)
+        origin = self.origin.next()
+        offer = sdp.offer(
+            origin, sdp.t38_media(port.local[1], T38Params(max_datagram=MAX_DATAGRAM))
+        )
+        try:
+            outcome = await call.reinvite(offer, timeout_s=T38_OFFER_TIMEOUT_S)
+        except BaseException:
+            port.close()
+            raise
+        peer = sdp.t38_stream(outcome.answer) if outcome.answer is not None else None
+        if peer is None or self.media.over or self.media.t38:
+            log.info(
+                "T.38 not taken (%s %s): the fax stays on G.711", outcome.status, outcome.phrase
+            )
+            port.close()
+            return False
+        self.origin, self.local_sdp = origin, offer
+        self.media.switch_to_t38(port, (peer.address, peer.port), peer.params)
+        return True
