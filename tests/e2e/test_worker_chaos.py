@@ -31,6 +31,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, or_, select
 
+from faxcast.domain.retry import RetryPolicy
+from faxcast.services.outcomes import HUNG_UP, INTERRUPTED, LEASE_LOST
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, campaigns, recipients, workers
 from tests import pdfs
@@ -53,6 +55,8 @@ LEASE_S = 3.0
 FAULTS = 5
 SAMPLE_S = 0.2
 START_TIMEOUT_S = 60.0
+# What a call cut short by a fault to its worker is recorded as.
+CUT_SHORT = frozenset({INTERRUPTED, LEASE_LOST, HUNG_UP})
 TARGET_TIMEOUT_S = 30.0  # for a worker with calls, between two faults
 EXIT_TIMEOUT_S = 40.0  # a drain ends with its calls (~20 s)
 TEST_TIMEOUT_S = 170.0
@@ -318,26 +322,37 @@ def test_killed_stopped_and_paused_workers_never_put_a_number_in_two_calls(
 
 
 def _check_outcome(detail: Json, made_on_record: int, chaos: Chaos, context: str) -> None:
-    """Every recipient delivered once, every call on record once, no overlap, counts add up."""
+    """Every recipient delivered once or failed by the faults alone, every call on record once,
+    no overlap, counts add up.
+
+    An interrupted call counts as a failed transfer (DESIGN.md), so a recipient whose every
+    try the faults cut short fails once its tries are spent: that is the policy, not a loss.
+    """
     summary = detail["campaign"]
-    assert (summary["state"], summary["outcome"]) == ("finished", "success"), (
-        context + "\n" + describe(detail)
-    )
+    shown = context + "\n" + describe(detail)
+    assert summary["state"] == "finished", shown
     made: list[Json] = []
+    failed = 0
     for recipient in detail["recipients"]:
         calls = recipient["attempts"]
-        assert recipient["state"] == "delivered", context + "\n" + describe(detail)
-        assert sum(a["delivered"] for a in calls) == 1, context + "\n" + describe(detail)
-        assert recipient["calls"] == len(calls), context + "\n" + describe(detail)
+        assert recipient["calls"] == len(calls), shown
+        if recipient["state"] == "failed":
+            failed += 1
+            assert len(calls) == RetryPolicy().max_tries, shown
+            assert all(a["reason"] in CUT_SHORT for a in calls), shown
+        else:
+            assert recipient["state"] == "delivered", shown
+            assert sum(a["delivered"] for a in calls) == 1, shown
         for a in calls:
             assert moment(a["startedAt"]) <= moment(a["endedAt"]), context
         made += [{**a, "number": recipient["number"]} for a in calls]
     assert len(detail["recipients"]) == summary["countTotal"] == len(NUMBERS)
     assert (summary["countSuccess"], summary["countFailed"], summary["countTodo"]) == (
-        len(NUMBERS),
-        0,
+        len(NUMBERS) - failed,
+        failed,
         0,
     ), context
+    assert summary["outcome"] == ("success" if failed == 0 else "partial"), shown
     assert made_on_record == len(made), context
     assert {done.split()[0] for done in chaos.done} == {f.name for f in Fault}, context
     assert 0 < chaos.most_busy <= CHANNELS
