@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import socket
 from datetime import datetime
 from typing import Self
 
@@ -30,14 +29,14 @@ from faxcast.lines.sip.session import (
     MediaSession,
     codec_preference,
     port_range,
-    reachable_address,
 )
 from faxcast.sip.dialog import Call
 from faxcast.sip.digest import Credentials
+from faxcast.sip.errors import SipTransportError
 from faxcast.sip.register import RegisterResult, Registration
 from faxcast.sip.status import sip_failure
 from faxcast.sip.transaction import Timers
-from faxcast.sip.transport import Address
+from faxcast.sip.transport import Address, route_to
 from faxcast.sip.ua import CallFailure, UserAgent
 from faxcast.sip.uri import NameAddr, SipUri
 
@@ -86,8 +85,12 @@ class SipLine(FaxLine):
         if self._state is not _State.NEW:
             raise ConflictError(codes.LINE_OPENED_BEFORE())
         sip = self.settings
-        proxy = await _resolve(sip)
-        host = reachable_address(sip.local_address, proxy[0], proxy[1])
+        try:
+            host, proxy = await route_to(sip.local_address, sip.proxy_host, sip.proxy_port)
+        except (SipTransportError, OSError) as error:
+            raise ConfigError(
+                codes.SIP_PROXY_UNREACHABLE(host=sip.proxy_host, error=str(error))
+            ) from error
         self._ua = await UserAgent.start(host, 0, timers=self._timers)
         self._proxy = proxy
         if sip.register:
@@ -227,18 +230,6 @@ class SipLine(FaxLine):
         sip = self.settings
         user = sip.from_number or sip.username or "faxcast"
         return NameAddr(SipUri(host=sip.proxy_host, user=user), sip.display_name or None)
-
-
-async def _resolve(sip: SipLineSettings) -> tuple[str, int]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(sip.proxy_host, sip.proxy_port, type=socket.SOCK_DGRAM)
-    except OSError as error:
-        raise ConfigError(
-            codes.SIP_PROXY_UNREACHABLE(host=sip.proxy_host, error=str(error))
-        ) from error
-    host, port = infos[0][4][:2]
-    return str(host), int(port)
 
 
 async def _hung_up_by_far_end(call: Call, media: FaxMedia) -> None:

@@ -8,9 +8,7 @@ and sends our own T.38 re-INVITE. The placing driver and the phone network both 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 
 from faxcast.domain.sip_line import Codec as LineCodec
 from faxcast.domain.sip_line import SipLineSettings
@@ -38,19 +36,6 @@ def codec_preference(settings: SipLineSettings) -> tuple[sdp.Codec, ...]:
 def port_range(settings: SipLineSettings) -> range:
     """The line's RTP/UDPTL ports."""
     return range(settings.rtp_port_min, settings.rtp_port_max + 1)
-
-
-def reachable_address(local: str, toward: str, port: int) -> str:
-    """`local`, or if it means "every address", the one the system routes `toward` from.
-
-    SDP and Contact must name an address the far end can reach, which 0.0.0.0 is not.
-    """
-    if not ipaddress.ip_address(local).is_unspecified:
-        return local
-    family = socket.AF_INET6 if ":" in local else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as probe:
-        probe.connect((toward, port))  # UDP: no packet leaves, the kernel only picks a route
-        return str(probe.getsockname()[0])
 
 
 class MediaSession:
