@@ -25,7 +25,7 @@ from faxcast.lines.phonenet.speech import SpeechPlayer
 from faxcast.lines.sandbox.impairment import PhaseJitter
 from faxcast.lines.sandbox.network import MACHINE_PROFILE
 from faxcast.lines.sip.media import FaxEnd, FaxMedia
-from faxcast.lines.sip.session import MediaSession
+from faxcast.lines.sip.session import MediaSession, end_media_when_hung_up, offer_t38_after
 from faxcast.lines.testnumbers import Behaviour, digits_of, sandbox_number
 from faxcast.sip import sdp
 from faxcast.sip.dialog import Call
@@ -177,11 +177,9 @@ class PhoneNetwork:
         if noisy and session.rtp is not None:
             _impair(session.rtp)
         call = incoming.answer(answer, on_offer=session.on_offer)
-        watchers = [asyncio.ensure_future(_end_media_when_over(call, media))]
+        watchers = [asyncio.ensure_future(end_media_when_hung_up(call, media))]
         if self.offer_t38 and not noisy:
-            watchers.append(
-                asyncio.ensure_future(_offer_t38_after(session, call, self.t38_after_s))
-            )
+            watchers.append(asyncio.ensure_future(offer_t38_after(session, call, self.t38_after_s)))
         if behaviour is Behaviour.DROPPED:
             watchers.append(asyncio.ensure_future(_drop_after_first_page(call, media, path)))
         try:
@@ -218,16 +216,6 @@ def _impair(port: MediaPort) -> None:
         hear(bytes(dataclasses.replace(packet, payload=jitter(packet.payload))))
 
     port.on_datagram = through_the_line
-
-
-async def _end_media_when_over(call: Call, media: FaxMedia) -> None:
-    await call.wait_ended()
-    media.far_end_hung_up()
-
-
-async def _offer_t38_after(session: MediaSession, call: Call, after_s: float) -> None:
-    await asyncio.sleep(after_s)
-    await session.offer_t38(call)
 
 
 async def _drop_after_first_page(call: Call, media: FaxMedia, path: Path) -> None:

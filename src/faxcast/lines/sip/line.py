@@ -28,6 +28,8 @@ from faxcast.lines.sip.session import (
     NOT_ACCEPTABLE,
     MediaSession,
     codec_preference,
+    end_media_when_hung_up,
+    offer_t38_after,
     port_range,
 )
 from faxcast.sip.dialog import Call
@@ -198,10 +200,10 @@ class SipLine(FaxLine):
                 reason=f"the answer has none of the G.711 codecs offered: {refused.reason}",
                 fax=None,
             )
-        watchers = [asyncio.ensure_future(_hung_up_by_far_end(call, media))]
+        watchers = [asyncio.ensure_future(end_media_when_hung_up(call, media))]
         if offer_t38:
             after_s = float(self.settings.t38_offer_after_s)
-            watchers.append(asyncio.ensure_future(_offer_t38_after(session, call, after_s)))
+            watchers.append(asyncio.ensure_future(offer_t38_after(session, call, after_s)))
         try:
             outcome = await media.wait()
         finally:
@@ -230,16 +232,6 @@ class SipLine(FaxLine):
         sip = self.settings
         user = sip.from_number or sip.username or "faxcast"
         return NameAddr(SipUri(host=sip.proxy_host, user=user), sip.display_name or None)
-
-
-async def _hung_up_by_far_end(call: Call, media: FaxMedia) -> None:
-    await call.wait_ended()
-    media.far_end_hung_up()
-
-
-async def _offer_t38_after(session: MediaSession, call: Call, after_s: float) -> None:
-    await asyncio.sleep(after_s)
-    await session.offer_t38(call)
 
 
 async def _hang_up(call: Call, reason: str) -> None:

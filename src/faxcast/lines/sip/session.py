@@ -8,6 +8,7 @@ and sends our own T.38 re-INVITE. The placing driver and the phone network both 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from faxcast.domain.sip_line import Codec as LineCodec
@@ -149,3 +150,15 @@ class MediaSession:
         self.origin, self.local_sdp = origin, offer
         self.media.switch_to_t38(port, (peer.address, peer.port), peer.params)
         return True
+
+
+async def end_media_when_hung_up(call: Call, media: FaxMedia) -> None:
+    """End the fax's media when the call ends (the far end's BYE, or a lost dialog)."""
+    await call.wait_ended()
+    media.far_end_hung_up()
+
+
+async def offer_t38_after(session: MediaSession, call: Call, after_s: float) -> None:
+    """Offer T.38 once the call has been up `after_s` (a refusal leaves the fax on G.711)."""
+    await asyncio.sleep(after_s)
+    await session.offer_t38(call)
