@@ -785,6 +785,7 @@ def test_openapi(client: httpx.Client) -> None:
         "lines-get": ("GET", base),
         "lines-get_settings": ("GET", f"{base}/settings"),
         "lines-update_settings": ("PUT", f"{base}/settings"),
+        "lines-test": ("POST", f"{base}/test"),
         "documents-upload": ("POST", "/me/document"),
         "documents-list": ("GET", "/me/document"),
         "documents-get": ("GET", "/me/document/{document}"),
