@@ -208,9 +208,7 @@ def test_0006_keys_each_attempt_by_its_claim_once_and_back(empty_engine: Engine)
 
 def _recipient_foreign_keys(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return {
-            str(key["referred_table"]) for key in inspect(conn).get_foreign_keys("recipients")
-        }
+        return {str(key["referred_table"]) for key in inspect(conn).get_foreign_keys("recipients")}
 
 
 def test_0008_makes_the_in_call_and_held_indexes_partial_and_back(empty_engine: Engine) -> None:
