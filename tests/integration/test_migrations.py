@@ -56,8 +56,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_sip_line_settings_revision() -> None:
-    assert head_revision() == "0007"
+def test_head_is_the_partial_recipient_indexes_revision() -> None:
+    assert head_revision() == "0008"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -80,6 +80,34 @@ def test_the_one_call_per_number_index_stays_partial(empty_engine: Engine) -> No
     assert index["unique"]
     assert index["column_names"] == ["number"]
     assert "in_call" in str(where)
+
+
+# The indexes only rows in a call or held need, and the rows each one covers.
+_PARTIAL_INDEXES = {
+    "ix_recipients_lease_expires_at": (["lease_expires_at"], "in_call"),
+    "ix_recipients_line_id": (["line_id"], "in_call"),
+    "ix_recipients_held_until_line_id": (["held_until", "line_id"], "held_until IS NOT NULL"),
+}
+
+
+def _partial_indexes(engine: Engine) -> dict[str, tuple[list[str | None], str]]:
+    with engine.connect() as conn:
+        return {
+            str(index["name"]): (
+                index["column_names"],
+                str(index.get("dialect_options", {}).get(f"{engine.dialect.name}_where")),
+            )
+            for index in inspect(conn).get_indexes("recipients")
+        }
+
+
+def test_the_in_call_and_held_indexes_stay_partial(empty_engine: Engine) -> None:
+    # A new list's pending rows get no entry in them: storing 100 000 recipients writes less.
+    upgrade(empty_engine)
+    indexes = _partial_indexes(empty_engine)
+    for name, (columns, where) in _PARTIAL_INDEXES.items():
+        assert indexes[name][0] == columns
+        assert where in indexes[name][1], name
 
 
 def _recipient_indexes(engine: Engine) -> dict[str, list[str | None]]:
@@ -176,6 +204,39 @@ def test_0006_keys_each_attempt_by_its_claim_once_and_back(empty_engine: Engine)
     assert indexes["ix_attempts_recipient_id"] == (["recipient_id"], False)
     with empty_engine.connect() as conn:
         assert "claimed_at" not in {c["name"] for c in inspect(conn).get_columns("attempts")}
+
+
+def _recipient_foreign_keys(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {str(key["referred_table"]) for key in inspect(conn).get_foreign_keys("recipients")}
+
+
+def test_0008_makes_the_in_call_and_held_indexes_partial_and_back(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0007")
+    assert _recipient_foreign_keys(empty_engine) == {"campaigns", "lines"}
+    upgrade(empty_engine, "0008")
+    assert _recipient_foreign_keys(empty_engine) == {"campaigns"}
+    indexes = _partial_indexes(empty_engine)
+    assert "ix_recipients_state_due_at" not in indexes
+    assert "ix_recipients_line_id_state" not in indexes
+    # The other indexes and the one call per number survive SQLite's table rebuild.
+    assert "in_call" in indexes["uq_recipients_number_in_call"][1]
+    assert indexes["ix_recipients_campaign_id_state_due_at_id"][0] == [
+        "campaign_id",
+        "state",
+        "due_at",
+        "id",
+    ]
+    downgrade(empty_engine, "0007")
+    assert _recipient_foreign_keys(empty_engine) == {"campaigns", "lines"}
+    indexes = _partial_indexes(empty_engine)
+    assert indexes["ix_recipients_state_due_at"][0] == ["state", "due_at"]
+    assert indexes["ix_recipients_line_id_state"][0] == ["line_id", "state"]
+    assert indexes["ix_recipients_held_until_line_id"] == (["held_until", "line_id"], "None")
+    assert "ix_recipients_line_id" not in indexes
+    assert "ix_recipients_lease_expires_at" not in indexes
+    upgrade(empty_engine)
+    assert _differences(empty_engine) == []
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

@@ -212,6 +212,26 @@ def test_columns_count_characters_after_a_crlf_and_several_entries() -> None:
     assert [(p.line, p.column, p.text) for p in problems(text)] == [(3, 13, "++1"), (3, 19, "+3x")]
 
 
+def test_lines_are_counted_alike_across_the_chunks_a_long_text_is_split_in() -> None:
+    # Every kind of line end, and a CRLF or a lone CR next to each chunk's end: the bad entries'
+    # lines and columns are those of the text, as a split of it all at once gives them.
+    ends = ("\n", "\r\n", "\r")
+    lines = [f"01 {i // 10000:02d} {i // 100 % 100:02d} {i % 100:02d} 00" for i in range(30000)]
+    bad = {7: "x1", 4390: "12", 4391: "ab", 12345: "+3x", 29999: "9"}
+    for index, entry in bad.items():
+        lines[index] = f" {lines[index]}, {entry}"
+    text = "".join(line + ends[i % 3] for i, line in enumerate(lines)).rstrip()
+    expected = []
+    for number, line in enumerate(re.split(r"\r\n?|\n", text), start=1):
+        if number - 1 in bad:
+            expected.append((number, line.index(",") + 3, bad[number - 1]))
+
+    assert len(text) > 4 * numbers._CHUNK
+    with pytest.raises(RecipientListError) as raised:
+        parse_recipients(text, country="FR", max_recipients=30000)
+    assert [(p.line, p.column, p.text) for p in raised.value.problems] == expected
+
+
 def test_duplicates_are_sent_once_and_reported_where_they_are() -> None:
     text = "01 23 45 67 89\n0223456789, +33 1 23 45 67 89;0223456789\n0123456789"
 

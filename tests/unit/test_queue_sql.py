@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from faxcast.store import sql
 
@@ -58,3 +59,21 @@ def test_only_locking_differs_between_the_dialects() -> None:
         return re.sub(r"\s*FOR UPDATE( OF \w+)?( SKIP LOCKED)?", "", statement)
 
     assert {name: unlocked(text) for name, text in postgresql.items()} == sqlite
+
+
+# The dialects alone: an engine connects only when used.
+_PG = create_engine("postgresql+psycopg://").dialect
+_SQLITE = create_engine("sqlite://").dialect
+
+
+def test_postgresql_gets_a_list_as_one_array_so_its_text_never_changes() -> None:
+    # The server plans a prepared text once per session; an IN list of each length is a new
+    # text. SQLite has no arrays: its lists are expanded.
+    for name in ("claim_recipients", "claimed", "lock_holders", "attempts_on_record"):
+        pg = sql.statement("postgresql", name).compile(dialect=_PG).string
+        lite = sql.statement("sqlite", name).compile(dialect=_SQLITE).string
+        assert "id = ANY(%(ids)s::INTEGER[])" in pg
+        assert " IN " not in pg
+        assert "IN (__[POSTCOMPILE_ids])" in lite
+    abandoned = sql.statement("postgresql", "abandoned_claims").compile(dialect=_PG)
+    assert "worker_id = ANY(%(gone_ids)s::VARCHAR[])" in abandoned.string

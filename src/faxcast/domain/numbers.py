@@ -116,12 +116,13 @@ def parse_recipients(
     beyond_limit = False
     # The cache is bounded too: past it, new entries are decided each time (slower, not bigger).
     cache_size = 2 * max_recipients + MAX_LISTED
-    for line, column, entry in _entries(text):
-        if _PLAIN.fullmatch(entry):
+    plain, ignored = _PLAIN.fullmatch, _IGNORED.sub
+    for line, column, entry, is_plain in _entries(text):
+        if is_plain:
             cleaned = entry
         else:
-            cleaned = _IGNORED.sub("", entry)
-            if not _PLAIN.fullmatch(cleaned):
+            cleaned = ignored("", entry)
+            if not plain(cleaned):
                 if problems.tally():  # the reason is worked out only for the entries listed
                     problems.first.append(
                         EntryProblem(line, column, entry, _digit_rule_problem(cleaned))
@@ -206,27 +207,42 @@ _BLANKS: Final = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + _I
 _IGNORED: Final = re.compile(rf"[\s.()\-\u2010-\u2015\u2212{_INVISIBLE}]+")
 
 
+# Lines are split a chunk of about this many characters at a time: a split of the whole text
+# would hold every line at once, a line at a time costs a regex search per line.
+_CHUNK: Final = 1 << 16
+
+
 def _lines(text: str) -> Iterator[str]:
-    """The text's lines, one at a time (a split would hold them all at once)."""
+    """The text's lines, a chunk at a time."""
     start = 0
-    for found in _LINE_BREAK.finditer(text):
-        yield text[start : found.start()]
-        start = found.end()
-    yield text[start:]
+    while True:
+        # A chunk ends just after a LF, so no CRLF is cut in two.
+        end = text.find("\n", start + _CHUNK) + 1
+        if not end:
+            yield from _LINE_BREAK.split(text[start:])
+            return
+        lines = _LINE_BREAK.split(text[start:end])
+        lines.pop()  # the empty text after the chunk's last LF: the next chunk's first line
+        yield from lines
+        start = end
 
 
-def _entries(text: str) -> Iterator[tuple[int, int, str]]:
-    """(line, column, text) of every non-blank entry, surrounding blanks removed."""
+def _entries(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """(line, column, text, plain) of every non-blank entry, surrounding blanks removed; plain
+    when the text is already an optional '+' and 6 to 17 digits."""
+    plain = _PLAIN.fullmatch
     for line_number, line in enumerate(_lines(text), start=1):
-        if _PLAIN.fullmatch(line):
+        if plain(line):
             # The common case: one clean number per line.
-            yield line_number, 1, line
+            yield line_number, 1, line, True
             continue
         for match in _ENTRY.finditer(line):
             raw = match.group()
             left = raw.lstrip(_BLANKS)
             if left:
-                yield line_number, match.start() + len(raw) - len(left) + 1, left.rstrip(_BLANKS)
+                entry = left.rstrip(_BLANKS)
+                column = match.start() + len(raw) - len(left) + 1
+                yield line_number, column, entry, plain(entry) is not None
 
 
 def _digit_rule_problem(cleaned: str) -> Message:

@@ -134,8 +134,8 @@ def parse(cleaned: str, region_plan: Plan) -> Parsed | None:
         # when what remains has no possible length.
         keeps_prefix = (
             general is not None
+            and general.fullmatch(stripped) is None  # first: most numbers fit without it
             and general.fullmatch(national_number) is not None
-            and general.fullmatch(stripped) is None
         )
         if not keeps_prefix and length_result(stripped, plan) not in _KEEP_PREFIX_RESULTS:
             national_number = stripped

@@ -11,8 +11,10 @@ import functools
 import re
 from collections.abc import Mapping
 from importlib import resources
+from typing import Any
 
-from sqlalchemy import Integer, String, TextClause, bindparam, text
+from sqlalchemy import ARRAY, Integer, String, TextClause, bindparam, text
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 
 from faxcast.store.tables import UtcDateTime
@@ -29,6 +31,7 @@ _TIME_COLUMNS = (
     *("settled_at", "send_at", "created_at", "started_at", "finished_at"),
     *("heartbeat_at", "answered_at", "ended_at"),
 )
+_IN_LIST = re.compile(rf"\bIN :({'|'.join(_LIST_PARAMS)})\b")
 _ROWS = re.compile(r"^\s*SELECT\b|\bRETURNING\b", re.IGNORECASE)
 
 
@@ -62,12 +65,18 @@ def _code(sql: str) -> str:
 
 @functools.cache
 def statement(dialect: str, name: str) -> TextClause | TextualSelect:
-    """The named statement, built once, with its time parameters and result columns typed."""
+    """The named statement, built once, with its time parameters and result columns typed.
+
+    On PostgreSQL a list goes as one array (`= ANY`), not expanded into `IN (...)`: the text
+    then stays the same whatever the list's length, and the server plans it once per session.
+    """
     sql = _read(dialect)[name]
+    if dialect == "postgresql":
+        sql = _IN_LIST.sub(r"= ANY(:\1)", sql)
     params = [
         bindparam(param, type_=UtcDateTime())
         if _TIME.search(param)
-        else bindparam(param, expanding=True, type_=_LIST_PARAMS[param])
+        else _list_param(dialect, param)
         if param in _LIST_PARAMS
         else bindparam(param)
         for param in dict.fromkeys(_PARAM.findall(sql))
@@ -76,3 +85,10 @@ def statement(dialect: str, name: str) -> TextClause | TextualSelect:
     if _ROWS.search(sql):
         return clause.columns(**{column: UtcDateTime() for column in _TIME_COLUMNS})
     return clause
+
+
+def _list_param(dialect: str, param: str) -> BindParameter[Any]:
+    element = _LIST_PARAMS[param]
+    if dialect == "postgresql":
+        return bindparam(param, type_=ARRAY(element))
+    return bindparam(param, expanding=True, type_=element)
