@@ -167,7 +167,9 @@ class FaxMedia:
             end.direction, end.profile, end.identity, calling=end.calling, codec=codec
         )
         payload_type = PAYLOAD_TYPES[codec]
-        sender = RtpSender(port.send, session.transmit, payload_type)
+        # The modem writes each frame into the sender's one packet buffer: the session is
+        # kept (self._session) as long as the sender runs.
+        sender = RtpSender(port.send, None, payload_type, fill=session.transmitter)
         fill_in, receive = session.fill_in, session.receive
 
         def deliver(frame: bytes | None) -> None:
@@ -179,15 +181,10 @@ class FaxMedia:
 
         receiver = RtpReceiver(deliver, payload_type)
         self.stats.rtp = receiver.stats
-        frame, play = sender.frame, receiver.play
-
-        def step(index: int) -> None:
-            frame(index)
-
         self._take(port, remote, receiver.datagram)
         self._session = session
         self._silence = self._audio_silence
-        self._step, self._after = step, play
+        self._step, self._after = sender.frame, receiver.play
         self._join()
 
     def start_t38(
