@@ -165,6 +165,8 @@ class Pacer:
             self._alarm = None
 
     def _wake(self) -> None:
+        alarm = self._alarm
+        assert alarm is not None  # it is what rang
         now = self._loop.time()
         start, period, stats = self._start, self._period, self.stats
         stats.wakes += 1
@@ -184,10 +186,10 @@ class Pacer:
             self._next = frame + 1
             stats.frames += 1
             tick(frame)
-            if self._alarm is None:  # the tick stopped the pacer
+            if self._alarm is not alarm:  # the tick stopped the pacer
                 return
         # Catch up at the next deadline to come, not at once: a backlog never leaves as a burst.
-        self._alarm.at(start + max(due, self._next) * period)
+        alarm.at(start + max(due, self._next) * period)
 
 
 def _nothing(_frame: int) -> None:
