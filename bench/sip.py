@@ -14,7 +14,6 @@ figures are the sending side's. With --nice N both processes run at that nicenes
 needs root), as a media server is usually run above the machine's other work:
 
     CPU s         time.process_time() of this process from the first start to the last end
-    sys           the part of it spent in the kernel (sendto, recvfrom, epoll, the timer fd)
     ms/ch-s       CPU ms per channel per second of line time (sum of the calls' line time)
     ch/core       line s / CPU s: how many such senders one core carries in real time
     vs C          our CPU per channel-second over SpanDSP's C sender alone: the sending end
@@ -81,7 +80,6 @@ class Point:
     channels: int
     delivered: int
     cpu_s: float
-    system_s: float  # of cpu_s, in the kernel (socket calls, epoll, the timer)
     line_s: float
     jitter_p50_ms: float
     jitter_p99_ms: float
@@ -150,11 +148,11 @@ async def run_senders(mode: str, channels: int, document: Outgoing, child: Child
     await child.write_json([port.local[1] for port in ports])
     clock = MediaClock.of(loop).stats
     late0, skipped0 = clock.late, clock.skipped
-    cpu, system = time.process_time(), os.times().system
+    cpu = time.process_time()
     for media, port, remote in zip(medias, ports, theirs, strict=True):
         start(media, mode, port, (HOST, remote))
     outcomes: list[MediaOutcome] = await asyncio.gather(*(media.wait() for media in medias))
-    cpu, system = time.process_time() - cpu, os.times().system - system
+    cpu = time.process_time() - cpu
     received, receiver_us_per_channel_s = await child.read_json()
     delivered = sum(1 for o in outcomes if o.fax is not None and o.fax.success)
     if mode == "g711":
@@ -174,7 +172,6 @@ async def run_senders(mode: str, channels: int, document: Outgoing, child: Child
         channels=channels,
         delivered=delivered,
         cpu_s=cpu,
-        system_s=system,
         line_s=sum(o.line_s for o in outcomes),
         jitter_p50_ms=quantiles[49],
         jitter_p99_ms=quantiles[98],
@@ -374,7 +371,7 @@ def main() -> int:
             + f"; total {sum(pieces.values()):.1f} = {sum(pieces.values()) * 0.05:.2f} ms/ch-s"
         )
         header = (
-            f"{'mode':5} {'ch':>4} {'ok':>4} {'CPU s':>7} {'sys':>4} {'line s':>8} {'ms/ch-s':>8} "
+            f"{'mode':5} {'ch':>4} {'ok':>4} {'CPU s':>7} {'line s':>8} {'ms/ch-s':>8} "
             f"{'ch/core':>8} {'vs C':>6} {'jit p50':>8} {'jit p99':>8} {'late':>6} "
             f"{'skip':>5} {'load':>5} {'rx ok':>5} {'rx ms':>6}"
         )
@@ -390,7 +387,6 @@ def main() -> int:
                 )
                 print(
                     f"{mode:5} {channels:4d} {point.delivered:4d} {point.cpu_s:7.2f} "
-                    f"{100 * point.system_s / point.cpu_s:3.0f}% "
                     f"{point.line_s:8.1f} {point.cpu_ms_per_channel_s:8.3f} "
                     f"{point.channels_per_core:8.0f} {ratio:6.2f} {point.jitter_p50_ms:8.3f} "
                     f"{point.jitter_p99_ms:8.3f} {point.late:6d} {point.skipped:5d} "
