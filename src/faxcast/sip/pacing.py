@@ -54,7 +54,7 @@ _timerfd_settime.argtypes = (
 class _Alarm:
     """A one-shot timerfd on CLOCK_MONOTONIC (the event loop's clock) that calls `ring()`."""
 
-    __slots__ = ("_fd", "_loop", "_spec")
+    __slots__ = ("__weakref__", "_fd", "_loop", "_release", "_spec")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, ring: Callable[[], None]) -> None:
         fd = _timerfd_create(time.CLOCK_MONOTONIC, os.O_NONBLOCK | os.O_CLOEXEC)
@@ -63,6 +63,8 @@ class _Alarm:
         self._fd = fd
         self._loop = loop
         self._spec = _Itimerspec()
+        # A pacer dropped with its loop, never stopped, still gives its descriptor back.
+        self._release = weakref.finalize(self, os.close, fd)
         loop.add_reader(fd, self._fired, ring)
 
     def at(self, when: float) -> None:
@@ -77,12 +79,12 @@ class _Alarm:
         """Ring no more; release the descriptor."""
         if self._fd >= 0:
             self._loop.remove_reader(self._fd)
-            os.close(self._fd)
+            self._release()
             self._fd = -1
 
     def _fired(self, ring: Callable[[], None]) -> None:
         try:
-            os.read(self._fd, 8)  # the expiry count: reading it re-arms the descriptor
+            os.read(self._fd, 8)  # the expiry count: reading it clears the readiness
         except BlockingIOError:
             return  # already read, or re-armed to a later time since it fired
         ring()
