@@ -11,7 +11,9 @@ or UDPTL, SpanDSP inline on the event loop) sending one A4 page at "normal" qual
 bundled sample's first page), while a second process (this script with --role receivers)
 answers all N with real receiving fax machines. Only this process is measured, so the
 figures are the sending side's. With --nice N both processes run at that niceness (negative
-needs root), as a media server is usually run above the machine's other work:
+needs root), as a media server is usually run above the machine's other work; with
+--receivers-nice M the receivers' process adds M to it, so the far ends (on other machines in
+real life) do not take the sender's core at its deadlines on a small host:
 
     CPU s         time.process_time() of this process from the first start to the last end
     ms/ch-s       CPU ms per channel per second of line time (sum of the calls' line time)
@@ -192,7 +194,7 @@ class TimedPort(MediaPort):
         super().__init__(sock)
         self.times: list[float] = []
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes | bytearray) -> None:
         self.times.append(time.monotonic())
         super().send(data)
 
@@ -200,7 +202,7 @@ class TimedPort(MediaPort):
 class Child:
     """The receivers' process, spoken to in JSON lines."""
 
-    def __init__(self, mode: str, channels: int, workdir: Path) -> None:
+    def __init__(self, mode: str, channels: int, workdir: Path, nice: int) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -213,6 +215,8 @@ class Child:
                 str(channels),
                 "--workdir",
                 str(workdir),
+                "--nice",
+                str(nice),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -236,8 +240,10 @@ class Child:
         self.process.wait(timeout=30)
 
 
-async def measure(mode: str, channels: int, document: Outgoing, workdir: Path) -> Point:
-    child = Child(mode, channels, workdir)
+async def measure(
+    mode: str, channels: int, document: Outgoing, workdir: Path, receivers_nice: int
+) -> Point:
+    child = Child(mode, channels, workdir, receivers_nice)
     try:
         return await run_senders(mode, channels, document, child)
     finally:
@@ -256,7 +262,7 @@ def breakdown(document: Outgoing, workdir: Path) -> dict[str, float]:
     ours.remote, theirs.remote = theirs.local, ours.local
     to_far: list[bytes | None] = []
     played: list[bytes | None] = []
-    our_rtp = RtpSender(ours.send, sender.transmit, PT_PCMA)
+    our_rtp = RtpSender(ours.send, None, PT_PCMA, fill=sender.transmitter)
     far_rtp = RtpSender(theirs.send, receiver.transmit, PT_PCMA)
     our_jitter = RtpReceiver(played.append, PT_PCMA)
     far_jitter = RtpReceiver(to_far.append, PT_PCMA)
@@ -341,6 +347,7 @@ def main() -> int:
     parser.add_argument("--role", choices=("senders", "receivers"), default="senders")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--receivers-nice", type=int, default=0)
     args = parser.parse_args()
     if args.nice:
         os.nice(args.nice)  # the receivers' process inherits it
@@ -379,7 +386,7 @@ def main() -> int:
         failed = False
         for mode in modes:
             for channels in counts:
-                point = asyncio.run(measure(mode, channels, document, workdir))
+                point = asyncio.run(measure(mode, channels, document, workdir, args.receivers_nice))
                 ratio = point.cpu_ms_per_channel_s / reference[mode]
                 miss = mode == "g711" and (
                     point.channels_per_core < TARGET_CHANNELS

@@ -128,8 +128,15 @@ def test_tshark_reads_our_udptl(tmp_path: Path, correction: ErrorCorrection) -> 
 def test_tshark_reads_our_rtp(tmp_path: Path) -> None:
     modem = AudioFaxSession(_document(tmp_path), Quality.NORMAL.profile, calling=True)
     datagrams: list[bytes] = []
+    # The production path: the modem writes each payload into the sender's one buffer.
     sender = RtpSender(
-        datagrams.append, modem.transmit, PT_PCMU, ssrc=0x1234ABCD, sequence=65534, timestamp=7
+        lambda data: datagrams.append(bytes(data)),
+        None,
+        PT_PCMU,
+        fill=modem.transmitter,
+        ssrc=0x1234ABCD,
+        sequence=65534,
+        timestamp=7,
     )
     for index in range(5):
         sender.frame(index)

@@ -48,6 +48,15 @@ def test_five_hundred_frames_keep_to_their_deadlines() -> None:
     assert pacer.stats.skipped == 0
 
 
+def test_frames_run_at_their_deadline_not_a_rounded_millisecond_later() -> None:
+    # asyncio's timers wake up to 1 ms late (its poll timeout is rounded up to milliseconds),
+    # 0.5 ms in the middle; the pacer's timer descriptor wakes at the deadline itself.
+    pacer, ran = asyncio.run(_run(200, max_lag=50))
+    lateness = sorted(ran[n][0] - pacer.deadline(n) for n in range(200))
+    assert lateness[0] >= -1e-6
+    assert lateness[100] < 0.0003
+
+
 def test_a_stalled_loop_is_caught_up_in_bounded_bursts_beyond_which_frames_are_skipped() -> None:
     # Blocked for 12 periods at frame 100: at most 5 are caught up (max_lag), the rest skipped.
     pacer, ran = asyncio.run(_run(300, max_lag=5, stall_at=100, stall_s=12 * PERIOD_S))

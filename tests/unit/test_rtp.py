@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -95,7 +96,12 @@ def test_the_sender_numbers_frames_and_marks_only_the_first() -> None:
     sent: list[bytes] = []
     payloads = iter(bytes([n]) * FRAME_SAMPLES for n in range(10))
     sender = RtpSender(
-        sent.append, lambda: next(payloads), PT_PCMA, ssrc=7, sequence=0xFFFE, timestamp=100
+        lambda data: sent.append(bytes(data)),
+        lambda: next(payloads),
+        PT_PCMA,
+        ssrc=7,
+        sequence=0xFFFE,
+        timestamp=100,
     )
     for index in (0, 1, 2, 5):  # frames 3 and 4 were given up by a late pacer
         sender.frame(index)
@@ -106,6 +112,42 @@ def test_the_sender_numbers_frames_and_marks_only_the_first() -> None:
     assert {p.ssrc for p in packets} == {7}
     assert {p.payload_type for p in packets} == {PT_PCMA}
     assert [p.payload[0] for p in packets] == [0, 1, 2, 3]
+
+
+def test_a_filling_sender_reuses_one_packet_its_writer_fills_in_place() -> None:
+    sent: list[bytes] = []
+    buffers: set[int] = set()
+    counter = iter(range(10))
+
+    def send(data: bytes | bytearray) -> None:
+        buffers.add(id(data))
+        sent.append(bytes(data))
+
+    def fill(payload: memoryview) -> Callable[[], None]:
+        assert len(payload) == FRAME_SAMPLES
+
+        def write() -> None:
+            payload[:] = bytes([next(counter)]) * FRAME_SAMPLES
+
+        return write
+
+    sender = RtpSender(send, None, PT_PCMU, fill=fill, ssrc=9, sequence=5, timestamp=0xFFFFFF60)
+    for index in (0, 1, 3):
+        sender.frame(index)
+    packets = [RtpPacket.parse(data) for data in sent]
+    assert len(buffers) == 1  # one buffer for every frame: nothing allocated per packet
+    assert [p.sequence for p in packets] == [5, 6, 7]
+    assert [p.timestamp for p in packets] == [0xFFFFFF60, 0, 320]
+    assert [p.marker for p in packets] == [True, False, False]
+    assert [p.payload for p in packets] == [bytes([n]) * FRAME_SAMPLES for n in range(3)]
+    assert {(p.ssrc, p.payload_type) for p in packets} == {(9, PT_PCMU)}
+
+
+def test_a_sender_takes_a_payload_source_or_a_writer_not_both() -> None:
+    with pytest.raises(ValueError, match="either next_payload or fill"):
+        RtpSender(print, None, PT_PCMA)
+    with pytest.raises(ValueError, match="either next_payload or fill"):
+        RtpSender(print, bytes, PT_PCMA, fill=lambda _view: bytes)
 
 
 def _frames(count: int, *, start: int = 0, ts0: int = 5000, ssrc: int = 1) -> list[bytes]:

@@ -6,9 +6,10 @@ Only this module and `fax.g711` touch the cffi binding; nothing they return expo
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -323,6 +324,18 @@ class AudioFaxSession(FaxSession):
         n = lib.faxcast_audio_tx(self._fax, self._g711, self._out, self._pcm, samples)
         payload: bytes = self._out_buffer[:n]
         return payload
+
+    def transmitter(self, into: memoryview, samples: int = FRAME_SAMPLES) -> Callable[[], int]:
+        """A writer of the next `samples` of G.711 line audio into `into`, for a sender that
+        reuses one buffer: a single C call per frame, no allocation. Use it while this
+        session lives (the writer holds the buffer, not the session)."""
+        if not 0 < samples <= min(len(into), _MAX_FRAME):
+            raise ValueError(f"a buffer of {len(into)} bytes cannot take {samples} samples")
+        target = ffi.from_buffer("uint8_t[]", into, require_writable=True)
+        writer: Callable[[], int] = functools.partial(
+            lib.faxcast_audio_tx, self._fax, self._g711, target, self._pcm, samples
+        )
+        return writer
 
     def receive(self, payload: bytes) -> None:
         """Feed G.711 audio heard from the far end; this also runs T.30's timers."""

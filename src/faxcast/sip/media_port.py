@@ -49,7 +49,7 @@ class MediaPort:
         """Whether the socket was released."""
         return self._socket is None
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes | bytearray) -> None:
         """Send one datagram to `remote` (dropped while there is none, once closed, or when
         the kernel refuses it: media is never retransmitted)."""
         sock, remote = self._socket, self.remote

@@ -89,24 +89,44 @@ class RtpPacket:
 class RtpSender:
     """Numbers and sends one stream's frames: `frame(n)` sends frame n, from `next_payload()`.
 
+    With `fill` instead, the packet is one buffer reused for every frame: `fill(payload)` is
+    given the buffer's payload part once and returns a writer that puts each next payload
+    there in place (the fax modem's one C call per frame), so a frame allocates nothing. The
+    buffer is what `send` gets then: it must send or copy it before returning.
+
     The timestamp follows the frame index, so frames a late pacer gave up leave a gap in time
     (as the far end should see it) but none in sequence numbers (nothing was lost on the way).
     """
 
-    __slots__ = ("_next_payload", "_second", "_send", "_sequence", "_ssrc", "_timestamp0")
+    __slots__ = (
+        "_next_payload",
+        "_packet",
+        "_second",
+        "_send",
+        "_sequence",
+        "_ssrc",
+        "_timestamp0",
+        "_write",
+    )
 
     def __init__(
         self,
-        send: Callable[[bytes], object],
-        next_payload: Callable[[], bytes],
+        send: Callable[[bytes | bytearray], object],
+        next_payload: Callable[[], bytes] | None,
         payload_type: int,
         *,
+        fill: Callable[[memoryview], Callable[[], object]] | None = None,
+        payload_size: int = FRAME_SAMPLES,
         ssrc: int | None = None,
         sequence: int | None = None,
         timestamp: int | None = None,
     ) -> None:
+        if (next_payload is None) == (fill is None):
+            raise ValueError("an RTP sender takes either next_payload or fill")
         self._send = send
         self._next_payload = next_payload
+        self._packet = bytearray(HEADER_SIZE + payload_size)
+        self._write = None if fill is None else fill(memoryview(self._packet)[HEADER_SIZE:])
         # RFC 3550 wants random initial values, so streams of one host are told apart.
         self._ssrc = secrets.randbits(32) if ssrc is None else ssrc
         self._sequence = secrets.randbits(16) if sequence is None else sequence
@@ -122,9 +142,17 @@ class RtpSender:
         """Send frame `index` (160 samples after frame `index - 1`)."""
         timestamp = (self._timestamp0 + index * FRAME_SAMPLES) & 0xFFFFFFFF
         second = self._second
-        self._send(
-            _HEADER.pack(0x80, second, self._sequence, timestamp, self._ssrc) + self._next_payload()
-        )
+        write = self._write
+        if write is None:
+            next_payload = self._next_payload
+            assert next_payload is not None  # one of the two is set
+            header = _HEADER.pack(0x80, second, self._sequence, timestamp, self._ssrc)
+            self._send(header + next_payload())
+        else:
+            packet = self._packet
+            _HEADER.pack_into(packet, 0, 0x80, second, self._sequence, timestamp, self._ssrc)
+            write()
+            self._send(packet)
         self._sequence = (self._sequence + 1) & 0xFFFF
         self._second = second & 0x7F
 
@@ -212,7 +240,8 @@ class RtpReceiver:
             return
         if ssrc != self._ssrc:
             self._restart(ssrc, timestamp)
-        offset = _signed32(timestamp - self._read)
+        # The distance in 32-bit RTP time, signed (inline: this runs for every packet).
+        offset = ((timestamp - self._read + 0x80000000) & 0xFFFFFFFF) - 0x80000000
         if offset < -self._size or offset + len(payload) > self._size:
             self._restart(ssrc, timestamp)  # a jump: the far end restarted
             offset = self._depth
@@ -297,7 +326,3 @@ class RtpReceiver:
             filled[start:] = b"\x01" * split
             filled[: end - size] = b"\x01" * (end - size)
         self._head = max(self._head, position + len(payload))
-
-
-def _signed32(value: int) -> int:
-    return ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000

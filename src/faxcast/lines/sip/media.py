@@ -129,6 +129,8 @@ class FaxMedia:
         self.stats = MediaStats()
         self._session: FaxSession | None = None
         self._ports: list[MediaPort] = []
+        self._port: MediaPort | None = None  # the one carrying the media now
+        self._heard_count = 0
         self._frames = 0
         self._first_frame = 0
         self._heard_at = 0
@@ -167,7 +169,9 @@ class FaxMedia:
             end.direction, end.profile, end.identity, calling=end.calling, codec=codec
         )
         payload_type = PAYLOAD_TYPES[codec]
-        sender = RtpSender(port.send, session.transmit, payload_type)
+        # The modem writes each frame into the sender's one packet buffer: the session is
+        # kept (self._session) as long as the sender runs.
+        sender = RtpSender(port.send, None, payload_type, fill=session.transmitter)
         fill_in, receive = session.fill_in, session.receive
 
         def deliver(frame: bytes | None) -> None:
@@ -179,15 +183,10 @@ class FaxMedia:
 
         receiver = RtpReceiver(deliver, payload_type)
         self.stats.rtp = receiver.stats
-        frame, play = sender.frame, receiver.play
-
-        def step(index: int) -> None:
-            frame(index)
-
         self._take(port, remote, receiver.datagram)
         self._session = session
         self._silence = self._audio_silence
-        self._step, self._after = step, play
+        self._step, self._after = sender.frame, receiver.play
         self._join()
 
     def start_t38(
@@ -259,14 +258,12 @@ class FaxMedia:
 
     def _take(self, port: MediaPort, remote: Address, on_datagram: Callable[[bytes], None]) -> None:
         port.remote = remote
-
-        def heard(data: bytes) -> None:
-            self._heard_at = self._frames
-            on_datagram(data)
-
-        port.on_datagram = heard
+        port.on_datagram = on_datagram
         self.clock.watch(port.fileno(), port.read_one)
         self._ports.append(port)
+        # The far end is heard when the port's count moves (checked once a tick, not per
+        # datagram: one Python call fewer on every packet).
+        self._port, self._heard_count = port, port.received
 
     def _check_not_started(self) -> None:
         if self._session is not None or self.over:
@@ -298,6 +295,9 @@ class FaxMedia:
 
     def _then(self, _frame: int) -> None:
         self._after()
+        port = self._port
+        if port is not None and port.received != self._heard_count:
+            self._heard_count, self._heard_at = port.received, self._frames
         self._frames = frames = self._frames + 1
         session = self._session
         assert session is not None
