@@ -43,13 +43,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from faxcast.domain.codec import Codec
 from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import FaxError
 from faxcast.fax import loopback
 from faxcast.fax._spandsp_build import SOURCE as GLUE_SOURCE
-from faxcast.fax.engine import Codec, Outgoing
+from faxcast.fax.engine import Outgoing
 from faxcast.fax.result import T30Code
 
 HERE = Path(__file__).resolve().parent

@@ -53,10 +53,11 @@ from importlib import resources
 from pathlib import Path
 
 from faxcast.documents import FaxDocument, render_pdf, write_tiff_f
+from faxcast.domain.codec import Codec
 from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
 from faxcast.fax._spandsp_build import SOURCE as GLUE_SOURCE
-from faxcast.fax.engine import AudioFaxSession, Codec, Incoming, Outgoing
+from faxcast.fax.engine import AudioFaxSession, Incoming, Outgoing
 from faxcast.lines.sip.media import FaxEnd, FaxMedia, MediaOutcome
 from faxcast.sip.media_port import MediaPort, open_media_port
 from faxcast.sip.pacing import PERIOD_S, MediaClock

@@ -13,8 +13,9 @@ import pytest
 from faxcast.bootstrap import create_app
 from faxcast.clock import SystemClock
 from faxcast.config import Settings
+from faxcast.domain.codec import Codec
 from faxcast.domain.models import Account, Line, LineKind
-from faxcast.domain.sip_line import Codec, T38Mode
+from faxcast.domain.sip_line import T38Mode
 from faxcast.services import accounts
 from faxcast.services.context import Services
 from faxcast.store.blobs import FileBlobStore

@@ -13,9 +13,10 @@ from sqlalchemy import Engine, insert, inspect, select
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import LineKind, LineSettings
-from faxcast.domain.sip_line import Codec, Password, SipLineSettings, T38Mode
+from faxcast.domain.sip_line import Password, SipLineSettings, T38Mode
 from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.services import accounts

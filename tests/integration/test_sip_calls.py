@@ -13,13 +13,13 @@ from typing import Any, TypeVar, cast
 
 import pytest
 
+from faxcast.domain.codec import Codec
 from faxcast.sip.dialog import Call, Ending
 from faxcast.sip.digest import Credentials, DigestVerifier
 from faxcast.sip.errors import SipTransportError
 from faxcast.sip.incoming import IncomingCall
 from faxcast.sip.message import parse_message
 from faxcast.sip.sdp import (
-    Codec,
     Origin,
     SessionDescription,
     answer_audio,

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.domain.codec import Codec
 from faxcast.domain.quality import Quality
 from faxcast.domain.retry import call_cap_s
-from faxcast.fax.engine import Codec, Incoming, Outgoing
+from faxcast.fax.engine import Incoming, Outgoing
 from faxcast.lines.sip.media import Ending, FaxEnd, FaxMedia, MediaOutcome
 from faxcast.sip import sdp
 from faxcast.sip.media_port import MediaPort, open_media_port
@@ -112,7 +113,7 @@ def _t38_to_audio(
     audio_offer = _description(ng.offer(call_id, "fax", bytes(t38_offer).decode(), t38=T38_DECODE))
     towards_gateway = sdp.audio_stream(audio_offer)
     assert towards_gateway is not None, audio_offer
-    audio_answer = sdp.answer_audio(audio_offer, sdp.Origin(HOST), rtp.local[1], (sdp.Codec.PCMA,))
+    audio_answer = sdp.answer_audio(audio_offer, sdp.Origin(HOST), rtp.local[1], (Codec.PCMA,))
     assert audio_answer is not None, audio_offer
     t38_answer = _description(ng.answer(call_id, "fax", "phone", bytes(audio_answer).decode()))
     far = sdp.t38_stream(t38_answer)
@@ -132,7 +133,7 @@ def _audio_to_t38(ng: NgClient, call: Call, call_id: str, ports: Ports) -> sdp.T
     Returns rtpengine's T.38 offer to the receiver, as our SDP parser read it.
     """
     udptl, rtp = ports.udptl, ports.rtp
-    audio_offer = sdp.offer(sdp.Origin(HOST), sdp.audio_media(rtp.local[1], (sdp.Codec.PCMA,)))
+    audio_offer = sdp.offer(sdp.Origin(HOST), sdp.audio_media(rtp.local[1], (Codec.PCMA,)))
     t38_offer = _description(ng.offer(call_id, "fax", bytes(audio_offer).decode(), t38=T38_FORCE))
     answered = sdp.answer_t38(t38_offer, sdp.Origin(HOST), udptl.local[1])
     assert answered is not None, t38_offer
@@ -140,7 +141,7 @@ def _audio_to_t38(ng: NgClient, call: Call, call_id: str, ports: Ports) -> sdp.T
     audio_answer = _description(ng.answer(call_id, "fax", "phone", bytes(t38_answer).decode()))
     towards_gateway = sdp.audio_stream(audio_answer)
     assert towards_gateway is not None, audio_answer
-    assert towards_gateway.codecs == (sdp.Codec.PCMA,)
+    assert towards_gateway.codecs == (Codec.PCMA,)
     call.sender.start_audio(rtp, (towards_gateway.address, towards_gateway.port), Codec.PCMA)
     call.receiver.start_t38(udptl, (far.address, far.port), far.params)
     return far

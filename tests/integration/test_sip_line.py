@@ -17,13 +17,13 @@ import pytest
 
 from faxcast.clock import SystemClock
 from faxcast.documents import read_tiff_f
+from faxcast.domain.codec import Codec
 from faxcast.domain.outcome import FailureClass
-from faxcast.domain.sip_line import Codec, Password, T38Mode
+from faxcast.domain.sip_line import Password, T38Mode
 from faxcast.lines.base import CallResult
 from faxcast.lines.phonenet import PhoneNetwork, ReceivedCall
 from faxcast.lines.pool import LinePool
 from faxcast.lines.sip.line import SipLine
-from faxcast.sip import sdp
 from faxcast.sip.digest import DigestVerifier
 from faxcast.sip.pacing import MediaClock
 from tests import pdfs
@@ -119,8 +119,8 @@ def test_a_page_arrives_identical_through_kamailio_over_pcma_pcmu_t38_and_our_ow
             _assert_delivered(result, doc, received)
             assert result.fax is not None
             assert result.fax.t38 is received.t38 is (name in ("their_t38", "our_t38")), name
-        assert _received(audio_net, numbers["pcma"]).codec is sdp.Codec.PCMA
-        assert _received(audio_net, numbers["pcmu"]).codec is sdp.Codec.PCMU
+        assert _received(audio_net, numbers["pcma"]).codec is Codec.PCMA
+        assert _received(audio_net, numbers["pcmu"]).codec is Codec.PCMU
 
     run(scenario())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from faxcast.domain.codec import Codec
 from faxcast.fax.engine import Incoming
 from faxcast.lines.sandbox.network import MACHINE_PROFILE
 from faxcast.lines.sip.media import Ending, FaxEnd, FaxMedia
@@ -18,7 +19,7 @@ from faxcast.sip.media_port import open_media_port
 from faxcast.sip.t38 import T38Params
 
 HOST = "127.0.0.1"
-CODECS = (sdp.Codec.PCMA, sdp.Codec.PCMU)
+CODECS = (Codec.PCMA, Codec.PCMU)
 
 
 def _far_offer(*media: sdp.Media, version: int = 1) -> sdp.SessionDescription:
@@ -37,15 +38,15 @@ def test_an_audio_reoffer_is_answered_as_it_stands_and_other_offers_get_488(
     async def scenario() -> None:
         far = open_media_port(HOST)
         session = _session(tmp_path, t38_allowed=False)
-        answer = session.answer(_far_offer(sdp.audio_media(far.local[1], (sdp.Codec.PCMU,))))
+        answer = session.answer(_far_offer(sdp.audio_media(far.local[1], (Codec.PCMU,))))
         assert answer is not None
-        assert session.codec is sdp.Codec.PCMU
+        assert session.codec is Codec.PCMU
         # A changed audio offer (new version, codecs in another order): our SDP, untouched.
         reoffer = _far_offer(sdp.audio_media(far.local[1], CODECS), version=2)
         assert await session.on_offer(reoffer) is answer
         t38 = _far_offer(sdp.t38_media(far.local[1], T38Params()), version=3)
         assert await session.on_offer(t38) == NOT_ACCEPTABLE  # T.38 not allowed on this call
-        pcma_only = _far_offer(sdp.audio_media(far.local[1], (sdp.Codec.PCMA,)), version=4)
+        pcma_only = _far_offer(sdp.audio_media(far.local[1], (Codec.PCMA,)), version=4)
         assert await session.on_offer(pcma_only) == NOT_ACCEPTABLE  # would change the codec
         video = sdp.Media("video", far.local[1], "RTP/AVP", ("96",))
         assert await session.on_offer(_far_offer(video, version=5)) == NOT_ACCEPTABLE

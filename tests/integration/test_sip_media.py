@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.domain.codec import Codec
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Quality
 from faxcast.domain.retry import call_cap_s
-from faxcast.fax.engine import Codec, Incoming, Outgoing, T38FaxSession
+from faxcast.fax.engine import Incoming, Outgoing, T38FaxSession
 from faxcast.lines.sip.media import AUDIO_SILENCE_S, Ending, FaxEnd, FaxMedia, MediaOutcome
 from faxcast.sip.media_port import MediaPort, open_media_port
 from faxcast.sip.t38 import ErrorCorrection, T38Params

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
+from faxcast.domain.codec import Codec
 from faxcast.sip.dialog import Call, Ending
 from faxcast.sip.incoming import IncomingCall
 from faxcast.sip.message import SipMessage, SipRequest, SipResponse, parse_message
-from faxcast.sip.sdp import Codec, Origin, SessionDescription, answer_audio, audio_media, offer
+from faxcast.sip.sdp import Origin, SessionDescription, answer_audio, audio_media, offer
 from faxcast.sip.transaction import make_response
 from faxcast.sip.ua import UserAgent
 from faxcast.sip.uri import NameAddr, SipUri

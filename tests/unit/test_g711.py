@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faxcast.fax.engine import Codec
+from faxcast.domain.codec import Codec
 from faxcast.fax.g711 import G711, saturate
 
 EVERY_SAMPLE = np.arange(-32768, 32768).astype(np.int16)

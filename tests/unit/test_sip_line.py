@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling, dial_string
 from faxcast.domain.models import Line, LineKind, LineSettings
 from faxcast.domain.sip_line import (
     PORTS_PER_CHANNEL,
-    Codec,
     Password,
     SipLineSettings,
     SipTransport,

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faxcast.domain.codec import Codec
 from faxcast.sip.errors import SdpSyntaxError, SipSyntaxError
 from faxcast.sip.sdp import (
     MAX_SDP_LINES,
-    Codec,
     Origin,
     SessionDescription,
     answer_audio,

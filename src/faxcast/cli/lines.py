@@ -17,9 +17,10 @@ import click
 
 from faxcast.cli.context import CliState, pass_state
 from faxcast.config import DEFAULT_CHANNEL_LIMIT, DEFAULT_COUNTRY
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Line, LineKind, LineSettings
-from faxcast.domain.sip_line import Codec, Password, SipLineSettings, SipTransport, T38Mode
+from faxcast.domain.sip_line import Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import InputError
 from faxcast.i18n import codes, environment_language, translator
 from faxcast.services import accounts, line_check

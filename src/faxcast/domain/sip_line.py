@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling, dial_string
 from faxcast.errors import InputError
 from faxcast.fields import Field
@@ -46,13 +47,6 @@ class SipTransport(enum.Enum):
     """How SIP messages travel to the proxy (TCP would be another member)."""
 
     UDP = "udp"
-
-
-class Codec(enum.Enum):
-    """G.711 audio codecs, in the order a line prefers them."""
-
-    PCMA = "pcma"
-    PCMU = "pcmu"
 
 
 class T38Mode(enum.Enum):

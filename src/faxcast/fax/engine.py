@@ -5,7 +5,6 @@ Only this module and `fax.g711` touch the cffi binding; nothing they return expo
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
 import weakref
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from faxcast.documents import read_tiff_f
+from faxcast.domain.codec import Codec
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Modem, Resolution
 from faxcast.domain.station import StationIdentity
@@ -38,13 +38,6 @@ _MODEM_BITS = {
 # while asking for a retrain or an operator.
 _PAGE_CONFIRMED = frozenset({lib.T30_MCF, lib.T30_RTP, lib.T30_PIP})
 _Y_DPM = {Resolution.STANDARD: 3850, Resolution.FINE: 7700}  # SpanDSP's pixels per metre
-
-
-class Codec(enum.Enum):
-    """G.711 law carried on the RTP audio stream."""
-
-    PCMA = "PCMA"
-    PCMU = "PCMU"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import weakref
 import numpy as np
 import numpy.typing as npt
 
+from faxcast.domain.codec import Codec
 from faxcast.errors import FaxError
 from faxcast.fax._spandsp import ffi, lib
-from faxcast.fax.engine import Codec
 from faxcast.i18n import codes
 
 Pcm = npt.NDArray[np.int16]

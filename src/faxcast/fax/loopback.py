@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from faxcast.domain.codec import Codec
 from faxcast.domain.quality import FaxProfile
 from faxcast.domain.retry import call_cap_s
 from faxcast.domain.station import StationIdentity
@@ -12,7 +13,6 @@ from faxcast.fax.engine import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
     AudioFaxSession,
-    Codec,
     Incoming,
     Outgoing,
     T38FaxSession,

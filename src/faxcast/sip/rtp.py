@@ -14,13 +14,18 @@ import secrets
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
+from faxcast.domain.codec import Codec
 from faxcast.errors import ProtocolError
 from faxcast.i18n import codes
 
 RTP_VERSION = 2
 PT_PCMU = 0
 PT_PCMA = 8
+# Static payload types (RFC 3551): the wire's name for each G.711 law.
+PAYLOAD_TYPES: Final = {Codec.PCMA: PT_PCMA, Codec.PCMU: PT_PCMU}
+CODEC_OF_PAYLOAD_TYPE: Final = {number: codec for codec, number in PAYLOAD_TYPES.items()}
 HEADER_SIZE = 12
 MAX_PACKET_SIZE = 1500  # an Ethernet MTU: no audio packet is larger, nor fragmented
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz

@@ -12,7 +12,9 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from faxcast.domain.codec import Codec
 from faxcast.sip.errors import SdpSyntaxError
+from faxcast.sip.rtp import CODEC_OF_PAYLOAD_TYPE, PAYLOAD_TYPES
 from faxcast.sip.t38 import ErrorCorrection, RateManagement, T38Params
 
 MAX_SDP_LINES = 512
@@ -213,13 +215,6 @@ def _media(current: dict[str, object]) -> Media:
     )
 
 
-class Codec(enum.IntEnum):
-    """The G.711 codecs a fax call can use, by static RTP payload type."""
-
-    PCMU = 0
-    PCMA = 8
-
-
 @dataclass(frozen=True)
 class AudioStream:
     """The peer's accepted `m=audio` stream: where to send RTP and the G.711 codecs it takes."""
@@ -261,9 +256,10 @@ def _g711_codecs(media: Media) -> tuple[Codec, ...]:
     found: list[Codec] = []
     for fmt in media.formats:
         name = names.get(fmt)
-        if fmt in ("0", "8") and name in (None, "PCMU", "PCMA"):
-            found.append(Codec(int(fmt)))
-        elif name in ("PCMU", "PCMA") and Codec[name] not in found:
+        static = CODEC_OF_PAYLOAD_TYPE.get(int(fmt)) if fmt.isdigit() else None
+        if static is not None and name in (None, "PCMU", "PCMA"):
+            found.append(static)
+        elif name in ("PCMU", "PCMA"):
             found.append(Codec[name])
     return tuple(dict.fromkeys(found))
 
@@ -359,9 +355,10 @@ def t38_attributes(params: T38Params, *, numeric_booleans: bool = False) -> tupl
 
 def audio_media(port: int, codecs: tuple[Codec, ...]) -> Media:
     """Our `m=audio` line: G.711 at 20 ms, no telephone-event, send and receive."""
-    rtpmaps = tuple(("rtpmap", f"{c.value} {c.name}/8000") for c in codecs)
+    types = tuple(str(PAYLOAD_TYPES[c]) for c in codecs)
+    rtpmaps = tuple(("rtpmap", f"{t} {c.name}/8000") for t, c in zip(types, codecs, strict=True))
     attributes = (*rtpmaps, ("ptime", "20"), ("sendrecv", None))
-    return Media("audio", port, "RTP/AVP", tuple(str(c.value) for c in codecs), None, attributes)
+    return Media("audio", port, "RTP/AVP", types, None, attributes)
 
 
 def t38_media(port: int, params: T38Params, *, numeric_booleans: bool = False) -> Media:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Final, TypeVar
 
 from faxcast.config import Settings
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Line, LineKind, LineSettings
-from faxcast.domain.sip_line import Codec, Password, SipLineSettings, SipTransport, T38Mode
+from faxcast.domain.sip_line import Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.services import accounts

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 from faxcast.api.schemas._base import Form, Schema, UtcTime
 from faxcast.domain import models
 from faxcast.domain import sip_line as sip
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.i18n import Translator
 from faxcast.services import line_check
@@ -39,8 +40,8 @@ class _SipFields(Schema):
         ),
     )
     international_prefix: str = "00"
-    codecs: list[sip.Codec] = Field(
-        default=[sip.Codec.PCMA, sip.Codec.PCMU], description="in order of preference"
+    codecs: list[Codec] = Field(
+        default=[Codec.PCMA, Codec.PCMU], description="in order of preference"
     )
     t38: sip.T38Mode = Field(
         default=sip.T38Mode.ACCEPT,

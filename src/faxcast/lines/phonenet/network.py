@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faxcast.clock import Clock, SystemClock
+from faxcast.domain.codec import Codec
 from faxcast.domain.retry import call_cap_s
 from faxcast.domain.station import MAX_IDENT_LEN, StationIdentity
 from faxcast.errors import ProtocolError
@@ -55,7 +56,7 @@ class ReceivedCall:
     behaviour: Behaviour
     fax: FaxResult | None
     t38: bool
-    codec: sdp.Codec | None
+    codec: Codec | None
     path: Path | None  # the received TIFF; None when no page came in
 
 
@@ -166,7 +167,7 @@ class PhoneNetwork:
             host=self.address[0],
             ports=None,
             # The noisy line is an A-law analogue stretch whose gateway declines T.38.
-            codecs=(sdp.Codec.PCMA,) if noisy else codecs,
+            codecs=(Codec.PCMA,) if noisy else codecs,
             t38_allowed=not noisy,
         )
         answer = session.answer(incoming.offer)

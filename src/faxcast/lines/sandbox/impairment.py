@@ -7,7 +7,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from faxcast.fax.engine import SAMPLE_RATE, Codec
+from faxcast.domain.codec import Codec
+from faxcast.fax.engine import SAMPLE_RATE
 from faxcast.fax.g711 import G711, saturate
 
 # Phase jitter of the noisy line, as ITU line simulators specify it. Calibrated on SpanDSP:

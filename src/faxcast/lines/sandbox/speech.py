@@ -6,7 +6,8 @@ import functools
 
 import numpy as np
 
-from faxcast.fax.engine import SAMPLE_RATE, Codec
+from faxcast.domain.codec import Codec
+from faxcast.fax.engine import SAMPLE_RATE
 from faxcast.fax.g711 import G711, saturate
 
 

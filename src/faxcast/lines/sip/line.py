@@ -27,7 +27,6 @@ from faxcast.lines.sip.media import Ending, FaxEnd, FaxMedia, MediaOutcome
 from faxcast.lines.sip.session import (
     NOT_ACCEPTABLE,
     MediaSession,
-    codec_preference,
     end_media_when_hung_up,
     offer_t38_after,
     port_range,
@@ -151,7 +150,7 @@ class SipLine(FaxLine):
             media,
             host=ua.address[0],
             ports=port_range(sip),
-            codecs=codec_preference(sip),
+            codecs=sip.codecs,
             t38_allowed=t38_allowed,
         )
         number = sip.dial(job.number, country=self.line.country)

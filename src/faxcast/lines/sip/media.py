@@ -21,13 +21,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from faxcast.domain.codec import Codec
 from faxcast.domain.quality import FaxProfile
 from faxcast.domain.station import StationIdentity
 from faxcast.fax.engine import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
     AudioFaxSession,
-    Codec,
     Direction,
     FaxSession,
     T38FaxSession,
@@ -35,7 +35,7 @@ from faxcast.fax.engine import (
 from faxcast.fax.result import FaxResult
 from faxcast.sip.media_port import Address, MediaPort
 from faxcast.sip.pacing import MediaClock
-from faxcast.sip.rtp import PT_PCMA, PT_PCMU, ReceiverStats, RtpReceiver, RtpSender
+from faxcast.sip.rtp import PAYLOAD_TYPES, ReceiverStats, RtpReceiver, RtpSender
 from faxcast.sip.t38 import T38Params
 from faxcast.sip.udptl import (
     DEFAULT_FAR_DATAGRAM,
@@ -47,7 +47,6 @@ from faxcast.sip.udptl import (
 )
 
 FRAMES_PER_S = SAMPLE_RATE // FRAME_SAMPLES
-PAYLOAD_TYPES = {Codec.PCMA: PT_PCMA, Codec.PCMU: PT_PCMU}
 # After phase E the last frames (the DCN) are still on their way out: keep streaming this long.
 TAIL_S = 0.5
 # RTP flows every 20 ms (no silence suppression at either end), so seconds without a packet

@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from faxcast.domain.sip_line import Codec as LineCodec
+from faxcast.domain.codec import Codec
 from faxcast.domain.sip_line import SipLineSettings
-from faxcast.fax.engine import Codec as FaxCodec
 from faxcast.lines.sip.media import FaxMedia
 from faxcast.sip import sdp
 from faxcast.sip.dialog import Call
@@ -25,13 +24,6 @@ log = logging.getLogger(__name__)
 NOT_ACCEPTABLE = 488
 T38_OFFER_TIMEOUT_S = 10.0
 MAX_DATAGRAM = 400  # what we announce; FreeSWITCH and Asterisk take this size
-FAX_CODECS = {sdp.Codec.PCMA: FaxCodec.PCMA, sdp.Codec.PCMU: FaxCodec.PCMU}
-_SDP_CODECS = {LineCodec.PCMA: sdp.Codec.PCMA, LineCodec.PCMU: sdp.Codec.PCMU}
-
-
-def codec_preference(settings: SipLineSettings) -> tuple[sdp.Codec, ...]:
-    """The line's G.711 codecs as SDP payload types, in its order."""
-    return tuple(_SDP_CODECS[codec] for codec in settings.codecs)
 
 
 def port_range(settings: SipLineSettings) -> range:
@@ -48,7 +40,7 @@ class MediaSession:
         *,
         host: str,
         ports: range | None,
-        codecs: tuple[sdp.Codec, ...],
+        codecs: tuple[Codec, ...],
         t38_allowed: bool,
     ) -> None:
         self.media = media
@@ -58,7 +50,7 @@ class MediaSession:
         self.t38_allowed = t38_allowed
         self.origin = sdp.Origin(host)
         self.local_sdp: sdp.SessionDescription | None = None
-        self.codec: sdp.Codec | None = None
+        self.codec: Codec | None = None
         self.rtp: MediaPort | None = None  # the audio port, once the media has it
         self._audio: MediaPort | None = open_media_port(host, ports, even=True)
 
@@ -92,7 +84,7 @@ class MediaSession:
         self.codec = codec
         port, self._audio = self._audio, None
         self.rtp = port
-        self.media.start_audio(port, (theirs.address, theirs.port), FAX_CODECS[codec])
+        self.media.start_audio(port, (theirs.address, theirs.port), codec)
         return True
 
     def close(self) -> None:

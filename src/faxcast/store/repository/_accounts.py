@@ -14,6 +14,7 @@ from sqlalchemy import (
     update,
 )
 
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import (
     Account,
@@ -21,7 +22,7 @@ from faxcast.domain.models import (
     LineKind,
     LineSettings,
 )
-from faxcast.domain.sip_line import Codec, Password, SipLineSettings, SipTransport, T38Mode
+from faxcast.domain.sip_line import Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
 from faxcast.store.repository._ids import storable

@@ -9,9 +9,10 @@ from typing import Final
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Account, LineKind
-from faxcast.domain.sip_line import Codec, SipTransport, T38Mode
+from faxcast.domain.sip_line import SipTransport, T38Mode
 from faxcast.services import accounts, line_check
 from faxcast.web import i18n
 from faxcast.web.campaign_form import Errors
