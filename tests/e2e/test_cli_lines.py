@@ -58,16 +58,18 @@ def test_a_sip_line_is_created_shown_and_edited_without_its_password_shown(
 
     faxcast("line", "edit", line, "--ring-timeout", "30", "--proxy-port", "5070")
     shown = faxcast("line", "show", line).splitlines()
-    assert "password: set (not shown)" in shown
+    assert "Password: saved (not shown)" in shown
     assert stored_passwords(tmp_path / "data")["Trunk"] == SECRET  # kept by the edit
-    assert "ring timeout: 30 s" in shown
-    assert "proxy: sip.example.net:5070" in shown
+    assert "Ring timeout (seconds): 30" in shown
+    assert "Proxy (registrar): sip.example.net:5070" in shown
     # What was not given stays as it was.
-    assert "register: every 3600 s" in shown
-    assert "codecs: pcmu,pcma" in shown
-    assert "t38: offer" in shown
-    assert "dialling: national" in shown
-    assert "media ports: 30000-30099" in shown
+    assert "Register with the proxy (REGISTER): yes (3600 s)" in shown
+    assert "Codecs, in order of preference: pcmu,pcma" in shown
+    assert "T.38 (fax over IP): offer" in shown
+    assert "Dial numbers: national" in shown
+    assert "Media ports (RTP/UDPTL): 30000-30099" in shown
+    french = run_faxcast("line", "show", line, env=env | {"LANG": "fr_FR.UTF-8"}, cwd=tmp_path)
+    assert "Mot de passe: enregistré (non affiché)" in french.stdout.splitlines()
 
     faxcast("line", "edit", line, "--password-stdin", stdin="n3w-one\r\n")
     assert stored_passwords(tmp_path / "data")["Trunk"] == "n3w-one"

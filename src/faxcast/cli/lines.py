@@ -165,35 +165,43 @@ def line_edit(
 @click.argument("line_id", type=int)
 @pass_state
 def line_show(state: CliState, line_id: int) -> None:
-    """Every setting of a line (never its password: only whether one is stored)."""
+    """Every setting of a line (never its password: only whether one is stored).
+
+    Labels are the web form's, in the reader's language; values as the options take them.
+    """
+    t = translator(environment_language(os.environ))
     item = accounts.get_line(state.services, state.account().id, line_id)
-    shown = [
+    shown: list[tuple[str, object]] = [
         ("id", item.id),
-        ("name", item.name),
-        ("kind", item.kind.value),
-        ("country", item.country),
-        ("ident", item.ident),
-        ("header", item.header),
-        ("channels", item.channel_limit),
+        (t("lineform.name"), item.name),
+        (t("line.kind"), item.kind.value),
+        (t("line.country"), item.country),
+        (t("line.ident"), item.ident),
+        (t("line.header"), item.header),
+        (t("line.channels"), item.channel_limit),
     ]
     sip = item.sip
     if sip is not None:
+        registers = f"{t('lineform.yes')} ({sip.register_interval_s} s)"
         shown += [
-            ("proxy", f"{sip.proxy_host}:{sip.proxy_port}"),
-            ("transport", sip.transport.value),
-            ("username", sip.username),
-            ("password", "set (not shown)" if sip.password else "none"),
-            ("register", f"every {sip.register_interval_s} s" if sip.register else "no"),
-            ("from number", sip.from_number),
-            ("display name", sip.display_name),
-            ("dialling", sip.dialling.value),
-            ("international prefix", sip.international_prefix),
-            ("codecs", ",".join(codec.value for codec in sip.codecs)),
-            ("t38", sip.t38.value),
-            ("t38 offer after", f"{sip.t38_offer_after_s} s"),
-            ("ring timeout", f"{sip.ring_timeout_s} s"),
-            ("local address", sip.local_address),
-            ("media ports", f"{sip.rtp_port_min}-{sip.rtp_port_max}"),
+            (t("lineform.proxy_host"), f"{sip.proxy_host}:{sip.proxy_port}"),
+            (t("lineform.transport"), sip.transport.value),
+            (t("lineform.username"), sip.username),
+            (
+                t("lineform.password"),
+                t("lineform.password.set" if sip.password else "lineform.password.none"),
+            ),
+            (t("lineform.register"), registers if sip.register else t("lineform.no")),
+            (t("lineform.from_number"), sip.from_number),
+            (t("lineform.display_name"), sip.display_name),
+            (t("lineform.dialling"), sip.dialling.value),
+            (t("lineform.international_prefix"), sip.international_prefix),
+            (t("lineform.codecs"), ",".join(codec.value for codec in sip.codecs)),
+            (t("lineform.t38"), sip.t38.value),
+            (t("lineform.t38_offer_after_s"), sip.t38_offer_after_s),
+            (t("lineform.ring_timeout_s"), sip.ring_timeout_s),
+            (t("lineform.local_address"), sip.local_address),
+            (t("lineform.rtp_ports"), f"{sip.rtp_port_min}-{sip.rtp_port_max}"),
         ]
     for label, value in shown:
         click.echo(f"{label}: {value}")
