@@ -7,7 +7,6 @@ malformed packet.
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -21,9 +20,8 @@ from faxcast.sip.rtp import PT_PCMU, RtpSender
 from faxcast.sip.t38 import ErrorCorrection
 from faxcast.sip.udptl import UdptlPacket, UdptlSender
 from tests import pdfs
+from tests.peers.daemons import require_binary
 
-TSHARK = shutil.which("tshark")
-pytestmark = pytest.mark.skipif(TSHARK is None, reason="tshark (Debian package) is not installed")
 UDPTL_PORT, RTP_PORT = 4000, 4002
 LINKTYPE_RAW = 101  # each record is an IPv4 packet
 
@@ -55,10 +53,10 @@ def _pcap(path: Path, datagrams: list[tuple[int, bytes]]) -> None:
 def _tshark(path: Path, *fields: str) -> list[list[str]]:
     """Each packet's fields; T.38 IFPs are read with Wireshark's default, the pre-corrigendum
     ASN.1 that SpanDSP writes for T.38 version 0."""
-    assert TSHARK is not None
+    tshark = require_binary("tshark", "tshark")  # fails, never skips, without scripts/setup
     done = subprocess.run(
         [
-            TSHARK, "-r", str(path),
+            tshark, "-r", str(path),
             "-d", f"udp.port=={UDPTL_PORT},t38", "-d", f"udp.port=={RTP_PORT},rtp",
             "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,",
             *(arg for field in fields for arg in ("-e", field)),
