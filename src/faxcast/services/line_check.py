@@ -10,13 +10,12 @@ from faxcast.domain.models import LineKind
 from faxcast.domain.sip_line import SipLineSettings
 from faxcast.errors import FaxcastError
 from faxcast.i18n import Message, codes
+from faxcast.lines.sip.session import address_of_record, credentials
 from faxcast.services import accounts
 from faxcast.services.context import Services
-from faxcast.sip.digest import Credentials
 from faxcast.sip.register import AuthCheck, ProbeResult, probe
 from faxcast.sip.transport import route_to
 from faxcast.sip.ua import UserAgent
-from faxcast.sip.uri import SipUri
 
 # Long enough for OPTIONS' retransmissions at 0.5, 1 and 2 s; short enough for a button.
 CHECK_TIMEOUT_S: Final = 5.0
@@ -56,11 +55,15 @@ async def check_line(
 
 async def _probe(sip: SipLineSettings) -> ProbeResult:
     local, proxy = await route_to(sip.local_address, sip.proxy_host, sip.proxy_port)
-    credentials = Credentials(sip.username, sip.password.reveal()) if sip.username else None
-    aor = SipUri(sip.proxy_host, sip.username or None, sip.proxy_port)
     ua = await UserAgent.start(local)
     try:
-        return await probe(ua, aor, proxy=proxy, credentials=credentials, register=sip.register)
+        return await probe(
+            ua,
+            address_of_record(sip),
+            proxy=proxy,
+            credentials=credentials(sip),
+            register=sip.register,
+        )
     finally:
         await ua.close()
 

@@ -27,12 +27,13 @@ from faxcast.lines.sip.media import Ending, FaxEnd, FaxMedia, MediaOutcome
 from faxcast.lines.sip.session import (
     NOT_ACCEPTABLE,
     MediaSession,
+    address_of_record,
+    credentials,
     end_media_when_hung_up,
     offer_t38_after,
     port_range,
 )
 from faxcast.sip.dialog import Call
-from faxcast.sip.digest import Credentials
 from faxcast.sip.errors import SipTransportError
 from faxcast.sip.register import RegisterResult, Registration
 from faxcast.sip.status import sip_failure
@@ -95,12 +96,12 @@ class SipLine(FaxLine):
         self._ua = await UserAgent.start(host, 0, timers=self._timers)
         self._proxy = proxy
         if sip.register:
-            aor = SipUri(host=sip.proxy_host, user=sip.username, port=sip.proxy_port)
+            aor = address_of_record(sip)
             self._registration = Registration(
                 self._ua,
                 aor,
                 registrar=proxy,
-                credentials=self._credentials(),
+                credentials=credentials(self.settings),
                 expires_s=sip.register_interval_s,
             )
             result = await self._registration.start()
@@ -160,7 +161,7 @@ class SipLine(FaxLine):
                 session.offer(),
                 caller=self._caller(),
                 proxy=self._proxy,
-                credentials=self._credentials(),
+                credentials=credentials(self.settings),
                 ring_timeout_s=float(sip.ring_timeout_s),
                 on_offer=session.on_offer,
             )
@@ -222,10 +223,6 @@ class SipLine(FaxLine):
             ended,
         )
         return _result(outcome, started_at, answered_at, self._clock.now(), call)
-
-    def _credentials(self) -> Credentials | None:
-        sip = self.settings
-        return Credentials(sip.username, sip.password.reveal()) if sip.username else None
 
     def _caller(self) -> NameAddr:
         sip = self.settings

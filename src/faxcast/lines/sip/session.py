@@ -16,8 +16,10 @@ from faxcast.domain.sip_line import SipLineSettings
 from faxcast.lines.sip.media import FaxMedia
 from faxcast.sip import sdp
 from faxcast.sip.dialog import Call
+from faxcast.sip.digest import Credentials
 from faxcast.sip.media_port import MediaPort, open_media_port
 from faxcast.sip.t38 import T38Params
+from faxcast.sip.uri import SipUri
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +156,13 @@ async def offer_t38_after(session: MediaSession, call: Call, after_s: float) -> 
     """Offer T.38 once the call has been up `after_s` (a refusal leaves the fax on G.711)."""
     await asyncio.sleep(after_s)
     await session.offer_t38(call)
+
+
+def credentials(sip: SipLineSettings) -> Credentials | None:
+    """The line's digest credentials; None when the trunk trusts its address (no user name)."""
+    return Credentials(sip.username, sip.password.reveal()) if sip.username else None
+
+
+def address_of_record(sip: SipLineSettings) -> SipUri:
+    """The line's own SIP address at its proxy, which REGISTER binds."""
+    return SipUri(host=sip.proxy_host, user=sip.username or None, port=sip.proxy_port)
