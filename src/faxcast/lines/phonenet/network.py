@@ -26,7 +26,12 @@ from faxcast.lines.phonenet.speech import SpeechPlayer
 from faxcast.lines.sandbox.impairment import PhaseJitter
 from faxcast.lines.sandbox.network import MACHINE_PROFILE
 from faxcast.lines.sip.media import FaxEnd, FaxMedia
-from faxcast.lines.sip.session import MediaSession, end_media_when_hung_up, offer_t38_after
+from faxcast.lines.sip.session import (
+    MediaSession,
+    end_media_when_hung_up,
+    media_outcome,
+    offer_t38_after,
+)
 from faxcast.lines.testnumbers import Behaviour, digits_of, sandbox_number
 from faxcast.sip import sdp
 from faxcast.sip.dialog import Call
@@ -183,12 +188,7 @@ class PhoneNetwork:
             watchers.append(asyncio.ensure_future(offer_t38_after(session, call, self.t38_after_s)))
         if behaviour is Behaviour.DROPPED:
             watchers.append(asyncio.ensure_future(_drop_after_first_page(call, media, path)))
-        try:
-            outcome = await media.wait()
-        finally:
-            for watcher in watchers:
-                watcher.cancel()
-            await asyncio.gather(*watchers, return_exceptions=True)
+        outcome = await media_outcome(media, watchers)
         await _hang_up(call)
         fax = outcome.fax
         kept = fax is not None and fax.pages_transferred > 0 and path.exists()

@@ -30,6 +30,7 @@ from faxcast.lines.sip.session import (
     address_of_record,
     credentials,
     end_media_when_hung_up,
+    media_outcome,
     offer_t38_after,
     port_range,
 )
@@ -205,11 +206,8 @@ class SipLine(FaxLine):
             after_s = float(self.settings.t38_offer_after_s)
             watchers.append(asyncio.ensure_future(offer_t38_after(session, call, after_s)))
         try:
-            outcome = await media.wait()
+            outcome = await media_outcome(media, watchers)
         finally:
-            for watcher in watchers:
-                watcher.cancel()
-            await asyncio.gather(*watchers, return_exceptions=True)
             # Also when cancelled (a campaign stop): BYE, so nothing stays up at the far end.
             await asyncio.shield(_hang_up(call, "fax over"))
         ended = call.ended.reason if call.ended is not None else "-"

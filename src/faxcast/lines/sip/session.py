@@ -13,7 +13,7 @@ import logging
 
 from faxcast.domain.codec import Codec
 from faxcast.domain.sip_line import SipLineSettings
-from faxcast.lines.sip.media import FaxMedia
+from faxcast.lines.sip.media import FaxMedia, MediaOutcome
 from faxcast.sip import sdp
 from faxcast.sip.dialog import Call
 from faxcast.sip.digest import Credentials
@@ -166,3 +166,13 @@ def credentials(sip: SipLineSettings) -> Credentials | None:
 def address_of_record(sip: SipLineSettings) -> SipUri:
     """The line's own SIP address at its proxy, which REGISTER binds."""
     return SipUri(host=sip.proxy_host, user=sip.username or None, port=sip.proxy_port)
+
+
+async def media_outcome(media: FaxMedia, watchers: list[asyncio.Task[None]]) -> MediaOutcome:
+    """Wait for the media's end; the call's side tasks (`watchers`) end with it, however."""
+    try:
+        return await media.wait()
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
