@@ -28,8 +28,8 @@ from faxcast.web import csrf
 from faxcast.web import routes as web_routes
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport
+from tests.identity import as_tester
 
-ACCOUNT = "X-Faxcast-Account"
 # Past PostgreSQL's INTEGER, past SQLite's INTEGER (and PostgreSQL's BIGINT), and below 1.
 OUT_OF_RANGE = ("2147483648", "9223372036854775808", "18446744073709551616", "-1", "0")
 ID_PARAMS = frozenset({"account", "line", "campaign", "document", "attempt"})
@@ -67,11 +67,12 @@ def test_an_id_out_of_range_is_not_found_on_every_route(svc: Services) -> None:
     with httpx.Client(
         transport=SyncAsgiTransport(app, raise_app_exceptions=False), base_url="http://faxcast.test"
     ) as http:
+        as_tester(svc, http)
         account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
         line = http.get(f"/telephony/{account}/fax").json()[0]["id"]
         document = http.post(
             "/me/document",
-            headers={ACCOUNT: str(account)},
+            params={"account": str(account)},
             files={"file": ("a.pdf", pdfs.text_pdf())},
         ).json()["id"]
         new_campaign = {
@@ -112,7 +113,7 @@ def test_an_id_out_of_range_is_not_found_on_every_route(svc: Services) -> None:
                     answer = http.request(
                         method,
                         path,
-                        headers={ACCOUNT: str(account), csrf.HEADER: token},
+                        headers={csrf.HEADER: token},
                         json=bodies.get((method, template)),
                     )
                     if answer.status_code != 404:
@@ -128,6 +129,7 @@ def test_the_api_lists_the_first_hundred_bad_numbers_and_counts_them_all(svc: Se
     with httpx.Client(
         transport=SyncAsgiTransport(create_app(svc)), base_url="http://faxcast.test"
     ) as http:
+        as_tester(svc, http)
         account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
         line = http.get(f"/telephony/{account}/fax").json()[0]["id"]
         refused = http.post(
@@ -155,9 +157,11 @@ def test_the_api_lists_the_first_hundred_bad_numbers_and_counts_them_all(svc: Se
 def test_the_web_form_shows_the_first_bad_numbers_and_how_many_more(svc: Services) -> None:
     app = create_app(svc)
     with httpx.Client(transport=SyncAsgiTransport(app), base_url="http://faxcast.test") as http:
+        as_tester(svc, http)
         account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
         line = http.get(f"/telephony/{account}/fax").json()[0]["id"]
-        http.get("/", headers={"Cookie": "lang=en"})
+        http.cookies.set("lang", "en")
+        http.get("/")
         token = csrf.token_of(app.state.web.secret, http.cookies.get(csrf.COOKIE))
         refused = http.post(
             f"/accounts/{account}/lines/{line}/fax/campaigns/new",
@@ -254,23 +258,26 @@ def _post_chunks(
     return _Answer(start["status"], answer_headers, body, read)
 
 
-def _tenant(app: FastAPI) -> tuple[int, int]:
+def _tenant(app: FastAPI, svc: Services) -> tuple[int, int, dict[str, str]]:
+    """A new account, its line, and the headers of its admin's token and session."""
     with httpx.Client(transport=SyncAsgiTransport(app), base_url="http://faxcast.test") as http:
+        me = as_tester(svc, http)
         account = http.post("/telephony", json={"name": "Acme"}).json()["id"]
-        return account, http.get(f"/telephony/{account}/fax").json()[0]["id"]
+        signed = {**me.bearer, "cookie": f"faxcast_session={me.session}"}
+        return account, http.get(f"/telephony/{account}/fax").json()[0]["id"], signed
 
 
 def test_a_body_declared_too_large_is_refused_before_it_is_read(svc: Services) -> None:
     svc = _small(svc)
     assert svc.settings.max_request_bytes == LIMIT
     app = create_app(svc)
-    account, _ = _tenant(app)
+    _, _, signed = _tenant(app, svc)
 
     refused = _post_chunks(
         app,
         "/me/document",
         64,  # 16 MB
-        {ACCOUNT: str(account), "accept-language": "fr"},
+        {**signed, "accept-language": "fr"},
         declared=True,
     )
 
@@ -286,9 +293,9 @@ def test_a_body_declared_too_large_is_refused_before_it_is_read(svc: Services) -
 def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit(svc: Services) -> None:
     svc = _small(svc)
     app = create_app(svc)
-    account, _ = _tenant(app)
+    _, _, signed = _tenant(app, svc)
 
-    refused = _post_chunks(app, "/me/document", 64, {ACCOUNT: str(account)}, declared=False)
+    refused = _post_chunks(app, "/me/document", 64, signed, declared=False)
 
     assert refused.status == 413
     assert json.loads(refused.body)["status"] == 413
@@ -302,13 +309,13 @@ def test_a_web_form_too_large_gets_a_page_before_the_csrf_check(
 ) -> None:
     svc = _small(svc)
     app = create_app(svc)
-    account, line = _tenant(app)
+    account, line, signed = _tenant(app, svc)
 
     refused = _post_chunks(
         app,
         f"/accounts/{account}/lines/{line}/fax/campaigns/new",
         64,
-        {"cookie": "lang=fr"},
+        {**signed, "cookie": f"lang=fr; {signed['cookie']}"},
         declared=declared,
     )
 

@@ -10,17 +10,21 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from faxcast.api import problems
-from faxcast.api.deps import ACCOUNT_HEADER
-from faxcast.api.routes import ROUTERS
+from faxcast.api.problems import problem_responses
+from faxcast.api.routes import ROUTERS, monitoring
 from faxcast.services.context import Services
 
-DESCRIPTION: Final = f"""\
+DESCRIPTION: Final = """\
 Send one PDF to many fax numbers and follow every delivery. The resource model is the telecom
-provider's: accounts under `/telephony`, their fax lines under `/telephony/{{account}}/fax`, a
-line's campaigns under `.../fax/{{line}}/campaigns`, the caller's documents under `/me/document`.
+provider's: accounts under `/telephony`, their fax lines under `/telephony/{account}/fax`, a
+line's campaigns under `.../fax/{line}/campaigns`, the caller's documents under `/me/document`.
 
-**Who calls.** Until sign-in exists, `/me` routes need the `{ACCOUNT_HEADER}` header, whose value
-is the id of the caller's account: missing or not a number is a 400, an unknown account a 404.
+**Who calls.** Every route but the probes needs an API token, sent as `Authorization: Bearer
+fxc_…` (made with `faxcast token create` or on the web page « Jetons d'API »): none, or one that
+is unknown, revoked or expired, is a 401. A token acts for its user: `/telephony` lists their
+accounts, `/me/document` holds the documents of all of them. An account that is not theirs, and
+everything in it, is not found (404, never 403); a member's attempt at an admin's action (lines,
+users, the audit log) is a 403.
 
 **Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`, `status`,
 `detail`, `instance`, and for bad input an `errors` list with one entry per problem, naming the
@@ -65,7 +69,8 @@ def create_api(svc: Services) -> FastAPI:
     app.state.services = svc
     problems.install(app)
     for router in ROUTERS:
-        app.include_router(router)
+        needs_token = router is not monitoring.router
+        app.include_router(router, responses=problem_responses(401) if needs_token else None)
     return app
 
 

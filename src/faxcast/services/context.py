@@ -1,15 +1,16 @@
-"""What every use case needs: the database, the blob store, the clock, the settings, the metrics."""
+"""What every use case needs: the database, blobs, clock, settings, metrics, and who acts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, Engine
 
 from faxcast.clock import Clock
 from faxcast.config import Settings
+from faxcast.domain.access import OPERATOR, Caller
 from faxcast.services.metrics import Metrics
 from faxcast.store.blobs import BlobStore
 
@@ -23,6 +24,13 @@ class Services:
     clock: Clock
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)  # this process's, shared by app and worker
+    # Who the use cases act for: the API and the pages bind each request's user; the CLI, the
+    # scheduler and the workers act as the operator.
+    caller: Caller = OPERATOR
+
+    def acting_for(self, caller: Caller) -> Services:
+        """These services, acting for `caller`."""
+        return replace(self, caller=caller)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from faxcast.web.routes import actions, campaigns, home, lines, new_campaign, received
+from faxcast.web.routes import actions, campaigns, home, lines, new_campaign, received, session
 
 ROUTERS: tuple[APIRouter, ...] = (
+    session.public,
+    session.router,
+    home.public,
     home.router,
     lines.router,
     # Before campaigns: ".../campaigns/new" would otherwise match ".../campaigns/{campaign}".

@@ -20,6 +20,8 @@
       if (document.hidden || box.querySelector("details[open]")) { schedule(); return; }
       fetch(box.getAttribute("data-refresh-url"), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
         .then(function (response) {
+          // Signed out meanwhile (the session ended): reloading leads to the sign-in page.
+          if (response.status === 401) { window.location.reload(); }
           if (!response.ok) { throw new Error(String(response.status)); }
           return response.text();
         })
