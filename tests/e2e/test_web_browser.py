@@ -67,6 +67,7 @@ def open_page(
         context = browser.new_context(
             locale=locale, viewport={"width": width, "height": height}, accept_downloads=True
         )
+        server.sign_in(context)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         expect.set_options(timeout=WAIT_MS)
@@ -124,6 +125,7 @@ def wait_until_finished(page: Page, server: Server, campaign: Locator) -> None:
         number = campaign.get_attribute("id", timeout=1000) or ""
         detail = httpx.get(
             f"{server.url}/telephony/1/fax/1/campaigns/{number.removeprefix('campaign-')}/detail",
+            headers=server.bearer,
             timeout=10,
         )
         raise AssertionError(
@@ -342,7 +344,12 @@ def test_the_language_follows_the_browser_and_the_switch(open_page: OpenPage) ->
 def test_an_empty_line_says_what_to_do_and_fits_a_phone(
     open_page: OpenPage, server: Server
 ) -> None:
-    created = httpx.post(server.url + "/telephony/1/fax", json={"name": "Second line"}, timeout=10)
+    created = httpx.post(
+        server.url + "/telephony/1/fax",
+        json={"name": "Second line"},
+        headers=server.bearer,
+        timeout=10,
+    )
     assert created.status_code == 201, created.text
     line = created.json()["id"]
 

@@ -32,6 +32,7 @@ from faxcast.web.rendering import TEMPLATES_DIR
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport
 from tests.catalogs import catalog_keys
+from tests.identity import as_tester
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -60,10 +61,13 @@ def line(svc: Services) -> Line:
 
 
 def web_client(svc: Services) -> httpx.Client:
-    """A client (with its own cookies) of a fresh app over `svc`."""
-    return httpx.Client(
+    """A client (with its own cookies) of a fresh app over `svc`, signed in as the tests'
+    admin of every account."""
+    client = httpx.Client(
         transport=SyncAsgiTransport(create_app(svc)), base_url="http://faxcast.test"
     )
+    as_tester(svc, client)
+    return client
 
 
 @pytest.fixture
@@ -142,7 +146,7 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
     assert "The form has expired" in refused[0].text
     assert state_of(svc, line, campaign) is CampaignState.WAITING
 
-    client.cookies.clear()
+    client.cookies.delete(csrf.COOKIE)
     token = token_of(client, base(line))
     launched = client.post(launch, data={"csrf_token": token, "next": base(line)})
     assert launched.status_code == 303
