@@ -12,6 +12,7 @@ from faxcast.store.repository._accounts import (
     line_of,
     list_accounts,
     list_lines,
+    seal_clear_passwords,
     update_line,
 )
 from faxcast.store.repository._campaigns import (
@@ -59,5 +60,6 @@ __all__ = [
     "rendition_id",
     "rendition_pages",
     "save_campaign",
+    "seal_clear_passwords",
     "update_line",
 ]
