@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     retry_no_fax_s: float = _RETRY_DEFAULTS.no_fax_wait_s
     retry_transfer_s: float = _RETRY_DEFAULTS.transfer_wait_s
     kill_time_s: float = _RETRY_DEFAULTS.kill_time_s
-    # Signs what the server hands out (the web forms' CSRF cookies). Unset, a key is made in the
-    # data folder on first start; hosts that share one database but not a data folder must set it.
+    # Signs what the server hands out (the web forms' CSRF cookies) and seals the secrets it
+    # stores (SIP passwords). Unset, a key is made in the data folder on first start; hosts that
+    # share one database but not a data folder must set it.
     secret_key: SecretStr | None = None
 
     @property
