@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -83,9 +84,9 @@ class Password:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("a Password cannot be changed")
 
-    def __reduce__(self) -> tuple[type[Password], tuple[str]]:
+    def __reduce__(self) -> tuple[Callable[[str], Password], tuple[str]]:
         if self._sealed is not None:
-            raise TypeError("an unreadable Password cannot be pickled")
+            return (Password.unreadable, (self._sealed,))
         return (Password, (self._value,))
 
     @property
