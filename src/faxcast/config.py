@@ -77,8 +77,9 @@ class Settings(BaseSettings):
     setup_link_s: float = Field(default=24 * 3600, gt=0)
     # Where users reach the server, for the set-up links printed and shown (default: host:port).
     public_url: str | None = None
-    # Signs what the server hands out (the web forms' CSRF cookies). Unset, a key is made in the
-    # data folder on first start; hosts that share one database but not a data folder must set it.
+    # Signs what the server hands out (the web forms' CSRF cookies) and seals the secrets it
+    # stores (SIP passwords). Unset, a key is made in the data folder on first start; hosts that
+    # share one database but not a data folder must set it.
     secret_key: SecretStr | None = None
 
     @property

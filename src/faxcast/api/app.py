@@ -8,10 +8,12 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from faxcast.api import problems
 from faxcast.api.problems import problem_responses
 from faxcast.api.routes import ROUTERS, monitoring
+from faxcast.api.security_headers import SecurityHeaders
 from faxcast.services.context import Services
 
 DESCRIPTION: Final = """\
@@ -37,7 +39,13 @@ Bad input is refused before anything is stored.
 
 
 class _FaxcastApi(FastAPI):
-    """FastAPI whose OpenAPI document says that error responses are problem+json."""
+    """FastAPI whose OpenAPI document says that error responses are problem+json, and whose
+    every response carries the security headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack inside SecurityHeaders: added as a middleware it would sit inside
+        ServerErrorMiddleware, and an unexpected error's 500 would go out without them."""
+        return SecurityHeaders(super().build_middleware_stack())
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI document, built once."""
@@ -59,12 +67,15 @@ class _FaxcastApi(FastAPI):
 
 
 def create_api(svc: Services) -> FastAPI:
-    """The API over `svc`: routes, problem handlers and OpenAPI at /docs."""
+    """The API over `svc`: routes, problem handlers and its OpenAPI document at /openapi.json."""
     app = _FaxcastApi(
         title="faxcast",
         version=_version(),
         description=DESCRIPTION,
         generate_unique_id_function=_operation_id,
+        # FastAPI's pages for it load their scripts from a CDN and run inline ones: none here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = svc
     problems.install(app)

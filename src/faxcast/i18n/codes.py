@@ -211,6 +211,8 @@ SIP_LOCAL_ADDRESS_INVALID = declare("sip_line.local_address_invalid", "address")
 SIP_USERNAME_INVALID = declare("sip_line.username_invalid", "max")
 SIP_PASSWORD_INVALID = declare("sip_line.password_invalid", "max")
 SIP_PASSWORD_MISSING = declare("sip_line.password_missing")
+# Secrets at rest (issue 15): a stored password sealed under another secret key.
+SIP_PASSWORD_UNREADABLE = declare("sip_line.password_unreadable")
 SIP_REGISTER_NEEDS_USERNAME = declare("sip_line.register_needs_username")
 SIP_REGISTER_INTERVAL_RANGE = declare("sip_line.register_interval_range", "min", "max")
 SIP_FROM_NUMBER_INVALID = declare("sip_line.from_number_invalid")

@@ -48,6 +48,9 @@ async def check_line(
     if line.kind is LineKind.SANDBOX or line.sip is None:
         return LineCheck(True, AuthCheck.NOT_ASKED, None, None, codes.LINE_CHECK_SANDBOX())
     sip = line.sip
+    if sip.username and not sip.password.readable:
+        # Nothing sent: the trunk would only refuse a guess.
+        return LineCheck(False, AuthCheck.NOT_ASKED, None, None, codes.SIP_PASSWORD_UNREADABLE())
     try:
         found = await asyncio.wait_for(_probe(sip), timeout_s)
     except (TimeoutError, OSError, FaxcastError):  # no answer, no route, an unknown host

@@ -12,6 +12,7 @@ from faxcast.store.repository._accounts import (
     line_of,
     list_accounts,
     list_lines,
+    seal_clear_passwords,
     update_line,
 )
 from faxcast.store.repository._campaigns import (
@@ -114,6 +115,7 @@ __all__ = [
     "rendition_pages",
     "roles_of",
     "save_campaign",
+    "seal_clear_passwords",
     "session_of",
     "set_password_hash",
     "setup_link_user",
