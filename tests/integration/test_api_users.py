@@ -157,6 +157,9 @@ def test_the_last_admin_can_be_neither_demoted_nor_removed(http: httpx.Client, t
 
     assert "ann est le dernier administrateur du groupe" in problem(demoted, 409)["detail"]
     assert "ann is the account's last admin" in problem(removed, 409)["detail"]
+    # Adding her again as a member would demote her just the same.
+    again = {"login": "ann", "role": "member"}
+    assert problem(http.post(team.users(), json=again, headers=team.admin.bearer), 409)
     assert logins(http, team)["ann"] == "admin"
     # Once another admin is named, the first may step down.
     member = f"{team.users()}/{team.member.user_id}"

@@ -89,6 +89,9 @@ def add_member(
             link = _new_link(conn, svc, user_id=user.id)
         else:
             user = found[0]
+            # Adding someone already in the account changes their role: keep an admin then too.
+            if role is not Role.ADMIN and account_id in repository.roles_of(conn, user.id):
+                _keep_an_admin(conn, repository.get_member(conn, account_id, user.id))
         _put(conn, svc, account_id, user, role, AuditAction.USER_ADDED)
         return repository.get_member(conn, account_id, user.id), link
 

@@ -26,12 +26,13 @@ def list_members(svc: ServicesDep, account: AccountId) -> list[schemas.Member]:
     return [schemas.Member.of(m) for m in users.list_members(svc, account)]
 
 
-@router.post("", name="add", status_code=status.HTTP_201_CREATED)
+@router.post("", name="add", status_code=status.HTTP_201_CREATED, responses=problem_responses(409))
 def add_member(
     svc: ServicesDep, account: AccountId, body: schemas.MemberAdd, request: Request
 ) -> schemas.MemberAdded:
-    """Add a user to the account, or give them this role if they are in it; a new login
-    comes with `setupUrl`, the one-time link where they choose their password."""
+    """Add a user to the account, or give them this role if they are in it (the last admin
+    stays one: 409); a new login comes with `setupUrl`, the one-time link where they choose
+    their password."""
     member, link = users.add_member(svc, account, body.login, body.role)
     return schemas.MemberAdded.added(member, link, str(request.base_url))
 
