@@ -1,8 +1,8 @@
 """CSV downloads a spreadsheet opens as they are: UTF-8 with a BOM, CRLF, no cell run as a formula.
 
-Excel reads a UTF-8 file without a BOM as the machine's code page (accents garbled), and runs a
-cell that starts with = + - @ (or a tab or CR before one) as a formula: text that people typed
-(names, logins) goes through `plain` first.
+Excel reads a UTF-8 file without a BOM in the machine's code page (accents garbled), and runs a
+cell that starts with = + - @ as a formula (some spreadsheets also after a leading tab or CR):
+text that people typed (names, logins) goes through `plain` first.
 """
 
 from __future__ import annotations
