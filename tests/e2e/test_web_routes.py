@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -241,7 +242,9 @@ def test_the_results_csv_has_every_recipient(
     assert response.headers["content-disposition"] == (
         f'attachment; filename="faxcast-{campaign.reference}-results.csv"'
     )
-    rows = list(csv.reader(io.StringIO(response.text)))
+    # A BOM, so that a spreadsheet reads it as UTF-8.
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert response.content.startswith(codecs.BOM_UTF8)
     assert rows == [
         ["position", "number", "result", "attempts", "pages_confirmed", "reason", "settled_at"],
         ["1", "+33123456789", "pending", "0", "0", "", ""],

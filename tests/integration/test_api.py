@@ -805,6 +805,17 @@ def test_openapi(client: httpx.Client) -> None:
         "campaigns-page": ("GET", f"{base}/campaigns/{{campaign}}/pages/{{page}}.png"),
         "received-fax": ("GET", f"{base}/attempts/{{attempt}}/received.tif"),
         "received-page": ("GET", f"{base}/attempts/{{attempt}}/received/{{page}}.png"),
+        "users-list": ("GET", "/telephony/{account}/users"),
+        "users-add": ("POST", "/telephony/{account}/users"),
+        "users-set_role": ("PUT", "/telephony/{account}/users/{user}"),
+        "users-remove": ("DELETE", "/telephony/{account}/users/{user}"),
+        "users-setup_link": ("POST", "/telephony/{account}/users/{user}/setup-link"),
+        "audit-list": ("GET", "/telephony/{account}/audit"),
+        "audit-csv": ("GET", "/telephony/{account}/audit.csv"),
+        "me-get": ("GET", "/me"),
+        "me-list_tokens": ("GET", "/me/token"),
+        "me-create_token": ("POST", "/me/token"),
+        "me-revoke_token": ("DELETE", "/me/token/{token}"),
     }
     create = document["paths"][f"{base}/campaigns"]["post"]
     assert list(create["responses"]["422"]["content"]) == [PROBLEM]

@@ -19,7 +19,9 @@ from faxcast.services.context import Services
 DESCRIPTION: Final = """\
 Send one PDF to many fax numbers and follow every delivery. The resource model is the telecom
 provider's: accounts under `/telephony`, their fax lines under `/telephony/{account}/fax`, a
-line's campaigns under `.../fax/{line}/campaigns`, the caller's documents under `/me/document`.
+line's campaigns under `.../fax/{line}/campaigns`, the caller's documents under `/me/document`;
+an account's users and audit log under `/telephony/{account}/users` and `.../audit`, the caller
+and their API tokens under `/me` and `/me/token`.
 
 **Who calls.** Every route but the probes needs an API token, sent as `Authorization: Bearer
 fxc_…` (made with `faxcast token create` or on the web page « Jetons d'API »): none, or one that

@@ -291,3 +291,8 @@ PROBLEM_THROTTLED = declare("api.throttled")
 SETUP_LINK_PRINTED = declare("serve.setup_link", "url", "count")
 NO_CALLER_DOCUMENT = declare("not_found.my_document", "document")
 DOCUMENT_ACCOUNT_NEEDED = declare("document.account_needed", "ids")
+
+# --- managing users, API tokens and the audit log (issue 15: api/routes/users.py, cli/users.py)
+NO_LOGIN = declare("not_found.login", "login")
+CLI_SETUP_LINK = declare("cli.setup_link", "login", "url", "count")
+CLI_TOKEN_ONCE = declare("cli.token_once")

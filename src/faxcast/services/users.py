@@ -10,7 +10,7 @@ from typing import Final
 from sqlalchemy import Connection
 
 from faxcast.domain.access import AuditAction, Caller, Member, Role, User
-from faxcast.errors import ConflictError, InputError, MultipleInputError
+from faxcast.errors import ConflictError, InputError, MultipleInputError, NotFoundError
 from faxcast.fields import Field
 from faxcast.i18n import codes
 from faxcast.services import audit, passwords
@@ -89,6 +89,9 @@ def add_member(
             link = _new_link(conn, svc, user_id=user.id)
         else:
             user = found[0]
+            # Adding someone already in the account changes their role: keep an admin then too.
+            if role is not Role.ADMIN and account_id in repository.roles_of(conn, user.id):
+                _keep_an_admin(conn, repository.get_member(conn, account_id, user.id))
         _put(conn, svc, account_id, user, role, AuditAction.USER_ADDED)
         return repository.get_member(conn, account_id, user.id), link
 
@@ -225,3 +228,18 @@ def _collect(errors: list[InputError], check: Callable[[], str]) -> str | None:
     except InputError as error:
         errors.append(error)
         return None
+
+
+def user_named(svc: Services, login: str) -> User:
+    """The user with this login (the shell names users by login), or NotFoundError."""
+    with svc.transaction() as conn:
+        found = repository.user_by_login(conn, normalise_login(login))
+    if found is None:
+        raise NotFoundError(codes.NO_LOGIN(login=login))
+    return found[0]
+
+
+def acting_as(svc: Services, user: User) -> Services:
+    """The services acting for `user`, as the shell does to manage their API tokens."""
+    with svc.transaction() as conn:
+        return svc.acting_for(caller_of(conn, user))
