@@ -11,7 +11,7 @@ from faxcast.web import i18n
 from faxcast.web.detail import RECIPIENTS_PAGE_SIZE, status
 from faxcast.web.navigation import notice
 from faxcast.web.rendering import HtmlRoute, render, request_lang, services
-from faxcast.web.results_csv import file_name, results_csv
+from faxcast.web.results_csv import MEDIA_TYPE, attachment, file_name, results_csv
 from faxcast.web.table import TableQuery, table
 from faxcast.web.where import CAMPAIGN_PATH, CAMPAIGNS_PATH, dt, where_of
 
@@ -118,6 +118,6 @@ def campaign_csv(request: Request, account: int, line: int, campaign: int) -> Re
     detail = campaigns.campaign_detail(svc, account, line, campaign)
     return Response(
         results_csv(detail, where.account.timezone),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{file_name(detail)}"'},
+        media_type=MEDIA_TYPE,
+        headers=attachment(file_name(detail)),
     )
