@@ -417,3 +417,28 @@ def test_the_audit_csv_is_translated_whole_and_safe_in_a_spreadsheet(
     with svc.transaction() as conn:
         count = len(repository.list_events(conn, people.acme, limit=1000))
     assert len(rows) == count + 1
+
+
+def test_the_french_pages_read_like_the_providers_guide(svc: Services, people: People) -> None:
+    with browser(svc, people.alice, lang="fr") as alice:
+        home = alice.get("/").text
+        listed = alice.get(f"/accounts/{people.acme}/users").text
+        handed = post(
+            alice,
+            "/me/tokens",
+            f"/accounts/{people.acme}/users/{people.bob.user_id}/link",
+            {},
+        ).text
+        mine = alice.get("/me/tokens").text
+        logged = alice.get(f"/accounts/{people.acme}/audit").text
+
+    assert "Jetons d&#39;API" in home
+    assert "Journal d&#39;activité" in home
+    assert "Ajouter un utilisateur" in listed
+    assert '<option value="member">Membre</option>' in listed
+    assert "Transmettez ce lien à « bob »" in handed
+    assert "cliquez sur « Copier »" in handed
+    assert "Créer le jeton" in mine
+    assert "Jamais" in mine  # the tests' token: never used, never expires
+    assert "Utilisateur ajouté" in logged
+    assert "Groupe créé" in logged
