@@ -308,7 +308,7 @@ def test_a_token_is_created_shown_once_listed_and_revoked(svc: Services, people:
     expiry = date.today() + timedelta(days=30)
     with browser(svc, people.bob) as bob:
         created = post(
-            bob, "/me/tokens", "/me/tokens", {"name": SCRIPT, "expires": expiry.isoformat()}
+            bob, "/me/tokens", "/me/tokens", {"name": SCRIPT, "expires_at": expiry.isoformat()}
         )
         (secret,) = set(_SECRET.findall(created.text))
         listed = bob.get("/me/tokens")
@@ -341,15 +341,15 @@ def test_a_token_is_created_shown_once_listed_and_revoked(svc: Services, people:
 
 def test_a_bad_token_name_or_date_shows_the_form_again(svc: Services, people: People) -> None:
     with browser(svc, people.alice) as alice:
-        empty = post(alice, "/me/tokens", "/me/tokens", {"name": " ", "expires": ""})
-        garbled = post(alice, "/me/tokens", "/me/tokens", {"name": "ci", "expires": "31/01/27"})
-        past = post(alice, "/me/tokens", "/me/tokens", {"name": "ci", "expires": "2020-01-01"})
+        empty = post(alice, "/me/tokens", "/me/tokens", {"name": " ", "expires_at": ""})
+        garbled = post(alice, "/me/tokens", "/me/tokens", {"name": "ci", "expires_at": "31/01/27"})
+        past = post(alice, "/me/tokens", "/me/tokens", {"name": "ci", "expires_at": "2020-01-01"})
 
     assert [r.status_code for r in (empty, garbled, past)] == [422, 422, 422]
     assert 'href="#name"' in empty.text
-    assert 'href="#expires"' in garbled.text
+    assert 'href="#expires_at"' in garbled.text
     assert "YYYY-MM-DD" in garbled.text
-    assert 'href="#expires"' in past.text
+    assert 'href="#expires_at"' in past.text
     assert "in the future" in past.text
     assert [t.name for t in tokens.list_tokens(caller(svc, people.alice))] == ["tests"]
 

@@ -38,19 +38,19 @@ async def create_token(request: Request) -> Response:
     svc = services(request)
     t = i18n.translator(request_lang(request))
     form = await request.form()
-    name, expires = str(form.get("name", "")), str(form.get("expires", "")).strip()
+    name, expires = str(form.get("name", "")), str(form.get("expires_at", "")).strip()
     zone = await run_in_threadpool(_zone, svc)
     try:
         expires_at = _start_of(expires, zone) if expires else None
     except ValueError:
-        errors = {"expires": t("tokens.date_invalid")}
+        errors = {"expires_at": t("tokens.date_invalid")}
         return await run_in_threadpool(_page, request, svc, name, expires, errors, 422)
     try:
         token, secret = await run_in_threadpool(
             lambda: tokens.create_token(svc, name, expires_at=expires_at)
         )
     except InputError as error:
-        errors = {_FIELDS.get(k, k): v for k, v in by_field(error, t).items()}
+        errors = by_field(error, t)
         return await run_in_threadpool(_page, request, svc, name, expires, errors, 422)
     back = str(request.app.url_path_for("web-tokens"))
     return render(
@@ -88,10 +88,6 @@ async def revoke_token(request: Request, token_id: int) -> Response:
     """Revoke the token, once confirmed: the next request with it is refused."""
     await run_in_threadpool(tokens.revoke_token, services(request), token_id)
     return redirect(with_done(str(request.app.url_path_for("web-tokens")), "revoked"))
-
-
-# The services name the expiry by the API's field; the form asks for a day.
-_FIELDS: Final = {"expires_at": "expires"}
 
 
 def _page(
