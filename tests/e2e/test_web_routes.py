@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from faxcast.bootstrap import create_app
 from faxcast.clock import SystemClock
 from faxcast.config import Settings
+from faxcast.domain.access import AuditAction, Role
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Line, LineKind
@@ -459,6 +460,8 @@ def test_both_languages_have_every_message_the_pages_use() -> None:
         "line.kind.": LineKind,
         "lineform.dialling.": Dialling,
         "lineform.t38.": T38Mode,
+        "role.": Role,
+        "audit.action.": AuditAction,
     }
     assert {key for key in used if key.endswith(".")} == set(values)
     for prefix, kind in values.items():

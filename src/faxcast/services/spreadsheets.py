@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from faxcast.domain.access import AuditEvent
 from faxcast.i18n import Translator
 
 BOM: Final = "\ufeff"
+MEDIA_TYPE: Final = "text/csv; charset=utf-8"
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 AUDIT_COLUMNS: Final = ("id", "at", "actor", "action", "subject", "address")
 
@@ -26,33 +27,47 @@ def plain(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """The CSV file: the BOM, the header, then the rows, lines ended by CRLF."""
+def csv_lines(rows: Iterable[Sequence[object]]) -> str:
+    """Rows as CSV lines, ended by CRLF (what spreadsheets expect)."""
     out = io.StringIO()
-    out.write(BOM)
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
     return out.getvalue()
 
 
-def audit_csv(events: Iterable[AuditEvent], texts: Translator, zone: str) -> str:
-    """Audit events as CSV: headers and actions in the reader's language, times in `zone`."""
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """The CSV file: the BOM, the header, then the rows."""
+    return BOM + csv_lines([header]) + csv_lines(rows)
+
+
+def attachment(name: str) -> dict[str, str]:
+    """The header that makes the browser save a download as `name` (an ASCII name of ours)."""
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def audit_header(texts: Translator) -> list[str]:
+    """The audit CSV's column names, in the reader's language."""
+    return [texts(f"audit.column.{column}") for column in AUDIT_COLUMNS]
+
+
+def audit_rows(
+    events: Iterable[AuditEvent], texts: Translator, zone: str
+) -> Iterator[list[object]]:
+    """Audit events as CSV rows: actions in the reader's language, times in `zone`."""
     where = ZoneInfo(zone)
-    return csv_text(
-        [texts(f"audit.column.{column}") for column in AUDIT_COLUMNS],
-        (
-            [
-                event.id,
-                event.at.astimezone(where).isoformat(),
-                plain(event.actor),
-                texts(f"audit.action.{event.action.value}"),
-                plain(event.subject),
-                plain(event.address),
-            ]
-            for event in events
-        ),
-    )
+    for event in events:
+        yield [
+            event.id,
+            event.at.astimezone(where).isoformat(),
+            plain(event.actor),
+            texts(f"audit.action.{event.action.value}"),
+            plain(event.subject),
+            plain(event.address),
+        ]
+
+
+def audit_csv(events: Iterable[AuditEvent], texts: Translator, zone: str) -> str:
+    """Audit events as one CSV file."""
+    return csv_text(audit_header(texts), audit_rows(events, texts, zone))
 
 
 def audit_file_name(account_id: int) -> str:

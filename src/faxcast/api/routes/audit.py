@@ -61,11 +61,9 @@ def events_csv(
     t = texts(request)
     return Response(
         spreadsheets.audit_csv(found, t, zone),
-        media_type="text/csv; charset=utf-8",
+        media_type=spreadsheets.MEDIA_TYPE,
         headers={
-            "Content-Disposition": (
-                f'attachment; filename="{spreadsheets.audit_file_name(account)}"'
-            ),
+            **spreadsheets.attachment(spreadsheets.audit_file_name(account)),
             "Content-Language": t.lang,
             "Vary": "Accept-Language",
         },

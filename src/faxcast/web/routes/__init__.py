@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from faxcast.web.routes import actions, campaigns, home, lines, new_campaign, received, session
+from faxcast.web.routes import (
+    actions,
+    api_tokens,
+    audit_log,
+    campaigns,
+    home,
+    lines,
+    members,
+    new_campaign,
+    received,
+    session,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     session.public,
@@ -17,4 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     campaigns.router,
     actions.router,
     received.router,
+    members.router,
+    api_tokens.router,
+    audit_log.router,
 )
