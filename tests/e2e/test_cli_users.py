@@ -204,4 +204,4 @@ def test_the_audit_csv_from_the_shell_is_in_the_locales_language(shell: Shell) -
     assert data.startswith(codecs.BOM_UTF8)
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert rows[0] == ["N°", "Date", "Auteur", "Action", "Objet", "Adresse"]
-    assert rows[1][2:] == ["operator", "utilisateur ajouté", "'=hyperlink(1) (admin)", ""]
+    assert rows[1][2:] == ["operator", "Utilisateur ajouté", "'=hyperlink(1) (admin)", ""]

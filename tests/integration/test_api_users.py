@@ -321,8 +321,8 @@ def test_the_audit_log_says_who_did_what_from_where_newest_first(
 @pytest.mark.parametrize(
     ("lang", "header", "added"),
     [
-        ("fr", ["N°", "Date", "Auteur", "Action", "Objet", "Adresse"], "utilisateur ajouté"),
-        ("en", ["ID", "Date", "By", "Action", "Subject", "Address"], "user added"),
+        ("fr", ["N°", "Date", "Auteur", "Action", "Objet", "Adresse"], "Utilisateur ajouté"),
+        ("en", ["ID", "Date", "By", "Action", "Subject", "Address"], "User added"),
     ],
 )
 def test_the_audit_csv_is_in_the_readers_language_and_runs_no_formula(
@@ -361,7 +361,7 @@ def test_the_audit_csv_is_in_the_readers_language_and_runs_no_formula(
     assert rows[1][1] == "2030-01-15T10:00:00+01:00"
     assert rows[5][2:5] == [
         "'+evil",
-        "jeton d'API créé" if lang == "fr" else "API token created",
+        "Jeton d'API créé" if lang == "fr" else "API token created",
         "'=cmd",
     ]
     assert "&lt;" not in response.text

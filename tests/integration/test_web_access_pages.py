@@ -409,11 +409,11 @@ def test_the_audit_csv_is_translated_whole_and_safe_in_a_spreadsheet(
     )
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["Date", "Utilisateur", "Action", "Objet", "Adresse"]
-    assert [r[3] for r in rows[1:4]] == ["'=HYPERLINK(2)", "'=HYPERLINK(1)", "'=HYPERLINK(0)"]
-    assert {r[2] for r in rows[1:4]} == {"Jeton d'API créé"}
-    assert rows[-1][2] == "Groupe créé"
-    assert rows[1][0].endswith("+01:00") or rows[1][0].endswith("+02:00")  # Europe/Paris
+    assert rows[0] == ["N°", "Date", "Auteur", "Action", "Objet", "Adresse"]
+    assert [r[4] for r in rows[1:4]] == ["'=HYPERLINK(2)", "'=HYPERLINK(1)", "'=HYPERLINK(0)"]
+    assert {r[3] for r in rows[1:4]} == {"Jeton d'API créé"}
+    assert rows[-1][3] == "Groupe créé"
+    assert rows[1][1].endswith("+01:00") or rows[1][1].endswith("+02:00")  # Europe/Paris
     with svc.transaction() as conn:
         count = len(repository.list_events(conn, people.acme, limit=1000))
     assert len(rows) == count + 1

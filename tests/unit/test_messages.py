@@ -159,4 +159,4 @@ def test_every_audit_action_and_column_has_its_label_in_both_catalogs() -> None:
     for lang in LANGUAGES:
         present = catalog_keys(lang)
         assert [key for key in keys if key not in present] == [], lang
-    assert translator("fr")("audit.action.token_revoked") == "jeton d'API révoqué"
+    assert translator("fr")("audit.action.token_revoked") == "Jeton d'API révoqué"
