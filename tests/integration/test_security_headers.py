@@ -18,6 +18,7 @@ from faxcast.services.context import Services
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from tests.asgi import SyncAsgiTransport
+from tests.identity import as_tester
 
 EXPECTED = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -50,6 +51,7 @@ def http(svc: Services) -> Iterator[httpx.Client]:
 
     transport = SyncAsgiTransport(app, raise_app_exceptions=False)
     with httpx.Client(transport=transport, base_url="http://faxcast.test") as client:
+        as_tester(svc, client)
         yield client
 
 
@@ -82,9 +84,9 @@ def test_every_kind_of_response_carries_the_headers(http: httpx.Client) -> None:
         "csrf refused": http.post(f"/accounts/{account}/lines/{line}/test"),
         "redirect": http.get("/lang/fr?next=/"),
         "unexpected error": http.get("/boom"),
-        "api too large": http.post(
-            "/me/document", content=too_large, headers={"X-Faxcast-Account": str(account)}
-        ),
+        "api too large": http.post("/me/document", content=too_large),
+        "api signed out": http.get("/telephony", headers={"Authorization": ""}),
+        "page signed out": http.get("/", headers={"Cookie": "faxcast_session=gone"}),
         "form too large": http.post(
             f"/accounts/{account}/lines/{line}/fax/campaigns/new",
             content=too_large,
@@ -108,6 +110,8 @@ def test_every_kind_of_response_carries_the_headers(http: httpx.Client) -> None:
         "redirect": 303,
         "unexpected error": 500,
         "api too large": 413,
+        "api signed out": 401,
+        "page signed out": 303,
         "form too large": 413,
     }
     for name, response in responses.items():
