@@ -11,78 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import httpx
-from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.routing import Mount, Route
 
-from faxcast.web.rendering import HtmlRoute
 from tests import pdfs
+from tests.integration.app_routes import OTHER_PARAMS, PUBLIC, Endpoint, endpoints, own_path
 from tests.integration.two_accounts import PROBLEM, START, Site, Tenant, site
 
 __all__ = ["site"]  # the fixture, imported for pytest
 
-# Answer without credentials, by design; every other route needs a token or a session.
-PUBLIC: Final = frozenset(
-    {
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/sign-in",
-        "/setup/{token}",
-        "/lang/{code}",
-        "/static",
-        "/openapi.json",
-        "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
-    }
-)
-# Path parameters that are not an object's id, and the value the sweep gives them.
-OTHER_PARAMS: Final = {"page": "1", "code": "en"}
-_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 _SEPARATORS = re.compile(r"[\s.\-\u00a0\u202f]")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One method of one route: a web page (or form) or an API operation."""
-
-    method: str
-    path: str
-    web: bool
-
-    @property
-    def params(self) -> list[str]:
-        """The path's parameters, in order."""
-        return _PARAM.findall(self.path)
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-def endpoints(app: FastAPI) -> list[Endpoint]:
-    """Every route of the app (the API's as its OpenAPI document lists them), but mounts."""
-    found: list[Endpoint] = []
-    for route in iter_route_contexts(app.routes):
-        original = route.original_route
-        if isinstance(original, Mount):
-            assert route.path in PUBLIC, f"mount {route.path} is not known to be public"
-            continue
-        assert isinstance(original, APIRoute | Route), f"a route of an unknown kind: {original}"
-        assert route.path is not None
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            found.append(Endpoint(method, route.path, isinstance(original, HtmlRoute)))
-    document = app.openapi()
-    documented = {
-        (method.upper(), path) for path, item in document["paths"].items() for method in item
-    }
-    served = {(e.method, e.path) for e in found}
-    assert documented <= served, documented - served
-    assert PUBLIC - {"/static"} <= {e.path for e in found}, "the allowlist names a lost route"
-    return found
 
 
 def leaks(response: httpx.Response, tenant: Tenant) -> list[str]:
@@ -221,12 +160,6 @@ def unknown_params(routes: list[Endpoint], tenant: Tenant) -> list[str]:
         for p in e.params
         if p not in OTHER_PARAMS and p not in tenant.ids
     ]
-
-
-def own_path(endpoint: Endpoint, tenant: Tenant) -> str:
-    """The endpoint's path with the tenant's own ids."""
-    values = {k: str(v) for k, v in tenant.first_ids().items()}
-    return endpoint.path.format(**{**OTHER_PARAMS, **values})
 
 
 def test_another_accounts_ids_are_not_found_on_every_route(site: Site) -> None:

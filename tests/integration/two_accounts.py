@@ -75,6 +75,16 @@ class Tenant:
         return {name: values[0] for name, values in self.ids.items()}
 
 
+class _FromAddress(SyncAsgiTransport):
+    """The app in-process, for a client at `address` (sign-in throttling counts by address)."""
+
+    def __init__(self, app: FastAPI, address: str) -> None:
+        super().__init__(app, raise_app_exceptions=False)
+        self._asgi = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=(address, 50000)
+        )
+
+
 @dataclass
 class Site:
     """An app over one database, and the two accounts in it."""
@@ -82,13 +92,16 @@ class Site:
     svc: Services
     clock: ManualClock
     app: FastAPI
+    worker: Worker
     alpha: Tenant
     bravo: Tenant
 
-    def client(self, who: Identity | None, *, session: bool = True) -> httpx.Client:
-        """A client sending `who`'s token and (unless told not to) session cookie, or nothing."""
-        transport = SyncAsgiTransport(self.app, raise_app_exceptions=False)
-        client = httpx.Client(transport=transport, base_url=BASE_URL)
+    def client(
+        self, who: Identity | None, *, session: bool = True, address: str = "127.0.0.1"
+    ) -> httpx.Client:
+        """A client from `address` sending `who`'s token and (unless told not to) session
+        cookie, or nothing."""
+        client = httpx.Client(transport=_FromAddress(self.app, address), base_url=BASE_URL)
         if who is not None:
             client.headers.update(who.bearer)
             if session:
@@ -121,9 +134,17 @@ def _ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 def make_tenant(
-    svc: Services, app: FastAPI, clock: ManualClock, worker: Worker, label: str, number: str
+    svc: Services,
+    app: FastAPI,
+    clock: ManualClock,
+    worker: Worker,
+    label: str,
+    number: str,
+    *,
+    header: str | None = None,
 ) -> Tenant:
-    """An account made by its new admin through the API, filled with data of every kind."""
+    """An account made by its new admin through the API, filled with data of every kind, each
+    named after `label` (a fax header is short: `header` replaces a label too long for it)."""
     admin = new_user(svc, f"{label}-admin-login", {})
     marks = {
         "account": f"{label} Holdings Account",
@@ -131,7 +152,7 @@ def make_tenant(
         "ident": number,
         # The number as stored (E.164) and as a page may group it: its last eight digits.
         "number": "".join(c for c in number if c.isdigit())[-8:],
-        "header": f"{label} fax header",
+        "header": f"{label} fax header" if header is None else header,
         "pdf": f"{label}-letter-file.pdf",
         "numbers": f"{label}-numbers-file.txt",
         "campaign": f"{label}-campaign-name",
@@ -227,5 +248,5 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
     # Numbers no page shows otherwise (the sandbox's healthy machines answer them).
     alpha = make_tenant(svc, app, clock, worker, "alpha", "+33 1 71 23 58 13")
     bravo = make_tenant(svc, app, clock, worker, "bravo", "+33 1 79 86 42 97")
-    yield Site(svc, clock, app, alpha, bravo)
+    yield Site(svc, clock, app, worker, alpha, bravo)
     svc.engine.dispose()
