@@ -78,6 +78,9 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
 
 
 def own_path(endpoint: Endpoint, tenant: Tenant) -> str:
-    """The endpoint's path with the tenant's own ids."""
-    values = {k: str(v) for k, v in tenant.first_ids().items()}
-    return endpoint.path.format(**{**OTHER_PARAMS, **values})
+    """The endpoint's path with the tenant's own ids; a parameter it cannot fill fails the test
+    (a new kind of id goes into Tenant.ids, so that new routes are swept too)."""
+    values = {**OTHER_PARAMS, **{k: str(v) for k, v in tenant.first_ids().items()}}
+    unknown = [p for p in endpoint.params if p not in values]
+    assert not unknown, f"{endpoint}: the sweeps cannot fill {unknown}"
+    return endpoint.path.format(**values)

@@ -13,6 +13,7 @@ import json
 import tracemalloc
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
 import anyio
@@ -22,15 +23,26 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message, Scope
 
+from faxcast.bootstrap import create_app
+from faxcast.clock import ManualClock
 from faxcast.domain.access import Role
 from faxcast.errors import ConflictError
-from faxcast.services import signin, tokens, users
+from faxcast.services import accounts, signin, tokens, users
 from faxcast.services.context import Services
 from faxcast.store import repository
 from faxcast.web import csrf
+from tests.asgi import SyncAsgiTransport
 from tests.identity import PASSWORD, Identity
 from tests.integration.app_routes import PUBLIC, endpoints, own_path
-from tests.integration.two_accounts import PROBLEM, Site, make_tenant, site
+from tests.integration.two_accounts import (
+    BASE_URL,
+    PROBLEM,
+    START,
+    Site,
+    make_tenant,
+    services,
+    site,
+)
 
 __all__ = ["site"]  # the fixture, imported for pytest
 
@@ -342,6 +354,37 @@ def test_an_expired_set_up_link_does_nothing(site: Site) -> None:
         late = http.post(link.path, data={"password": chosen, "confirm": chosen, csrf.FIELD: token})
         assert late.status_code == 410
         assert sign_in(site, http, "latecomer", chosen).status_code == 401
+
+
+def test_the_first_admins_link_works_once_and_only_while_nobody_can_sign_in(
+    database_url: str, tmp_path: Path
+) -> None:
+    svc = services(database_url, tmp_path, ManualClock(START))
+    account = accounts.create_account(svc, name="Solo")
+    link = users.first_admin_link(svc)
+    assert link is not None
+    app = create_app(svc)
+    chosen = "the first admin's passphrase"
+    with httpx.Client(transport=SyncAsgiTransport(app), base_url=BASE_URL) as http:
+        page = http.get(link.path)
+        assert page.status_code == 200
+        assert 'name="login"' in page.text  # the first admin chooses a login too
+        http.get("/sign-in")
+        token = csrf.token_of(app.state.web.secret, http.cookies.get(csrf.COOKIE))
+        assert token is not None
+        form = {"login": "Boss", "password": chosen, "confirm": chosen, csrf.FIELD: token}
+        assert http.post(link.path, data=form).status_code == 303
+        assert http.get("/").status_code == 200  # signed in by it
+        again = http.post(link.path, data={**form, "login": "intruder"})
+        assert again.status_code == 410
+    assert users.first_admin_link(svc) is None
+    with svc.transaction() as conn:
+        assert repository.user_by_login(conn, "intruder") is None
+        found = repository.user_by_login(conn, "boss")
+        assert found is not None
+        # Admin of the account that was there.
+        assert dict(repository.roles_of(conn, found[0].id)) == {account.id: Role.ADMIN}
+    svc.engine.dispose()
 
 
 # --- uploads ---------------------------------------------------------------------------------
