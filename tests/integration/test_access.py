@@ -142,6 +142,21 @@ def test_sign_in_is_throttled_per_login_even_with_the_right_password(site: Site)
         assert http.get("/").status_code == 200
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_session_cookie_is_http_only_same_site_and_secure_over_https(
+    site: Site, scheme: str
+) -> None:
+    with site.client(None) as http:
+        http.base_url = httpx.URL(f"{scheme}://faxcast.test")
+        signed = sign_in(site, http, "alpha-admin-login", PASSWORD)
+    assert signed.status_code == 303
+    cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{SESSION}="))
+    flags = {part.strip().split("=")[0].casefold(): part for part in cookie.split(";")[1:]}
+    assert "httponly" in flags
+    assert flags["samesite"].strip().casefold() == "samesite=lax"
+    assert ("secure" in flags) is (scheme == "https")
+
+
 def test_sign_in_failures_older_than_the_window_are_forgotten(site: Site) -> None:
     settings = site.svc.settings
     login = "alpha-admin-login"
