@@ -51,14 +51,9 @@ FORBIDDEN_PAGE: Final = "Only the account&#39;s admins may do this."
 CSRF_PAGE: Final = "The form has expired or did not come from this site."
 
 
-def form_token(site: Site, http: httpx.Client) -> str:
-    """The CSRF token of the client's cookie (a page is fetched for it first)."""
-    return site.csrf_token(http)
-
-
 def sign_in(site: Site, http: httpx.Client, login: str, password: str) -> httpx.Response:
     """The sign-in form, posted as a browser would."""
-    token = form_token(site, http)
+    token = site.csrf_token(http)
     return http.post(
         "/sign-in",
         data={"login": login, "password": password, "next": "/", csrf.FIELD: token},
@@ -84,9 +79,8 @@ def line_name(site: Site) -> str:
 def test_a_form_without_the_right_csrf_token_is_refused(site: Site) -> None:
     edit = f"{line_path(site)}/edit"
     form = {"name": "Renamed", "kind": "sandbox", "country": "FR", "channel_limit": "2"}
-    with site.client(site.alpha.admin, session=False) as http:
-        http.cookies.set(SESSION, site.alpha.admin.session)
-        token = form_token(site, http)
+    with site.client(site.alpha.admin) as http:
+        token = site.csrf_token(http)
         forged = csrf.sign(b"another server's key" * 2, token)
         refusals = {
             "no token": http.post(edit, data=form),
@@ -111,7 +105,7 @@ def test_a_form_without_the_right_csrf_token_is_refused(site: Site) -> None:
         assert line_name(site) == "alpha-line-name"
         assert http.get("/").status_code == 200  # still signed in: the sign-out was refused
 
-        token = form_token(site, http)
+        token = site.csrf_token(http)
         saved = http.post(edit, data={**form, csrf.FIELD: token})
         assert saved.status_code == 303, saved.text
         assert line_name(site) == "Renamed"
@@ -250,7 +244,7 @@ def test_a_session_ends_after_its_absolute_lifetime_however_busy(site: Site) -> 
 def test_sign_out_ends_the_session_on_the_server(site: Site) -> None:
     secret = site.alpha.admin.session
     with site.client(site.alpha.admin) as http:
-        token = form_token(site, http)
+        token = site.csrf_token(http)
         out = http.post("/sign-out", data={csrf.FIELD: token})
         assert out.status_code == 303
         assert out.headers["location"] == "/sign-in"
@@ -286,7 +280,7 @@ def test_a_member_is_refused_the_admins_actions(site: Site) -> None:
             assert answer.headers["content-type"] == PROBLEM, action
             assert answer.json()["detail"] == "only the account's admins may do this", action
 
-        token = form_token(site, http)
+        token = site.csrf_token(http)
         # A valid form, and one with nothing in it: either way the role is what is refused.
         full = {
             csrf.FIELD: token,
@@ -335,7 +329,7 @@ def test_a_set_up_link_works_once(site: Site) -> None:
         page = http.get(link.path)
         assert page.status_code == 200
         assert "newcomer" in page.text
-        token = form_token(site, http)
+        token = site.csrf_token(http)
         form = {"password": chosen, "confirm": chosen, csrf.FIELD: token}
         used = http.post(link.path, data=form)
         assert used.status_code == 303
@@ -345,7 +339,7 @@ def test_a_set_up_link_works_once(site: Site) -> None:
         gone = again.get(link.path)
         assert gone.status_code == 410
         assert "This set-up link was already used or has expired." in gone.text
-        token = form_token(site, again)
+        token = site.csrf_token(again)
         other = "someone else's passphrase"
         reused = again.post(
             link.path, data={"password": other, "confirm": other, csrf.FIELD: token}
@@ -365,7 +359,7 @@ def test_an_expired_set_up_link_does_nothing(site: Site) -> None:
     chosen = "a new long passphrase"
     with site.client(None) as http:
         assert http.get(link.path).status_code == 410
-        token = form_token(site, http)
+        token = site.csrf_token(http)
         late = http.post(link.path, data={"password": chosen, "confirm": chosen, csrf.FIELD: token})
         assert late.status_code == 410
         assert sign_in(site, http, "latecomer", chosen).status_code == 401
