@@ -60,6 +60,9 @@ class _FaxcastApi(FastAPI):
             )
             for path_item in schema.get("paths", {}).values():
                 for operation in path_item.values():
+                    if "requestBody" in operation:
+                        # A body that cannot be read at all (JSON not in UTF-8, say) is a 400.
+                        operation["responses"].setdefault("400", _problem("Bad Request"))
                     for code, response in operation.get("responses", {}).items():
                         content = response.get("content", {})
                         if code[0] in "45" and "application/json" in content:
@@ -85,6 +88,11 @@ def create_api(svc: Services) -> FastAPI:
         needs_token = router is not monitoring.router
         app.include_router(router, responses=problem_responses(401) if needs_token else None)
     return app
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {problems.PROBLEM_JSON: {"schema": schema}}}
 
 
 def _operation_id(route: APIRoute) -> str:
