@@ -28,9 +28,6 @@ PUBLIC: Final = frozenset(
         "/lang/{code}",
         "/static",
         "/openapi.json",
-        "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
     }
 )
 # Path parameters that are not an object's id, and the value the sweep gives them.

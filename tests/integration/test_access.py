@@ -485,6 +485,19 @@ def test_an_oversized_upload_is_refused_before_it_is_all_read(site: Site, declar
     assert refused.peak_bytes < MEMORY_BOUND, f"{refused.peak_bytes / MB:.1f} MB"
 
 
+@pytest.mark.parametrize(
+    "credentials", [{}, {"Authorization": "Bearer fxc_revoked-or-made-up"}], ids=["none", "wrong"]
+)
+def test_an_upload_without_a_valid_token_is_refused_before_its_body_is_read(
+    site: Site, credentials: dict[str, str]
+) -> None:
+    refused = stream_upload(site.app, credentials, declared=False)
+
+    assert refused.status == 401
+    assert refused.headers["content-type"] == PROBLEM
+    assert refused.chunks_read == 0
+
+
 # --- user text shown escaped -----------------------------------------------------------------
 
 # No blank (a login has none), a formula's start for spreadsheets, and markup for every context.
@@ -512,11 +525,15 @@ def test_html_and_script_in_every_text_field_are_shown_escaped(site: Site) -> No
                 shown[endpoint.path] = answer.text
                 failures += [f"{path}: raw {m!r}" for m in RAW_MARKUP if m in answer.text]
             elif kind.startswith("text/csv"):
+                # Never rendered: saved as a file, and no browser may sniff it into HTML.
+                assert answer.headers["content-disposition"].startswith("attachment;"), path
+                assert answer.headers["x-content-type-options"] == "nosniff", path
                 for row in csv.reader(io.StringIO(answer.text)):
                     failures += [
                         f"{path}: cell {cell!r}"
                         for cell in row
-                        if "<script" in cell or (cell.startswith(("=", "@")) and HOSTILE in cell)
+                        # A CSV is data, downloaded, never rendered: its guard is formulas'.
+                        if cell.startswith(("=", "+", "-", "@")) and HOSTILE in cell
                     ]
         assert not failures, "\n".join(failures)
 

@@ -34,9 +34,7 @@ from tests.identity import as_tester
 
 # Past PostgreSQL's INTEGER, past SQLite's INTEGER (and PostgreSQL's BIGINT), and below 1.
 OUT_OF_RANGE = ("2147483648", "9223372036854775808", "18446744073709551616", "-1", "0")
-ID_PARAMS = frozenset(
-    {"account", "line", "campaign", "document", "attempt", "user", "token", "token_id"}
-)
+ID_PARAMS = frozenset({"account", "line", "campaign", "document", "attempt", "user", "token"})
 _PARAM = re.compile(r"{(\w+)}")
 # A set-up link's {token} is its secret, not an id: any wrong one is gone (410).
 SECRET_PATHS = frozenset({"/setup/{token}"})
@@ -108,8 +106,7 @@ def test_an_id_out_of_range_is_not_found_on_every_route(svc: Services) -> None:
             "attempt": 1,
             "page": 1,
             "user": me.user_id,
-            "token": token,
-            "token_id": tokens.list_tokens(svc.acting_for(Caller(me.user_id, "tester")))[0].id,
+            "token": tokens.list_tokens(svc.acting_for(Caller(me.user_id, "tester")))[0].id,
         }
         settings = http.get(f"/telephony/{account}/fax/{line}/settings").json()
         # Valid bodies, so that only the id can be wrong.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,13 @@ class Tenant:
     numbers_file: int
     admin: Identity
     member: Identity
-    token_ids: tuple[int, ...]
+    token_ids: tuple[int, ...]  # the admin's: tokens are a user's, not an account's
+    member_token_ids: tuple[int, ...]
     marks: tuple[str, ...]
+
+    def as_member(self) -> Tenant:
+        """The tenant as its member sees it: the tokens that are theirs."""
+        return replace(self, token_ids=self.member_token_ids)
 
     @property
     def ids(self) -> dict[str, list[int]]:
@@ -222,6 +227,9 @@ def make_tenant(
     named, _ = tokens.create_token(svc.acting_for(admin_caller), marks["token"])
     token_ids = tuple(t.id for t in tokens.list_tokens(svc.acting_for(admin_caller)))
     assert named.id in token_ids
+    with svc.transaction() as conn:
+        member_caller = users.caller_of(conn, repository.get_user(conn, member.user_id))
+    member_token_ids = tuple(t.id for t in tokens.list_tokens(svc.acting_for(member_caller)))
     return Tenant(
         label=label,
         account=account,
@@ -234,6 +242,7 @@ def make_tenant(
         admin=admin,
         member=member,
         token_ids=token_ids,
+        member_token_ids=member_token_ids,
         marks=tuple(marks.values()),
     )
 

@@ -3,10 +3,13 @@ every account the token's user belongs to."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from faxcast.api import schemas
 from faxcast.api.deps import ServicesDep
@@ -20,20 +23,51 @@ router = APIRouter(
 )
 
 
-@router.post("", name="upload", status_code=status.HTTP_201_CREATED)
-def upload_document(
+# The body is read by the route, not by FastAPI: FastAPI reads a File parameter before the
+# token is checked, so anyone could make the server spool a large upload to disk.
+_UPLOAD_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "a PDF to fax, or a .txt list of numbers",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("", name="upload", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
+async def upload_document(
     svc: ServicesDep,
-    file: Annotated[UploadFile, File(description="a PDF to fax, or a .txt list of numbers")],
+    request: Request,
     account: Annotated[
         int | None,
         Query(description="the account it goes to; needed only by users of several accounts"),
     ] = None,
 ) -> schemas.Document:
     """Upload a file; its content (not its name) decides what it is, and a bad one is refused."""
-    account_id = documents.upload_account(svc, account)
-    # One byte over the limit is enough for the service to refuse it: never read a huge upload.
-    data = file.file.read(svc.settings.max_document_bytes + 1)
-    document = documents.upload_document(svc, account_id, name=file.filename or "", data=data)
+    account_id = await run_in_threadpool(documents.upload_account, svc, account)
+    async with request.form(max_files=1, max_fields=0) as form:
+        file = form.get("file")
+        if not isinstance(file, StarletteUploadFile):
+            missing = {"type": "missing", "loc": ("body", "file"), "msg": "Field required"}
+            raise RequestValidationError([{**missing, "input": None}])
+        # One byte over the limit is enough for the service to refuse it: never read it all.
+        data = await file.read(svc.settings.max_document_bytes + 1)
+    document = await run_in_threadpool(
+        documents.upload_document, svc, account_id, name=file.filename or "", data=data
+    )
     return schemas.Document.of(document)
 
 

@@ -20,7 +20,7 @@ from faxcast.web.navigation import done_notice, redirect, with_done
 from faxcast.web.rendering import HtmlRoute, render, request_lang, services
 
 TOKENS_PATH: Final = "/me/tokens"
-TOKEN_PATH: Final = TOKENS_PATH + "/{token_id}"
+TOKEN_PATH: Final = TOKENS_PATH + "/{token}"
 _DONE: Final = frozenset({"revoked"})
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
@@ -68,25 +68,25 @@ async def create_token(request: Request) -> Response:
 
 
 @router.get(TOKEN_PATH + "/revoke", name="web-token-confirm-revoke")
-def confirm_revoke(request: Request, token_id: int) -> Response:
+def confirm_revoke(request: Request, token: int) -> Response:
     """Ask before revoking the token."""
-    found = _token(services(request), token_id)
+    found = _token(services(request), token)
     t = i18n.translator(request_lang(request))
     return render(
         request,
         "confirm.html",
         title=t("tokens.revoke_title"),
         text=t("tokens.revoke_text", name=found.name, hint=found.hint),
-        action=str(request.app.url_path_for("web-token-revoke", token_id=str(token_id))),
+        action=str(request.app.url_path_for("web-token-revoke", token=str(token))),
         confirm=t("tokens.revoke"),
         back=str(request.app.url_path_for("web-tokens")),
     )
 
 
 @router.post(TOKEN_PATH + "/revoke", name="web-token-revoke")
-async def revoke_token(request: Request, token_id: int) -> Response:
+async def revoke_token(request: Request, token: int) -> Response:
     """Revoke the token, once confirmed: the next request with it is refused."""
-    await run_in_threadpool(tokens.revoke_token, services(request), token_id)
+    await run_in_threadpool(tokens.revoke_token, services(request), token)
     return redirect(with_done(str(request.app.url_path_for("web-tokens")), "revoked"))
 
 
