@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,8 +27,8 @@ from starlette.types import Message, Scope
 from faxcast.bootstrap import create_app
 from faxcast.clock import ManualClock
 from faxcast.domain.access import Role
-from faxcast.errors import ConflictError
-from faxcast.services import accounts, signin, tokens, users
+from faxcast.errors import ConflictError, NotFoundError
+from faxcast.services import accounts, audit, campaigns, documents, signin, tokens, users
 from faxcast.services.context import Services
 from faxcast.store import repository
 from faxcast.web import csrf
@@ -554,3 +555,40 @@ def test_html_and_script_in_every_text_field_are_shown_escaped(site: Site) -> No
         fallback = disposition.removeprefix('attachment; filename="').split('"; filename*=')[0]
         assert fallback.endswith("-letter-file.pdf")
         assert disposition.count('"') == 2
+
+
+# --- the use cases check too -----------------------------------------------------------------
+
+
+def test_the_use_cases_find_nothing_of_another_account_whatever_calls_them(site: Site) -> None:
+    with site.svc.transaction() as conn:
+        caller = users.caller_of(conn, repository.get_user(conn, site.alpha.admin.user_id))
+    mine = site.svc.acting_for(caller)
+    b = site.bravo
+    tries: dict[str, Callable[[], object]] = {
+        "get_account": lambda: accounts.get_account(mine, b.account),
+        "list_lines": lambda: accounts.list_lines(mine, b.account),
+        "get_line": lambda: accounts.get_line(mine, b.account, b.line),
+        "list_campaigns": lambda: campaigns.list_campaigns(mine, b.account, b.line),
+        "get_campaign": lambda: campaigns.get_campaign(mine, b.account, b.line, b.campaign),
+        "campaign_detail": lambda: campaigns.campaign_detail(mine, b.account, b.line, b.campaign),
+        "launch": lambda: campaigns.launch_campaign(mine, b.account, b.line, b.campaign),
+        "stop": lambda: campaigns.stop_campaign(mine, b.account, b.line, b.campaign),
+        "delete": lambda: campaigns.delete_campaign(mine, b.account, b.line, b.campaign),
+        "received_fax": lambda: campaigns.received_fax(mine, b.account, b.line, b.attempt),
+        "list_documents": lambda: documents.list_documents(mine, b.account),
+        "get_document": lambda: documents.get_document(mine, b.account, b.pdf),
+        "document_content": lambda: documents.document_content(mine, b.account, b.pdf),
+        "members": lambda: users.list_members(mine, b.account),
+        "audit": lambda: audit.list_events(mine, b.account),
+    }
+    reached = []
+    for name, use_case in tries.items():
+        try:
+            use_case()
+        except NotFoundError:
+            continue
+        reached.append(name)
+    assert reached == []
+    # The operator (the shell) reaches it: the check is about the caller, not the ids.
+    assert accounts.get_line(site.svc, b.account, b.line).id == b.line

@@ -16,7 +16,7 @@ from faxcast.fields import Field
 from faxcast.i18n import codes
 from faxcast.services import audit
 from faxcast.services.context import Services
-from faxcast.services.guard import require_admin
+from faxcast.services.guard import require_admin, require_member
 from faxcast.store import repository
 
 _NAME_MAX = 100
@@ -62,6 +62,7 @@ def list_accounts(svc: Services) -> list[Account]:
 
 def get_account(svc: Services, account_id: int) -> Account:
     """One account, or NotFoundError."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         return repository.get_account(conn, account_id)
 
@@ -79,6 +80,7 @@ def create_line(svc: Services, account_id: int, settings: LineSettings) -> Line:
 
 def list_lines(svc: Services, account_id: int) -> list[Line]:
     """The account's lines."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         repository.get_account(conn, account_id)
         return repository.list_lines(conn, account_id)
@@ -86,6 +88,7 @@ def list_lines(svc: Services, account_id: int) -> list[Line]:
 
 def get_line(svc: Services, account_id: int, line_id: int) -> Line:
     """One line of the account, or NotFoundError."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         return repository.get_line(conn, account_id, line_id)
 

@@ -17,6 +17,7 @@ from faxcast.i18n import codes
 from faxcast.services import audit
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
+from faxcast.services.guard import require_member
 from faxcast.services.new_campaign import (
     CheckedCampaign,
     NewCampaign,
@@ -41,6 +42,7 @@ def create_campaign(
 
     With `upload`, the PDF is stored as a document in that same transaction, only if all is valid.
     """
+    require_member(svc, account_id)
     checked, errors = check_campaign(svc, account_id, line_id, new, upload=upload)
     raise_all(errors)
     assert checked is not None
@@ -120,6 +122,7 @@ def list_campaigns(
     page_size: int = 50,
 ) -> Page[Campaign]:
     """The line's campaigns, newest first by default."""
+    require_member(svc, account_id)
     if page < 1 or not 1 <= page_size <= 500:
         raise InputError(codes.PAGE_OUT_OF_RANGE(), field=Field.PAGE)
     with svc.transaction() as conn:
@@ -138,6 +141,7 @@ def list_campaigns(
 
 def get_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
     """One campaign of the line, or NotFoundError."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         return repository.get_campaign(conn, account_id, line_id, campaign_id)
 
@@ -155,6 +159,7 @@ def campaign_detail(
 
     A page past the last is the last: what it costs is what it shows, whatever the list's size.
     """
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         if page_size is None:
@@ -169,6 +174,7 @@ def campaign_detail(
 
 def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
     """Start a waiting campaign now (the seed's "Lancer la campagne")."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
         repository.save_campaign(conn, campaign, campaign.launched(now=svc.clock.now()))
@@ -178,6 +184,7 @@ def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
 
 def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
     """Stop a scheduled or running campaign: no new call; it then waits for a launch."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         # The line first, as a claim locks it: a claim under way ends before the calls are
         # counted, and none starts after, so the count is the calls the stop waits for.
@@ -191,6 +198,7 @@ def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int
 
 def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> None:
     """Remove a campaign from the history; refused while it runs or stops."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         campaign.check_deletable()
@@ -258,6 +266,7 @@ def fail_campaign(
 
 def received_fax(svc: Services, account_id: int, line_id: int, attempt_id: int) -> bytes:
     """The TIFF-F a sandbox fax machine received in one attempt."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         attempt = repository.get_attempt(conn, account_id, line_id, attempt_id)
         if attempt.received_sha256 is None:
@@ -269,6 +278,7 @@ def received_page_png(
     svc: Services, account_id: int, line_id: int, attempt_id: int, page: int
 ) -> bytes:
     """One received page as PNG, as the recipient's machine printed it."""
+    require_member(svc, account_id)
     pages = read_tiff_f(received_fax(svc, account_id, line_id, attempt_id)).pages
     if not 1 <= page <= len(pages):
         raise NotFoundError(codes.NO_RECEIVED_PAGE(attempt=attempt_id, count=len(pages), page=page))
@@ -279,6 +289,7 @@ def campaign_preview_png(
     svc: Services, account_id: int, line_id: int, campaign_id: int, page: int
 ) -> bytes:
     """One page of what the campaign sends, as PNG."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         tiff = svc.blobs.get(conn, repository.campaign_tiff(conn, campaign.id))

@@ -21,6 +21,7 @@ _NAME_MAX = 255
 
 def upload_document(svc: Services, account_id: int, *, name: str, data: bytes) -> Document:
     """Store a PDF or a text file after checking its content (not its name)."""
+    require_member(svc, account_id)
     name = name.strip() or "document"
     if len(name) > _NAME_MAX:
         name = name[-_NAME_MAX:]
@@ -59,6 +60,7 @@ def upload_document(svc: Services, account_id: int, *, name: str, data: bytes) -
 
 def list_documents(svc: Services, account_id: int) -> list[Document]:
     """The account's documents, newest first."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         repository.get_account(conn, account_id)
         return repository.list_documents(conn, account_id)
@@ -66,12 +68,14 @@ def list_documents(svc: Services, account_id: int) -> list[Document]:
 
 def get_document(svc: Services, account_id: int, document_id: int) -> Document:
     """One document of the account, or NotFoundError."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         return repository.get_document(conn, account_id, document_id)
 
 
 def document_content(svc: Services, account_id: int, document_id: int) -> tuple[Document, bytes]:
     """A document and its bytes."""
+    require_member(svc, account_id)
     with svc.transaction() as conn:
         document = repository.get_document(conn, account_id, document_id)
         return document, svc.blobs.get(conn, document.sha256)

@@ -21,6 +21,7 @@ from faxcast.fields import Field
 from faxcast.i18n import codes
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
+from faxcast.services.guard import require_member
 from faxcast.store import repository
 
 T = TypeVar("T")
@@ -74,6 +75,7 @@ def validate_campaign(
     upload: PdfUpload | None = None,
 ) -> list[InputError]:
     """Every problem of a new campaign, in form order; empty when it can be created."""
+    require_member(svc, account_id)
     return check_campaign(svc, account_id, line_id, new, upload=upload)[1]
 
 
@@ -86,6 +88,7 @@ def check_campaign(
     upload: PdfUpload | None = None,
 ) -> tuple[CheckedCampaign | None, list[InputError]]:
     """The checked campaign, or None and every problem (NotFoundError for the line)."""
+    require_member(svc, account_id)
     now = svc.clock.now()
     errors: list[InputError] = []
     with svc.transaction() as conn:
