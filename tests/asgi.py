@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from faxcast.bootstrap import create_app
 from faxcast.services.context import Services
+from tests.identity import as_tester
 
 
 class SyncAsgiTransport(httpx.BaseTransport):
@@ -30,7 +31,13 @@ class SyncAsgiTransport(httpx.BaseTransport):
         return anyio.run(send)
 
 
-def api_client(svc: Services, *, raise_app_exceptions: bool = True) -> httpx.Client:
-    """A client for a fresh app over `svc`."""
+def api_client(
+    svc: Services, *, raise_app_exceptions: bool = True, signed_in: bool = True
+) -> httpx.Client:
+    """A client for a fresh app over `svc`, acting as the tests' admin of every account
+    (tests.identity) unless `signed_in` is False."""
     transport = SyncAsgiTransport(create_app(svc), raise_app_exceptions=raise_app_exceptions)
-    return httpx.Client(transport=transport, base_url="http://faxcast.test")
+    client = httpx.Client(transport=transport, base_url="http://faxcast.test")
+    if signed_in:
+        as_tester(svc, client)
+    return client

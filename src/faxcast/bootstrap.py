@@ -11,7 +11,7 @@ from faxcast.lines.base import FaxLine, LineDrivers
 from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
 from faxcast.lines.sip.line import SipLine
 from faxcast.services.context import Services
-from faxcast.store import migrate
+from faxcast.store import migrate, repository
 from faxcast.store.blobs import blob_store_for
 from faxcast.store.database import create_engine_for, database_url_for
 
@@ -27,12 +27,18 @@ def build_services(
     engine = create_engine_for(settings.database_url or database_url_for(settings.data_dir))
     if upgrade:
         migrate.upgrade(engine)
-    return Services(
+    svc = Services(
         engine=engine,
         blobs=blob_store_for(settings.blob_store, settings.data_dir),
         clock=clock or SystemClock(),
         settings=settings,
     )
+    if upgrade:
+        # Passwords an older faxcast stored in clear are sealed now, not at their next edit:
+        # a line nobody edits would otherwise keep its password readable in every backup.
+        with svc.transaction() as conn:
+            repository.seal_clear_passwords(conn)
+    return svc
 
 
 def line_drivers(svc: Services) -> LineDrivers:

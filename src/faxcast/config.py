@@ -66,8 +66,20 @@ class Settings(BaseSettings):
     retry_no_fax_s: float = _RETRY_DEFAULTS.no_fax_wait_s
     retry_transfer_s: float = _RETRY_DEFAULTS.transfer_wait_s
     kill_time_s: float = _RETRY_DEFAULTS.kill_time_s
-    # Signs what the server hands out (the web forms' CSRF cookies). Unset, a key is made in the
-    # data folder on first start; hosts that share one database but not a data folder must set it.
+    # Sign-in: a session ends after session_idle_s without a request, and session_max_s after
+    # sign-in whatever; sign-ins are refused for sign_in_window_s once a login had
+    # sign_in_login_failures refused ones in that window, or an address sign_in_address_failures.
+    session_idle_s: float = Field(default=2 * 3600, gt=0)
+    session_max_s: float = Field(default=12 * 3600, gt=0)
+    sign_in_window_s: float = Field(default=15 * 60, gt=0)
+    sign_in_login_failures: int = Field(default=5, ge=1)
+    sign_in_address_failures: int = Field(default=20, ge=1)
+    setup_link_s: float = Field(default=24 * 3600, gt=0)
+    # Where users reach the server, for the set-up links printed and shown (default: host:port).
+    public_url: str | None = None
+    # Signs what the server hands out (the web forms' CSRF cookies) and seals the secrets it
+    # stores (SIP passwords). Unset, a key is made in the data folder on first start; hosts that
+    # share one database but not a data folder must set it.
     secret_key: SecretStr | None = None
 
     @property
@@ -87,6 +99,11 @@ class Settings(BaseSettings):
         return self.max_document_bytes + REQUEST_MARGIN_BYTES
 
     @property
+    def base_url(self) -> str:
+        """The server's address as users reach it, without a trailing slash."""
+        return self.public_url.rstrip("/") if self.public_url else http_url(self.host, self.port)
+
+    @property
     def retry_policy(self) -> RetryPolicy:
         """DESIGN.md's retry policy with this deployment's waits."""
         return RetryPolicy(
@@ -97,6 +114,11 @@ class Settings(BaseSettings):
             transfer_wait_s=self.retry_transfer_s,
             kill_time_s=self.kill_time_s,
         )
+
+
+def http_url(host: str, port: int) -> str:
+    """http://host:port, with an IPv6 host in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def secret_key(settings: Settings) -> bytes:

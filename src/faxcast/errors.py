@@ -10,6 +10,9 @@ FaxcastError
  │    └── RecipientListError (domain.numbers) every bad entry of a number list
  ├── NotFoundError         no such object for this account
  ├── ConflictError         an action the current state does not allow
+ ├── AuthError             no valid session or token: the caller must sign in
+ ├── ForbiddenError        the caller's role in the account does not allow the action
+ ├── ThrottledError        too many failed sign-ins: wait before trying again
  ├── FaxError              the fax engine could not run a session (set-up, not a failed call)
  ├── BlobCorruptError      a stored file is missing or no longer matches its SHA-256
  ├── ConfigError           a setting, or a file the settings lead to, cannot be used
@@ -89,6 +92,22 @@ class NotFoundError(FaxcastError):
 
 class ConflictError(FaxcastError):
     """The action is not allowed in the object's current state."""
+
+
+class AuthError(FaxcastError):
+    """The request carries no valid session or API token."""
+
+
+class ForbiddenError(FaxcastError):
+    """The caller belongs to the account, but their role does not allow the action."""
+
+
+class ThrottledError(FaxcastError):
+    """Refused without checking: too many recent failures; `retry_after_s` says how long to wait."""
+
+    def __init__(self, message: Message, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class FaxError(FaxcastError):

@@ -60,6 +60,13 @@ class Field(enum.Enum):
     SIP_RTP_PORT_MAX = ("sip.rtpPortMax", "rtp_port_max")
     # Listing campaigns.
     PAGE = ("page", None)
+    # Users, sign-in and API tokens; the account an upload goes to.
+    ACCOUNT = ("account", None)
+    LOGIN = ("login", "login")
+    PASSWORD = ("password", "password")
+    NEW_PASSWORD = ("newPassword", "new_password")
+    ROLE = ("role", "role")
+    EXPIRES_AT = ("expiresAt", "expires_at")
     # Settings, named by their environment variable.
     DATABASE_URL = ("FAXCAST_DATABASE_URL", None)
     BLOB_STORE = ("FAXCAST_BLOB_STORE", None)

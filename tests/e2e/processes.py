@@ -21,12 +21,16 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
+from faxcast.bootstrap import build_services
+from faxcast.config import Settings
+from faxcast.services.context import Services
+from tests.identity import as_tester
+
 FAXCAST = (sys.executable, "-m", "faxcast")
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0  # a loaded CI machine needs a few seconds to import and migrate
 STOP_TIMEOUT_S = 15.0
 COMMAND_TIMEOUT_S = 120.0
-ACCOUNT_HEADER = "X-Faxcast-Account"
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -156,10 +160,19 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    env: Mapping[str, str]
     http: httpx.Client = field(init=False)
+    _services: list[Services] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=f"http://{HOST}:{self.port}", timeout=10.0)
+
+    def sign_in(self) -> None:
+        """Make the client act as the tests' admin of every account (tests.identity), made in
+        the server's own database."""
+        # Kept open until close(): the client joins new accounts before each request.
+        self._services.append(svc := build_services(server_settings(self.env), upgrade=False))
+        as_tester(svc, self.http)
 
     @property
     def pid(self) -> int:
@@ -167,14 +180,15 @@ class Server:
         return self.process.pid
 
     def answers(self) -> bool:
-        """Whether GET /telephony answers 200 now."""
+        """Whether GET /readyz answers 200 now."""
         try:
-            return self.http.get("/telephony").status_code == 200
+            return self.http.get("/readyz").status_code == 200
         except httpx.TransportError:
             return False
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Wait until the API answers; fail if the process dies first."""
+        """Wait until the server is ready, then sign the client in; fail if the process dies
+        first."""
         wait_until(
             lambda: True if self.answers() else None,
             timeout=timeout,
@@ -183,6 +197,7 @@ class Server:
             alive=self.process,
             log=self.log,
         )
+        self.sign_in()
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call the API; fail with the problem document unless the status is 2xx."""
@@ -207,7 +222,7 @@ class Server:
             self.json(
                 "POST",
                 "/me/document",
-                headers={ACCOUNT_HEADER: str(account)},
+                params={"account": account},
                 files={"file": (name, data, media_type)},
             ),
         )
@@ -263,8 +278,10 @@ class Server:
         )
 
     def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client and the tests' own connections to the server's database."""
         self.http.close()
+        for svc in self._services:
+            svc.engine.dispose()
 
 
 @contextmanager
@@ -280,12 +297,19 @@ def serve(env: Mapping[str, str], *, cwd: Path, log: Path) -> Iterator[Server]:
         port = free_port()
         args += ("--port", str(port))
     with background(*args, env=env, cwd=cwd, log=log) as process:
-        server = Server(process, port, log)
+        server = Server(process, port, log, env)
         try:
             server.wait_ready()
             yield server
         finally:
             server.close()
+
+
+def server_settings(env: Mapping[str, str]) -> Settings:
+    """The settings a faxcast process started with `env` reads (its data folder, database)."""
+    return Settings(
+        data_dir=Path(env["FAXCAST_DATA_DIR"]), database_url=env.get("FAXCAST_DATABASE_URL")
+    )
 
 
 def describe(detail: Json) -> str:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import select as sql_select
 
+from faxcast.config import Settings, secret_key
 from faxcast.store.database import create_engine_for, database_url_for
+from faxcast.store.sealing import Sealer, is_sealed
 from faxcast.store.tables import lines
 from tests.e2e.processes import FAXCAST, faxcast_env, run_faxcast, run_together
 
@@ -29,14 +31,17 @@ TRUNK = (
 
 
 def stored_passwords(data_dir: Path) -> dict[str, str | None]:
-    """Each line's stored password, by name, read from the data folder's database."""
+    """Each line's password, by name, read from the data folder's database: stored sealed,
+    opened here with the data folder's secret key."""
     engine = create_engine_for(database_url_for(data_dir))
+    sealer = Sealer(secret_key(Settings(data_dir=data_dir)))
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sql_select(lines.c.name, lines.c.sip_password))
-            return {name: password for name, password in rows}
+            rows = conn.execute(sql_select(lines.c.name, lines.c.sip_password)).all()
     finally:
         engine.dispose()
+    assert all(is_sealed(stored) for _, stored in rows if stored), "a password stored in clear"
+    return {name: sealer.open(stored) if stored else stored for name, stored in rows}
 
 
 def test_a_sip_line_is_created_shown_and_edited_without_its_password_shown(

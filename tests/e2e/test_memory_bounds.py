@@ -18,7 +18,6 @@ import pytest
 
 from tests import pdfs
 from tests.e2e.processes import (
-    ACCOUNT_HEADER,
     HOST,
     Server,
     faxcast_env,
@@ -120,7 +119,6 @@ def test_a_pdf_bomb_is_refused_and_the_server_stays_small(server: Server) -> Non
             "recipientsType": "list",
             "recipientsList": "+33123456789",
         },
-        headers={ACCOUNT_HEADER: str(account)},
     )
 
     assert refused.status_code == 422, refused.text[:500]
@@ -130,11 +128,11 @@ def test_a_pdf_bomb_is_refused_and_the_server_stays_small(server: Server) -> Non
 
 
 def test_a_200_mb_upload_is_refused_from_its_headers_alone(server: Server) -> None:
-    account, _ = server.default_line()
+    server.default_line()
     head = (
         "POST /me/document HTTP/1.1\r\n"
         f"Host: {HOST}\r\n"
-        f"{ACCOUNT_HEADER}: {account}\r\n"
+        f"Authorization: {server.http.headers['authorization']}\r\n"
         "Content-Type: multipart/form-data; boundary=x\r\n"
         f"Content-Length: {200 * MB}\r\n"
         "Accept-Language: fr\r\n\r\n"
@@ -151,7 +149,7 @@ def test_a_200_mb_upload_is_refused_from_its_headers_alone(server: Server) -> No
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line.startswith(b"HTTP/1.1 413 ")
     assert b"content-type: application/problem+json" in rest.lower()
-    assert server.json("GET", "/me/document", headers={ACCOUNT_HEADER: str(account)}) == []
+    assert server.json("GET", "/me/document") == []
 
 
 def test_the_command_line_names_the_first_bad_numbers_and_counts_the_rest(tmp_path: Path) -> None:

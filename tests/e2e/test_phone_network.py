@@ -10,15 +10,29 @@ import signal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from faxcast.documents import read_tiff_f, render_pdf
 from faxcast.domain.quality import Quality
+from faxcast.store.database import create_engine_for, database_url_for
+from faxcast.store.tables import lines
 from tests import pdfs
 from tests.e2e.processes import background, faxcast_env, run_faxcast, wait_until
 from tests.faxpages import assert_identical
 from tests.peers.daemons import free_udp_port
 
 START_S = 30.0  # the command's imports are slow on a busy machine
+USER, SECRET = "acme", "n3twork-s3cret"
+
+
+def stored_lines(data_dir: Path) -> str:
+    """Every column of every line, as the database file holds them."""
+    engine = create_engine_for(database_url_for(data_dir))
+    try:
+        with engine.connect() as conn:
+            return repr(conn.execute(select(lines)).all())
+    finally:
+        engine.dispose()
 
 
 def _listening(log: Path, words: str) -> str | None:
@@ -50,12 +64,14 @@ def test_the_phone_network_says_where_it_listens_in_french_and_stops_on_ctrl_c(
 
 @pytest.mark.slow
 def test_a_campaign_on_a_sip_line_faxes_through_the_phone_network(tmp_path: Path) -> None:
+    """The line's password goes in sealed, and comes out right for the network's digest."""
     env = faxcast_env(tmp_path / "data", worker_poll_s=0.1)
     port, log = free_udp_port(), tmp_path / "network.log"
     received = tmp_path / "received"
     (tmp_path / "letter.pdf").write_bytes(pdfs.short_page_pdf())
-    args = ("phone-network", "--port", str(port), "--folder", str(received))
-    with background(*args, env=env, cwd=tmp_path, log=log) as network:
+    args = ("phone-network", "--port", str(port), "--folder", str(received), "--username", USER)
+    network_env = env | {"FAXCAST_PHONENET_PASSWORD": SECRET}
+    with background(*args, env=network_env, cwd=tmp_path, log=log) as network:
         wait_until(
             lambda: _listening(log, "listening"),
             timeout=START_S,
@@ -65,10 +81,15 @@ def test_a_campaign_on_a_sip_line_faxes_through_the_phone_network(tmp_path: Path
         )
         trunk = ("--kind", "sip", "--proxy-host", "127.0.0.1", "--proxy-port", str(port))
         local = ("--local-address", "127.0.0.1", "--channels", "2")
+        signs_in = ("--username", USER, "--password-stdin")
         create = run_faxcast(
-            "line", "create", "--name", "Trunk", *trunk, *local, env=env, cwd=tmp_path
+            *("line", "create", "--name", "Trunk", *trunk, *local, *signs_in),
+            env=env,
+            cwd=tmp_path,
+            stdin=SECRET + "\n",
         )
         assert create.returncode == 0, create.stderr
+        assert SECRET not in stored_lines(tmp_path / "data")
         line_id = create.stdout.strip().split("\t")[0]
         send = run_faxcast(
             "send",

@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    FilePayload,
+    Locator,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from tests import pdfs
 from tests.e2e.web_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, running_server
@@ -51,15 +59,40 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+# Runs in every document before its own scripts; the browser fires the event for each thing the
+# Content-Security-Policy blocks, and the binding brings it back to the test.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` in ${event.documentURI}`);
+});
+"""
+
+
+@pytest.fixture
+def csp_violations() -> list[str]:
+    """What the Content-Security-Policy blocked on the test's pages, as the browser reports it
+    (the event, and Chromium's console message)."""
+    return []
+
+
 @pytest.fixture
 def open_page(
-    browser: Browser, server: Server, request: pytest.FixtureRequest
+    browser: Browser, server: Server, request: pytest.FixtureRequest, csp_violations: list[str]
 ) -> Iterator[OpenPage]:
     """open_page(path, locale=..., width=..., height=...): a page in a new browser context.
 
-    The last page opened is photographed when the test ends, pass or fail.
+    The last page opened is photographed when the test ends, pass or fail; and no test's page
+    may set off the Content-Security-Policy.
     """
     opened: list[Page] = []
+
+    def report(text: str) -> None:
+        csp_violations.append(text)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
 
     def open_(
         path: str = "/", *, locale: str = "en-US", width: int = 1280, height: int = 900
@@ -67,7 +100,11 @@ def open_page(
         context = browser.new_context(
             locale=locale, viewport={"width": width, "height": height}, accept_downloads=True
         )
+        server.sign_in(context)
+        context.expose_function("reportCspViolation", report)
+        context.add_init_script(_REPORT_VIOLATIONS)
         page = context.new_page()
+        page.on("console", on_console)
         page.set_default_timeout(WAIT_MS)
         expect.set_options(timeout=WAIT_MS)
         page.goto(server.url + path)
@@ -80,6 +117,7 @@ def open_page(
         if number == len(opened) - 1:
             page.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
         page.context.close()
+    assert csp_violations == []
 
 
 def campaigns_path(line: int = 1) -> str:
@@ -124,6 +162,7 @@ def wait_until_finished(page: Page, server: Server, campaign: Locator) -> None:
         number = campaign.get_attribute("id", timeout=1000) or ""
         detail = httpx.get(
             f"{server.url}/telephony/1/fax/1/campaigns/{number.removeprefix('campaign-')}/detail",
+            headers=server.bearer,
             timeout=10,
         )
         raise AssertionError(
@@ -342,7 +381,12 @@ def test_the_language_follows_the_browser_and_the_switch(open_page: OpenPage) ->
 def test_an_empty_line_says_what_to_do_and_fits_a_phone(
     open_page: OpenPage, server: Server
 ) -> None:
-    created = httpx.post(server.url + "/telephony/1/fax", json={"name": "Second line"}, timeout=10)
+    created = httpx.post(
+        server.url + "/telephony/1/fax",
+        json={"name": "Second line"},
+        headers=server.bearer,
+        timeout=10,
+    )
     assert created.status_code == 201, created.text
     line = created.json()["id"]
 
@@ -386,3 +430,51 @@ def check_the_recipients(page: Page) -> Locator:
     delivered.locator("details.attempts summary").click()
     expect(delivered.locator("details.attempts li")).to_contain_text("delivered, pages 2/2")
     return delivered
+
+
+def test_no_page_sets_off_the_content_security_policy_which_does_block(
+    open_page: OpenPage, server: Server, csp_violations: list[str]
+) -> None:
+    page = open_page("/")
+    for path in (
+        "/accounts/1/lines/1",
+        "/accounts/1/lines/1/edit",
+        "/accounts/1/lines/new",
+        "/accounts/1/lines/1/fax",
+        campaigns_path(),
+        "/me/password",
+        "/sign-in",
+        campaigns_path() + "/new",
+    ):
+        response = page.goto(server.url + path)
+        assert response is not None
+        assert response.status == 200, path
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+    choose_pdf(page, pdfs.text_pdf(pages=2))  # the previews are data: images
+    expect(page.locator(".preview-pages img")).to_have_count(2)
+    expect(page.locator(".preview-pages img").first).to_have_js_property("complete", True)
+    page.locator(".page-zoom").first.click()  # app.js runs: its zoom toggles
+    expect(page.locator(".page-zoom").first).to_have_attribute("aria-pressed", "true")
+    assert csp_violations == []
+
+    # The same listeners hear what the policy blocks: an inline script and a foreign image.
+    page.evaluate(
+        """() => {
+          const script = document.createElement("script");
+          script.textContent = "document.title = 'ran'";
+          document.body.append(script);
+          const image = document.createElement("img");
+          image.src = "http://192.0.2.1/pixel.png";
+          document.body.append(image);
+        }"""
+    )
+    for _ in range(50):  # the reports come back as the browser sends them: 5 s at most
+        if any("192.0.2.1" in text for text in csp_violations):
+            break
+        page.wait_for_timeout(100)
+    expect(page).not_to_have_title("ran")
+    blocked = " ".join(csp_violations)
+    assert "script-src" in blocked or "default-src" in blocked
+    assert "192.0.2.1" in blocked
+    csp_violations.clear()

@@ -32,6 +32,7 @@ def page(server: Server, request: pytest.FixtureRequest) -> Iterator[Page]:
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+        server.sign_in(context)
         opened = context.new_page()
         opened.set_default_timeout(WAIT_MS)
         expect.set_options(timeout=WAIT_MS)

@@ -21,6 +21,7 @@ from faxcast.services.context import Services
 from faxcast.store.blobs import FileBlobStore
 from faxcast.store.database import create_engine_for
 from tests.asgi import SyncAsgiTransport
+from tests.identity import as_tester
 
 SECRET = "w3b-pa55word-hidden"
 SCRIPT = "<script>alert(1)</script>"
@@ -78,6 +79,7 @@ def client(svc: Services) -> Iterator[httpx.Client]:
     with httpx.Client(
         transport=SyncAsgiTransport(create_app(svc)), base_url="http://faxcast.test"
     ) as client:
+        as_tester(svc, client)
         yield client
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from faxcast.bootstrap import create_app
 from faxcast.clock import SystemClock
 from faxcast.config import Settings
+from faxcast.domain.access import AuditAction, Role
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Line, LineKind
@@ -32,6 +34,7 @@ from faxcast.web.rendering import TEMPLATES_DIR
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport
 from tests.catalogs import catalog_keys
+from tests.identity import as_tester
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -60,10 +63,13 @@ def line(svc: Services) -> Line:
 
 
 def web_client(svc: Services) -> httpx.Client:
-    """A client (with its own cookies) of a fresh app over `svc`."""
-    return httpx.Client(
+    """A client (with its own cookies) of a fresh app over `svc`, signed in as the tests'
+    admin of every account."""
+    client = httpx.Client(
         transport=SyncAsgiTransport(create_app(svc)), base_url="http://faxcast.test"
     )
+    as_tester(svc, client)
+    return client
 
 
 @pytest.fixture
@@ -142,7 +148,7 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
     assert "The form has expired" in refused[0].text
     assert state_of(svc, line, campaign) is CampaignState.WAITING
 
-    client.cookies.clear()
+    client.cookies.delete(csrf.COOKIE)
     token = token_of(client, base(line))
     launched = client.post(launch, data={"csrf_token": token, "next": base(line)})
     assert launched.status_code == 303
@@ -237,7 +243,9 @@ def test_the_results_csv_has_every_recipient(
     assert response.headers["content-disposition"] == (
         f'attachment; filename="faxcast-{campaign.reference}-results.csv"'
     )
-    rows = list(csv.reader(io.StringIO(response.text)))
+    # A BOM, so that a spreadsheet reads it as UTF-8.
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert response.content.startswith(codecs.BOM_UTF8)
     assert rows == [
         ["position", "number", "result", "attempts", "pages_confirmed", "reason", "settled_at"],
         ["1", "+33123456789", "pending", "0", "0", "", ""],
@@ -452,6 +460,8 @@ def test_both_languages_have_every_message_the_pages_use() -> None:
         "line.kind.": LineKind,
         "lineform.dialling.": Dialling,
         "lineform.t38.": T38Mode,
+        "role.": Role,
+        "audit.action.": AuditAction,
     }
     assert {key for key in used if key.endswith(".")} == set(values)
     for prefix, kind in values.items():

@@ -268,7 +268,7 @@ def test_killed_stopped_and_paused_workers_never_put_a_number_in_two_calls(
         server = stack.enter_context(
             background("serve", "--port", str(port), env=env, cwd=tmp_path, log=api_log)
         )
-        api = stack.enter_context(closing(Server(server, port, api_log)))
+        api = stack.enter_context(closing(Server(server, port, api_log, env)))
         api.wait_ready()
         account, line = api.default_line()
         document = api.upload(account, "short.pdf", pdfs.short_page_pdf(), "application/pdf")

@@ -53,7 +53,7 @@ def test_a_worker_alone_serves_its_metrics(tmp_path: Path) -> None:
     server_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
     serving = ("serve", "--no-worker", "--port", str(port))
     with background(*serving, env=env, cwd=tmp_path, log=server_log) as process:
-        server = Server(process, port, server_log)
+        server = Server(process, port, server_log, env)
         try:
             server.wait_ready()
             account, line = server.default_line()

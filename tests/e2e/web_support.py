@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import IO, Final
 
 import httpx
+from playwright.sync_api import BrowserContext
+
+from faxcast.bootstrap import build_services
+from faxcast.config import Settings
+from faxcast.web.rendering import SESSION_COOKIE
+from tests.identity import tester
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 # No sandbox: tests run as root in containers. The rest keeps Chromium off the (closed) network.
@@ -38,12 +44,24 @@ _FAST_RETRIES: Final = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass
 class Server:
-    """A running `faxcast serve`: its base URL and where it logs."""
+    """A running `faxcast serve`: its base URL, where it logs, and the tests' admin's session
+    (tests.identity) once it is up."""
 
     url: str
     log: Path
+    session: str = ""
+    token: str = ""
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        """The Authorization header of the tests' admin's API token."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def sign_in(self, context: BrowserContext) -> None:
+        """Make a browser context the tests' admin, signed in."""
+        context.add_cookies([{"name": SESSION_COOKIE, "value": self.session, "url": self.url}])
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure messages."""
@@ -80,6 +98,12 @@ def running_server(data_dir: Path) -> Iterator[Server]:
         server = Server(f"http://127.0.0.1:{port}", log)
         try:
             _wait_until_up(server, process, out)
+            svc = build_services(Settings(data_dir=data_dir), upgrade=False)
+            try:
+                me = tester(svc)
+                server.session, server.token = me.session, me.token
+            finally:
+                svc.engine.dispose()
             yield server
         finally:
             process.terminate()
@@ -97,7 +121,7 @@ def _wait_until_up(server: Server, process: subprocess.Popen[bytes], out: IO[byt
             out.flush()
             raise RuntimeError(f"faxcast serve exited {process.returncode}:\n{server.log_tail()}")
         try:
-            if httpx.get(server.url + "/", timeout=2).status_code == 200:
+            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

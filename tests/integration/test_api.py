@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from faxcast.bootstrap import create_app
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
+from faxcast.domain.access import Role
 from faxcast.services.context import Services
 from faxcast.store import repository
 from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
@@ -23,9 +24,9 @@ from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, blobs, campaigns, documents, recipients, renditions
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport, api_client
+from tests.identity import as_tester, new_user
 
 NOW = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
-ACCOUNT = "X-Faxcast-Account"
 PROBLEM = "application/problem+json"
 NUMBERS = "+33 1 23 45 67 89, 01 98 76 54 32; +44 20 7946 0000\n06 12 34 56 78"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -66,9 +67,9 @@ class Tenant:
     line: int
 
     @property
-    def headers(self) -> dict[str, str]:
-        """The header that makes this account the caller of /me routes."""
-        return {ACCOUNT: str(self.account)}
+    def params(self) -> dict[str, str]:
+        """The query that sends an upload of /me/document to this account."""
+        return {"account": str(self.account)}
 
     @property
     def campaigns(self) -> str:
@@ -87,7 +88,7 @@ def new_tenant(client: httpx.Client, name: str = "Acme") -> Tenant:
 
 def upload(client: httpx.Client, tenant: Tenant, name: str, data: bytes) -> httpx.Response:
     """POST /me/document with one file."""
-    return client.post("/me/document", headers=tenant.headers, files={"file": (name, data)})
+    return client.post("/me/document", params=tenant.params, files={"file": (name, data)})
 
 
 def upload_ok(client: httpx.Client, tenant: Tenant, name: str, data: bytes) -> int:
@@ -242,13 +243,10 @@ def test_documents(client: httpx.Client, svc: Services) -> None:
         "createdAt": "2030-01-15T09:00:00+00:00",
     }
     listing = upload_ok(client, tenant, "numbers.txt", NUMBERS.encode("latin-1"))
-    text = client.get(f"/me/document/{listing}", headers=tenant.headers).json()
+    text = client.get(f"/me/document/{listing}").json()
     assert (text["mediaType"], text["pages"]) == ("text/plain", None)
-    assert [d["id"] for d in client.get("/me/document", headers=tenant.headers).json()] == [
-        listing,
-        document["id"],
-    ]
-    content = client.get(f"/me/document/{document['id']}/content", headers=tenant.headers)
+    assert [d["id"] for d in client.get("/me/document").json()] == [listing, document["id"]]
+    content = client.get(f"/me/document/{document['id']}/content")
     assert content.content == pdf
     assert content.headers["content-type"] == "application/pdf"
     assert "prices.pdf" in content.headers["content-disposition"]
@@ -263,16 +261,18 @@ def test_documents(client: httpx.Client, svc: Services) -> None:
     ]
     empty = problem(upload(client, tenant, "empty.pdf", pdfs.empty_pdf()), 422)
     assert empty["errors"][0]["code"] == "empty"
-    assert fields(problem(client.post("/me/document", headers=tenant.headers), 422)) == ["file"]
+    no_file = client.post("/me/document", params=tenant.params)
+    assert fields(problem(no_file, 422)) == ["file"]
 
-    # Who the caller is: the header is required, must be an id, and must name an account.
-    missing = problem(client.get("/me/document"), 400)
-    assert fields(missing) == [ACCOUNT]
-    assert fields(problem(client.get("/me/document", headers={ACCOUNT: "acme"}), 400)) == [ACCOUNT]
+    # Where an upload goes: a user of several accounts names one of theirs.
+    several = problem(client.post("/me/document", files={"file": ("prices.pdf", pdf)}), 422)
+    assert fields(several) == ["account"]
     problem(upload(client, Tenant(9999, 0), "prices.pdf", pdf), 404)
-    problem(client.get(f"/me/document/{document['id']}", headers=other.headers), 404)
-    problem(client.get(f"/me/document/{document['id']}/content", headers=other.headers), 404)
-    assert client.get("/me/document", headers=other.headers).json() == []
+    # A user of the other account only sees nothing of the first one's.
+    outsider = new_user(svc, "outsider", {other.account: Role.MEMBER}).bearer
+    problem(client.get(f"/me/document/{document['id']}", headers=outsider), 404)
+    problem(client.get(f"/me/document/{document['id']}/content", headers=outsider), 404)
+    assert client.get("/me/document", headers=outsider).json() == []
     assert row_counts(svc.engine) == before
 
 
@@ -413,9 +413,12 @@ def test_problems_are_in_the_language_the_caller_accepts(client: httpx.Client) -
         "Introuvable",
         f"aucune campagne 999 sur la ligne {tenant.line}",
     )
-    header = problem(client.get("/me/document", headers={"Accept-Language": "fr"}), 400)
-    assert header["errors"][0]["code"] == "api.account_header_missing"
-    assert header["detail"].startswith("les routes /me ont besoin de l'en-tête X-Faxcast-Account")
+    anonymous = {"Accept-Language": "fr", "Authorization": ""}
+    unsigned = problem(client.get("/me/document", headers=anonymous), 401)
+    assert (unsigned["title"], unsigned["detail"]) == (
+        "Non connecté",
+        "connectez-vous d'abord, ou envoyez un jeton d'API dans l'en-tête Authorization (Bearer)",
+    )
 
 
 def test_start_stop_delete_rules(client: httpx.Client) -> None:
@@ -752,6 +755,7 @@ def test_errors_are_problems(svc: Services, caplog: pytest.LogCaptureFixture) ->
 
     transport = SyncAsgiTransport(app, raise_app_exceptions=False)
     with httpx.Client(transport=transport, base_url="http://faxcast.test") as client:
+        as_tester(svc, client)
         caplog.set_level(logging.ERROR, logger="faxcast.api")
         failed = problem(client.get("/boom"), 500)
         assert set(failed) == {"type", "title", "status", "detail", "instance", "requestId"}
@@ -801,11 +805,23 @@ def test_openapi(client: httpx.Client) -> None:
         "campaigns-page": ("GET", f"{base}/campaigns/{{campaign}}/pages/{{page}}.png"),
         "received-fax": ("GET", f"{base}/attempts/{{attempt}}/received.tif"),
         "received-page": ("GET", f"{base}/attempts/{{attempt}}/received/{{page}}.png"),
+        "users-list": ("GET", "/telephony/{account}/users"),
+        "users-add": ("POST", "/telephony/{account}/users"),
+        "users-set_role": ("PUT", "/telephony/{account}/users/{user}"),
+        "users-remove": ("DELETE", "/telephony/{account}/users/{user}"),
+        "users-setup_link": ("POST", "/telephony/{account}/users/{user}/setup-link"),
+        "audit-list": ("GET", "/telephony/{account}/audit"),
+        "audit-csv": ("GET", "/telephony/{account}/audit.csv"),
+        "me-get": ("GET", "/me"),
+        "me-list_tokens": ("GET", "/me/token"),
+        "me-create_token": ("POST", "/me/token"),
+        "me-revoke_token": ("DELETE", "/me/token/{token}"),
     }
     create = document["paths"][f"{base}/campaigns"]["post"]
     assert list(create["responses"]["422"]["content"]) == [PROBLEM]
-    assert "X-Faxcast-Account" in document["info"]["description"]
-    upload = document["paths"]["/me/document"]["post"]
-    assert any(p["name"] == "X-Faxcast-Account" for p in upload["parameters"])
+    assert "Authorization: Bearer" in document["info"]["description"]
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert list(create["responses"]["401"]["content"]) == [PROBLEM]
     assert "HTTPValidationError" not in document["components"]["schemas"]
-    assert client.get("/docs").status_code == 200
+    # No Swagger UI or ReDoc page: FastAPI's load their scripts from a CDN.
+    assert [client.get(page).status_code for page in ("/docs", "/redoc")] == [404, 404]

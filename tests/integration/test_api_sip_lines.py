@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
@@ -18,6 +19,8 @@ from faxcast.services import accounts
 from faxcast.services.context import Services
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
+from faxcast.store.sealing import is_sealed
+from faxcast.store.tables import lines
 from tests.asgi import api_client
 
 NOW = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
@@ -106,6 +109,10 @@ def test_a_sip_line_is_created_and_read_with_every_setting_but_its_password(
     stored = accounts.get_line(svc, line["accountId"], line["id"]).sip
     assert stored is not None
     assert stored.password.reveal() == SECRET
+    with svc.engine.connect() as conn:
+        row = conn.execute(select(lines).where(lines.c.id == line["id"])).one()
+    assert is_sealed(row.sip_password)
+    assert SECRET not in str(tuple(row))
     for text in [r.text for r in responses] + [caplog.text]:
         assert SECRET not in text
 

@@ -134,7 +134,7 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
     line_id = http.get(f"/telephony/{account_id}/fax").json()[0]["id"]
     upload = http.post(
         "/me/document",
-        headers={"X-Faxcast-Account": str(account_id)},
+        params={"account": account_id},
         files={"file": ("lettre.pdf", pdfs.text_pdf(pages=3), "application/pdf")},
     )
     assert upload.status_code == 201, upload.text

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from faxcast.clock import SystemClock
-from faxcast.config import Settings
+from faxcast.config import Settings, secret_key
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
 from faxcast.domain.sip_line import Password, SipLineSettings
 from faxcast.services import accounts
@@ -128,10 +128,37 @@ def test_the_cli_prints_the_verdict_and_fails_on_refused_credentials(
 ) -> None:
     good = trunk(svc, account, kamailio.port, SECRET)
     bad = trunk(svc, account, kamailio.port, "wrong")
-    env = faxcast_env(tmp_path / "data", database_url=svc.settings.database_url or "")
+    # One database, two hosts: they share the secret key the passwords are sealed with.
+    env = faxcast_env(
+        tmp_path / "data",
+        database_url=svc.settings.database_url or "",
+        secret_key=secret_key(svc.settings).decode(),
+    )
     accepted = run_faxcast("line", "test", str(good.id), env=env, cwd=tmp_path)
     refused = run_faxcast("line", "test", str(bad.id), env=env, cwd=tmp_path)
     assert accepted.returncode == 0, accepted.stderr
     assert "accepts the user name and the password" in accepted.stdout
     assert refused.returncode == 1
     assert "refuses the user name or the password (SIP 407)" in refused.stdout
+
+
+def test_a_password_sealed_under_another_key_is_reported_and_the_other_lines_still_work(
+    svc: Services, account: Account, kamailio: KamailioProxy, tmp_path: Path
+) -> None:
+    lost = trunk(svc, account, kamailio.port, SECRET)
+    other_key = Settings(data_dir=tmp_path / "other", database_url=svc.settings.database_url)
+    elsewhere = Services(svc.engine, svc.blobs, svc.clock, other_key)
+    good = trunk(elsewhere, account, kamailio.port, SECRET)
+    with api_client(elsewhere) as client:
+        listed = client.get(f"/telephony/{account.id}/fax")
+        unreadable = client.post(f"/telephony/{account.id}/fax/{lost.id}/test", headers=FRENCH)
+        accepted = client.post(f"/telephony/{account.id}/fax/{good.id}/test")
+        english = client.post(f"/telephony/{account.id}/fax/{lost.id}/test")
+    assert listed.status_code == 200, listed.text
+    assert [line["sip"]["passwordSet"] for line in listed.json()[1:]] == [True, True]
+    assert unreadable.status_code == 200, unreadable.text
+    assert unreadable.json()["reachable"] is False
+    assert "ne peut plus être lu" in unreadable.json()["message"]
+    assert "saisissez de nouveau le mot de passe" in unreadable.json()["message"]
+    assert "enter the password again" in english.json()["message"]
+    assert accepted.json()["authentication"] == "accepted"

@@ -1,4 +1,5 @@
-"""A SIP line's settings stored and read back, on SQLite and PostgreSQL; its password kept apart."""
+"""A SIP line's settings stored and read back, on SQLite and PostgreSQL; its password kept apart,
+sealed under a key derived from the server's secret key."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, insert, inspect, select, update
 
+from faxcast.bootstrap import build_services
 from faxcast.clock import ManualClock
-from faxcast.config import Settings
+from faxcast.config import Settings, secret_key
 from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import LineKind, LineSettings
 from faxcast.domain.sip_line import Password, SipLineSettings, T38Mode
-from faxcast.errors import InputError, MultipleInputError
+from faxcast.errors import ConfigError, InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.services import accounts
 from faxcast.services.context import Services
@@ -25,6 +27,7 @@ from faxcast.store import queue, repository
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.migrate import downgrade, upgrade
+from faxcast.store.sealing import Sealer, is_sealed
 from faxcast.store.tables import accounts as accounts_table
 from faxcast.store.tables import lines
 
@@ -86,13 +89,23 @@ def test_a_sip_line_reads_back_as_it_was_set_whichever_way_it_is_read(svc: Servi
     assert sandbox.sip is None
 
 
-def test_the_password_is_stored_apart_from_the_settings_document(svc: Services) -> None:
+def opened(svc: Services, line_id: int) -> str | None:
+    """The line's stored password, checked sealed and opened with the server's key."""
+    stored = stored_row(svc, line_id)["sip_password"]
+    assert isinstance(stored, str)
+    assert is_sealed(stored), "a password stored in clear"
+    return Sealer(secret_key(svc.settings)).open(stored)
+
+
+def test_the_password_is_stored_sealed_apart_from_the_settings_document(svc: Services) -> None:
     account = accounts.create_account(svc, name="Acme")
     line = accounts.create_line(svc, account.id, sip_line())
 
     row = stored_row(svc, line.id)
 
-    assert row["sip_password"] == SECRET
+    assert isinstance(row["sip_password"], str)
+    assert SECRET not in row["sip_password"]
+    assert opened(svc, line.id) == SECRET
     assert isinstance(row["sip"], str)
     assert SECRET not in row["sip"]
     document = json.loads(row["sip"])
@@ -136,7 +149,7 @@ def test_an_edit_without_a_password_keeps_the_stored_one(svc: Services) -> None:
     )
     assert edited.name == "Renamed"
     assert edited.sip == replace(TRUNK, ring_timeout_s=30)
-    assert stored_row(svc, line.id)["sip_password"] == SECRET
+    assert opened(svc, line.id) == SECRET
 
     changed = accounts.update_line(
         svc, account.id, line.id, sip_line(sip=replace(TRUNK, password=Password("new one")))
@@ -214,3 +227,54 @@ def test_0007_adds_the_sip_columns_and_back(empty_database_url: str) -> None:
         assert not {"sip", "sip_password"} & columns
     finally:
         engine.dispose()
+
+
+def test_a_password_stored_in_clear_before_sealing_works_and_is_sealed_at_the_next_start(
+    svc: Services,
+) -> None:
+    account = accounts.create_account(svc, name="Acme")
+    line = accounts.create_line(svc, account.id, sip_line())
+    with svc.transaction() as conn:
+        # As faxcast stored it before issue 15.
+        conn.execute(update(lines).where(lines.c.id == line.id).values(sip_password=SECRET))
+    assert accounts.get_line(svc, account.id, line.id) == line
+
+    started = build_services(svc.settings)
+    try:
+        assert opened(svc, line.id) == SECRET
+        assert accounts.get_line(started, account.id, line.id) == line
+    finally:
+        started.engine.dispose()
+
+
+def test_a_password_sealed_under_another_key_is_kept_unreadable_until_entered_again(
+    svc: Services, tmp_path: Path
+) -> None:
+    account = accounts.create_account(svc, name="Acme")
+    line = accounts.create_line(svc, account.id, sip_line())
+    sealed = stored_row(svc, line.id)["sip_password"]
+    moved = Settings(data_dir=tmp_path / "new-key", database_url=svc.settings.database_url)
+    elsewhere = Services(svc.engine, svc.blobs, svc.clock, moved)
+
+    [sandbox, read] = accounts.list_lines(elsewhere, account.id)
+    assert read.sip is not None
+    assert read.sip.password
+    assert not read.sip.password.readable
+    with pytest.raises(ConfigError) as caught:
+        read.sip.password.reveal()
+    assert caught.value.message.code == "sip_line.password_unreadable"
+    assert "enter the password again" in str(caught.value)
+    assert SECRET not in repr(read)
+
+    renamed = accounts.update_line(
+        elsewhere, account.id, line.id, sip_line("Renamed", replace(TRUNK, password=Password()))
+    )
+    assert renamed.name == "Renamed"
+    assert stored_row(svc, line.id)["sip_password"] == sealed  # kept as it was
+
+    entered = accounts.update_line(
+        elsewhere, account.id, line.id, sip_line(sip=replace(TRUNK, password=Password("again")))
+    )
+    assert entered.sip is not None
+    assert entered.sip.password.reveal() == "again"
+    assert sandbox.sip is None

@@ -126,7 +126,7 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
     line = http.get(f"/telephony/{account['id']}/fax").json()[0]["id"]
     upload = http.post(
         "/me/document",
-        headers={"X-Faxcast-Account": str(account["id"])},
+        params={"account": account["id"]},
         files={"file": ("lettre.pdf", pdfs.text_pdf(pages=2), "application/pdf")},
     )
     assert upload.status_code == 201, upload.text
@@ -267,7 +267,7 @@ def test_the_process_metrics_are_scraped_while_the_database_is_gone(tmp_path: Pa
     svc = Services(engine, DatabaseBlobStore(), ManualClock(START), Settings(data_dir=tmp_path))
     svc.metrics.recovered(1)
 
-    with api_client(svc) as http:
+    with api_client(svc, signed_in=False) as http:
         response = http.get("/metrics")
     engine.dispose()
 

@@ -30,7 +30,7 @@ def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
 
 @pytest.fixture
 def http(svc: Services) -> Iterator[httpx.Client]:
-    with api_client(svc) as client:
+    with api_client(svc, signed_in=False) as client:
         yield client
 
 
@@ -80,7 +80,7 @@ def test_readyz_is_a_503_problem_while_the_schema_is_behind(
 def test_readyz_is_a_503_problem_when_the_database_is_gone(url: str, tmp_path: Path) -> None:
     engine = create_engine_for(url)
     svc = Services(engine, DatabaseBlobStore(), ManualClock(START), Settings(data_dir=tmp_path))
-    with api_client(svc) as http:
+    with api_client(svc, signed_in=False) as http:
         ready = http.get("/readyz")
         health = http.get("/healthz")
     engine.dispose()

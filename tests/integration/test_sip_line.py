@@ -272,3 +272,30 @@ def test_the_network_asks_callers_to_sign_in_and_the_line_does(tmp_path: Path) -
         assert refused.failure is FailureClass.CONGESTION  # the line's fault, not the number's
 
     run(scenario(), timeout_s=20)
+
+
+def test_a_line_whose_password_cannot_be_opened_calls_nobody_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = document(tmp_path)
+    auth = DigestVerifier("phonenet", {"acme": "s3cret"})
+    unreadable = Password.unreadable("sealed:v1:under-another-key")
+
+    async def scenario() -> None:
+        async with phone_network(tmp_path / "net", auth=auth) as network:
+            line = sip_line(network.address, username="acme", password=unreadable, register=True)
+            async with opened(line) as driver:
+                assert driver.registration is None  # not even tried
+                result = await driver.send(doc.job("+33123450486"))
+            good = sip_line(network.address, username="acme", password=Password("s3cret"))
+            async with opened(good) as driver:
+                other = await driver.send(doc.job("+33123450486"))
+        # The number would have answered busy (486): the call was never placed.
+        assert (result.sip_status, result.answered_at) == (None, None)
+        assert result.failure is FailureClass.CONGESTION  # retried once it is entered again
+        assert "enter the password again" in result.reason
+        assert (other.sip_status, other.failure) == (486, FailureClass.BUSY)
+
+    run(scenario(), timeout_s=20)
+    assert "does not register" in caplog.text
+    assert "Traceback" not in caplog.text

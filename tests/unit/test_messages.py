@@ -8,6 +8,7 @@ import string
 import pytest
 from babel.messages.catalog import Message
 
+from faxcast.domain.access import AuditAction
 from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.i18n import (
@@ -20,6 +21,7 @@ from faxcast.i18n import (
     negotiate,
     translator,
 )
+from faxcast.services.spreadsheets import AUDIT_COLUMNS
 from tests.catalogs import catalog_keys, read_catalog
 
 PLURAL_FORMS = {"en": 2, "fr": 2}
@@ -149,3 +151,12 @@ def test_http_clients_get_their_first_supported_language(accept: str | None, exp
 )
 def test_commands_speak_the_locales_language(environ: dict[str, str], expected: str) -> None:
     assert environment_language(environ) == expected
+
+
+def test_every_audit_action_and_column_has_its_label_in_both_catalogs() -> None:
+    keys = [f"audit.action.{action.value}" for action in AuditAction]
+    keys += [f"audit.column.{column}" for column in AUDIT_COLUMNS]
+    for lang in LANGUAGES:
+        present = catalog_keys(lang)
+        assert [key for key in keys if key not in present] == [], lang
+    assert translator("fr")("audit.action.token_revoked") == "Jeton d'API révoqué"

@@ -24,7 +24,7 @@ from faxcast.domain.sip_line import (
     T38Mode,
     check_sip_line,
 )
-from faxcast.errors import InputError
+from faxcast.errors import ConfigError, InputError
 from faxcast.fields import Field
 from faxcast.i18n import Code, codes, translator
 
@@ -212,6 +212,25 @@ def test_the_password_never_shows_in_a_repr_a_str_or_a_copy() -> None:
     assert len({Password(SECRET), TRUNK.password}) == 1
     with pytest.raises(AttributeError):
         TRUNK.password._value = "changed"
+
+
+def test_a_password_that_cannot_be_opened_is_kept_as_stored_and_never_revealed() -> None:
+    stored = "sealed:v1:under-another-key"
+    sip = replace(TRUNK, password=Password.unreadable(stored))
+
+    assert sip.password
+    assert not sip.password.readable
+    assert sip.password.stored == stored
+    assert repr(sip.password) == "Password(<unreadable>)"
+    assert stored not in repr(sip)
+    with pytest.raises(ConfigError) as caught:
+        sip.password.reveal()
+    assert caught.value.message.code == codes.SIP_PASSWORD_UNREADABLE.code
+    assert translator("fr").message(caught.value.message).startswith("le mot de passe SIP de cette")
+    assert pickle.loads(pickle.dumps(sip)) == copy.deepcopy(sip) == sip
+    assert sip.password != Password(stored)
+    # Kept by an edit that does not give a new one: nothing in it to check.
+    assert check_sip_line(sip, channel_limit=4)[1] == []
 
 
 def test_an_error_names_the_field_in_the_api_and_on_the_form() -> None:

@@ -29,7 +29,7 @@ def test_the_store_keeps_every_setting_but_the_password_in_its_document() -> Non
     document = _accounts._sip_document(SipLineSettings("h.test", password=Password("x")))
 
     assert set(document) == SETTINGS - {"password"}
-    assert _accounts._sip_settings(json.dumps(document), "x") == SipLineSettings(
+    assert _accounts._sip_settings(json.dumps(document), Password("x")) == SipLineSettings(
         "h.test", password=Password("x")
     )
 

@@ -1,53 +1,71 @@
-"""Typed dependencies every route reuses: the services, and the caller's account on /me routes."""
+"""Typed dependencies every route reuses: the services, acting for the token's user.
+
+Every route that takes `ServicesDep` needs a valid API token (`Authorization: Bearer`); on a
+route whose path names an `{account}`, an account that is not the caller's is not found, so no
+route can forget to check it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Final, cast
+import asyncio
+import contextlib
+from typing import Annotated, cast
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from faxcast.api.problems import BadRequestError
-from faxcast.domain.models import Account
+from faxcast.domain.access import Caller
+from faxcast.errors import AuthError
 from faxcast.i18n import codes
-from faxcast.services import accounts
+from faxcast.services import tokens
 from faxcast.services.context import Services
+from faxcast.services.guard import require_member
 
-ACCOUNT_HEADER: Final = "X-Faxcast-Account"
+_BEARER = HTTPBearer(
+    auto_error=False,
+    description="an API token (faxcast token create, or the web page « API tokens »)",
+)
 
 
-def get_services(request: Request) -> Services:
-    """The Services the app was created with."""
+def get_app_services(request: Request) -> Services:
+    """The Services the app was created with, acting for nobody (the probes' and metrics')."""
     return cast(Services, request.app.state.services)
 
 
+AppServicesDep = Annotated[Services, Depends(get_app_services)]
+
+
+async def get_caller(
+    request: Request,
+    svc: AppServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Caller:
+    """The token's user, or AuthError (401)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthError(codes.AUTH_REQUIRED())
+    address = request.client.host if request.client else ""
+    caller = await asyncio.to_thread(
+        tokens.token_caller, svc, credentials.credentials.strip(), address=address
+    )
+    if caller is None:
+        raise AuthError(codes.AUTH_TOKEN_INVALID())
+    return caller
+
+
+def get_services(
+    request: Request, svc: AppServicesDep, caller: Annotated[Caller, Depends(get_caller)]
+) -> Services:
+    """The services acting for the caller, once the account in the path is found theirs."""
+    acting = svc.acting_for(caller)
+    account = request.path_params.get("account")
+    if account is not None:
+        # Not a number: no account of theirs either (FastAPI then says what is wrong with it).
+        with contextlib.suppress(ValueError):
+            require_member(acting, int(account))
+    return acting
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def get_caller_account(
-    svc: ServicesDep,
-    account_header: Annotated[
-        str | None,
-        Header(
-            alias=ACCOUNT_HEADER,
-            description="the caller's account id (until sign-in exists, it says who calls)",
-        ),
-    ] = None,
-) -> Account:
-    """The account "/me" stands for, named by the X-Faxcast-Account header."""
-    if account_header is None or not account_header.strip():
-        raise BadRequestError(
-            codes.ACCOUNT_HEADER_MISSING(header=ACCOUNT_HEADER), field=ACCOUNT_HEADER
-        )
-    value = account_header.strip()
-    if not value.isascii() or not value.isdigit():
-        raise BadRequestError(
-            codes.ACCOUNT_HEADER_NOT_ID(header=ACCOUNT_HEADER, value=value[:40]),
-            field=ACCOUNT_HEADER,
-        )
-    return accounts.get_account(svc, int(value))
-
-
-CallerAccountDep = Annotated[Account, Depends(get_caller_account)]
 
 AccountId = Annotated[int, Path(description="the account's id")]
 LineId = Annotated[int, Path(description="the fax line's id, within the account")]

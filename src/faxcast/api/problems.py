@@ -26,12 +26,15 @@ from starlette.exceptions import HTTPException
 
 from faxcast.domain.numbers import RecipientListError
 from faxcast.errors import (
+    AuthError,
     ConflictError,
     DocumentError,
     FaxcastError,
+    ForbiddenError,
     InputError,
     MultipleInputError,
     NotFoundError,
+    ThrottledError,
 )
 from faxcast.i18n import Message, Translator, codes, negotiate, translator
 
@@ -40,6 +43,9 @@ INVALID_INPUT: Final = "/problems/invalid-input"
 NOT_FOUND: Final = "/problems/not-found"
 CONFLICT: Final = "/problems/conflict"
 BAD_REQUEST: Final = "/problems/bad-request"
+UNAUTHORIZED: Final = "/problems/unauthorized"
+FORBIDDEN: Final = "/problems/forbidden"
+THROTTLED: Final = "/problems/throttled"
 
 _log = logging.getLogger(__name__)
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -96,6 +102,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(AuthError, _unauthorized)
+    app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_exception_handler(ThrottledError, _throttled)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(BadRequestError, _bad_request)
     app.add_exception_handler(HTTPException, _http_exception)
@@ -203,29 +212,56 @@ def _items(error: InputError, t: Translator) -> list[ProblemItem]:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotFoundError)
-    t = texts(request)
-    return problem_response(
-        request,
-        Problem(
-            type=NOT_FOUND,
-            title=t.message(codes.PROBLEM_NOT_FOUND()),
-            status=404,
-            detail=t.message(exc.message),
-        ),
-    )
+    return _simple(request, exc, NOT_FOUND, 404, codes.PROBLEM_NOT_FOUND())
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConflictError)
+    return _simple(request, exc, CONFLICT, 409, codes.PROBLEM_CONFLICT())
+
+
+async def _unauthorized(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthError)
+    return _simple(
+        request,
+        exc,
+        UNAUTHORIZED,
+        401,
+        codes.PROBLEM_UNAUTHORIZED(),
+        {"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ForbiddenError)
+    return _simple(request, exc, FORBIDDEN, 403, codes.PROBLEM_FORBIDDEN())
+
+
+async def _throttled(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ThrottledError)
+    return _simple(
+        request,
+        exc,
+        THROTTLED,
+        429,
+        codes.PROBLEM_THROTTLED(),
+        {"Retry-After": str(exc.retry_after_s)},
+    )
+
+
+def _simple(
+    request: Request,
+    exc: FaxcastError,
+    kind: str,
+    status: int,
+    title: Message,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     t = texts(request)
     return problem_response(
         request,
-        Problem(
-            type=CONFLICT,
-            title=t.message(codes.PROBLEM_CONFLICT()),
-            status=409,
-            detail=t.message(exc.message),
-        ),
+        Problem(type=kind, title=t.message(title), status=status, detail=t.message(exc.message)),
+        headers,
     )
 
 

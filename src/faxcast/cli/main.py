@@ -23,6 +23,7 @@ from faxcast.cli.context import CliState
 from faxcast.cli.lines import line
 from faxcast.cli.phonenet import phone_network
 from faxcast.cli.server import db, serve, worker
+from faxcast.cli.users import audit_command, token, user
 from faxcast.documents import FaxPage, preview_png, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.quality import Quality
 from faxcast.domain.station import StationIdentity
@@ -202,7 +203,19 @@ def _write_previews(pages: Sequence[FaxPage], folder: Path) -> list[Path]:
     return written
 
 
-for command in (account, line, campaign, send, serve, worker, db, phone_network):
+for command in (
+    account,
+    line,
+    campaign,
+    send,
+    user,
+    token,
+    audit_command,
+    serve,
+    worker,
+    db,
+    phone_network,
+):
     cli.add_command(command)
 
 

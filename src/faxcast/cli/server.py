@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -14,9 +15,10 @@ import uvicorn
 
 from faxcast.bootstrap import line_drivers
 from faxcast.cli.context import CliState, pass_state
-from faxcast.config import Settings
+from faxcast.config import Settings, http_url
 from faxcast.dispatch.worker import Worker
-from faxcast.services import accounts
+from faxcast.i18n import codes, environment_language, translator
+from faxcast.services import accounts, users
 from faxcast.services.context import Services
 from faxcast.store import migrate
 from faxcast.store.database import create_engine_for, database_url_for
@@ -34,9 +36,14 @@ def serve(state: CliState, host: str | None, port: int | None, no_worker: bool) 
     existing = accounts.list_accounts(svc) or [accounts.create_account(svc, name="default")]
     names = ", ".join(f"{account.id} '{account.name}'" for account in existing)
     click.echo(f"faxcast: accounts ready: {names}", err=True)
-    asyncio.run(
-        _serve(svc, host or svc.settings.host, port or svc.settings.port, worker=not no_worker)
-    )
+    host, port = host or svc.settings.host, port or svc.settings.port
+    link = users.first_admin_link(svc)
+    if link is not None:
+        # On the console only: whoever reads it is trusted with the server already.
+        base = svc.settings.public_url or http_url(host, port)
+        message = codes.SETUP_LINK_PRINTED(url=link.url(base), count=link.valid_hours)
+        click.echo(f"faxcast: {translator(environment_language(os.environ)).message(message)}")
+    asyncio.run(_serve(svc, host, port, worker=not no_worker))
 
 
 async def _serve(svc: Services, host: str, port: int, *, worker: bool) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling, dial_string
-from faxcast.errors import InputError
+from faxcast.errors import ConfigError, InputError
 from faxcast.fields import Field
 from faxcast.i18n import codes
 
@@ -58,34 +59,68 @@ class T38Mode(enum.Enum):
 
 
 class Password:
-    """A digest password: stored and compared, never shown (repr and str hide it)."""
+    """A digest password: stored and compared, never shown (repr and str hide it).
 
-    __slots__ = ("_value",)
+    One read back from the store that cannot be opened (the server's secret key changed) is
+    `unreadable`: it keeps its stored form, so the line keeps it until someone enters it again,
+    and `reveal` raises ConfigError saying so.
+    """
+
+    __slots__ = ("_sealed", "_value")
     _value: str
+    _sealed: str | None
 
     def __init__(self, value: str = "") -> None:
         object.__setattr__(self, "_value", value)
+        object.__setattr__(self, "_sealed", None)
+
+    @classmethod
+    def unreadable(cls, stored: str) -> Password:
+        """A stored password that cannot be opened, kept as it is stored."""
+        password = cls()
+        object.__setattr__(password, "_sealed", stored)
+        return password
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("a Password cannot be changed")
 
-    def __reduce__(self) -> tuple[type[Password], tuple[str]]:
+    def __reduce__(self) -> tuple[Callable[[str], Password], tuple[str]]:
+        if self._sealed is not None:
+            return (Password.unreadable, (self._sealed,))
         return (Password, (self._value,))
+
+    @property
+    def readable(self) -> bool:
+        """False for a stored password that cannot be opened (enter it again)."""
+        return self._sealed is None
+
+    @property
+    def stored(self) -> str | None:
+        """An unreadable password's stored form, for the store to keep; None otherwise."""
+        return self._sealed
 
     def reveal(self) -> str:
         """The password itself, for the digest and the store only."""
+        if self._sealed is not None:
+            raise ConfigError(codes.SIP_PASSWORD_UNREADABLE())
         return self._value
 
     def __bool__(self) -> bool:
-        return bool(self._value)
+        return bool(self._value) or self._sealed is not None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Password) and other._value == self._value
+        return (
+            isinstance(other, Password)
+            and other._value == self._value
+            and other._sealed == self._sealed
+        )
 
     def __hash__(self) -> int:
-        return hash((Password, self._value))
+        return hash((Password, self._value, self._sealed))
 
     def __repr__(self) -> str:
+        if self._sealed is not None:
+            return "Password(<unreadable>)"
         return "Password('***')" if self._value else "Password('')"
 
     __str__ = __repr__
@@ -197,12 +232,13 @@ def _account_errors(sip: SipLineSettings) -> list[InputError]:
         errors.append(
             InputError(codes.SIP_USERNAME_INVALID(max=MAX_USERNAME_LEN), field=Field.SIP_USERNAME)
         )
-    secret = sip.password.reveal()
-    if len(secret) > MAX_PASSWORD_LEN or not secret.isprintable():
+    # An unreadable password stays as stored until entered again: nothing in it to check.
+    secret = sip.password.reveal() if sip.password.readable else None
+    if secret is not None and (len(secret) > MAX_PASSWORD_LEN or not secret.isprintable()):
         errors.append(
             InputError(codes.SIP_PASSWORD_INVALID(max=MAX_PASSWORD_LEN), field=Field.SIP_PASSWORD)
         )
-    elif sip.username and not secret:
+    elif sip.username and not sip.password:
         errors.append(InputError(codes.SIP_PASSWORD_MISSING(), field=Field.SIP_PASSWORD))
     if sip.register and not sip.username:
         errors.append(InputError(codes.SIP_REGISTER_NEEDS_USERNAME(), field=Field.SIP_USERNAME))

@@ -7,13 +7,16 @@ from dataclasses import replace
 
 import phonenumbers
 
+from faxcast.domain.access import AuditAction, Role
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
 from faxcast.domain.sip_line import check_sip_line
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.i18n import codes
+from faxcast.services import audit
 from faxcast.services.context import Services
+from faxcast.services.guard import require_admin
 from faxcast.store import repository
 
 _NAME_MAX = 100
@@ -27,9 +30,8 @@ def create_account(svc: Services, *, name: str, timezone: str | None = None) -> 
     if errors:
         raise _combined(errors)
     with svc.transaction() as conn:
-        account = repository.insert_account(
-            conn, name=name.strip(), timezone=zone, now=svc.clock.now()
-        )
+        now = svc.clock.now()
+        account = repository.insert_account(conn, name=name.strip(), timezone=zone, now=now)
         repository.insert_line(
             conn,
             LineSettings(
@@ -41,15 +43,21 @@ def create_account(svc: Services, *, name: str, timezone: str | None = None) -> 
                 channel_limit=svc.settings.channel_limit,
             ),
             account_id=account.id,
-            now=svc.clock.now(),
+            now=now,
         )
+        caller = svc.caller
+        if caller.user_id is not None:
+            repository.put_member(
+                conn, account_id=account.id, user_id=caller.user_id, role=Role.ADMIN, now=now
+            )
+        audit.record(conn, svc, account.id, AuditAction.ACCOUNT_CREATED, account.name)
     return account
 
 
 def list_accounts(svc: Services) -> list[Account]:
-    """Every account."""
+    """The caller's accounts (the operator's: every one)."""
     with svc.transaction() as conn:
-        return repository.list_accounts(conn)
+        return [a for a in repository.list_accounts(conn) if svc.caller.may_see(a.id)]
 
 
 def get_account(svc: Services, account_id: int) -> Account:
@@ -60,10 +68,13 @@ def get_account(svc: Services, account_id: int) -> Account:
 
 def create_line(svc: Services, account_id: int, settings: LineSettings) -> Line:
     """A new line in the account, after checking its settings."""
+    require_admin(svc, account_id)
     checked = check_line_settings(settings)
     with svc.transaction() as conn:
         repository.get_account(conn, account_id)
-        return repository.insert_line(conn, checked, account_id=account_id, now=svc.clock.now())
+        line = repository.insert_line(conn, checked, account_id=account_id, now=svc.clock.now())
+        audit.record(conn, svc, account_id, AuditAction.LINE_CREATED, line.name)
+        return line
 
 
 def list_lines(svc: Services, account_id: int) -> list[Line]:
@@ -82,11 +93,13 @@ def get_line(svc: Services, account_id: int, line_id: int) -> Line:
 def update_line(svc: Services, account_id: int, line_id: int, settings: LineSettings) -> Line:
     """Change a line's settings (its kind stays what it is); a SIP password left empty keeps
     the one stored, unless the user name is emptied too (no password without a user)."""
+    require_admin(svc, account_id)
     with svc.transaction() as conn:
         line = repository.get_line(conn, account_id, line_id)
         if settings.kind is not line.kind:
             raise InputError(codes.KIND_FIXED(), field=Field.KIND)
         checked = check_line_settings(with_password_kept(line, settings))
+        audit.record(conn, svc, account_id, AuditAction.LINE_CHANGED, checked.name)
         return repository.update_line(conn, line, checked)
 
 

@@ -8,11 +8,13 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from faxcast.documents import preview_png, read_tiff_f
+from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
 from faxcast.domain.models import CampaignDetail, CampaignSort, Page
 from faxcast.errors import ConflictError, InputError, NotFoundError
 from faxcast.fields import Field
 from faxcast.i18n import codes
+from faxcast.services import audit
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import (
@@ -101,7 +103,9 @@ def _store(
             numbers=checked.numbers,
             line_id=line.id,
         )
-        return repository.get_campaign(conn, account_id, line.id, campaign_id)
+        campaign = repository.get_campaign(conn, account_id, line.id, campaign_id)
+        audit.record(conn, svc, account_id, AuditAction.CAMPAIGN_CREATED, _named(campaign))
+        return campaign
 
 
 def list_campaigns(
@@ -168,6 +172,7 @@ def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
         repository.save_campaign(conn, campaign, campaign.launched(now=svc.clock.now()))
+        audit.record(conn, svc, account_id, AuditAction.CAMPAIGN_LAUNCHED, _named(campaign))
         return repository.get_campaign(conn, account_id, line_id, campaign_id)
 
 
@@ -180,6 +185,7 @@ def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
         calls = queue.calls_of_campaign(conn, campaign.id, now=svc.clock.now())
         repository.save_campaign(conn, campaign, campaign.stopped(calls_in_progress=calls))
+        audit.record(conn, svc, account_id, AuditAction.CAMPAIGN_STOPPED, _named(campaign))
         return repository.get_campaign(conn, account_id, line_id, campaign_id)
 
 
@@ -196,6 +202,7 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
             raise ConflictError(codes.CALLS_MAY_BE_IN_PROGRESS(name=campaign.name, count=calls))
         if not repository.delete_campaign(conn, campaign):
             raise ConflictError(codes.CHANGED_MEANWHILE(name=campaign.name))
+        audit.record(conn, svc, account_id, AuditAction.CAMPAIGN_DELETED, _named(campaign))
 
 
 def start_due_campaigns(svc: Services) -> int:
@@ -279,6 +286,10 @@ def campaign_preview_png(
     if not 1 <= page <= len(pages):
         raise NotFoundError(codes.NO_CAMPAIGN_PAGE(count=len(pages), page=page))
     return preview_png(pages[page - 1])
+
+
+def _named(campaign: Campaign) -> str:
+    return f"{campaign.reference} {campaign.name}"
 
 
 def _new_reference(conn: Connection) -> str:

@@ -13,6 +13,7 @@ from faxcast.i18n import Message, codes
 from faxcast.lines.sip.session import address_of_record, credentials
 from faxcast.services import accounts
 from faxcast.services.context import Services
+from faxcast.services.guard import require_admin
 from faxcast.sip.register import AuthCheck, ProbeResult, probe
 from faxcast.sip.transport import route_to
 from faxcast.sip.ua import UserAgent
@@ -42,10 +43,14 @@ async def check_line(
     svc: Services, account_id: int, line_id: int, *, timeout_s: float = CHECK_TIMEOUT_S
 ) -> LineCheck:
     """OPTIONS (or REGISTER, if the line registers) to the line's proxy, within `timeout_s`."""
+    require_admin(svc, account_id)
     line = await asyncio.to_thread(accounts.get_line, svc, account_id, line_id)
     if line.kind is LineKind.SANDBOX or line.sip is None:
         return LineCheck(True, AuthCheck.NOT_ASKED, None, None, codes.LINE_CHECK_SANDBOX())
     sip = line.sip
+    if sip.username and not sip.password.readable:
+        # Nothing sent: the trunk would only refuse a guess.
+        return LineCheck(False, AuthCheck.NOT_ASKED, None, None, codes.SIP_PASSWORD_UNREADABLE())
     try:
         found = await asyncio.wait_for(_probe(sip), timeout_s)
     except (TimeoutError, OSError, FaxcastError):  # no answer, no route, an unknown host

@@ -99,7 +99,7 @@ def lock_line(conn: Connection, account_id: int, line_id: int) -> Line:
     row = run(conn, "lock_line", params).first() if storable(account_id, line_id) else None
     if row is None:
         raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
-    return line_of(row)
+    return line_of(conn, row)
 
 
 @dataclass(frozen=True)

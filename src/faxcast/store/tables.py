@@ -68,6 +68,89 @@ accounts = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Kept case-folded: "Alice" and "alice" are one user.
+    Column("login", String(100), nullable=False, unique=True),
+    # An argon2 hash; null until the user chooses a password through a set-up link.
+    Column("password_hash", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "user_id"),
+)
+
+# Secrets handed out (set-up links, session cookies, API tokens) are kept as their SHA-256 only:
+# they are long random strings, so a fast hash is enough and a stolen table opens nothing.
+setup_links = Table(
+    "setup_links",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    # Null: the link makes the first admin, who also chooses a login.
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Index(None, "user_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Index(None, "user_id"),
+)
+
+# One row per refused sign-in, kept for the throttling window only.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(100), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "login", "at"),
+    Index(None, "address", "at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    # The login as it was: the event outlives the user.
+    Column("actor", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("address", String(64), nullable=False),
+    Index(None, "account_id", "id"),
+)
+
 lines = Table(
     "lines",
     metadata,

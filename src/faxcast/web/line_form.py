@@ -20,6 +20,7 @@ from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.services import accounts
 from faxcast.services.context import Services
+from faxcast.services.guard import require_admin
 from faxcast.web import i18n
 from faxcast.web.campaign_form import Errors, FieldError
 
@@ -123,6 +124,8 @@ def submit(
 ) -> Line | Errors:
     """Create the line (`line` is None) or change it; or say what is wrong with every field,
     and then store nothing."""
+    # A member is refused (403) whatever they typed, not told first what is wrong with it.
+    require_admin(svc, account_id)
     t = i18n.translator(lang)
     errors = Errors()
     kind = line.kind if line else _choice(LineKind, form.kind, "kind", errors, t)

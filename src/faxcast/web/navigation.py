@@ -42,3 +42,14 @@ def notice(request: Request, t: i18n.Translator) -> str:
 def redirect(path: str) -> RedirectResponse:
     """Go to `path` after a POST (303: the browser follows with a GET)."""
     return RedirectResponse(path, status_code=303)
+
+
+def with_done(path: str, done: str) -> str:
+    """`path` with ?done=…: what was just done, for pages whose notice names no campaign."""
+    return f"{path}?{urlencode({'done': done})}"
+
+
+def done_notice(request: Request, t: i18n.Translator, prefix: str, known: frozenset[str]) -> str:
+    """The notice `prefix` + ?done=… says (only known ones: the query is anyone's to write)."""
+    done = request.query_params.get("done", "")
+    return t(prefix + done) if done in known else ""

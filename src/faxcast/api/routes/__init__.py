@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from faxcast.api.routes import accounts, campaigns, documents, lines, monitoring, received
+from faxcast.api.routes import (
+    accounts,
+    audit,
+    campaigns,
+    documents,
+    lines,
+    me,
+    monitoring,
+    received,
+    users,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
@@ -12,5 +22,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     campaigns.router,
     received.router,
+    users.router,
+    audit.router,
+    me.router,
     monitoring.router,
 )

@@ -1,14 +1,18 @@
-"""The caller's documents: PDFs to fax and .txt lists of numbers (/me/document)."""
+"""The caller's documents: PDFs to fax and .txt lists of numbers (/me/document), those of
+every account the token's user belongs to."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from faxcast.api import schemas
-from faxcast.api.deps import CallerAccountDep, ServicesDep
+from faxcast.api.deps import ServicesDep
 from faxcast.api.problems import problem_responses
 from faxcast.services import documents
 
@@ -19,29 +23,64 @@ router = APIRouter(
 )
 
 
-@router.post("", name="upload", status_code=status.HTTP_201_CREATED)
-def upload_document(
+# The body is read by the route, not by FastAPI: FastAPI reads a File parameter before the
+# token is checked, so anyone could make the server spool a large upload to disk.
+_UPLOAD_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "a PDF to fax, or a .txt list of numbers",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("", name="upload", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
+async def upload_document(
     svc: ServicesDep,
-    account: CallerAccountDep,
-    file: Annotated[UploadFile, File(description="a PDF to fax, or a .txt list of numbers")],
+    request: Request,
+    account: Annotated[
+        int | None,
+        Query(description="the account it goes to; needed only by users of several accounts"),
+    ] = None,
 ) -> schemas.Document:
     """Upload a file; its content (not its name) decides what it is, and a bad one is refused."""
-    # One byte over the limit is enough for the service to refuse it: never read a huge upload.
-    data = file.file.read(svc.settings.max_document_bytes + 1)
-    document = documents.upload_document(svc, account.id, name=file.filename or "", data=data)
+    account_id = await run_in_threadpool(documents.upload_account, svc, account)
+    async with request.form(max_files=1, max_fields=0) as form:
+        file = form.get("file")
+        if not isinstance(file, StarletteUploadFile):
+            missing = {"type": "missing", "loc": ("body", "file"), "msg": "Field required"}
+            raise RequestValidationError([{**missing, "input": None}])
+        # One byte over the limit is enough for the service to refuse it: never read it all.
+        data = await file.read(svc.settings.max_document_bytes + 1)
+    document = await run_in_threadpool(
+        documents.upload_document, svc, account_id, name=file.filename or "", data=data
+    )
     return schemas.Document.of(document)
 
 
 @router.get("", name="list")
-def list_documents(svc: ServicesDep, account: CallerAccountDep) -> list[schemas.Document]:
+def list_documents(svc: ServicesDep) -> list[schemas.Document]:
     """The caller's documents, newest first."""
-    return [schemas.Document.of(d) for d in documents.list_documents(svc, account.id)]
+    return [schemas.Document.of(d) for d in documents.list_caller_documents(svc)]
 
 
 @router.get("/{document}", name="get")
-def get_document(svc: ServicesDep, account: CallerAccountDep, document: int) -> schemas.Document:
+def get_document(svc: ServicesDep, document: int) -> schemas.Document:
     """One of the caller's documents."""
-    return schemas.Document.of(documents.get_document(svc, account.id, document))
+    return schemas.Document.of(documents.caller_document(svc, document))
 
 
 @router.get(
@@ -50,9 +89,10 @@ def get_document(svc: ServicesDep, account: CallerAccountDep, document: int) -> 
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "text/plain": {}}}},
 )
-def document_content(svc: ServicesDep, account: CallerAccountDep, document: int) -> Response:
+def document_content(svc: ServicesDep, document: int) -> Response:
     """The file as it was uploaded."""
-    found, data = documents.document_content(svc, account.id, document)
+    found = documents.caller_document(svc, document)
+    _, data = documents.document_content(svc, found.account_id, document)
     return Response(
         data,
         media_type=found.media_type,

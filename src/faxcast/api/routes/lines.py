@@ -11,7 +11,9 @@ from faxcast.domain.models import LineSettings
 from faxcast.services import accounts, line_check
 
 router = APIRouter(
-    prefix="/telephony/{account}/fax", tags=["lines"], responses=problem_responses(404, 422)
+    prefix="/telephony/{account}/fax",
+    tags=["lines"],
+    responses=problem_responses(403, 404, 422),
 )
 
 

@@ -7,7 +7,7 @@ from typing import Final
 
 from fastapi import APIRouter, Request, Response
 
-from faxcast.api.deps import ServicesDep
+from faxcast.api.deps import AppServicesDep
 from faxcast.api.problems import Problem, problem_response, texts
 from faxcast.i18n import codes
 from faxcast.services import health, metrics
@@ -26,7 +26,7 @@ def healthz() -> Response:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, svc: ServicesDep) -> Response:
+async def readyz(request: Request, svc: AppServicesDep) -> Response:
     """The database answers and its schema is at the migrations' head, else a 503 problem."""
     try:
         problem = await asyncio.wait_for(asyncio.to_thread(health.not_ready, svc), READY_TIMEOUT_S)
@@ -47,7 +47,7 @@ async def readyz(request: Request, svc: ServicesDep) -> Response:
 
 
 @router.get("/metrics")
-def prometheus(request: Request, svc: ServicesDep) -> Response:
+def prometheus(request: Request, svc: AppServicesDep) -> Response:
     """The Prometheus exposition: this process's counters, the system's calls and queue."""
     body, content_type = metrics.exposition(svc, request.headers.get("accept"))
     return Response(body, media_type=content_type)

@@ -96,7 +96,12 @@ class SipLine(FaxLine):
             ) from error
         self._ua = await UserAgent.start(host, 0, timers=self._timers)
         self._proxy = proxy
-        if sip.register:
+        if sip.register and not sip.password.readable:
+            # Calls will say so too, one result each; the other lines are not concerned.
+            log.warning(
+                "line %d does not register: %s", self.line.id, codes.SIP_PASSWORD_UNREADABLE()
+            )
+        elif sip.register:
             aor = address_of_record(sip)
             self._registration = Registration(
                 self._ua,
@@ -144,6 +149,13 @@ class SipLine(FaxLine):
     async def _send(self, job: FaxJob) -> CallResult:
         sip, ua = self.settings, self.ua
         started_at = self._clock.now()
+        if sip.username and not sip.password.readable:
+            # No call without the password: retried like a trunk refusing the credentials,
+            # so calls resume once someone enters it again.
+            reason = str(codes.SIP_PASSWORD_UNREADABLE())
+            return CallResult(
+                started_at, None, started_at, None, FailureClass.CONGESTION, reason, None
+            )
         pages = job.document.pages - job.document.start_page
         cap_s = call_cap_s(pages)
         media = FaxMedia(FaxEnd(job.document, job.profile, job.identity, calling=True), cap_s=cap_s)

@@ -26,6 +26,7 @@ from faxcast.domain.sip_line import Password, SipLineSettings, SipTransport, T38
 from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
 from faxcast.store.repository._ids import storable
+from faxcast.store.sealing import Sealer, is_sealed, sealer_of
 from faxcast.store.tables import (
     accounts,
     lines,
@@ -65,7 +66,7 @@ def list_accounts(conn: Connection) -> list[Account]:
 def insert_line(conn: Connection, line: LineSettings, *, account_id: int, now: datetime) -> Line:
     """A new line of the account."""
     new_id = conn.execute(
-        insert(lines).values(account_id=account_id, created_at=now, **_line_values(line))
+        insert(lines).values(account_id=account_id, created_at=now, **_line_values(conn, line))
     ).inserted_primary_key
     assert new_id is not None
     return get_line(conn, account_id, int(new_id[0]))
@@ -82,22 +83,22 @@ def get_line(conn: Connection, account_id: int, line_id: int) -> Line:
     )
     if row is None:
         raise NotFoundError(codes.NO_LINE(line=line_id, account=account_id))
-    return line_of(row)
+    return line_of(conn, row)
 
 
 def list_lines(conn: Connection, account_id: int) -> list[Line]:
     """The account's lines, oldest first."""
     rows = conn.execute(select(lines).where(lines.c.account_id == account_id).order_by(lines.c.id))
-    return [line_of(r) for r in rows]
+    return [line_of(conn, r) for r in rows]
 
 
 def update_line(conn: Connection, line: Line, settings: LineSettings) -> Line:
     """The line with new settings."""
-    conn.execute(update(lines).where(lines.c.id == line.id).values(**_line_values(settings)))
+    conn.execute(update(lines).where(lines.c.id == line.id).values(**_line_values(conn, settings)))
     return get_line(conn, line.account_id, line.id)
 
 
-def _line_values(line: LineSettings) -> dict[str, Any]:
+def _line_values(conn: Connection, line: LineSettings) -> dict[str, Any]:
     sip = line.sip
     return {
         "name": line.name,
@@ -107,12 +108,12 @@ def _line_values(line: LineSettings) -> dict[str, Any]:
         "header": line.header,
         "channel_limit": line.channel_limit,
         "sip": json.dumps(_sip_document(sip), sort_keys=True) if sip else None,
-        "sip_password": sip.password.reveal() if sip else None,
+        "sip_password": _stored_password(conn, sip.password) if sip else None,
     }
 
 
-def line_of(row: Row[Any]) -> Line:
-    """A line from its row."""
+def line_of(conn: Connection, row: Row[Any]) -> Line:
+    """A line from its row; its password opened with the connection's sealer."""
     return Line(
         row.id,
         row.account_id,
@@ -123,8 +124,56 @@ def line_of(row: Row[Any]) -> Line:
         row.header,
         row.channel_limit,
         row.created_at,
-        _sip_settings(row.sip, row.sip_password) if row.sip is not None else None,
+        (
+            _sip_settings(row.sip, _password(conn, row.sip_password or ""))
+            if row.sip is not None
+            else None
+        ),
     )
+
+
+def seal_clear_passwords(conn: Connection) -> int:
+    """Seal the passwords an older faxcast stored in clear; how many there were."""
+    sealer = _sealer(conn)
+    stored = conn.execute(
+        select(lines.c.id, lines.c.sip_password).where(lines.c.sip_password != "")
+    ).all()
+    sealed = 0
+    for line_id, clear in stored:
+        if not is_sealed(clear):
+            # Only if still the clear value: another process starting beside this one may
+            # have sealed it first.
+            conn.execute(
+                update(lines)
+                .where(lines.c.id == line_id, lines.c.sip_password == clear)
+                .values(sip_password=sealer.seal(clear))
+            )
+            sealed += 1
+    return sealed
+
+
+def _stored_password(conn: Connection, password: Password) -> str:
+    """The password as stored: sealed, or kept as it was when it cannot be opened."""
+    if password.stored is not None:
+        return password.stored
+    clear = password.reveal()
+    return _sealer(conn).seal(clear) if clear else ""
+
+
+def _password(conn: Connection, stored: str) -> Password:
+    """The stored password opened; one stored in clear (before sealing) read as it is."""
+    if not is_sealed(stored):
+        return Password(stored)
+    sealer = sealer_of(conn)
+    clear = sealer.open(stored) if sealer is not None else None
+    return Password(clear) if clear is not None else Password.unreadable(stored)
+
+
+def _sealer(conn: Connection) -> Sealer:
+    sealer = sealer_of(conn)
+    if sealer is None:
+        raise RuntimeError("this connection carries no sealer: passwords cannot be stored")
+    return sealer
 
 
 def _sip_document(sip: SipLineSettings) -> dict[str, Any]:
@@ -150,7 +199,7 @@ def _sip_document(sip: SipLineSettings) -> dict[str, Any]:
     }
 
 
-def _sip_settings(document: str, password: str | None) -> SipLineSettings:
+def _sip_settings(document: str, password: Password) -> SipLineSettings:
     """The settings from the `sip` column; one stored before a setting existed gets its default."""
     values: dict[str, Any] = json.loads(document)
     enums = {
@@ -163,4 +212,4 @@ def _sip_settings(document: str, password: str | None) -> SipLineSettings:
             values[key] = kind(values[key])
     if "codecs" in values:
         values["codecs"] = tuple(Codec(value) for value in values["codecs"])
-    return SipLineSettings(**values, password=Password(password or ""))
+    return SipLineSettings(**values, password=password)

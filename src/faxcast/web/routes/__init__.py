@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from faxcast.web.routes import actions, campaigns, home, lines, new_campaign, received
+from faxcast.web.routes import (
+    actions,
+    api_tokens,
+    audit_log,
+    campaigns,
+    home,
+    lines,
+    members,
+    new_campaign,
+    received,
+    session,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
+    session.public,
+    session.router,
+    home.public,
     home.router,
     lines.router,
     # Before campaigns: ".../campaigns/new" would otherwise match ".../campaigns/{campaign}".
@@ -14,4 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     campaigns.router,
     actions.router,
     received.router,
+    members.router,
+    api_tokens.router,
+    audit_log.router,
 )

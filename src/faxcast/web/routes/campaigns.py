@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import CampaignDetail
 from faxcast.services import campaigns
+from faxcast.services.spreadsheets import MEDIA_TYPE, attachment
 from faxcast.web import i18n
 from faxcast.web.detail import RECIPIENTS_PAGE_SIZE, status
 from faxcast.web.navigation import notice
@@ -118,6 +119,6 @@ def campaign_csv(request: Request, account: int, line: int, campaign: int) -> Re
     detail = campaigns.campaign_detail(svc, account, line, campaign)
     return Response(
         results_csv(detail, where.account.timezone),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{file_name(detail)}"'},
+        media_type=MEDIA_TYPE,
+        headers=attachment(file_name(detail)),
     )

@@ -11,11 +11,12 @@ from faxcast.i18n import codes
 from faxcast.services import accounts
 from faxcast.web import i18n
 from faxcast.web.navigation import redirect, safe_next
-from faxcast.web.rendering import LANG_COOKIE, HtmlRoute, render, services
+from faxcast.web.rendering import LANG_COOKIE, HtmlRoute, PublicHtmlRoute, render, services
 
 _YEAR_S: Final = 365 * 24 * 3600
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
+public = APIRouter(route_class=PublicHtmlRoute, include_in_schema=False)
 
 
 @router.get("/", name="web-home")
@@ -26,7 +27,7 @@ def home(request: Request) -> Response:
     return render(request, "home.html", groups=groups)
 
 
-@router.get("/lang/{code}", name="web-lang")
+@public.get("/lang/{code}", name="web-lang")
 def choose_language(request: Request, code: str, next: str = "/") -> Response:
     """Remember the language chosen with the switch, then go back."""
     if code not in i18n.LANGUAGES:

@@ -14,6 +14,7 @@ from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Account, LineKind
 from faxcast.domain.sip_line import SipTransport, T38Mode
 from faxcast.services import accounts, line_check
+from faxcast.services.guard import require_admin
 from faxcast.web import i18n
 from faxcast.web.campaign_form import Errors
 from faxcast.web.line_form import CODEC_ORDERS, LineForm, submit
@@ -94,8 +95,9 @@ def _form_page(
 # Before LINE_PATH: "new" would otherwise be read as a line's id (and not found).
 @router.get(NEW_LINE_PATH, name="web-line-new")
 def new_line(request: Request, account: int) -> Response:
-    """The form for a new line of the account."""
+    """The form for a new line of the account (its admins')."""
     svc = services(request)
+    require_admin(svc, account)
     found = accounts.get_account(svc, account)
     return _form_page(request, found, None, LineForm.new(svc.settings), Errors())
 
@@ -134,8 +136,10 @@ async def test_line(request: Request, account: int, line: int) -> Response:
 
 @router.get(LINE_PATH + "/edit", name="web-line-edit")
 def edit_line(request: Request, account: int, line: int) -> Response:
-    """The form with the line's settings (never its password)."""
-    where = where_of(services(request), account, line)
+    """The form with the line's settings (never its password), for the account's admins."""
+    svc = services(request)
+    require_admin(svc, account)
+    where = where_of(svc, account, line)
     return _form_page(request, where.account, where, LineForm.of_line(where.line), Errors())
 
 

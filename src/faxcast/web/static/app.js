@@ -20,6 +20,8 @@
       if (document.hidden || box.querySelector("details[open]")) { schedule(); return; }
       fetch(box.getAttribute("data-refresh-url"), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
         .then(function (response) {
+          // Signed out meanwhile (the session ended): reloading leads to the sign-in page.
+          if (response.status === 401) { window.location.reload(); }
           if (!response.ok) { throw new Error(String(response.status)); }
           return response.text();
         })
@@ -115,4 +117,22 @@
       button.setAttribute("aria-pressed", zoomed ? "false" : "true");
     });
   }
+
+  // A secret shown once (a token, a set-up link): a button copies it; without script, the text
+  // is selected by hand.
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) { return; }
+    var label = button.textContent;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.value).then(function () {
+        button.textContent = button.getAttribute("data-copied");
+        window.setTimeout(function () { button.textContent = label; }, 2000);
+      });
+    });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("input.secret"), function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+  });
 })();

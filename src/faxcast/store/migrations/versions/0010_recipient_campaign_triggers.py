@@ -9,7 +9,7 @@ to a campaign that exists, and a campaign with recipients keeps its id. SQLite k
 foreign key: there its check is a cheap in-process lookup.
 
 Revision ID: 0010
-Revises: 0008 (0009 is another branch's; rebase onto it when both are merged)
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
