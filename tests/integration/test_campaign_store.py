@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from faxcast.store import repository
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import campaigns as campaigns_table
+from faxcast.store.tables import lines as lines_table
 from faxcast.store.tables import recipients
 from tests import pdfs
 
@@ -120,3 +122,134 @@ def test_details_read_one_page_of_recipients_at_a_time(svc: Services) -> None:
     assert second.recipients == every.recipients[100:200]
     # A page past the last shows the last one.
     assert (past.first, len(past.recipients)) == (201, 50)
+
+
+def _stored(svc: Services, name: str) -> tuple[int, int]:
+    """(line id, campaign id) of a new account's campaign of two recipients."""
+    account = accounts.create_account(svc, name=name)
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.text_pdf())
+    created = campaigns.create_campaign(
+        svc, account.id, line.id, _new_campaign(pdf.id, "01 23 45 67 01\n01 23 45 67 02")
+    )
+    return line.id, created.id
+
+
+def _recipient_count(svc: Services, campaign_id: int) -> int:
+    with svc.transaction() as conn:
+        count: int = conn.execute(
+            select(func.count())
+            .select_from(recipients)
+            .where(recipients.c.campaign_id == campaign_id)
+        ).scalar_one()
+    return count
+
+
+# The campaign's key: a foreign key on SQLite, statement triggers on PostgreSQL (migration 0010).
+
+
+def test_a_recipient_of_no_campaign_is_refused(svc: Services) -> None:
+    line_id, campaign_id = _stored(svc, "Orphan")
+    orphan = {"line_id": line_id, "position": 1, "number": "+33123456789", "state": "pending"}
+
+    with pytest.raises(IntegrityError), svc.transaction() as conn:
+        conn.execute(recipients.insert(), [{**orphan, "campaign_id": campaign_id + 1}])
+    # One statement, rows of a campaign that exists and of one that does not: all refused.
+    with pytest.raises(IntegrityError), svc.transaction() as conn:
+        conn.execute(
+            recipients.insert(),
+            [
+                {**orphan, "campaign_id": campaign_id, "position": 3},
+                {**orphan, "campaign_id": campaign_id + 1, "position": 4},
+            ],
+        )
+
+    assert _recipient_count(svc, campaign_id) == 2
+    assert _recipient_count(svc, campaign_id + 1) == 0
+
+
+def test_deleting_a_line_deletes_its_campaigns_recipients(svc: Services) -> None:
+    line_id, campaign_id = _stored(svc, "Cascade")
+    _, other_id = _stored(svc, "Other")
+
+    with svc.transaction() as conn:
+        conn.execute(lines_table.delete().where(lines_table.c.id == line_id))
+
+    assert _recipient_count(svc, campaign_id) == 0
+    assert _recipient_count(svc, other_id) == 2
+
+
+def test_a_recipient_moves_only_to_a_campaign_that_exists(svc: Services) -> None:
+    _, campaign_id = _stored(svc, "Move")
+    _, other_id = _stored(svc, "Target")
+    first = recipients.c.campaign_id == campaign_id, recipients.c.position == 1
+    moved = {"position": 9, "number": "+33999999999"}
+
+    with pytest.raises(IntegrityError), svc.transaction() as conn:
+        conn.execute(recipients.update().where(*first).values(campaign_id=other_id + 1, **moved))
+    with svc.transaction() as conn:
+        conn.execute(recipients.update().where(*first).values(campaign_id=other_id, **moved))
+
+    assert (_recipient_count(svc, campaign_id), _recipient_count(svc, other_id)) == (1, 3)
+
+
+def test_a_campaign_with_recipients_keeps_its_id(svc: Services) -> None:
+    _, campaign_id = _stored(svc, "Keep")
+    this = campaigns_table.c.id == campaign_id
+
+    with pytest.raises(IntegrityError), svc.transaction() as conn:
+        conn.execute(campaigns_table.update().where(this).values(id=campaign_id + 100))
+
+    assert _recipient_count(svc, campaign_id) == 2
+
+
+def test_a_campaigns_deletion_and_new_recipients_take_turns_on_postgresql(
+    postgresql_database_url: str, tmp_path: Path
+) -> None:
+    # As with a foreign key: recipients being added keep their campaign until they commit, and
+    # recipients added after its deletion (committed meanwhile) are refused.
+    engine = create_engine_for(postgresql_database_url)
+    settings = Settings(data_dir=tmp_path, database_url=postgresql_database_url)
+    svc = Services(engine, DatabaseBlobStore(), ManualClock(NOW), settings)
+    try:
+        _, kept_id = _stored(svc, "Adding")
+        _, gone_id = _stored(svc, "Deleting")
+        row = {"line_id": 1, "position": 3, "number": "+33999999999", "state": "pending"}
+
+        def delete(campaign_id: int) -> None:
+            with svc.transaction() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+                conn.execute(campaigns_table.delete().where(campaigns_table.c.id == campaign_id))
+
+        with svc.transaction() as adding:
+            adding.execute(recipients.insert(), [{**row, "campaign_id": kept_id}])
+            deletion = threading.Thread(target=delete, args=(kept_id,))
+            deletion.start()
+            deletion.join(timeout=0.5)
+            assert deletion.is_alive()  # it waits for the recipients being added
+        deletion.join(timeout=10)
+        assert not deletion.is_alive()
+        assert _recipient_count(svc, kept_id) == 0  # deleted with their campaign, once added
+
+        with svc.transaction() as deleting:
+            deleting.execute(campaigns_table.delete().where(campaigns_table.c.id == gone_id))
+            refused: list[Exception] = []
+
+            def add() -> None:
+                try:
+                    with svc.transaction() as conn:
+                        conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+                        conn.execute(recipients.insert(), [{**row, "campaign_id": gone_id}])
+                except IntegrityError as error:
+                    refused.append(error)
+
+            adding_late = threading.Thread(target=add)
+            adding_late.start()
+            adding_late.join(timeout=0.5)
+            assert adding_late.is_alive()  # it waits for the deletion
+        adding_late.join(timeout=10)
+        assert not adding_late.is_alive()
+        assert len(refused) == 1
+        assert _recipient_count(svc, gone_id) == 0
+    finally:
+        engine.dispose()

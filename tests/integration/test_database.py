@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from faxcast.errors import InputError
 from faxcast.fields import Field
+from faxcast.store import queue
 from faxcast.store.database import create_engine_for, database_url_for
 from faxcast.store.tables import accounts, lines
 
@@ -205,3 +206,21 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
     assert isinstance(refused.value.orig, ValueError)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(accounts)).scalar() == 0
+
+
+def test_postgresql_plans_the_attempts_lookup_at_each_run(postgresql_database_url: str) -> None:
+    # The attempts table grows from empty as calls end: a plan kept from its first batches would
+    # read the whole table at every later one. psycopg prepares what runs 5 times; not this.
+    engine = create_engine_for(postgresql_database_url)
+    try:
+        with engine.connect() as conn:
+            for _ in range(8):
+                queue.attempts_on_record(conn, [1, 2, 3])
+                queue.heartbeat(conn, "worker-1", now=datetime(2024, 1, 2, tzinfo=UTC))
+            prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+            texts = [" ".join(text.split()) for text in prepared.scalars()]
+    finally:
+        engine.dispose()
+
+    assert any(text.startswith("UPDATE workers SET heartbeat_at") for text in texts)
+    assert not any("FROM attempts" in text for text in texts)

@@ -308,7 +308,12 @@ class Worker:
     async def _dial(self, claim: Claim) -> CallResult:
         svc = self.svc
         try:
-            job = await asyncio.to_thread(self._job, claim)
+            # A document checked before needs no file or database work: its job is built here
+            # (microseconds), not in a thread, which costs more than the job itself.
+            if claim.tiff_sha256 in self._documents:
+                job = self._job(claim)
+            else:
+                job = await asyncio.to_thread(self._job, claim)
         except DocumentError as error:
             now = svc.clock.now()
             return CallResult(now, None, now, None, FailureClass.DOCUMENT, str(error), None)

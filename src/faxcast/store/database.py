@@ -15,6 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from faxcast.errors import InputError
 from faxcast.fields import Field
 from faxcast.i18n import codes
+from faxcast.store.sql import PLAN_EACH_RUN
 
 SQLITE_FILE_NAME = "faxcast.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -46,11 +47,22 @@ def create_engine_for(url: str) -> Engine:
         return _sqlite_engine(parsed)
     # psycopg 3 whatever the URL says: SQLAlchemy's bare "postgresql" means psycopg2.
     # TimeZone=UTC so that timestamps SQL computes itself (now(), date_trunc) are UTC too.
-    return create_engine(
+    engine = create_engine(
         parsed.set(drivername="postgresql+psycopg"),
         pool_pre_ping=True,
         connect_args={"options": "-c TimeZone=UTC"},
     )
+
+    @event.listens_for(engine, "do_execute")
+    def _on_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        # psycopg prepares a statement run often, and the server then may keep one plan for it;
+        # these are planned at each run, for the table's size now (sql.PLAN_EACH_RUN).
+        if context.execution_options.get(PLAN_EACH_RUN):
+            cursor.execute(statement, parameters, prepare=False)
+            return True
+        return None
+
+    return engine
 
 
 def _parse(url: str) -> URL:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, ForeignKeyConstraint
+
+from faxcast.store.tables import TRIGGERS_ON
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -41,6 +44,19 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None, "the migrations folder has no revision"
     return head
+
+
+def include_object(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's include_object filter, comparing a `dialect` database with the metadata: a
+    foreign key its migrations made triggers (tables.TRIGGERS_ON) is not looked for there."""
+
+    def include(item: Any, _name: str | None, kind: str, reflected: bool, _other: Any) -> bool:
+        if kind != "foreign_key_constraint" or reflected:
+            return True
+        elements = item.elements if isinstance(item, ForeignKeyConstraint) else ()
+        return not any(element.info.get(TRIGGERS_ON) == dialect for element in elements)
+
+    return include
 
 
 def _config(connection: Connection | None = None) -> Config:

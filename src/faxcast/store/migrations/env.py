@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from faxcast.store.migrate import include_object
 from faxcast.store.tables import metadata
 
 
@@ -20,6 +21,7 @@ def _run() -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object(connection.dialect.name),
     )
     # migrate.py holds the connection inside one transaction, so this block only marks the span.
     with context.begin_transaction():
