@@ -22,6 +22,8 @@ FaxcastError
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from typing import TypeVar
 
 from faxcast.fields import Field
 from faxcast.i18n import Message, codes
@@ -53,6 +55,24 @@ class MultipleInputError(InputError):
         )
         super().__init__(codes.INPUT_SEVERAL(errors=listed))
         self.errors = tuple(errors)
+
+
+T = TypeVar("T")
+
+
+def collect(errors: list[InputError], check: Callable[[], T]) -> T | None:
+    """`check()`, or None with its InputError added to `errors`: to report every problem at once."""
+    try:
+        return check()
+    except InputError as error:
+        errors.append(error)
+        return None
+
+
+def raise_all(errors: list[InputError]) -> None:
+    """Raise the problems found as one error (several become a MultipleInputError)."""
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleInputError(errors)
 
 
 class DocumentProblem(enum.Enum):

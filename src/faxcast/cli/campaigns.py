@@ -17,11 +17,11 @@ from faxcast.domain.campaign import Campaign, CampaignState, SendType
 from faxcast.domain.models import CampaignDetail
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient_file import decode_recipient_file
-from faxcast.errors import InputError
+from faxcast.errors import InputError, raise_all
 from faxcast.i18n import codes
 from faxcast.services import accounts, campaigns
 from faxcast.services.context import Services
-from faxcast.services.new_campaign import NewCampaign, PdfUpload, raise_all, validate_campaign
+from faxcast.services.new_campaign import NewCampaign, PdfUpload, validate_campaign
 
 _QUALITY = click.Choice([q.value for q in Quality])
 _FINAL = (CampaignState.FINISHED, CampaignState.ERROR)

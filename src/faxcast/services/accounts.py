@@ -11,7 +11,7 @@ from faxcast.domain.access import AuditAction, Role
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
 from faxcast.domain.sip_line import check_sip_line
 from faxcast.domain.station import StationIdentity
-from faxcast.errors import InputError, MultipleInputError
+from faxcast.errors import InputError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
 from faxcast.services import audit
@@ -28,7 +28,7 @@ def create_account(svc: Services, *, name: str, timezone: str | None = None) -> 
     zone = timezone or svc.settings.default_timezone
     errors = [e for e in (_name_error(name), _timezone_error(zone)) if e is not None]
     if errors:
-        raise _combined(errors)
+        raise_all(errors)
     with svc.transaction() as conn:
         now = svc.clock.now()
         account = repository.insert_account(conn, name=name.strip(), timezone=zone, now=now)
@@ -145,7 +145,7 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
         sip, sip_errors = check_sip_line(sip, channel_limit=channels)
         errors += sip_errors
     if errors:
-        raise _combined(errors)
+        raise_all(errors)
     return LineSettings(
         name=settings.name.strip(),
         kind=settings.kind,
@@ -169,7 +169,3 @@ def _timezone_error(zone: str) -> InputError | None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return InputError(codes.UNKNOWN_TIMEZONE(zone=zone), field=Field.TIMEZONE)
     return None
-
-
-def _combined(errors: list[InputError]) -> InputError:
-    return errors[0] if len(errors) == 1 else MultipleInputError(errors)

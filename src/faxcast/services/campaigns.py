@@ -11,7 +11,7 @@ from faxcast.documents import preview_png, read_tiff_f
 from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
 from faxcast.domain.models import CampaignDetail, CampaignSort, Page
-from faxcast.errors import ConflictError, InputError, NotFoundError
+from faxcast.errors import ConflictError, InputError, NotFoundError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
 from faxcast.services import audit
@@ -23,7 +23,6 @@ from faxcast.services.new_campaign import (
     NewCampaign,
     PdfUpload,
     check_campaign,
-    raise_all,
 )
 from faxcast.store import queue, repository
 

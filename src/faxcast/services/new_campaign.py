@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -16,15 +14,13 @@ from faxcast.domain.models import Document, Line
 from faxcast.domain.numbers import RecipientListError, parse_recipients
 from faxcast.domain.quality import Quality, Resolution
 from faxcast.domain.recipient_file import decode_recipient_file
-from faxcast.errors import DocumentError, InputError, MultipleInputError, NotFoundError
+from faxcast.errors import DocumentError, InputError, NotFoundError, collect
 from faxcast.fields import Field
 from faxcast.i18n import codes
 from faxcast.services import documents as document_service
 from faxcast.services.context import Services
 from faxcast.services.guard import require_member
 from faxcast.store import repository
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,8 +94,8 @@ def check_campaign(
         else:
             pdf = (None, upload.data)
         numbers_text = _numbers_text_of(conn, svc, account_id, new, errors)
-    name = _collect(errors, lambda: validate_name(new.name))
-    send_at = _collect(errors, lambda: validate_send_at(new.send_type, new.send_at, now=now))
+    name = collect(errors, lambda: validate_name(new.name))
+    send_at = collect(errors, lambda: validate_send_at(new.send_type, new.send_at, now=now))
     numbers: tuple[str, ...] | None = None
     if numbers_text is not None:
         try:
@@ -122,12 +118,6 @@ def check_campaign(
         new, line, name, send_at, numbers, pdf[0], pdf[1], pdf_sha256, rendered, now
     )
     return checked, []
-
-
-def raise_all(errors: list[InputError]) -> None:
-    """Raise the problems found as one error (several become a MultipleInputError)."""
-    if errors:
-        raise errors[0] if len(errors) == 1 else MultipleInputError(errors)
 
 
 def _pdf_of(
@@ -202,11 +192,3 @@ def _content(
 ) -> tuple[Document, bytes]:
     document = repository.get_document(conn, account_id, document_id)
     return document, svc.blobs.get(conn, document.sha256)
-
-
-def _collect(errors: list[InputError], check: Callable[[], T]) -> T | None:
-    try:
-        return check()
-    except InputError as error:
-        errors.append(error)
-        return None

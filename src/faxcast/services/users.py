@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -10,7 +9,7 @@ from typing import Final
 from sqlalchemy import Connection
 
 from faxcast.domain.access import AuditAction, Caller, Member, Role, User
-from faxcast.errors import ConflictError, InputError, MultipleInputError, NotFoundError
+from faxcast.errors import ConflictError, InputError, NotFoundError, collect, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
 from faxcast.services import audit, passwords
@@ -149,10 +148,9 @@ def use_setup_link(svc: Services, secret: str, *, login: str | None, password: s
     """Choose the password through the link (the first admin also chooses a login, and becomes
     admin of every account); the link is used up."""
     errors: list[InputError] = []
-    name = _collect(errors, lambda: normalise_login(login or "")) if login is not None else None
-    _collect(errors, lambda: passwords.check_new(password))
-    if errors:
-        raise errors[0] if len(errors) == 1 else MultipleInputError(errors)
+    name = collect(errors, lambda: normalise_login(login or "")) if login is not None else None
+    collect(errors, lambda: passwords.check_new(password))
+    raise_all(errors)
     hashed = passwords.hash_password(password)
     with svc.transaction() as conn:
         taken = (
@@ -220,14 +218,6 @@ def _new_link(conn: Connection, svc: Services, *, user_id: int | None) -> SetupL
         conn, digest(secret), user_id=user_id, now=now, expires_at=now + timedelta(seconds=seconds)
     )
     return SetupLink(f"{SETUP_PATH}{secret}", max(1, round(seconds / 3600)))
-
-
-def _collect(errors: list[InputError], check: Callable[[], str]) -> str | None:
-    try:
-        return check()
-    except InputError as error:
-        errors.append(error)
-        return None
 
 
 def user_named(svc: Services, login: str) -> User:

@@ -12,8 +12,9 @@ from faxcast.api.problems import problem_responses
 from faxcast.api.routes import received as received_routes
 from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import Attempt, CampaignSort
+from faxcast.errors import raise_all
 from faxcast.services import campaigns
-from faxcast.services.new_campaign import raise_all, validate_campaign
+from faxcast.services.new_campaign import validate_campaign
 
 router = APIRouter(
     prefix="/telephony/{account}/fax/{line}/campaigns",
