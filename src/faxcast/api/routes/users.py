@@ -34,7 +34,7 @@ def add_member(
     stays one: 409); a new login comes with `setupUrl`, the one-time link where they choose
     their password."""
     member, link = users.add_member(svc, account, body.login, body.role)
-    return schemas.MemberAdded.added(member, link, str(request.base_url))
+    return schemas.MemberAdded.added(member, link, svc.settings.public_url or str(request.base_url))
 
 
 @router.put("/{user}", name="set_role", responses=problem_responses(409))
@@ -62,4 +62,5 @@ def setup_link(
     svc: ServicesDep, account: AccountId, user: UserId, request: Request
 ) -> schemas.SetupUrl:
     """A new one-time link where the user chooses a password (one who lost theirs)."""
-    return schemas.SetupUrl.of(users.new_setup_link(svc, account, user), str(request.base_url))
+    link = users.new_setup_link(svc, account, user)
+    return schemas.SetupUrl.of(link, svc.settings.public_url or str(request.base_url))

@@ -151,7 +151,7 @@ def _link_page(
         "handout.html",
         title=t("link.title", login=member.user.login),
         intro=t("link.intro", login=member.user.login, count=link.valid_hours),
-        secret=link.url(str(request.base_url)),
+        secret=link.url(svc.settings.public_url or str(request.base_url)),
         warning=t("link.once"),
         back=_users_url(request, account),
         back_label=t("link.back"),
