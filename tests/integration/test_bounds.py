@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from pathlib import Path
 
 import anyio
 import httpx
@@ -18,14 +15,10 @@ from starlette.types import Message, Scope
 
 from faxcast.api import routes as api_routes
 from faxcast.bootstrap import create_app
-from faxcast.clock import ManualClock
-from faxcast.config import Settings
 from faxcast.domain.access import Caller
 from faxcast.domain.numbers import MAX_LISTED
 from faxcast.services import tokens
 from faxcast.services.context import Services
-from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
-from faxcast.store.database import create_engine_for
 from faxcast.web import csrf
 from faxcast.web import routes as web_routes
 from tests import pdfs
@@ -38,20 +31,6 @@ ID_PARAMS = frozenset({"account", "line", "campaign", "document", "attempt", "us
 _PARAM = re.compile(r"{(\w+)}")
 # A set-up link's {token} is its secret, not an id: any wrong one is gone (410).
 SECRET_PATHS = frozenset({"/setup/{token}"})
-
-
-@pytest.fixture
-def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
-    """Services on this test's database, SQLite and PostgreSQL."""
-    engine = create_engine_for(database_url)
-    postgresql = engine.dialect.name == "postgresql"
-    yield Services(
-        engine=engine,
-        blobs=DatabaseBlobStore() if postgresql else FileBlobStore(tmp_path / "blobs"),
-        clock=ManualClock(datetime(2030, 1, 15, 9, 0, tzinfo=UTC)),
-        settings=Settings(data_dir=tmp_path, default_country="FR"),
-    )
-    engine.dispose()
 
 
 def _routes_with_ids() -> list[tuple[str, str]]:

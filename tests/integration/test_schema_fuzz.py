@@ -3,9 +3,6 @@ answer is one the document describes (status code, media type, body, headers).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -24,11 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from faxcast.bootstrap import create_app
-from faxcast.clock import ManualClock
-from faxcast.config import Settings
 from faxcast.services.context import Services
-from faxcast.store.blobs import DatabaseBlobStore, FileBlobStore
-from faxcast.store.database import create_engine_for
 from tests import pdfs
 from tests.asgi import SyncAsgiTransport
 from tests.identity import new_user
@@ -41,20 +34,6 @@ CHECKS: Final = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-
-
-@pytest.fixture
-def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
-    """Services on this test's database, SQLite and PostgreSQL."""
-    engine = create_engine_for(database_url)
-    postgresql = engine.dialect.name == "postgresql"
-    yield Services(
-        engine=engine,
-        blobs=DatabaseBlobStore() if postgresql else FileBlobStore(tmp_path / "blobs"),
-        clock=ManualClock(datetime(2030, 1, 15, 9, 0, tzinfo=UTC)),
-        settings=Settings(data_dir=tmp_path, default_country="FR"),
-    )
-    engine.dispose()
 
 
 def _existing_ids(svc: Services, bearer: dict[str, str]) -> dict[str, Any]:
