@@ -825,3 +825,17 @@ def test_openapi(client: httpx.Client) -> None:
     assert "HTTPValidationError" not in document["components"]["schemas"]
     # No Swagger UI or ReDoc page: FastAPI's load their scripts from a CDN.
     assert [client.get(page).status_code for page in ("/docs", "/redoc")] == [404, 404]
+
+
+def test_a_deleted_campaigns_id_is_never_given_again(client: httpx.Client) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    first = create(client, tenant, pdf, name="First")["id"]
+    newest = create(client, tenant, pdf, name="Newest")["id"]
+    assert client.delete(f"{tenant.campaigns}/{newest}").status_code == 204
+    # SQLite without AUTOINCREMENT gave the newest row's id again: a script acting on it would
+    # act on the next campaign.
+    again = create(client, tenant, pdf, name="Again")["id"]
+    assert again not in {first, newest}
+    problem(client.get(f"{tenant.campaigns}/{newest}"), 404)
+    assert client.get(f"{tenant.campaigns}/{again}").json()["name"] == "Again"
