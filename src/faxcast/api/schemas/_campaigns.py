@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Literal, Self
+from typing import Annotated, Final, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from faxcast.api.schemas._base import Form, Schema, UtcTime
@@ -17,6 +17,21 @@ from faxcast.domain.quality import Quality
 from faxcast.fields import Field as InputField
 from faxcast.i18n import Message, codes
 from faxcast.services.new_campaign import NewCampaign
+
+_LOCAL_TIME: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
+LocalOrAwareTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                # RFC 3339's date-time needs an offset; without one it is the account's time.
+                {"type": "string", "pattern": _LOCAL_TIME},
+            ]
+        }
+    ),
+]
+"""A date and time, with an offset or in the account's time zone."""
 
 
 class RecipientsType(enum.Enum):
@@ -35,7 +50,7 @@ class CampaignCreate(Form):
     )
     fax_quality: Quality = Quality.NORMAL
     send_type: SendType
-    send_date: datetime | None = Field(
+    send_date: LocalOrAwareTime | None = Field(
         default=None,
         description=(
             "ISO 8601, in the future; only for scheduled campaigns. Without an offset it is in "
