@@ -996,3 +996,19 @@ def test_malformed_values_are_told_in_faxcasts_words(client: httpx.Client) -> No
     for answer in (found, french):
         assert "Input should" not in str(answer)
         assert "Field required" not in str(answer)
+    # Limits and time zones elsewhere in the API read the same way.
+    too_big = problem(client.get(tenant.campaigns, params={"pageSize": 501, "page": 0}), 422)
+    assert [(e["field"], e["code"], e["message"]) for e in too_big["errors"]] == [
+        ("page", "greater_than_equal", "should be at least 1"),
+        ("pageSize", "less_than_equal", "should be at most 500"),
+    ]
+    naive = problem(
+        client.post("/me/token", json={"name": "ci", "expiresAt": "2031-01-01T00:00:00"}), 422
+    )
+    assert [(e["field"], e["code"], e["message"]) for e in naive["errors"]] == [
+        (
+            "expiresAt",
+            "timezone_aware",
+            "needs its offset from UTC, such as 2026-12-01T09:30:00+01:00",
+        )
+    ]
