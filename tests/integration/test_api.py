@@ -594,8 +594,9 @@ def test_bad_campaigns_are_refused_and_store_nothing(client: httpx.Client, svc: 
             ["sendDate"],
         ),
         BadCampaign(
-            "naive send date",
-            campaign_body(pdf, sendType="scheduled", sendDate="2030-02-01T10:00:00"),
+            # 09:59 in Paris is 08:59 UTC, a minute before NOW.
+            "past send date in the account's time zone",
+            campaign_body(pdf, sendType="scheduled", sendDate="2030-01-15 09:59:00"),
             ["sendDate"],
         ),
         BadCampaign(
@@ -617,18 +618,48 @@ def test_bad_campaigns_are_refused_and_store_nothing(client: httpx.Client, svc: 
         ),
         BadCampaign(
             "no recipients document",
-            campaign_body(pdf, recipientsType="document"),
+            campaign_body(pdf, recipientsType="document", recipientsList=[]),
             ["recipientsDocId"],
         ),
         BadCampaign(
             "a PDF as the numbers",
-            campaign_body(pdf, recipientsType="document", recipientsDocId=pdf),
+            campaign_body(pdf, recipientsType="document", recipientsList=[], recipientsDocId=pdf),
             ["recipientsDocId"],
         ),
         BadCampaign(
             "a list with a bad entry",
-            campaign_body(pdf, recipientsType="document", recipientsDocId=bad_list),
+            campaign_body(
+                pdf, recipientsType="document", recipientsList=[], recipientsDocId=bad_list
+            ),
             ["recipientsDocId"],
+        ),
+        BadCampaign("an empty array", campaign_body(pdf, recipientsList=[]), ["recipientsList"]),
+        BadCampaign(
+            "an array entry not text",
+            campaign_body(pdf, recipientsList=["0612345678", 33612345678]),
+            ["recipientsList"],
+        ),
+        BadCampaign(
+            "an array entry of two lines",
+            campaign_body(pdf, recipientsList=["0612345678", "0698765432\n0612345679"]),
+            ["recipientsList"],
+        ),
+        BadCampaign(
+            "a list and a document",
+            campaign_body(
+                pdf, recipientsType="document", recipientsDocId=bad_list, recipientsList=["0612"]
+            ),
+            [None],
+        ),
+        BadCampaign(
+            "a list and a document's id",
+            campaign_body(pdf, recipientsDocId=bad_list),
+            [None],
+        ),
+        BadCampaign(
+            "a list given for a document",
+            campaign_body(pdf, recipientsType="document", recipientsList="0612345678"),
+            [None],
         ),
         BadCampaign("unknown field", campaign_body(pdf, priority="high"), ["priority"]),
         BadCampaign("wrong types", {"name": ["x"], "documentId": pdf}, ["name", "sendType"]),
@@ -686,7 +717,9 @@ def test_bad_campaigns_are_refused_and_store_nothing(client: httpx.Client, svc: 
     from_file = problem(
         client.post(
             tenant.campaigns,
-            json=campaign_body(pdf, recipientsType="document", recipientsDocId=bad_list),
+            json=campaign_body(
+                pdf, recipientsType="document", recipientsList=[], recipientsDocId=bad_list
+            ),
         ),
         422,
     )
@@ -825,3 +858,157 @@ def test_openapi(client: httpx.Client) -> None:
     assert "HTTPValidationError" not in document["components"]["schemas"]
     # No Swagger UI or ReDoc page: FastAPI's load their scripts from a CDN.
     assert [client.get(page).status_code for page in ("/docs", "/redoc")] == [404, 404]
+
+
+def test_a_deleted_campaigns_id_is_never_given_again(client: httpx.Client) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    first = create(client, tenant, pdf, name="First")["id"]
+    newest = create(client, tenant, pdf, name="Newest")["id"]
+    assert client.delete(f"{tenant.campaigns}/{newest}").status_code == 204
+    # SQLite without AUTOINCREMENT gave the newest row's id again: a script acting on it would
+    # act on the next campaign.
+    again = create(client, tenant, pdf, name="Again")["id"]
+    assert again not in {first, newest}
+    problem(client.get(f"{tenant.campaigns}/{newest}"), 404)
+    assert client.get(f"{tenant.campaigns}/{again}").json()["name"] == "Again"
+
+
+def test_the_providers_request_bodies_are_understood(client: httpx.Client, svc: Services) -> None:
+    tenant = new_tenant(client)  # in Europe/Paris, UTC+1 in January
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    listing = upload_ok(client, tenant, "numbers.txt", b"0612345678\n0698765432\n")
+    provider = {
+        "name": "Spring prices",
+        "documentId": pdf,
+        "faxQuality": "normal",
+        "sendType": "scheduled",
+        "sendDate": "2030-01-15T10:50:00",
+        "recipientsType": "list",
+        "recipientsList": ["+33 1 23 45 67 89", "01 98 76 54 32", "06 12 34 56 78"],
+    }
+    by_array = client.post(tenant.campaigns, json=provider)
+    assert by_array.status_code == 201, by_array.text
+    assert by_array.json()["countTotal"] == 3
+    # Without an offset, the account's time: 10:50 in Paris.
+    assert by_array.json()["sendDate"] == "2030-01-15T09:50:00+00:00"
+
+    # The provider's own page posts an empty list beside a document, and a blank for the T.
+    by_document = client.post(
+        tenant.campaigns,
+        json={
+            **provider,
+            "sendDate": "2030-01-15 10:55:00",
+            "recipientsType": "document",
+            "recipientsList": [],
+            "recipientsDocId": listing,
+        },
+    )
+    assert by_document.status_code == 201, by_document.text
+    assert by_document.json()["countTotal"] == 2
+    assert by_document.json()["sendDate"] == "2030-01-15T09:55:00+00:00"
+
+    before = row_counts(svc.engine)
+    # An array's entry i is line i + 1 of the list.
+    bad = problem(
+        client.post(tenant.campaigns, json={**provider, "recipientsList": ["0612345678", "12"]}),
+        422,
+    )
+    assert [(e["field"], e["line"], e["column"], e["text"]) for e in bad["errors"]] == [
+        ("recipientsList", 2, 1, "12")
+    ]
+    not_text = problem(
+        client.post(tenant.campaigns, json={**provider, "recipientsList": ["0612345678", 612]}),
+        422,
+    )
+    assert not_text["errors"] == [
+        {
+            "field": "recipientsList",
+            "line": 2,
+            "code": "api.recipients_entry_not_text",
+            "message": "entry 2 of the array is not text: give each number as a JSON string",
+        }
+    ]
+    both = problem(
+        client.post(
+            tenant.campaigns,
+            json={**provider, "recipientsType": "document", "recipientsDocId": listing},
+            headers={"Accept-Language": "fr"},
+        ),
+        422,
+    )
+    assert both["errors"] == [
+        {
+            "code": "api.recipients_two_sources",
+            "message": (
+                "donnez les numéros soit dans recipientsList, soit dans un document "
+                "(recipientsDocId), pas les deux"
+            ),
+        }
+    ]
+
+    # A date in the past is said in the account's time zone, as it was typed.
+    past = problem(
+        client.post(tenant.campaigns, json={**provider, "sendDate": "2030-01-15T09:30:00"}), 422
+    )
+    assert past["errors"][0]["message"] == (
+        "the send date 2030-01-15 09:30 is in the past: it is now 2030-01-15 10:00 "
+        "(Europe/Paris time)"
+    )
+    assert "UTC" not in past["detail"]
+    assert row_counts(svc.engine) == before
+
+
+def test_malformed_values_are_told_in_faxcasts_words(client: httpx.Client) -> None:
+    tenant = new_tenant(client)
+    body = {
+        "name": {"a": 1},
+        "documentId": "one",
+        "faxQuality": "ultra",
+        "sendType": "scheduled",
+        "sendDate": "soon",
+        "recipientsType": "list",
+        "recipientsList": {"to": "0612345678"},
+        "colour": "red",
+    }
+    found = problem(client.post(tenant.campaigns, json=body), 422)
+    assert [(e["field"], e["code"], e["message"]) for e in found["errors"]] == [
+        ("name", "string_type", "should be text (a JSON string)"),
+        ("documentId", "int_parsing", "should be a whole number"),
+        ("faxQuality", "enum", "should be normal, high or best"),
+        ("sendDate", "datetime_from_date_parsing", found["errors"][3]["message"]),
+        (
+            "recipientsList",
+            "api.recipients_not_text_or_array",
+            "should be text or an array of texts (JSON strings)",
+        ),
+        ("colour", "extra_forbidden", "unknown field: check its spelling"),
+    ]
+    french = problem(
+        client.post(tenant.campaigns, json={"documentId": 1}, headers={"Accept-Language": "fr"}),
+        422,
+    )
+    assert [(e["field"], e["message"]) for e in french["errors"]] == [
+        ("name", "obligatoire"),
+        ("sendType", "obligatoire"),
+    ]
+    # No sentence of pydantic's reaches the caller.
+    for answer in (found, french):
+        assert "Input should" not in str(answer)
+        assert "Field required" not in str(answer)
+    # Limits and time zones elsewhere in the API read the same way.
+    too_big = problem(client.get(tenant.campaigns, params={"pageSize": 501, "page": 0}), 422)
+    assert [(e["field"], e["code"], e["message"]) for e in too_big["errors"]] == [
+        ("page", "greater_than_equal", "should be at least 1"),
+        ("pageSize", "less_than_equal", "should be at most 500"),
+    ]
+    naive = problem(
+        client.post("/me/token", json={"name": "ci", "expiresAt": "2031-01-01T00:00:00"}), 422
+    )
+    assert [(e["field"], e["code"], e["message"]) for e in naive["errors"]] == [
+        (
+            "expiresAt",
+            "timezone_aware",
+            "needs its offset from UTC, such as 2026-12-01T09:30:00+01:00",
+        )
+    ]

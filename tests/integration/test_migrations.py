@@ -7,13 +7,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, func, insert, inspect, select
 
 from faxcast.store.database import create_engine_for, database_url_for
 from faxcast.store.migrate import (
@@ -24,7 +25,7 @@ from faxcast.store.migrate import (
     include_object,
     upgrade,
 )
-from faxcast.store.tables import metadata
+from faxcast.store.tables import accounts, campaigns, metadata
 
 _UPGRADE_AT = """
 import sys, time
@@ -62,8 +63,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_recipient_campaign_triggers_revision() -> None:
-    assert head_revision() == "0010"
+def test_head_is_the_ids_never_reused_revision() -> None:
+    assert head_revision() == "0011"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -243,6 +244,71 @@ def test_0008_makes_the_in_call_and_held_indexes_partial_and_back(empty_engine: 
     assert "ix_recipients_lease_expires_at" not in indexes
     upgrade(empty_engine)
     assert _differences(empty_engine) == []
+
+
+# The tables whose ids users see; compare_metadata does not look at AUTOINCREMENT.
+_NEVER_REUSED = {
+    name for name, table in metadata.tables.items() if table.kwargs.get("sqlite_autoincrement")
+}
+
+
+def _autoincrement_tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        return {name for name, sql in rows if "AUTOINCREMENT" in sql}
+
+
+def test_the_tables_users_see_ids_of_are_autoincrement() -> None:
+    assert {
+        "accounts",
+        "users",
+        "api_tokens",
+        "audit_events",
+        "lines",
+        "documents",
+        "campaigns",
+        "attempts",
+    } <= _NEVER_REUSED
+
+
+def _account(conn: Connection, account_id: int | None = None) -> int:
+    values: dict[str, Any] = {"name": "Acme", "timezone": "Europe/Paris", "created_at": _AT}
+    if account_id is not None:
+        values["id"] = account_id
+    return int(conn.execute(insert(accounts).values(values).returning(accounts.c.id)).scalar_one())
+
+
+_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_0011_keeps_rows_and_never_gives_a_deleted_id_again(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0010")
+    with empty_engine.begin() as conn:
+        kept, newest = _account(conn, 3), _account(conn, 7)
+    upgrade(empty_engine, "0011")
+    if empty_engine.dialect.name == "sqlite":
+        assert _autoincrement_tables(empty_engine) == _NEVER_REUSED
+    with empty_engine.begin() as conn:
+        assert conn.execute(select(accounts.c.id).order_by(accounts.c.id)).scalars().all() == [
+            kept,
+            newest,
+        ]
+        conn.execute(accounts.delete().where(accounts.c.id == newest))
+    with empty_engine.begin() as conn:
+        # PostgreSQL's sequence is where it was (explicit ids do not move it): the test on it is
+        # that a deleted newest row's id is not given again below.
+        fresh = _account(conn)
+        assert fresh != newest
+        conn.execute(accounts.delete().where(accounts.c.id == fresh))
+    with empty_engine.begin() as conn:
+        assert _account(conn) > fresh
+        assert conn.execute(select(func.count()).select_from(campaigns)).scalar_one() == 0
+    assert _differences(empty_engine) == []
+    downgrade(empty_engine, "0010")
+    if empty_engine.dialect.name == "sqlite":
+        assert _autoincrement_tables(empty_engine) == set()
+    with empty_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(accounts)).scalar_one() == 2
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

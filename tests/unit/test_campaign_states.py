@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import settings
@@ -36,6 +37,7 @@ from faxcast.fields import Field
 S = CampaignState
 C = Command
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 NAME = "Spring mailing"
 
 # Written out again from DESIGN.md rather than imported, so the test checks the table.
@@ -330,8 +332,13 @@ def test_name_is_stripped_and_may_be_100_characters() -> None:
 
 @pytest.mark.parametrize("send_at", [T0, T0 - timedelta(days=3)])
 def test_send_date_in_the_past_is_refused(send_at: datetime) -> None:
-    with pytest.raises(InputError, match=f"{send_at:%Y-%m-%d %H:%M} UTC is in the past") as caught:
-        validate_send_at(SendType.SCHEDULED, send_at, now=T0)
+    paris = send_at.astimezone(PARIS)
+    with pytest.raises(InputError, match=f"{paris:%Y-%m-%d %H:%M} is in the past") as caught:
+        validate_send_at(SendType.SCHEDULED, send_at, now=T0, zone=PARIS)
+
+    assert str(caught.value.message).endswith(
+        f"it is now {T0.astimezone(PARIS):%Y-%m-%d %H:%M} (Europe/Paris time)"
+    )
 
     assert caught.value.field is Field.SEND_AT
 
@@ -341,14 +348,13 @@ def test_send_date_in_the_past_is_refused(send_at: datetime) -> None:
     [
         (SendType.SCHEDULED, None, "needs a send date"),
         (SendType.MANUAL, T0 + timedelta(hours=1), "manual campaign has no send date"),
-        (SendType.SCHEDULED, datetime(2030, 1, 1, 9, 0), "no time zone"),
     ],
 )
 def test_send_date_must_match_the_send_type(
     send_type: SendType, send_at: datetime | None, message: str
 ) -> None:
     with pytest.raises(InputError, match=message) as caught:
-        validate_send_at(send_type, send_at, now=T0)
+        validate_send_at(send_type, send_at, now=T0, zone=PARIS)
 
     assert caught.value.field is Field.SEND_AT
 
@@ -356,8 +362,19 @@ def test_send_date_must_match_the_send_type(
 def test_send_date_in_the_future_is_accepted() -> None:
     later = T0 + timedelta(seconds=1)
 
-    assert validate_send_at(SendType.SCHEDULED, later, now=T0) == later
-    assert validate_send_at(SendType.MANUAL, None, now=T0) is None
+    assert validate_send_at(SendType.SCHEDULED, later, now=T0, zone=PARIS) == later
+    assert validate_send_at(SendType.MANUAL, None, now=T0, zone=PARIS) is None
+
+
+def test_send_date_without_an_offset_is_in_the_accounts_zone() -> None:
+    # 10:30 in Paris in March (UTC+1) is 09:30 UTC, half an hour after T0.
+    naive = datetime(2025, 3, 1, 10, 30)
+
+    assert validate_send_at(SendType.SCHEDULED, naive, now=T0, zone=PARIS) == datetime(
+        2025, 3, 1, 9, 30, tzinfo=UTC
+    )
+    with pytest.raises(InputError, match="2025-03-01 10:00 is in the past"):
+        validate_send_at(SendType.SCHEDULED, datetime(2025, 3, 1, 10, 0), now=T0, zone=PARIS)
 
 
 class CampaignMachine(RuleBasedStateMachine):

@@ -36,7 +36,16 @@ from faxcast.errors import (
     NotFoundError,
     ThrottledError,
 )
-from faxcast.i18n import Message, Translator, codes, negotiate, translator
+from faxcast.i18n import (
+    Code,
+    Message,
+    OneOf,
+    Translator,
+    codes,
+    declared,
+    negotiate,
+    translator,
+)
 
 PROBLEM_JSON: Final = "application/problem+json"
 INVALID_INPUT: Final = "/problems/invalid-input"
@@ -57,7 +66,10 @@ class ProblemItem(BaseModel):
     """One thing wrong with the input: where (field, list line and column, page) and why."""
 
     field: str | None = Field(default=None, description="the input at fault, as the API names it")
-    line: int | None = Field(default=None, description="1-based line in a list of numbers")
+    line: int | None = Field(
+        default=None,
+        description="1-based line in a list of numbers; in an array of them, the entry's index + 1",
+    )
     column: int | None = Field(default=None, description="1-based column (characters) on that line")
     text: str | None = Field(default=None, description="the entry as typed")
     page: int | None = Field(default=None, description="1-based page of a document")
@@ -65,7 +77,8 @@ class ProblemItem(BaseModel):
         default=None,
         description=(
             "stable reason code: a document's problem (encrypted …), else the message's code "
-            "(numbers.not_a_digit …; for a malformed request, pydantic's error type)"
+            "(numbers.not_a_digit …; for a malformed request, pydantic's error type: "
+            "missing, int_parsing …)"
         ),
     )
     message: str
@@ -279,15 +292,18 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 def _validation_item(error: Mapping[str, Any], t: Translator) -> ProblemItem:
     """A pydantic error as an entry; its location becomes a field path such as `a.b[0]`.
 
-    Pydantic's own messages stay in English; its error type is the entry's code."""
+    The text is faxcast's, never pydantic's wording. The entry's code is pydantic's error type
+    (stable across pydantic 2, and finer than the text: int_type and int_parsing read alike), or
+    faxcast's own code when a schema's validator raised it."""
     loc = tuple(error.get("loc", ()))
-    if error.get("type") == "json_invalid":
+    kind = str(error.get("type", ""))
+    if kind == "json_invalid":
         position = loc[1] if len(loc) > 1 else "?"
         reason = str((error.get("ctx") or {}).get("error", ""))
         message = codes.BODY_NOT_JSON(position=str(position), reason=reason)
         return ProblemItem(code=message.code, message=t.message(message).rstrip(": "))
     if loc and loc[0] in _SOURCES:
-        if loc == ("body",) and error.get("type") == "missing":
+        if loc == ("body",) and kind == "missing":
             return ProblemItem(
                 code=codes.BODY_MISSING.code, message=t.message(codes.BODY_MISSING())
             )
@@ -295,11 +311,74 @@ def _validation_item(error: Mapping[str, Any], t: Translator) -> ProblemItem:
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    ctx: Mapping[str, Any] = error.get("ctx") or {}
+    line = ctx.get("line")
     return ProblemItem(
         field=path or None,
-        code=error.get("type"),
-        message=str(error.get("msg", "invalid value")),
+        line=line if isinstance(line, int) else None,
+        code=kind or None,
+        message=t.message(_validation_message(kind, ctx)),
     )
+
+
+def _validation_message(kind: str, ctx: Mapping[str, Any]) -> Message:
+    """Faxcast's text for a pydantic error type; "invalid value" for one not listed."""
+    own = _DECLARED.get(kind)
+    if own is not None and own.params == set(ctx):
+        return own(**ctx)
+    simple = _PYDANTIC_TYPES.get(kind)
+    if simple is not None:
+        return simple()
+    limit = _PYDANTIC_LIMITS.get(kind)
+    if limit is not None and limit[1] in ctx:
+        return limit[0](limit=str(ctx[limit[1]]))
+    if kind in {"enum", "literal_error"}:
+        # pydantic's `expected` quotes each value and joins them in English: "'a', 'b' or 'c'".
+        allowed = tuple(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        if allowed:
+            return codes.VALUE_NOT_ONE_OF(allowed=OneOf(allowed))
+    return codes.VALUE_INVALID()
+
+
+# Pydantic's error types (https://docs.pydantic.dev/latest/errors/validation_errors/) that the
+# API's schemas can raise, and faxcast's text for each.
+_PYDANTIC_TYPES: Final[Mapping[str, Code]] = {
+    "missing": codes.VALUE_MISSING,
+    "extra_forbidden": codes.VALUE_UNKNOWN,
+    "string_type": codes.VALUE_NOT_TEXT,
+    "string_unicode": codes.VALUE_NOT_TEXT,
+    "int_type": codes.VALUE_NOT_INTEGER,
+    "int_parsing": codes.VALUE_NOT_INTEGER,
+    "int_from_float": codes.VALUE_NOT_INTEGER,
+    "int_parsing_size": codes.VALUE_NOT_INTEGER,
+    "float_type": codes.VALUE_NOT_NUMBER,
+    "float_parsing": codes.VALUE_NOT_NUMBER,
+    "finite_number": codes.VALUE_NOT_NUMBER,
+    "bool_type": codes.VALUE_NOT_BOOLEAN,
+    "bool_parsing": codes.VALUE_NOT_BOOLEAN,
+    "datetime_type": codes.VALUE_NOT_DATETIME,
+    "datetime_parsing": codes.VALUE_NOT_DATETIME,
+    "datetime_from_date_parsing": codes.VALUE_NOT_DATETIME,
+    "datetime_object_invalid": codes.VALUE_NOT_DATETIME,
+    "timezone_aware": codes.VALUE_NEEDS_OFFSET,
+    "model_type": codes.VALUE_NOT_OBJECT,
+    "model_attributes_type": codes.VALUE_NOT_OBJECT,
+    "dict_type": codes.VALUE_NOT_OBJECT,
+    "list_type": codes.VALUE_NOT_LIST,
+}
+# Types whose text names a limit, and the `ctx` entry holding it.
+_PYDANTIC_LIMITS: Final[Mapping[str, tuple[Code, str]]] = {
+    "string_too_short": (codes.VALUE_TEXT_TOO_SHORT, "min_length"),
+    "string_too_long": (codes.VALUE_TEXT_TOO_LONG, "max_length"),
+    "too_short": (codes.VALUE_TOO_FEW, "min_length"),
+    "too_long": (codes.VALUE_TOO_MANY, "max_length"),
+    "greater_than_equal": (codes.VALUE_AT_LEAST, "ge"),
+    "less_than_equal": (codes.VALUE_AT_MOST, "le"),
+    "greater_than": (codes.VALUE_MORE_THAN, "gt"),
+    "less_than": (codes.VALUE_LESS_THAN, "lt"),
+}
+# Faxcast's codes a schema's validator raises as the error's type (api/schemas/_campaigns.py).
+_DECLARED: Final[Mapping[str, Code]] = {code.code: code for code in declared()}
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import Counts
@@ -183,9 +184,11 @@ def validate_name(name: str) -> str:
 
 
 def validate_send_at(
-    send_type: SendType, send_at: datetime | None, *, now: datetime
+    send_type: SendType, send_at: datetime | None, *, now: datetime, zone: ZoneInfo
 ) -> datetime | None:
-    """The send time in UTC: required and in the future when scheduled, absent when manual."""
+    """The send time in UTC: required and in the future when scheduled, absent when manual.
+
+    A time without an offset is in `zone`, the account's; an error says times there too."""
     if send_type is SendType.MANUAL:
         if send_at is not None:
             raise InputError(codes.MANUAL_HAS_SEND_AT(), field=Field.SEND_AT)
@@ -193,16 +196,17 @@ def validate_send_at(
     if send_at is None:
         raise InputError(codes.SEND_AT_MISSING(), field=Field.SEND_AT)
     if send_at.utcoffset() is None:
-        raise InputError(codes.SEND_AT_NAIVE(), field=Field.SEND_AT)
-    send_at = send_at.astimezone(UTC)
+        send_at = send_at.replace(tzinfo=zone)
     if send_at <= now:
         raise InputError(
             codes.SEND_AT_PAST(
-                when=f"{send_at:%Y-%m-%d %H:%M}", now=f"{now.astimezone(UTC):%Y-%m-%d %H:%M}"
+                when=f"{send_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                now=f"{now.astimezone(zone):%Y-%m-%d %H:%M}",
+                zone=zone.key,
             ),
             field=Field.SEND_AT,
         )
-    return send_at
+    return send_at.astimezone(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -31,7 +32,7 @@ class NewCampaign:
     document_id: int | None  # [documentId]
     quality: Quality  # [faxQuality]
     send_type: SendType  # [sendType]
-    send_at: datetime | None  # [sendDate]
+    send_at: datetime | None  # [sendDate]; without an offset, in the account's time zone
     recipients_list: str | None = None  # [recipientsList], when recipientsType is "list"
     recipients_document_id: int | None = None  # [recipientsDocId], when it is "document"
     # Which input the numbers came from, for errors to name: a file's text comes as the list.
@@ -89,13 +90,16 @@ def check_campaign(
     errors: list[InputError] = []
     with svc.transaction() as conn:
         line = repository.get_line(conn, account_id, line_id)
+        zone = ZoneInfo(repository.get_account(conn, account_id).timezone)
         if upload is None:
             pdf = _pdf_of(conn, svc, account_id, new.document_id, errors)
         else:
             pdf = (None, upload.data)
         numbers_text = _numbers_text_of(conn, svc, account_id, new, errors)
     name = collect(errors, lambda: validate_name(new.name))
-    send_at = collect(errors, lambda: validate_send_at(new.send_type, new.send_at, now=now))
+    send_at = collect(
+        errors, lambda: validate_send_at(new.send_type, new.send_at, now=now, zone=zone)
+    )
     numbers: tuple[str, ...] | None = None
     if numbers_text is not None:
         try:

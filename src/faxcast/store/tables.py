@@ -59,6 +59,9 @@ metadata = MetaData(
     }
 )
 
+# The tables whose ids users see (in URLs, scripts, bookmarks) are `sqlite_autoincrement`: SQLite
+# would otherwise give a deleted newest row's id to the next one, and a script acting on that id
+# would act on another object. PostgreSQL's sequences never hand a number out twice.
 accounts = Table(
     "accounts",
     metadata,
@@ -66,6 +69,7 @@ accounts = Table(
     Column("name", String(100), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 users = Table(
@@ -77,6 +81,7 @@ users = Table(
     # An argon2 hash; null until the user chooses a password through a set-up link.
     Column("password_hash", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 memberships = Table(
@@ -123,6 +128,7 @@ api_tokens = Table(
     Column("last_used_at", UtcDateTime, nullable=True),
     Column("expires_at", UtcDateTime, nullable=True),
     Index(None, "user_id"),
+    sqlite_autoincrement=True,
 )
 
 # One row per refused sign-in, kept for the throttling window only.
@@ -149,6 +155,7 @@ audit_events = Table(
     Column("subject", String(200), nullable=False),
     Column("address", String(64), nullable=False),
     Index(None, "account_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 lines = Table(
@@ -167,6 +174,7 @@ lines = Table(
     Column("sip", Text, nullable=True),
     Column("sip_password", Text, nullable=True),
     Index(None, "account_id"),
+    sqlite_autoincrement=True,
 )
 
 blobs = Table(
@@ -191,6 +199,7 @@ documents = Table(
     Column("pages", Integer, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Index(None, "account_id"),
+    sqlite_autoincrement=True,
 )
 
 renditions = Table(
@@ -229,6 +238,7 @@ campaigns = Table(
     Column("finished_at", UtcDateTime, nullable=True),
     Index(None, "account_id", "line_id"),
     Index(None, "state", "send_at"),
+    sqlite_autoincrement=True,
 )
 
 recipients = Table(
@@ -336,6 +346,7 @@ attempts = Table(
     # Also the recipients' attempts, read along its first column.
     Index(None, "recipient_id", "claimed_at", unique=True),
     Index(None, "campaign_id"),
+    sqlite_autoincrement=True,
 )
 
 workers = Table(

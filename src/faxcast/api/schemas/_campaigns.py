@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Final, Literal, Self
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from faxcast.api.schemas._base import Form, Schema, UtcTime
 from faxcast.domain import campaign as domain_campaign
@@ -13,7 +15,23 @@ from faxcast.domain import models
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.quality import Quality
 from faxcast.fields import Field as InputField
+from faxcast.i18n import Message, codes
 from faxcast.services.new_campaign import NewCampaign
+
+_LOCAL_TIME: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
+LocalOrAwareTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                # RFC 3339's date-time needs an offset; without one it is the account's time.
+                {"type": "string", "pattern": _LOCAL_TIME},
+            ]
+        }
+    ),
+]
+"""A date and time, with an offset or in the account's time zone."""
 
 
 class RecipientsType(enum.Enum):
@@ -32,23 +50,62 @@ class CampaignCreate(Form):
     )
     fax_quality: Quality = Quality.NORMAL
     send_type: SendType
-    send_date: AwareDatetime | None = Field(
+    send_date: LocalOrAwareTime | None = Field(
         default=None,
-        description="ISO 8601 with an offset, in the future; only for scheduled campaigns",
-        examples=["2030-01-15T10:00:00+01:00"],
+        description=(
+            "ISO 8601, in the future; only for scheduled campaigns. Without an offset it is in "
+            "the account's time zone (a blank may stand for the T)"
+        ),
+        examples=["2030-01-15T10:00:00+01:00", "2030-01-15T10:00:00", "2030-01-15 10:00:00"],
     )
     recipients_type: RecipientsType = RecipientsType.LIST
-    recipients_list: str | None = Field(
+    recipients_list: str | list[str] | None = Field(
         default=None,
         description=(
             "the numbers as typed: separated by commas, semicolons or line breaks; each an "
-            "optional + and 6 to 17 digits, blanks and . - ( ) ignored"
+            "optional + and 6 to 17 digits, blanks and . - ( ) ignored. Or an array of them "
+            "(the provider's phoneNumber[]): a problem's `line` is then the entry's index + 1. "
+            "Empty or absent when the numbers come as a document"
         ),
-        examples=["+33 1 23 45 67 89, 01 98 76 54 32"],
+        examples=["+33 1 23 45 67 89, 01 98 76 54 32", ["+33 1 23 45 67 89", "01 98 76 54 32"]],
     )
     recipients_doc_id: int | None = Field(
         default=None, description="an uploaded .txt list of numbers"
     )
+
+    @field_validator("recipients_list", mode="before")
+    @classmethod
+    def _entries_are_lines(cls, value: object) -> object:
+        """Text, or an array of texts without line breaks, so that entry i is line i + 1."""
+        if value is not None and not isinstance(value, str | list):
+            # Checked here, pydantic would report the value once per shape of the union.
+            raise _error(codes.RECIPIENTS_NOT_TEXT_OR_ARRAY())
+        if isinstance(value, list):
+            for line, entry in enumerate(value, start=1):
+                if not isinstance(entry, str):
+                    raise _error(codes.RECIPIENTS_ENTRY_NOT_TEXT(line=line))
+                if "\n" in entry or "\r" in entry:
+                    raise _error(codes.RECIPIENTS_ENTRY_LINE_BREAK(line=line))
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_of_numbers(self) -> Self:
+        """Numbers typed in and a document of numbers: which one was meant is anyone's guess."""
+        if self._numbers_text().strip() and (
+            self.recipients_type is RecipientsType.DOCUMENT or self.recipients_doc_id is not None
+        ):
+            raise _error(
+                codes.RECIPIENTS_TWO_SOURCES(
+                    list=InputField.RECIPIENTS_LIST.api, document=InputField.RECIPIENTS_DOCUMENT.api
+                )
+            )
+        return self
+
+    def _numbers_text(self) -> str:
+        """The list as one text, an array's entries one per line."""
+        if isinstance(self.recipients_list, list):
+            return "\n".join(self.recipients_list)
+        return self.recipients_list or ""
 
     def to_new_campaign(self) -> NewCampaign:
         """The service's form; only the recipients source that recipientsType names is read."""
@@ -59,12 +116,17 @@ class CampaignCreate(Form):
             quality=self.fax_quality,
             send_type=self.send_type,
             send_at=self.send_date,
-            recipients_list=self.recipients_list if by_list else None,
+            recipients_list=self._numbers_text() if by_list else None,
             recipients_document_id=None if by_list else self.recipients_doc_id,
             recipients_field=(
                 InputField.RECIPIENTS_LIST if by_list else InputField.RECIPIENTS_DOCUMENT
             ),
         )
+
+
+def _error(message: Message) -> PydanticCustomError:
+    """A validation error whose type is faxcast's code: the problem shows faxcast's text."""
+    return PydanticCustomError(message.code, str(message), dict(message.params))
 
 
 class Campaign(Schema):
