@@ -15,10 +15,9 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faxcast.api.problems import Problem, problem_response, texts
-from faxcast.i18n import codes
+from faxcast.i18n import codes, megabytes
 
 TOO_LARGE: Final = "/problems/too-large"
-_MB: Final = 1024 * 1024
 
 Refusal = Callable[[Request], Response]
 """The 413 answer to a request, in the form (problem+json or page) its client reads."""
@@ -87,7 +86,9 @@ def _declared_length(scope: Scope) -> int:
 def too_large_problem(request: Request, *, limit: int, document_limit: int) -> Response:
     """The API's 413: problem+json in the request's language."""
     t = texts(request)
-    message = codes.REQUEST_TOO_LARGE(limit_mb=limit / _MB, document_mb=document_limit / _MB)
+    message = codes.REQUEST_TOO_LARGE(
+        limit_mb=megabytes(limit), document_mb=megabytes(document_limit)
+    )
     return problem_response(
         request,
         Problem(

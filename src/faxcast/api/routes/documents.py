@@ -66,7 +66,12 @@ async def upload_document(
         # One byte over the limit is enough for the service to refuse it: never read it all.
         data = await file.read(svc.settings.max_document_bytes + 1)
     document = await run_in_threadpool(
-        documents.upload_document, svc, account_id, name=file.filename or "", data=data
+        documents.upload_document,
+        svc,
+        account_id,
+        name=file.filename or "",
+        data=data,
+        size=file.size,
     )
     return schemas.Document.of(document)
 
