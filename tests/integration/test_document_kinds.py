@@ -140,6 +140,16 @@ def test_the_api_refuses_at_upload_what_is_not_what_its_name_says(svc: Services)
                 case.en,
             ), case.name
             assert row_counts(svc.engine) == before, case.name
+        french = client.post(
+            "/me/document",
+            params={"account": str(account)},
+            files={"file": ("big.pdf", OVERSIZED)},
+            headers={"Accept-Language": "fr"},
+        )
+        assert french.json()["errors"][0]["message"] == (
+            "le document fait 1,25 Mo, plus que la limite de 1 Mo"
+        )
+        assert row_counts(svc.engine) == before
         assert client.get("/me/document").json() == []
 
 

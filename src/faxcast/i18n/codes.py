@@ -206,6 +206,7 @@ NUMBERS_TOO_MANY_OVER = declare("numbers.too_many_over", "count")
 PDF_TOO_COMPLEX = declare("document.too_complex", "limit_mb", "timeout_s")
 PROBLEM_TOO_LARGE = declare("api.too_large")
 REQUEST_TOO_LARGE = declare("request.too_large", "limit_mb", "document_mb")
+REQUEST_SIZE_TOO_LARGE = declare("request.size_too_large", "size_mb", "limit_mb", "document_mb")
 
 # --- a line's kind and its SIP settings (domain/sip_line.py, services/accounts.py, web/, cli/)
 SIP_SETTINGS_MISSING = declare("sip_line.settings_missing")

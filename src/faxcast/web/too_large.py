@@ -6,7 +6,7 @@ from typing import Final
 
 from fastapi import Request, Response
 
-from faxcast.i18n import codes, megabytes
+from faxcast.i18n import Message
 from faxcast.web import i18n
 from faxcast.web.rendering import error_page, request_lang
 from faxcast.web.where import LINE_PATH
@@ -20,12 +20,10 @@ def is_page(request: Request) -> bool:
     return request.url.path.startswith(PAGES_PREFIX)
 
 
-def too_large_page(request: Request, *, limit: int, document_limit: int) -> Response:
-    """The error page saying the limit, in the page's language."""
+def too_large_page(request: Request, message: Message) -> Response:
+    """The error page saying the limit (api/body_limit.too_large_message), in the page's
+    language."""
     t = i18n.translator(request_lang(request))
-    message = codes.REQUEST_TOO_LARGE(
-        limit_mb=megabytes(limit), document_mb=megabytes(document_limit)
-    )
     response = error_page(request, 413, "error.too_large", detail=i18n.sentence(t.message(message)))
     response.headers["Connection"] = "close"
     return response
