@@ -37,14 +37,13 @@ def identify_file(
     expect: str | None = None,
     size: int | None = None,
 ) -> IdentifiedFile:
-    """What a file is, from its content, wherever it comes from (API, web form, CLI).
-
-    `expect` (PDF or TEXT) is what the field it came in takes; without it a name ending in
-    .pdf still says the user meant a PDF. `size` is the file's whole size when `data` is only
-    its first bytes. Raises DocumentError or InputError for a file that is not what was meant.
-    """
+    """What a file is, from its content, for the API, the web form and the CLI alike; raises
+    DocumentError or InputError when it is not what was meant (`expect`, or a .pdf name)."""
+    # `size` is the whole file's when `data` stops one byte over the limit.
     size = len(data) if size is None else size
     if expect is None and name.lower().endswith(".pdf"):
+        # The one route takes both kinds: a .pdf name is a PDF meant, and a bad one is a bad
+        # PDF, not a list of numbers. Other names are no promise; the content decides.
         expect = PDF
     field = Field.RECIPIENTS_FILE if expect == TEXT else Field.DOCUMENT_FILE
     if size == 0:
@@ -56,9 +55,7 @@ def identify_file(
     if looks_like_pdf(data) and expect != TEXT:
         return IdentifiedFile(PDF, pages=count_pdf_pages(data, limits=limits))
     if expect == PDF:
-        kind = binary_kind(data)
-        if kind is None:
-            kind = _text_kind(data)
+        kind = binary_kind(data) or _text_kind(data)
         if kind is None:
             raise DocumentError(DocumentProblem.NOT_PDF, codes.DOCUMENT_NOT_PDF())
         raise DocumentError(DocumentProblem.NOT_PDF, codes.DOCUMENT_IS_NOT_PDF(kind=kind))
