@@ -23,8 +23,8 @@ from tests import pdfs
 from tests.asgi import SyncAsgiTransport, api_client
 from tests.identity import as_tester
 from tests.integration.test_api import row_counts
+from tests.unit.test_documents_corpus import CASES, CORPUS
 
-CORPUS = Path("/work/shared/corpus/pdfs")
 MB = 1024 * 1024
 LIMIT_MB = 1
 # A valid PDF padded to exactly 1.25 MB: over the limit, by a figure that reads exactly.
@@ -174,21 +174,24 @@ def test_the_api_stores_what_the_content_is(svc: Services) -> None:
     assert listing.json()["mediaType"] == "text/plain"
 
 
-def test_the_api_counts_the_pages_of_real_world_pdfs(svc: Services) -> None:
-    cases = json.loads((CORPUS / "cases.json").read_text())
-    accepted = [c for c in cases if c["expect"] == "accept" and c["file"].endswith(".pdf")]
-    assert accepted
+def test_the_api_judges_real_world_pdfs_as_the_corpus_says(svc: Services) -> None:
+    cases = json.loads(CASES.read_text())
+    assert {c["expect"] for c in cases} == {"accept", "refuse"}
     with api_client(svc) as client:
         account, _ = _account(client)
-        for case in accepted:
+        for case in cases:
             data = (CORPUS / case["file"]).read_bytes()
+            before = row_counts(svc.engine)
             answer = client.post(
                 "/me/document",
                 params={"account": str(account)},
                 files={"file": (case["file"], data)},
             )
-            if len(data) > LIMIT_MB * MB:
-                assert answer.json()["errors"][0]["code"] == "too_large", case["file"]
+            if case["expect"] == "refuse" or len(data) > LIMIT_MB * MB:
+                assert answer.status_code == 422, (case["file"], answer.text)
+                assert row_counts(svc.engine) == before, case["file"]
+                if len(data) > LIMIT_MB * MB:
+                    assert answer.json()["errors"][0]["code"] == "too_large", case["file"]
                 continue
             assert answer.status_code == 201, (case["file"], answer.text)
             assert answer.json()["pages"] == case["pages"], case["file"]
