@@ -71,14 +71,15 @@ def _limit_bodies(app: FastAPI, settings: Settings) -> None:
     problem+json for the API."""
     from fastapi import Request, Response
 
-    from faxcast.api.body_limit import BodyLimit, too_large_problem
+    from faxcast.api.body_limit import BodyLimit, too_large_message, too_large_problem
     from faxcast.web import too_large
 
     limits = {"limit": settings.max_request_bytes, "document_limit": settings.max_document_bytes}
 
-    def refuse(request: Request) -> Response:
+    def refuse(request: Request, size: int | None) -> Response:
+        message = too_large_message(size, **limits)
         if too_large.is_page(request):
-            return too_large.too_large_page(request, **limits)
-        return too_large_problem(request, **limits)
+            return too_large.too_large_page(request, message)
+        return too_large_problem(request, message)
 
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes, refuse=refuse)

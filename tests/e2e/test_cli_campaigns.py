@@ -26,6 +26,8 @@ from tests.e2e.processes import (
     stop_process,
     wait_until,
 )
+from tests.integration.test_api import row_counts
+from tests.integration.test_document_kinds import MB, REFUSED_LISTS, REFUSED_PDFS
 
 # A BOM, CRLF line ends, a blank line, every separator, a run of them, blanks and dots and
 # dashes inside numbers, and the first number again in national form (sent once).
@@ -272,3 +274,37 @@ def test_send_follows_a_campaign_to_its_end(tmp_path: Path) -> None:
         # The progress bar goes to stderr: stdout carries the detail alone.
         assert "faxing" in run.stderr, (run.stdout, run.stderr)
         assert "faxing" not in run.stdout, run.stdout
+
+
+def test_files_are_judged_by_their_content_as_the_api_judges_them(tmp_path: Path) -> None:
+    # The cases of tests/integration/test_document_kinds.py, through `campaign create` and `send`.
+    env = faxcast_env(tmp_path / "data", worker_poll_s=0.1, max_document_bytes=MB)
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    for case in (*REFUSED_PDFS, *REFUSED_LISTS):
+        (tmp_path / case.name).write_bytes(case.data)
+    made = run_faxcast("line", "ls", env=env, cwd=tmp_path)  # makes the default account
+    assert made.returncode == 0, made.stderr
+    before = _row_counts(tmp_path / "data")
+
+    create = ("campaign", "create", "--line", "1", "--name", "N")
+    commands = {
+        **{f"create {c.name}": (*create, "--pdf", c.name, "--to", "0123456701")
+           for c in REFUSED_PDFS},
+        **{f"create {c.name}": (*create, "--pdf", "letter.pdf", "--recipients", c.name)
+           for c in REFUSED_LISTS},
+        "send": ("send", "--pdf", REFUSED_PDFS[0].name, "--to", "0123456701"),
+    }  # fmt: skip
+    runs = run_together(commands, env=env, cwd=tmp_path)
+
+    for case in (*REFUSED_PDFS, *REFUSED_LISTS):
+        assert_error(runs[f"create {case.name}"], case.en)
+    assert_error(runs["send"], REFUSED_PDFS[0].en)
+    assert _row_counts(tmp_path / "data") == before
+
+
+def _row_counts(data_dir: Path) -> tuple[int, ...]:
+    engine = create_engine_for(database_url_for(data_dir))
+    try:
+        return row_counts(engine)
+    finally:
+        engine.dispose()

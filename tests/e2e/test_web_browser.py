@@ -300,7 +300,7 @@ def test_bad_input_shows_each_error_beside_its_field_and_creates_nothing(
     page = open_page(campaigns_path() + "/new")
     page.get_by_label("Campaign name", exact=True).fill("Never created")
     choose_pdf(page, b"meeting notes, not a PDF at all\n", name="notes.pdf")
-    expect(page.locator("#preview")).to_contain_text("The document is not a PDF.")
+    expect(page.locator("#preview")).to_contain_text("The file is text, not a PDF.")
     page.get_by_label("Scheduled", exact=True).check()
     yesterday = datetime.now(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)
     page.get_by_label("Sending date", exact=True).fill(yesterday.isoformat())
@@ -311,7 +311,7 @@ def test_bad_input_shows_each_error_beside_its_field_and_creates_nothing(
     summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
     expect(summary).to_contain_text("The campaign was not created")
-    expect(page.locator("#pdf-error")).to_have_text("The document is not a PDF.")
+    expect(page.locator("#pdf-error")).to_have_text("The file is text, not a PDF.")
     expect(page.locator("#send_at-error")).to_have_text(
         f"The sending date {yesterday.isoformat()} 08:00 is in the past."
     )

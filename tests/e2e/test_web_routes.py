@@ -358,7 +358,7 @@ def test_the_preview_shows_the_first_pages_at_the_quality(
     assert shown.status_code == 200
     assert shown.text.count('src="data:image/png;base64,') == 3
     assert "3 of 5 pages shown." in shown.text
-    assert "The document is not a PDF." in not_pdf.text
+    assert "The file is text, not a PDF." in not_pdf.text
     assert client.post(path, files={"pdf": ("a.pdf", pdfs.text_pdf())}).status_code == 403
 
 

@@ -254,7 +254,7 @@ def test_documents(client: httpx.Client, svc: Services) -> None:
     before = row_counts(svc.engine)
     not_pdf = problem(upload(client, tenant, "photo.pdf", PNG_MAGIC + bytes(200)), 422)
     assert fields(not_pdf) == ["file"]
-    assert "not text" in not_pdf["errors"][0]["message"]
+    assert not_pdf["errors"][0]["message"] == "the file is a PNG image, not a PDF"
     encrypted = problem(upload(client, tenant, "locked.pdf", pdfs.encrypted_pdf()), 422)
     assert encrypted["errors"] == [
         {"field": "file", "code": "encrypted", "message": encrypted["errors"][0]["message"]}

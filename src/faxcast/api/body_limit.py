@@ -15,13 +15,14 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faxcast.api.problems import Problem, problem_response, texts
-from faxcast.i18n import codes
+from faxcast.i18n import Message as Text
+from faxcast.i18n import codes, megabytes, size_over_limit
 
 TOO_LARGE: Final = "/problems/too-large"
-_MB: Final = 1024 * 1024
 
-Refusal = Callable[[Request], Response]
-"""The 413 answer to a request, in the form (problem+json or page) its client reads."""
+Refusal = Callable[[Request, int | None], Response]
+"""The 413 answer to a request whose body declared that many bytes (None: it did not say),
+in the form (problem+json or page) its client reads."""
 
 
 class _BodyTooLargeError(Exception):
@@ -41,8 +42,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > self.limit:
-            await self.refuse(Request(scope))(scope, receive, send)
+        declared = _declared_length(scope)
+        if declared > self.limit:
+            await self.refuse(Request(scope), declared)(scope, receive, send)
             return
         received = 0
         exceeded = started = False
@@ -71,7 +73,8 @@ class BodyLimit:
             if not exceeded or started:
                 raise
         if exceeded and not started:
-            await self.refuse(Request(scope))(scope, receive, send)
+            # A body sent in chunks is not read to its end: its size stays unknown.
+            await self.refuse(Request(scope), None)(scope, receive, send)
 
 
 def _declared_length(scope: Scope) -> int:
@@ -84,10 +87,18 @@ def _declared_length(scope: Scope) -> int:
     return 0
 
 
-def too_large_problem(request: Request, *, limit: int, document_limit: int) -> Response:
+def too_large_message(size: int | None, *, limit: int, document_limit: int) -> Text:
+    """What a 413 says: the limits, and the body's size when it declared one."""
+    document_mb = megabytes(document_limit)
+    if size is None:
+        return codes.REQUEST_TOO_LARGE(limit_mb=megabytes(limit), document_mb=document_mb)
+    size_mb, limit_mb = size_over_limit(size, limit)
+    return codes.REQUEST_SIZE_TOO_LARGE(size_mb=size_mb, limit_mb=limit_mb, document_mb=document_mb)
+
+
+def too_large_problem(request: Request, message: Text) -> Response:
     """The API's 413: problem+json in the request's language."""
     t = texts(request)
-    message = codes.REQUEST_TOO_LARGE(limit_mb=limit / _MB, document_mb=document_limit / _MB)
     return problem_response(
         request,
         Problem(

@@ -16,10 +16,9 @@ from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import Campaign, CampaignState, SendType
 from faxcast.domain.models import CampaignDetail
 from faxcast.domain.quality import Quality
-from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import InputError, raise_all
 from faxcast.i18n import codes
-from faxcast.services import accounts, campaigns
+from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign, PdfUpload, validate_campaign
 
@@ -217,7 +216,8 @@ def _form(
     """The command's options as the creation form and its PDF."""
     if (recipients is None) == (numbers is None):
         raise InputError(codes.NUMBERS_OPTION())
-    numbers_text = numbers if numbers is not None else _read_list(recipients)
+    svc = state.services
+    numbers_text = numbers if numbers is not None else _read(svc, recipients, documents.TEXT).text
     send_at = parse_when(when, state.account().timezone) if when else None
     new = NewCampaign(
         name=name,
@@ -227,12 +227,26 @@ def _form(
         send_at=send_at,
         recipients_list=numbers_text,
     )
-    return new, PdfUpload(pdf.name, pdf.read_bytes())
+    # The create use case judges the PDF (documents.identify_file) with the other fields.
+    return new, PdfUpload(pdf.name, _head(svc, pdf), pdf.stat().st_size)
 
 
-def _read_list(path: Path | None) -> str:
+def _read(svc: Services, path: Path | None, expect: str) -> documents.IdentifiedFile:
+    """The file checked as the API and the web form check theirs."""
     assert path is not None
-    return decode_recipient_file(path.read_bytes())
+    return documents.identify_file(
+        _head(svc, path),
+        limits=svc.settings.document_limits,
+        name=path.name,
+        expect=expect,
+        size=path.stat().st_size,
+    )
+
+
+def _head(svc: Services, path: Path) -> bytes:
+    """The file's bytes, up to one past the limit: enough to refuse it, never all of a big one."""
+    with path.open("rb") as file:
+        return file.read(svc.settings.max_document_bytes + 1)
 
 
 def _campaign_row(item: Campaign) -> str:

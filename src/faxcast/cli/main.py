@@ -24,7 +24,14 @@ from faxcast.cli.lines import line
 from faxcast.cli.phonenet import phone_network
 from faxcast.cli.server import db, serve, worker
 from faxcast.cli.users import audit_command, token, user
-from faxcast.documents import FaxPage, preview_png, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.documents import (
+    DocumentLimits,
+    FaxPage,
+    preview_png,
+    read_tiff_f,
+    render_pdf,
+    write_tiff_f,
+)
 from faxcast.domain.quality import Quality
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import FaxcastError
@@ -32,6 +39,7 @@ from faxcast.fax.engine import Outgoing
 from faxcast.fax.loopback import LoopbackResult, loopback
 from faxcast.fax.result import FaxResult
 from faxcast.i18n import Translator, codes, environment_language, translator
+from faxcast.services.documents import PDF, identify_file
 
 _QUALITY = click.Choice([q.value for q in Quality])
 
@@ -80,7 +88,7 @@ def fax() -> None:
 )
 def render(pdf: Path, quality: str, output: Path, previews: Path | None) -> None:
     """Render PDF to the TIFF-F faxcast would send."""
-    document = render_pdf(pdf.read_bytes(), Quality(quality).profile.resolution)
+    document = render_pdf(_pdf_bytes(pdf), Quality(quality).profile.resolution)
     output.write_bytes(write_tiff_f(document))
     if previews is not None:
         _write_previews(read_tiff_f(output.read_bytes()).pages, previews)
@@ -107,7 +115,7 @@ def loopback_command(
 ) -> None:
     """Fax PDF to an in-memory fax machine and show what both ends saw."""
     result = _fax_through_loopback(
-        pdf.read_bytes(),
+        _pdf_bytes(pdf),
         Quality(quality),
         out_dir,
         t38=t38,
@@ -139,6 +147,15 @@ def demo(out_dir: Path) -> None:
     )
     if not result.sender.success:
         sys.exit(1)
+
+
+def _pdf_bytes(path: Path) -> bytes:
+    """The file's bytes once it is found to be a PDF, as an upload would be (identify_file)."""
+    limits = DocumentLimits()
+    with path.open("rb") as file:
+        data = file.read(limits.max_bytes + 1)
+    identify_file(data, limits=limits, name=path.name, expect=PDF, size=path.stat().st_size)
+    return data
 
 
 def _fax_through_loopback(

@@ -30,10 +30,10 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from faxcast.documents import pdf
-from faxcast.documents.model import MAX_ROWS, MB, ROW_BYTES, DocumentLimits, FaxDocument, FaxPage
+from faxcast.documents.model import MAX_ROWS, ROW_BYTES, DocumentLimits, FaxDocument, FaxPage
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
-from faxcast.i18n import codes, declared
+from faxcast.i18n import codes, declared, megabytes
 
 _STOP_TIMEOUT_S: Final = 5.0
 HEADER_MAX_BYTES: Final = 64 * 1024
@@ -251,6 +251,6 @@ def _too_complex(limits: DocumentLimits) -> DocumentError:
     return DocumentError(
         DocumentProblem.TOO_COMPLEX,
         codes.PDF_TOO_COMPLEX(
-            limit_mb=limits.render_memory_bytes / MB, timeout_s=limits.render_timeout_s
+            limit_mb=megabytes(limits.render_memory_bytes), timeout_s=limits.render_timeout_s
         ),
     )

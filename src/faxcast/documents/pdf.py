@@ -15,14 +15,13 @@ from faxcast.documents.bilevel import GreyPixels, to_bilevel
 from faxcast.documents.model import (
     FAX_WIDTH,
     MAX_ROWS,
-    MB,
     DocumentLimits,
     FaxDocument,
     FaxPage,
 )
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
-from faxcast.i18n import codes
+from faxcast.i18n import codes, size_over_limit
 
 _PDF_MAGIC = b"%PDF-"
 _HEADER_WINDOW = 1024
@@ -94,12 +93,22 @@ def check_bytes(data: bytes, limits: DocumentLimits) -> None:
     if not data:
         raise DocumentError(DocumentProblem.EMPTY, codes.DOCUMENT_EMPTY())
     if len(data) > limits.max_bytes:
-        raise DocumentError(
-            DocumentProblem.TOO_LARGE,
-            codes.DOCUMENT_TOO_LARGE(size_mb=len(data) / MB, limit_mb=limits.max_bytes / MB),
-        )
-    if _PDF_MAGIC not in data[:_HEADER_WINDOW]:
+        raise too_large(len(data), limits)
+    if not looks_like_pdf(data):
         raise DocumentError(DocumentProblem.NOT_PDF, codes.DOCUMENT_NOT_PDF())
+
+
+def looks_like_pdf(data: bytes) -> bool:
+    """Whether the bytes start as a PDF does, where readers look for its header."""
+    return _PDF_MAGIC in data[:_HEADER_WINDOW]
+
+
+def too_large(size: int, limits: DocumentLimits) -> DocumentError:
+    """The refusal of a file of `size` bytes, over the limit: both sizes, precisely."""
+    size_mb, limit_mb = size_over_limit(size, limits.max_bytes)
+    return DocumentError(
+        DocumentProblem.TOO_LARGE, codes.DOCUMENT_TOO_LARGE(size_mb=size_mb, limit_mb=limit_mb)
+    )
 
 
 @contextlib.contextmanager

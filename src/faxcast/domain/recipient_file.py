@@ -7,14 +7,14 @@ from typing import Final
 
 from faxcast.errors import InputError
 from faxcast.fields import Field
-from faxcast.i18n import codes
+from faxcast.i18n import Message, codes
 
 
 def decode_recipient_file(data: bytes) -> str:
     """The text of a recipients file: UTF-8 (BOM or not), UTF-16 with a BOM, else Latin-1."""
-    for magic, kind in _NOT_TEXT:
-        if data.startswith(magic):
-            raise InputError(codes.FILE_IS_DOCUMENT(kind=kind()), field=Field.RECIPIENTS_FILE)
+    kind = binary_kind(data)
+    if kind is not None:
+        raise InputError(codes.FILE_IS_DOCUMENT(kind=kind), field=Field.RECIPIENTS_FILE)
     text = _decode(data)
     if "\0" in text:
         raise InputError(codes.FILE_HAS_NUL(), field=Field.RECIPIENTS_FILE)
@@ -30,11 +30,26 @@ def decode_recipient_file(data: bytes) -> str:
     return text
 
 
+def binary_kind(data: bytes) -> Message | None:
+    """What a file that is no text is ("a PNG image"), told by its first bytes; else None."""
+    for magic, kind in _NOT_TEXT:
+        if data.startswith(magic):
+            return kind()
+    return None
+
+
+# The files people save by mistake instead of a list or a PDF: documents, scans and photos.
 _NOT_TEXT: Final = (
     (b"%PDF-", codes.KIND_PDF),
     (b"PK\x03\x04", codes.KIND_ZIP),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", codes.KIND_OLE),
     (b"{\\rtf", codes.KIND_RTF),
+    (b"\x89PNG\r\n\x1a\n", codes.KIND_PNG),
+    (b"\xff\xd8\xff", codes.KIND_JPEG),
+    (b"GIF87a", codes.KIND_GIF),
+    (b"GIF89a", codes.KIND_GIF),
+    (b"II*\x00", codes.KIND_TIFF),
+    (b"MM\x00*", codes.KIND_TIFF),
 )
 _CONTROLS: Final = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0)])
 

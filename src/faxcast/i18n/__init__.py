@@ -42,7 +42,40 @@ class OneOf:
     items: tuple[str | Message, ...]
 
 
-Param = str | int | float | Message | OneOf | tuple[str | Message, ...]
+@dataclass(frozen=True)
+class Figure:
+    """A number shown with `places` decimals in the reader's language: 20.97 or 20,97."""
+
+    value: float
+    places: int
+
+
+MEBIBYTE: Final = 1024 * 1024
+_MAX_PLACES: Final = 7
+"""Enough decimals of a megabyte to tell apart two sizes one byte apart."""
+
+
+def megabytes(size: int) -> Figure:
+    """A size in megabytes (of 1024 x 1024 bytes): "20" and "0.5" exactly, else two decimals."""
+    mb = size / MEBIBYTE
+    return Figure(mb, next((p for p in range(2) if round(mb, p) == mb), 2))
+
+
+def size_over_limit(size: int, limit: int) -> tuple[Figure, Figure]:
+    """A size and the limit it passes, in megabytes, with the fewest decimals (two at least)
+    that still show the size larger: 20.97 and 20, or 20.000001 and 20 for one byte more."""
+    mb, shown_limit = size / MEBIBYTE, megabytes(limit)
+    places = next(
+        (p for p in range(2, _MAX_PLACES) if round(mb, p) > round(shown_limit.value, p)),
+        _MAX_PLACES,
+    )
+    if round(shown_limit.value, shown_limit.places) != shown_limit.value:
+        # A limit that is no round figure is shown as precisely as the size it is compared to.
+        shown_limit = Figure(shown_limit.value, places)
+    return Figure(mb, places), shown_limit
+
+
+Param = str | int | float | Message | OneOf | Figure | tuple[str | Message, ...]
 """A message's value: put in as it is, or itself translated; a tuple is a list of them."""
 
 _DECLARED: dict[str, Code] = {}
@@ -116,6 +149,13 @@ class Translator:
             if len(items) == 1:
                 return items[0]
             return self.message(_JOIN_OR(rest=", ".join(map(str, items[:-1])), last=items[-1]))
+        if isinstance(value, Figure):
+            # Imported here, like the catalogs' reader: only a process with a figure to show
+            # pays for it.
+            from babel.numbers import format_decimal
+
+            pattern = "#,##0" + ("." + "0" * value.places if value.places else "")
+            return format_decimal(value.value, format=pattern, locale=self.lang)
         if isinstance(value, tuple):
             return self.message(_JOIN_SEPARATOR()).join(str(self._value(item)) for item in value)
         return value

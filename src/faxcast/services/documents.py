@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
-from faxcast.documents import count_pdf_pages
+from faxcast.documents import DocumentLimits, count_pdf_pages, looks_like_pdf, too_large
 from faxcast.domain.models import Document
-from faxcast.domain.recipient_file import decode_recipient_file
+from faxcast.domain.recipient_file import binary_kind, decode_recipient_file
 from faxcast.errors import DocumentError, DocumentProblem, InputError, NotFoundError
 from faxcast.fields import Field
-from faxcast.i18n import codes
+from faxcast.i18n import Message, codes
 from faxcast.services.context import Services
 from faxcast.services.guard import require_member
 from faxcast.store import repository
@@ -19,29 +20,74 @@ TEXT = "text/plain"
 _NAME_MAX = 255
 
 
-def upload_document(svc: Services, account_id: int, *, name: str, data: bytes) -> Document:
-    """Store a PDF or a text file after checking its content (not its name)."""
+@dataclass(frozen=True)
+class IdentifiedFile:
+    """A file found to be a PDF (with its page count) or a list of numbers (with its text)."""
+
+    media_type: str
+    pages: int | None = None
+    text: str | None = None
+
+
+def identify_file(
+    data: bytes,
+    *,
+    limits: DocumentLimits,
+    name: str = "",
+    expect: str | None = None,
+    size: int | None = None,
+) -> IdentifiedFile:
+    """What a file is, from its content, for the API, the web form and the CLI alike; raises
+    DocumentError or InputError when it is not what was meant (`expect`, or a .pdf name)."""
+    # `size` is the whole file's when `data` stops one byte over the limit.
+    size = len(data) if size is None else size
+    if expect is None and name.lower().endswith(".pdf"):
+        # The one route takes both kinds: a .pdf name is a PDF meant, and a bad one is a bad
+        # PDF, not a list of numbers. Other names are no promise; the content decides.
+        expect = PDF
+    field = Field.RECIPIENTS_FILE if expect == TEXT else Field.DOCUMENT_FILE
+    if size == 0:
+        raise DocumentError(DocumentProblem.EMPTY, codes.DOCUMENT_EMPTY(), field=field)
+    if size > limits.max_bytes:
+        error = too_large(size, limits)
+        error.field = field
+        raise error
+    if looks_like_pdf(data) and expect != TEXT:
+        return IdentifiedFile(PDF, pages=count_pdf_pages(data, limits=limits))
+    if expect == PDF:
+        kind = binary_kind(data) or _text_kind(data)
+        if kind is None:
+            raise DocumentError(DocumentProblem.NOT_PDF, codes.DOCUMENT_NOT_PDF())
+        raise DocumentError(DocumentProblem.NOT_PDF, codes.DOCUMENT_IS_NOT_PDF(kind=kind))
+    try:
+        text = decode_recipient_file(data)
+    except InputError as error:
+        message = error.message if expect == TEXT else codes.UPLOAD_NOT_TEXT(problem=error.message)
+        raise InputError(message, field=Field.RECIPIENTS_FILE) from error
+    if not text.strip():
+        raise InputError(codes.FILE_BLANK(), field=Field.RECIPIENTS_FILE)
+    return IdentifiedFile(TEXT, text=text)
+
+
+def _text_kind(data: bytes) -> Message | None:
+    """Text, when the bytes read as a list of numbers would; else None."""
+    try:
+        decode_recipient_file(data)
+    except InputError:
+        return None
+    return codes.KIND_TEXT()
+
+
+def upload_document(
+    svc: Services, account_id: int, *, name: str, data: bytes, size: int | None = None
+) -> Document:
+    """Store a PDF or a list of numbers after checking its content (identify_file); `size`
+    is the whole file's when `data` was cut at one byte over the limit."""
     require_member(svc, account_id)
     name = name.strip() or "document"
     if len(name) > _NAME_MAX:
         name = name[-_NAME_MAX:]
-    limits = svc.settings.document_limits
-    if data.startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
-        pages: int | None = count_pdf_pages(data, limits=limits)
-        media_type = PDF
-    else:
-        if len(data) > limits.max_bytes:
-            raise DocumentError(
-                DocumentProblem.TOO_LARGE,
-                codes.FILE_TOO_LARGE(count=len(data), limit=limits.max_bytes),
-            )
-        try:
-            decode_recipient_file(data)
-        except InputError as error:
-            raise InputError(
-                codes.UPLOAD_NOT_TEXT(problem=error.message), field=Field.RECIPIENTS_FILE
-            ) from error
-        pages, media_type = None, TEXT
+    found = identify_file(data, limits=svc.settings.document_limits, name=name, size=size)
     with svc.transaction() as conn:
         repository.get_account(conn, account_id)
         now = svc.clock.now()
@@ -50,10 +96,10 @@ def upload_document(svc: Services, account_id: int, *, name: str, data: bytes) -
             conn,
             account_id=account_id,
             name=name,
-            media_type=media_type,
+            media_type=found.media_type,
             size=len(data),
             sha256=sha256,
-            pages=pages,
+            pages=found.pages,
             now=now,
         )
 

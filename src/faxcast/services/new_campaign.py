@@ -45,6 +45,7 @@ class PdfUpload:
 
     name: str
     data: bytes
+    size: int | None = None  # the whole file's, when `data` stops one byte over the limit
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def check_campaign(
         if upload is None:
             pdf = _pdf_of(conn, svc, account_id, new.document_id, errors)
         else:
-            pdf = (None, upload.data)
+            pdf = _uploaded_pdf(svc, upload, errors)
         numbers_text = _numbers_text_of(conn, svc, account_id, new, errors)
     name = collect(errors, lambda: validate_name(new.name))
     send_at = collect(
@@ -145,6 +146,24 @@ def _pdf_of(
         )
         return None
     return document, data
+
+
+def _uploaded_pdf(
+    svc: Services, upload: PdfUpload, errors: list[InputError]
+) -> tuple[None, bytes] | None:
+    """A PDF sent with the form, judged as /me/document judges one."""
+    try:
+        document_service.identify_file(
+            upload.data,
+            limits=svc.settings.document_limits,
+            name=upload.name,
+            expect=document_service.PDF,
+            size=upload.size,
+        )
+    except InputError as error:
+        errors.append(error)
+        return None
+    return None, upload.data
 
 
 def _numbers_text_of(

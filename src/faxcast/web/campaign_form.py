@@ -15,17 +15,16 @@ from datetime import datetime
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
-from faxcast.documents import count_pdf_pages
 from faxcast.domain.campaign import Campaign, SendType
 from faxcast.domain.models import Account, Line
 from faxcast.domain.numbers import RecipientListError
 from faxcast.domain.quality import Quality
-from faxcast.domain.recipient_file import decode_recipient_file
-from faxcast.errors import DocumentError, InputError, MultipleInputError
+from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
 from faxcast.i18n import codes
-from faxcast.services import campaigns, new_campaign
+from faxcast.services import campaigns, documents, new_campaign
 from faxcast.services.context import Services
+from faxcast.services.documents import identify_file
 from faxcast.web import i18n
 
 LIST: Final = "list"
@@ -103,7 +102,8 @@ class Upload:
     """A file the user chose: its name and bytes."""
 
     name: str
-    data: bytes
+    data: bytes  # at most one byte over the limit
+    size: int  # the whole file's
 
 
 @dataclass
@@ -149,18 +149,30 @@ def submit(
             errors.add("recipients_file", FieldError(t("err.file_missing")))
         else:
             try:
-                numbers_text = decode_recipient_file(numbers_file.data)
+                numbers_text = identify_file(
+                    numbers_file.data,
+                    limits=svc.settings.document_limits,
+                    name=numbers_file.name,
+                    expect=documents.TEXT,
+                    size=numbers_file.size,
+                ).text
             except InputError as error:
-                errors.add("recipients_file", _field_error(error, lang, account, send_at, svc))
+                errors.add("recipients_file", _field_error(error, lang, account, send_at))
     else:
         numbers_text = form.recipients_list
     if pdf is None:
         errors.add("pdf", FieldError(t("err.pdf_missing")))
     else:
         try:
-            count_pdf_pages(pdf.data, limits=svc.settings.document_limits)
-        except DocumentError as error:
-            errors.add("pdf", _field_error(error, lang, account, send_at, svc))
+            identify_file(
+                pdf.data,
+                limits=svc.settings.document_limits,
+                name=pdf.name,
+                expect=documents.PDF,
+                size=pdf.size,
+            )
+        except InputError as error:
+            errors.add("pdf", _field_error(error, lang, account, send_at))
     if quality is None or send_type is None:
         return errors
     new = new_campaign.NewCampaign(
@@ -177,16 +189,20 @@ def submit(
         for found in new_campaign.validate_campaign(svc, account.id, line.id, new):
             name = _form_field(found.field)
             if name != "pdf":
-                errors.add(name, _field_error(found, lang, account, send_at, svc))
+                errors.add(name, _field_error(found, lang, account, send_at))
         return errors
     try:
         # Checks every field, then stores the PDF and the campaign together, or nothing.
         return campaigns.create_campaign(
-            svc, account.id, line.id, new, upload=new_campaign.PdfUpload(pdf.name, pdf.data)
+            svc,
+            account.id,
+            line.id,
+            new,
+            upload=new_campaign.PdfUpload(pdf.name, pdf.data, pdf.size),
         )
     except InputError as failure:
         for found in failure.errors if isinstance(failure, MultipleInputError) else (failure,):
-            errors.add(_form_field(found.field), _field_error(found, lang, account, send_at, svc))
+            errors.add(_form_field(found.field), _field_error(found, lang, account, send_at))
         return errors
 
 
@@ -223,12 +239,10 @@ def _form_field(field: Field | None) -> str:
 
 
 def _field_error(
-    error: InputError, lang: str, account: Account, send_at: datetime | None, svc: Services
+    error: InputError, lang: str, account: Account, send_at: datetime | None
 ) -> FieldError:
     """A service error in the page's language, with every bad number of a list."""
     t = i18n.translator(lang)
-    if isinstance(error, DocumentError):
-        return FieldError(t(f"doc.{error.problem.value}", pages=svc.settings.max_pages))
     if isinstance(error, RecipientListError) and error.problems:
         problems = tuple(
             NumberProblem(p.line, p.column, p.text, t.message(p.reason))

@@ -6,14 +6,13 @@ from typing import Final
 
 from fastapi import Request, Response
 
-from faxcast.i18n import codes
+from faxcast.i18n import Message
 from faxcast.web import i18n
 from faxcast.web.rendering import error_page, request_lang
 from faxcast.web.where import LINE_PATH
 
 PAGES_PREFIX: Final = LINE_PATH.split("{", 1)[0]
 """Where the pages that take a body (forms, uploads) live: every web POST is under it."""
-_MB: Final = 1024 * 1024
 
 
 def is_page(request: Request) -> bool:
@@ -21,10 +20,10 @@ def is_page(request: Request) -> bool:
     return request.url.path.startswith(PAGES_PREFIX)
 
 
-def too_large_page(request: Request, *, limit: int, document_limit: int) -> Response:
-    """The error page saying the limit, in the page's language."""
+def too_large_page(request: Request, message: Message) -> Response:
+    """The error page saying the limit (api/body_limit.too_large_message), in the page's
+    language."""
     t = i18n.translator(request_lang(request))
-    message = codes.REQUEST_TOO_LARGE(limit_mb=limit / _MB, document_mb=document_limit / _MB)
     response = error_page(request, 413, "error.too_large", detail=i18n.sentence(t.message(message)))
     response.headers["Connection"] = "close"
     return response

@@ -56,7 +56,8 @@ async def upload_document(
         Query(description="the account it goes to; needed only by users of several accounts"),
     ] = None,
 ) -> schemas.Document:
-    """Upload a file; its content (not its name) decides what it is, and a bad one is refused."""
+    """Upload a PDF or a .txt list; the content decides what is stored, a name ending in .pdf
+    says a PDF was meant, and a bad, empty or too large file is refused and not stored."""
     account_id = await run_in_threadpool(documents.upload_account, svc, account)
     async with request.form(max_files=1, max_fields=0) as form:
         file = form.get("file")
@@ -66,7 +67,12 @@ async def upload_document(
         # One byte over the limit is enough for the service to refuse it: never read it all.
         data = await file.read(svc.settings.max_document_bytes + 1)
     document = await run_in_threadpool(
-        documents.upload_document, svc, account_id, name=file.filename or "", data=data
+        documents.upload_document,
+        svc,
+        account_id,
+        name=file.filename or "",
+        data=data,
+        size=file.size,
     )
     return schemas.Document.of(document)
 

@@ -12,6 +12,8 @@ from starlette.datastructures import FormData, UploadFile
 from faxcast.documents import preview_png, render_pdf
 from faxcast.domain.quality import Quality
 from faxcast.errors import DocumentError
+from faxcast.i18n import megabytes
+from faxcast.services.documents import PDF, identify_file
 from faxcast.web import i18n
 from faxcast.web.campaign_form import FIELDS, CampaignForm, Errors, Upload, submit
 from faxcast.web.navigation import redirect, with_notice
@@ -46,6 +48,7 @@ def _form_page(
         errors={name: errors.by_field[name] for name in FIELDS if name in errors.by_field},
         qualities=list(Quality),
         max_pages=services(request).settings.max_pages,
+        max_mb=megabytes(services(request).settings.max_document_bytes),
     )
 
 
@@ -61,7 +64,8 @@ async def _upload(form: FormData, name: str, limit: int) -> Upload | None:
     value = form.get(name)
     if not isinstance(value, UploadFile) or not value.filename:
         return None
-    return Upload(value.filename, await value.read(limit + 1))
+    data = await value.read(limit + 1)
+    return Upload(value.filename, data, len(data) if value.size is None else value.size)
 
 
 @router.post(CAMPAIGNS_PATH + "/new", name="web-campaign-create")
@@ -109,9 +113,10 @@ async def preview(request: Request, account: int, line: int) -> Response:
         return render(request, "_preview.html", images=[], count=0, error="")
 
     def render_pages() -> tuple[list[str], int]:
-        document = render_pdf(
-            pdf.data, quality.profile.resolution, limits=svc.settings.document_limits
-        )
+        limits = svc.settings.document_limits
+        # The same verdict as the form's (identify_file) before anything is drawn.
+        identify_file(pdf.data, limits=limits, name=pdf.name, expect=PDF, size=pdf.size)
+        document = render_pdf(pdf.data, quality.profile.resolution, limits=limits)
         pages = document.pages
         images = [
             "data:image/png;base64," + base64.b64encode(preview_png(page)).decode()
@@ -123,6 +128,6 @@ async def preview(request: Request, account: int, line: int) -> Response:
         images, count = await run_in_threadpool(render_pages)
     except DocumentError as error:
         t = i18n.translator(request_lang(request))
-        message = t(f"doc.{error.problem.value}", pages=svc.settings.max_pages)
+        message = i18n.sentence(t.message(error.message))
         return render(request, "_preview.html", images=[], count=0, error=message)
     return render(request, "_preview.html", images=images, count=count, error="")
