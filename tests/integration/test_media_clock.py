@@ -1,5 +1,5 @@
 """The shared media clock and media ports on loopback: one wake-up steps every stream, and the
-sockets are read (only from the far end's host) before the steps."""
+sockets are read (only from the far end's host) once every stream has sent."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_streams_share_wake_ups_and_the_clock_stops_with_the_last() -> None:
     asyncio.run(main())
 
 
-def test_the_clock_reads_every_waiting_datagram_before_the_steps() -> None:
+def test_the_clock_reads_every_waiting_datagram_after_the_sends_before_the_thens() -> None:
     async def main() -> None:
         clock = MediaClock(period_s=0.002)
         port = open_media_port(HOST)
@@ -50,14 +50,19 @@ def test_the_clock_reads_every_waiting_datagram_before_the_steps() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
             for n in range(3):
                 far.sendto(bytes([n]), port.local)
-            counts: list[int] = []
-            token = clock.join(lambda _frame: counts.append(len(got)))
+            sends: list[int] = []
+            thens: list[int] = []
+            token = clock.join(
+                lambda _frame: sends.append(len(got)), lambda _frame: thens.append(len(got))
+            )
             await asyncio.sleep(0.005)
             clock.leave(token)
         clock.unwatch(port.fileno())
         port.close()
         assert got == [b"\x00", b"\x01", b"\x02"]
-        assert counts[0] == 3  # all three were read before the first step ran
+        assert sends[0] == 0  # the first send did not wait for the reads
+        assert thens[0] == 3  # all three were read in that same tick, before its thens
+        assert sends[1] == 3  # and the next tick's send has them
 
     asyncio.run(main())
 

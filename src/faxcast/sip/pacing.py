@@ -256,7 +256,7 @@ class MediaClock:
 
     def join(self, send: Callable[[int], None], then: Callable[[int], None] = _nothing) -> int:
         """Run `send(frame)` every 20 ms from the next deadline, and `then(frame)` once every
-        stream's `send` has run; the token is for `leave`.
+        stream's `send` has run and the sockets have been read; the token is for `leave`.
 
         Sending first for all streams keeps each stream's packets at the same place in the
         tick whatever the others' receiving work costs: their intervals stay even.
@@ -285,7 +285,7 @@ class MediaClock:
                 self._pacer = None
 
     def watch(self, fileno: int, read_one: Callable[[], object]) -> None:
-        """Call `read_one()` for each datagram waiting on `fileno`, before each tick's steps."""
+        """Call `read_one()` for each datagram waiting on `fileno`, each tick after the sends."""
         self._poller.register(fileno, select.EPOLLIN)
         self._readers[fileno] = read_one
 
@@ -295,6 +295,12 @@ class MediaClock:
             self._poller.unregister(fileno)
 
     def _tick(self, frame: int) -> None:
+        sends, thens = self._sends, self._thens  # those who join now start next tick
+        # Every stream sends first: how many datagrams came (and what reading them costs)
+        # then moves no stream's packet within the tick, so their intervals stay even.
+        # What is read now is used from the next tick on (a jitter buffer delays it anyway).
+        for send in sends:
+            send(frame)
         if self._readers:
             poll, readers = self._poller.poll, self._readers
             # One datagram per ready socket a pass; a second pass finds what a burst left.
@@ -306,9 +312,6 @@ class MediaClock:
                     reader = readers.get(fileno)
                     if reader is not None:
                         reader()
-        sends, thens = self._sends, self._thens  # those who join now start next tick
-        for send in sends:
-            send(frame)
         for then in thens:
             then(frame)
 
