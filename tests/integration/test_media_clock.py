@@ -67,6 +67,30 @@ def test_the_clock_reads_every_waiting_datagram_after_the_sends_before_the_thens
     asyncio.run(main())
 
 
+def test_ports_watched_first_are_read_before_the_sends() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002)
+        early, late = open_media_port(HOST), open_media_port(HOST)
+        got: list[bytes] = []
+        early.on_datagram = late.on_datagram = got.append
+        clock.watch(early.fileno(), early.read_one, first=True)
+        clock.watch(late.fileno(), late.read_one)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+            far.sendto(b"late", late.local)
+            far.sendto(b"early", early.local)
+            sends: list[list[bytes]] = []
+            token = clock.join(lambda _frame: sends.append(list(got)))
+            await asyncio.sleep(0.005)
+            clock.leave(token)
+        for port in (early, late):
+            clock.unwatch(port.fileno())
+            port.close()
+        assert sends[0] == [b"early"]  # what a T.38 terminal answers is in before it steps
+        assert sends[1] == [b"early", b"late"]
+
+    asyncio.run(main())
+
+
 def test_a_port_takes_datagrams_from_the_far_host_only() -> None:
     port = open_media_port(HOST)
     got: list[bytes] = []

@@ -1,13 +1,14 @@
 """The media of one answered SIP fax call: the fax engine on RTP (G.711) or UDPTL (T.38).
 
 Every call of a process steps on one shared 20 ms clock (sip.pacing.MediaClock) on the event
-loop. First every call sends: in audio, one C call (sip.rtp.RtpAudioChannel) plays the jitter
-buffer's next frame into the modem (or lets it coast over a lost one) and writes the modem's
-next G.711 frame into the RTP packet; in T.38, the IFPs 20 ms more on the terminal gives. Then
-the clock reads what came in on every call's port, for the next tick: into the jitter buffer,
-or (T.38 IFPs, in order) into the terminal, which answers them at the next tick's send. What
-the other calls received never moves a call's packet within the tick. SpanDSP runs inline on
-the loop: a step costs microseconds (bench/sip.py), less than handing it to a thread would.
+loop. First the T.38 calls' ports are read (their IFPs go into the terminal in order, to be
+answered in this tick). Then every call sends: in audio, one C call (sip.rtp.RtpAudioChannel)
+writes the modem's next G.711 frame into the RTP packet and plays the jitter buffer's next
+frame into the modem (or lets it coast over a lost one); in T.38, the IFPs 20 ms more on the
+terminal gives. Then the clock reads the audio calls' ports into their jitter buffers, for
+the next tick: how much the calls received never moves a call's packet within the tick.
+SpanDSP runs inline on the loop: a step costs microseconds (bench/sip.py), less than handing
+it to a thread would.
 
 The call's signalling (the lead's line driver) opens the ports, starts the audio, switches to
 T.38 when a re-INVITE to `m=image` succeeds, says when the far end hung up, and waits for the
@@ -223,7 +224,9 @@ class FaxMedia:
             for ifp, repeats in advance(FRAME_SAMPLES):
                 send(ifp, repeats)
 
-        self._take(port, remote, receiver.datagram)
+        # IFPs go into the terminal before its next step, which answers them (T.30's answers
+        # to commands are timed); RTP waits in the jitter buffer anyway.
+        self._take(port, remote, receiver.datagram, first=True)
         self._session = session
         self._silence = self._t38_silence
         self._heard_at = self._frames
@@ -247,10 +250,17 @@ class FaxMedia:
             self._finish(Ending.FAR_END_HUNG_UP)
             raise
 
-    def _take(self, port: MediaPort, remote: Address, on_datagram: Callable[[bytes], None]) -> None:
+    def _take(
+        self,
+        port: MediaPort,
+        remote: Address,
+        on_datagram: Callable[[bytes], None],
+        *,
+        first: bool = False,
+    ) -> None:
         port.remote = remote
         port.on_datagram = on_datagram
-        self.clock.watch(port.fileno(), port.read_one)
+        self.clock.watch(port.fileno(), port.read_one, first=first)
         self._ports.append(port)
         # The far end is heard when the port's count moves (checked once a tick, not per
         # datagram: one Python call fewer on every packet).
