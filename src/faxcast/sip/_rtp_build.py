@@ -150,15 +150,11 @@ static void faxcast_jb_restart(faxcast_jb_t *jb, uint32_t ssrc, uint32_t timesta
 static int faxcast_jb_all_filled(const faxcast_jb_t *jb, int64_t position, int len)
 {
     int64_t start = faxcast_mod(position, jb->size);
-    int i;
+    int64_t first = jb->size - start < len ? jb->size - start : len;
 
-    for (i = 0; i < len; i++) {
-        if (!jb->filled[start])
-            return 0;
-        if (++start == jb->size)
-            start = 0;
-    }
-    return 1;
+    if (memchr(jb->filled + start, 0, (size_t) first) != NULL)
+        return 0;
+    return first == len || memchr(jb->filled, 0, (size_t) (len - first)) == NULL;
 }
 
 static void faxcast_jb_store(faxcast_jb_t *jb, int64_t position, const uint8_t *payload, int len)
@@ -264,6 +260,16 @@ static int faxcast_jb_play(faxcast_jb_t *jb, uint8_t *out)
         jb->dropped_ahead++;
     }
     start = faxcast_mod(read, jb->size);
+    if (start + FAXCAST_FRAME_SAMPLES <= jb->size
+        && memchr(jb->filled + start, 0, FAXCAST_FRAME_SAMPLES) == NULL) {
+        /* The usual frame: all of it came, in one piece of the ring. */
+        memcpy(out, jb->ring + start, FAXCAST_FRAME_SAMPLES);
+        memset(jb->filled + start, 0, FAXCAST_FRAME_SAMPLES);
+        jb->read = read + FAXCAST_FRAME_SAMPLES;
+        if (jb->head < jb->read)
+            jb->head = jb->read;
+        return 1;
+    }
     for (i = 0; i < FAXCAST_FRAME_SAMPLES; i++) {
         if (jb->filled[start]) {
             out[i] = jb->ring[start];
