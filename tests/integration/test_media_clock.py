@@ -7,6 +7,7 @@ import asyncio
 import gc
 import os
 import socket
+import time
 
 import pytest
 
@@ -87,6 +88,31 @@ def test_ports_watched_first_are_read_before_the_sends() -> None:
             port.close()
         assert sends[0] == [b"early"]  # what a T.38 terminal answers is in before it steps
         assert sends[1] == [b"early", b"late"]
+
+    asyncio.run(main())
+
+
+def test_after_a_stall_the_sockets_are_read_before_the_sends() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002)
+        port = open_media_port(HOST)
+        got: list[bytes] = []
+        port.on_datagram = got.append
+        clock.watch(port.fileno(), port.read_one)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+            sends: list[tuple[int, int]] = []
+
+            def then(frame: int) -> None:
+                if frame == 0:  # after frame 0's reads, a datagram comes during a stall
+                    far.sendto(b"x", port.local)
+                    time.sleep(0.008)  # four periods
+
+            token = clock.join(lambda frame: sends.append((frame, len(got))), then)
+            await asyncio.sleep(0.012)
+            clock.leave(token)
+        clock.unwatch(port.fileno())
+        port.close()
+        assert sends[:2] == [(0, 0), (1, 1)]  # frame 1, run late, had it before sending
 
     asyncio.run(main())
 

@@ -321,6 +321,10 @@ class MediaClock:
         sends, thens = self._sends, self._thens  # those who join now start next tick
         if self._first_readers:
             _read(self._first_poller, self._first_readers)
+        if self._readers and time.monotonic() - self.deadline(frame) > self._period:
+            # A frame run late, after a stall: what came meanwhile is read first, or the
+            # frames played now would miss packets that are waiting in the sockets.
+            _read(self._poller, self._readers)
         # Then every stream sends: how many datagrams came (and what reading them costs)
         # moves no stream's packet within the tick, so their intervals stay even. What is
         # read after the sends is used from the next tick on (a jitter buffer delays it
