@@ -1,4 +1,4 @@
-"""Build hook: compiles the cffi bindings to the system libspandsp and libtiff, and the RTP media's C."""
+"""Build hook: compiles the cffi bindings (libspandsp, libtiff) and the RTP media's C."""
 
 from setuptools import setup
 
