@@ -61,7 +61,7 @@ from faxcast.fax.engine import AudioFaxSession, Incoming, Outgoing
 from faxcast.lines.sip.media import FaxEnd, FaxMedia, MediaOutcome
 from faxcast.sip.media_port import MediaPort, open_media_port
 from faxcast.sip.pacing import PERIOD_S, MediaClock
-from faxcast.sip.rtp import PT_PCMA, RtpReceiver, RtpSender
+from faxcast.sip.rtp import PT_PCMA, RtpAudioChannel, RtpReceiver, RtpSender
 from faxcast.sip.t38 import T38Params
 
 HERE = Path(__file__).resolve().parent
@@ -262,16 +262,12 @@ def breakdown(document: Outgoing, workdir: Path) -> dict[str, float]:
     ours, theirs = open_media_port(HOST), open_media_port(HOST)
     ours.remote, theirs.remote = theirs.local, ours.local
     to_far: list[bytes | None] = []
-    played: list[bytes | None] = []
-    our_rtp = RtpSender(ours.send, None, PT_PCMA, fill=sender.transmitter)
+    our_rtp = RtpAudioChannel(ours.send, sender.native_line(), PT_PCMA)
     far_rtp = RtpSender(theirs.send, receiver.transmit, PT_PCMA)
-    our_jitter = RtpReceiver(played.append, PT_PCMA)
     far_jitter = RtpReceiver(to_far.append, PT_PCMA)
-    ours.on_datagram, theirs.on_datagram = our_jitter.datagram, far_jitter.datagram
+    ours.on_datagram, theirs.on_datagram = our_rtp.datagram, far_jitter.datagram
     clock = time.thread_time
-    spent = dict.fromkeys(
-        ("modem tx + RTP send", "socket read + RTP parse", "play + modem rx"), 0.0
-    )
+    spent = dict.fromkeys(("modem rx + tx + RTP, send", "socket read + jitter buffer"), 0.0)
     frames = 0
     while not sender.done and frames < CAP_S * 50:
         t0 = clock()
@@ -284,12 +280,8 @@ def breakdown(document: Outgoing, workdir: Path) -> dict[str, float]:
         t2 = clock()
         ours.read_one()
         t3 = clock()
-        our_jitter.play()
-        _hear(sender, played.pop())
-        t4 = clock()
-        spent["modem tx + RTP send"] += t1 - t0
-        spent["socket read + RTP parse"] += t3 - t2
-        spent["play + modem rx"] += t4 - t3
+        spent["modem rx + tx + RTP, send"] += t1 - t0
+        spent["socket read + jitter buffer"] += t3 - t2
         frames += 1
     ours.close()
     theirs.close()

@@ -1,5 +1,5 @@
 """The shared media clock and media ports on loopback: one wake-up steps every stream, and the
-sockets are read (only from the far end's host) before the steps."""
+sockets are read (only from the far end's host) once every stream has sent."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import gc
 import os
 import socket
+import time
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_streams_share_wake_ups_and_the_clock_stops_with_the_last() -> None:
     asyncio.run(main())
 
 
-def test_the_clock_reads_every_waiting_datagram_before_the_steps() -> None:
+def test_the_clock_reads_every_waiting_datagram_after_the_sends_before_the_thens() -> None:
     async def main() -> None:
         clock = MediaClock(period_s=0.002)
         port = open_media_port(HOST)
@@ -50,14 +51,68 @@ def test_the_clock_reads_every_waiting_datagram_before_the_steps() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
             for n in range(3):
                 far.sendto(bytes([n]), port.local)
-            counts: list[int] = []
-            token = clock.join(lambda _frame: counts.append(len(got)))
+            sends: list[int] = []
+            thens: list[int] = []
+            token = clock.join(
+                lambda _frame: sends.append(len(got)), lambda _frame: thens.append(len(got))
+            )
             await asyncio.sleep(0.005)
             clock.leave(token)
         clock.unwatch(port.fileno())
         port.close()
         assert got == [b"\x00", b"\x01", b"\x02"]
-        assert counts[0] == 3  # all three were read before the first step ran
+        assert sends[0] == 0  # the first send did not wait for the reads
+        assert thens[0] == 3  # all three were read in that same tick, before its thens
+        assert sends[1] == 3  # and the next tick's send has them
+
+    asyncio.run(main())
+
+
+def test_ports_watched_first_are_read_before_the_sends() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002)
+        early, late = open_media_port(HOST), open_media_port(HOST)
+        got: list[bytes] = []
+        early.on_datagram = late.on_datagram = got.append
+        clock.watch(early.fileno(), early.read_one, first=True)
+        clock.watch(late.fileno(), late.read_one)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+            far.sendto(b"late", late.local)
+            far.sendto(b"early", early.local)
+            sends: list[list[bytes]] = []
+            token = clock.join(lambda _frame: sends.append(list(got)))
+            await asyncio.sleep(0.005)
+            clock.leave(token)
+        for port in (early, late):
+            clock.unwatch(port.fileno())
+            port.close()
+        assert sends[0] == [b"early"]  # what a T.38 terminal answers is in before it steps
+        assert sends[1] == [b"early", b"late"]
+
+    asyncio.run(main())
+
+
+def test_after_a_stall_the_sockets_are_read_before_the_sends() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002)
+        port = open_media_port(HOST)
+        got: list[bytes] = []
+        port.on_datagram = got.append
+        clock.watch(port.fileno(), port.read_one)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+            sends: list[tuple[int, int]] = []
+
+            def then(frame: int) -> None:
+                if frame == 0:  # after frame 0's reads, a datagram comes during a stall
+                    far.sendto(b"x", port.local)
+                    time.sleep(0.008)  # four periods
+
+            token = clock.join(lambda frame: sends.append((frame, len(got))), then)
+            await asyncio.sleep(0.012)
+            clock.leave(token)
+        clock.unwatch(port.fileno())
+        port.close()
+        assert sends[:2] == [(0, 0), (1, 1)]  # frame 1, run late, had it before sending
 
     asyncio.run(main())
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from cffi import FFI
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +19,7 @@ from faxcast.sip.rtp import (
     MAX_PACKET_SIZE,
     PT_PCMA,
     PT_PCMU,
+    RtpAudioChannel,
     RtpPacket,
     RtpReceiver,
     RtpSender,
@@ -263,3 +267,47 @@ def test_a_far_clock_running_fast_does_not_grow_the_delay() -> None:
     last_played = last - 1 + 250  # marks count packets modulo 250, from 1
     # All 400 packets are in; without the drops the buffer would hold 100 frames.
     assert 400 - last_played <= 2 * 3 + 2
+
+
+def test_a_channel_sends_its_lines_frames_and_plays_what_came_into_the_line() -> None:
+    ffi = FFI()
+    numbers = itertools.count(1)
+    heard: list[bytes | None] = []
+
+    def transmit(_line: Any, out: Any, samples: int) -> int:
+        ffi.memmove(out, bytes([next(numbers)]) * samples, samples)
+        return samples
+
+    def receive(_line: Any, frame: Any, samples: int) -> int:
+        heard.append(None if frame == ffi.NULL else ffi.buffer(frame, samples)[:])
+        return 0
+
+    # The line is C functions by address, as the fax engine's modem gives them.
+    tx: Any = ffi.callback("int(void *, uint8_t *, int)", transmit)
+    rx: Any = ffi.callback("int(void *, const uint8_t *, int)", receive)
+    line = (0, int(ffi.cast("uintptr_t", tx)), int(ffi.cast("uintptr_t", rx)))
+    sent: list[bytes] = []
+    channel = RtpAudioChannel(
+        lambda data: sent.append(bytes(data)),
+        line,
+        PT_PCMA,
+        depth_ms=20,
+        ssrc=3,
+        sequence=0xFFFF,
+        timestamp=100,
+    )
+    channel.frame(0)  # nothing came yet: the line coasts
+    for packet in _frames(2):
+        channel.datagram(packet)
+    channel.frame(1)  # the buffer's delay: still nothing
+    channel.frame(3)  # frame 2 was given up by a late pacer
+    channel.frame(4)
+    packets = [RtpPacket.parse(data) for data in sent]
+    assert [p.sequence for p in packets] == [0xFFFF, 0, 1, 2]
+    assert [p.timestamp for p in packets] == [100, 260, 580, 740]
+    assert [p.marker for p in packets] == [True, False, False, False]
+    assert {(p.ssrc, p.payload_type) for p in packets} == {(3, PT_PCMA)}
+    assert [p.payload for p in packets] == [bytes([n]) * FRAME_SAMPLES for n in range(1, 5)]
+    assert heard == [None, None, b"\x01" * FRAME_SAMPLES, b"\x02" * FRAME_SAMPLES]
+    assert channel.filled_in == 2
+    assert channel.stats.packets == 2

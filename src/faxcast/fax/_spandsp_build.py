@@ -133,6 +133,16 @@ int faxcast_audio_tx(fax_state_t *fax, g711_state_t *g711, uint8_t *out, int16_t
     int samples);
 int faxcast_audio_rx(fax_state_t *fax, g711_state_t *g711, const uint8_t *in, int16_t *pcm,
     int samples);
+
+typedef struct {
+    int64_t samples;
+    ...;
+} faxcast_line_t;
+
+faxcast_line_t *faxcast_line_new(fax_state_t *fax, g711_state_t *g711);
+void faxcast_line_free(faxcast_line_t *line);
+int faxcast_line_tx(void *line, uint8_t *out, int samples);
+int faxcast_line_rx(void *line, const uint8_t *in, int samples);
 void faxcast_quiet_libtiff(void);
 int faxcast_tiff_check(const char *path, char *message, int message_len);
 
@@ -256,6 +266,53 @@ static int faxcast_audio_rx(fax_state_t *fax, g711_state_t *g711, const uint8_t 
     int n = g711_decode(g711, pcm, in, samples);
 
     return fax_rx(fax, pcm, n);
+}
+
+/* A modem with its G.711 codec as one audio end, for a caller that holds only its address and
+   these two functions' (the RTP channel of faxcast.sip._rtp): a NULL frame heard is a lost
+   one, which the modem coasts over. `samples` counts the line time heard. */
+typedef struct {
+    int64_t samples;
+    fax_state_t *fax;
+    g711_state_t *g711;
+    int16_t pcm[8000];
+} faxcast_line_t;
+
+static faxcast_line_t *faxcast_line_new(fax_state_t *fax, g711_state_t *g711)
+{
+    faxcast_line_t *line = calloc(1, sizeof(*line));
+
+    if (line != NULL) {
+        line->fax = fax;
+        line->g711 = g711;
+    }
+    return line;
+}
+
+static void faxcast_line_free(faxcast_line_t *line)
+{
+    free(line);
+}
+
+static int faxcast_line_tx(void *user, uint8_t *out, int samples)
+{
+    faxcast_line_t *line = (faxcast_line_t *) user;
+
+    if (samples > 8000)
+        return -1;
+    return faxcast_audio_tx(line->fax, line->g711, out, line->pcm, samples);
+}
+
+static int faxcast_line_rx(void *user, const uint8_t *in, int samples)
+{
+    faxcast_line_t *line = (faxcast_line_t *) user;
+
+    if (samples > 8000)
+        return -1;
+    line->samples += samples;
+    if (in == NULL)
+        return fax_rx_fillin(line->fax, samples);
+    return faxcast_audio_rx(line->fax, line->g711, in, line->pcm, samples);
 }
 
 typedef struct {

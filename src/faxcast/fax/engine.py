@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from faxcast.documents import read_tiff_f
 from faxcast.domain.codec import Codec
@@ -74,6 +74,16 @@ class Incoming:
 
 
 Direction = Outgoing | Incoming
+
+
+class NativeLine(NamedTuple):
+    """A modem as a C audio end, by address: `transmit(line, out, samples)` writes its next
+    G.711 samples, `receive(line, heard, samples)` feeds what was heard (NULL for a lost frame);
+    both C `int (void *, uint8_t *, int)`."""
+
+    line: int
+    transmit: int
+    receive: int
 
 
 def _check_decodes(path: Path) -> None:
@@ -285,7 +295,7 @@ class FaxSession:
 class AudioFaxSession(FaxSession):
     """T.30 over 8 kHz G.711 audio: V.21 signalling and V.27ter/V.29/V.17 image modems."""
 
-    __slots__ = ("_fax", "_g711", "_out", "_out_buffer", "_pcm", "codec")
+    __slots__ = ("_fax", "_g711", "_line", "_out", "_out_buffer", "_pcm", "codec")
 
     def __init__(
         self,
@@ -303,9 +313,14 @@ class AudioFaxSession(FaxSession):
         g711 = lib.g711_init(ffi.NULL, lib.G711_ALAW if codec is Codec.PCMA else lib.G711_ULAW)
         if ffi.NULL in (fax, g711):
             raise FaxError(codes.AUDIO_SESSION_FAILED())
-        weakref.finalize(self, _free_audio, fax, g711)
+        line = lib.faxcast_line_new(fax, g711)
+        if line == ffi.NULL:
+            _free_audio(fax, g711, line)
+            raise FaxError(codes.AUDIO_SESSION_FAILED())
+        weakref.finalize(self, _free_audio, fax, g711, line)
         self._fax = fax
         self._g711 = g711
+        self._line = line
         lib.fax_set_transmit_on_idle(fax, 1)
         self._configure(lib.fax_get_t30_state(fax), (lib.fax_get_logging_state(fax),))
         self._out = ffi.new("uint8_t[]", _MAX_FRAME)
@@ -330,15 +345,29 @@ class AudioFaxSession(FaxSession):
         )
         return writer
 
+    @property
+    def line_seconds(self) -> float:
+        """Time on the line so far, counted in samples heard (not wall clock)."""
+        return int(self._line.samples) / SAMPLE_RATE
+
     def receive(self, payload: bytes) -> None:
         """Feed G.711 audio heard from the far end; this also runs T.30's timers."""
-        lib.faxcast_audio_rx(self._fax, self._g711, payload, self._pcm, len(payload))
-        self._samples += len(payload)
+        if len(payload) > _MAX_FRAME:
+            raise ValueError(f"{len(payload)} samples at once are more than {_MAX_FRAME}")
+        lib.faxcast_line_rx(self._line, payload, len(payload))
 
     def fill_in(self, samples: int = FRAME_SAMPLES) -> None:
         """Let `samples` pass with nothing heard (a lost packet): the modem coasts, timers run."""
-        lib.fax_rx_fillin(self._fax, samples)
-        self._samples += samples
+        lib.faxcast_line_rx(self._line, ffi.NULL, samples)
+
+    def native_line(self) -> NativeLine:
+        """This modem as one C audio end, for a caller that runs it from C (an RTP channel):
+        valid while this session lives."""
+        return NativeLine(
+            int(ffi.cast("uintptr_t", self._line)),
+            int(ffi.cast("uintptr_t", ffi.addressof(lib, "faxcast_line_tx"))),
+            int(ffi.cast("uintptr_t", ffi.addressof(lib, "faxcast_line_rx"))),
+        )
 
 
 _t38_advance = lib.faxcast_t38_advance
@@ -349,9 +378,11 @@ def _free_t38(terminal: Any, queue: Any) -> None:
     lib.faxcast_ifp_queue_release(queue)
 
 
-def _free_audio(fax: Any, g711: Any) -> None:
+def _free_audio(fax: Any, g711: Any, line: Any) -> None:
     lib.fax_free(fax)
     lib.g711_free(g711)
+    if line != ffi.NULL:
+        lib.faxcast_line_free(line)
 
 
 class T38FaxSession(FaxSession):

@@ -198,6 +198,19 @@ def _nothing(_frame: int) -> None:
     return None
 
 
+def _read(poller: select.epoll, readers: dict[int, Callable[[], object]]) -> None:
+    poll = poller.poll
+    # One datagram per ready socket a pass; a second pass finds what a burst left.
+    for _ in range(MAX_READ_PASSES):
+        ready = poll(0)
+        if not ready:
+            break
+        for fileno, _events in ready:
+            reader = readers.get(fileno)
+            if reader is not None:
+                reader()
+
+
 class MediaClock:
     """One pacer for every stream on an event loop: a single wake-up runs all their frames.
 
@@ -231,10 +244,13 @@ class MediaClock:
         self._thens: tuple[Callable[[int], None], ...] = ()
         self._tokens = itertools.count()
         # The streams' sockets, read at each tick: one poll tells which have datagrams, so
-        # an empty socket costs no system call.
+        # an empty socket costs no system call. Those read first have their own poll.
         self._poller = select.epoll()
         self._readers: dict[int, Callable[[], object]] = {}
+        self._first_poller = select.epoll()
+        self._first_readers: dict[int, Callable[[], object]] = {}
         weakref.finalize(self, self._poller.close)
+        weakref.finalize(self, self._first_poller.close)
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop | None = None) -> MediaClock:
@@ -256,7 +272,7 @@ class MediaClock:
 
     def join(self, send: Callable[[int], None], then: Callable[[int], None] = _nothing) -> int:
         """Run `send(frame)` every 20 ms from the next deadline, and `then(frame)` once every
-        stream's `send` has run; the token is for `leave`.
+        stream's `send` has run and the sockets have been read; the token is for `leave`.
 
         Sending first for all streams keeps each stream's packets at the same place in the
         tick whatever the others' receiving work costs: their intervals stay even.
@@ -284,31 +300,39 @@ class MediaClock:
                 self._pacer.stop()
                 self._pacer = None
 
-    def watch(self, fileno: int, read_one: Callable[[], object]) -> None:
-        """Call `read_one()` for each datagram waiting on `fileno`, before each tick's steps."""
-        self._poller.register(fileno, select.EPOLLIN)
-        self._readers[fileno] = read_one
+    def watch(self, fileno: int, read_one: Callable[[], object], *, first: bool = False) -> None:
+        """Call `read_one()` for each datagram waiting on `fileno`, each tick after the sends;
+        before them if `first` (input the stream answers at once, such as T.38's)."""
+        if first:
+            self._first_poller.register(fileno, select.EPOLLIN)
+            self._first_readers[fileno] = read_one
+        else:
+            self._poller.register(fileno, select.EPOLLIN)
+            self._readers[fileno] = read_one
 
     def unwatch(self, fileno: int) -> None:
         """Stop reading `fileno` (before it is closed)."""
         if self._readers.pop(fileno, None) is not None:
             self._poller.unregister(fileno)
+        elif self._first_readers.pop(fileno, None) is not None:
+            self._first_poller.unregister(fileno)
 
     def _tick(self, frame: int) -> None:
-        if self._readers:
-            poll, readers = self._poller.poll, self._readers
-            # One datagram per ready socket a pass; a second pass finds what a burst left.
-            for _ in range(MAX_READ_PASSES):
-                ready = poll(0)
-                if not ready:
-                    break
-                for fileno, _events in ready:
-                    reader = readers.get(fileno)
-                    if reader is not None:
-                        reader()
         sends, thens = self._sends, self._thens  # those who join now start next tick
+        if self._first_readers:
+            _read(self._first_poller, self._first_readers)
+        if self._readers and time.monotonic() - self.deadline(frame) > self._period:
+            # A frame run late, after a stall: what came meanwhile is read first, or the
+            # frames played now would miss packets that are waiting in the sockets.
+            _read(self._poller, self._readers)
+        # Then every stream sends: how many datagrams came (and what reading them costs)
+        # moves no stream's packet within the tick, so their intervals stay even. What is
+        # read after the sends is used from the next tick on (a jitter buffer delays it
+        # anyway).
         for send in sends:
             send(frame)
+        if self._readers:
+            _read(self._poller, self._readers)
         for then in thens:
             then(frame)
 

@@ -10,15 +10,17 @@ a burst of bit errors.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from faxcast.domain.codec import Codec
 from faxcast.errors import ProtocolError
 from faxcast.i18n import codes
+from faxcast.sip._rtp import ffi, lib
 
 RTP_VERSION = 2
 PT_PCMU = 0
@@ -34,9 +36,6 @@ SAMPLES_PER_MS = 8
 SILENCE = {PT_PCMA: 0xD5, PT_PCMU: 0xFF}  # the G.711 code of a zero sample, per law
 
 _HEADER = struct.Struct("!BBHII")
-_FAST = struct.Struct("!xBHII")
-_NOTHING = bytes(FRAME_SAMPLES)  # a frame's presence flags: none of it arrived (yet)
-_ALL = b"\x01" * FRAME_SAMPLES
 _WORD = 4
 
 
@@ -162,19 +161,67 @@ class RtpSender:
         self._second = second & 0x7F
 
 
-@dataclass
 class ReceiverStats:
-    """What the receiver did with what came in, and with the frames it played."""
+    """What the receiver did with what came in, and with the frames it played: live counts
+    (read from the C jitter buffer, which this keeps alive)."""
 
-    packets: int = 0
-    malformed: int = 0
-    other_payload: int = 0
-    late: int = 0
-    duplicate: int = 0
-    resyncs: int = 0
-    played: int = 0
-    missing: int = 0
-    dropped_ahead: int = 0
+    __slots__ = ("_counts",)
+
+    def __init__(self, counts: Any) -> None:
+        self._counts = counts
+
+    @property
+    def packets(self) -> int:
+        return int(self._counts.packets)
+
+    @property
+    def malformed(self) -> int:
+        return int(self._counts.malformed)
+
+    @property
+    def other_payload(self) -> int:
+        return int(self._counts.other_payload)
+
+    @property
+    def late(self) -> int:
+        return int(self._counts.late)
+
+    @property
+    def duplicate(self) -> int:
+        return int(self._counts.duplicate)
+
+    @property
+    def resyncs(self) -> int:
+        return int(self._counts.resyncs)
+
+    @property
+    def played(self) -> int:
+        return int(self._counts.played)
+
+    @property
+    def missing(self) -> int:
+        return int(self._counts.missing)
+
+    @property
+    def dropped_ahead(self) -> int:
+        return int(self._counts.dropped_ahead)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={getattr(self, name)}" for name in _COUNTS)
+        return f"ReceiverStats({counts})"
+
+
+_COUNTS: Final = (
+    "packets",
+    "malformed",
+    "other_payload",
+    "late",
+    "duplicate",
+    "resyncs",
+    "played",
+    "missing",
+    "dropped_ahead",
+)
 
 
 class RtpReceiver:
@@ -184,22 +231,10 @@ class RtpReceiver:
     (10, 20 or 30 ms) come out as one 160-sample frame per `play()`, handed to `deliver`:
     the frame's bytes (a gap inside it filled with the law's silence) or None when nothing
     of it arrived. A packet later than the delay is dropped; a new SSRC or a jump in time
-    restarts the buffer.
+    restarts the buffer. The buffer is C (faxcast.sip._rtp), which RtpAudioChannel also runs.
     """
 
-    __slots__ = (
-        "_deliver",
-        "_depth",
-        "_filled",
-        "_head",
-        "_read",
-        "_ring",
-        "_silence",
-        "_size",
-        "_ssrc",
-        "payload_type",
-        "stats",
-    )
+    __slots__ = ("_deliver", "_frame", "_jb", "payload_type")
 
     def __init__(
         self,
@@ -209,125 +244,99 @@ class RtpReceiver:
         depth_ms: int = DEPTH_MS,
         capacity_ms: int = 1000,
     ) -> None:
+        if capacity_ms * SAMPLES_PER_MS < FRAME_SAMPLES or depth_ms < 0:
+            raise ValueError("a jitter buffer holds at least one frame, with a delay of 0 or more")
         self._deliver = deliver
         self.payload_type = payload_type
-        self._silence = SILENCE.get(payload_type, 0)
-        self._depth = depth_ms * SAMPLES_PER_MS
-        self._size = capacity_ms * SAMPLES_PER_MS
-        self._ring = bytearray(self._size)
-        self._filled = bytearray(self._size)  # 1 where a sample arrived and is not played yet
-        self._read = 0  # the timestamp of the next sample to play, unwrapped
-        self._head = 0  # one past the newest sample received, unwrapped
-        self._ssrc: int | None = None
-        self.stats = ReceiverStats()
+        jb = lib.faxcast_jb_new(
+            payload_type,
+            SILENCE.get(payload_type, 0),
+            depth_ms * SAMPLES_PER_MS,
+            capacity_ms * SAMPLES_PER_MS,
+        )
+        if jb == ffi.NULL:
+            raise MemoryError("no memory for a jitter buffer")
+        self._jb = ffi.gc(jb, lib.faxcast_jb_free)
+        self._frame = bytearray(FRAME_SAMPLES)
+
+    @property
+    def stats(self) -> ReceiverStats:
+        """What the buffer did so far, counted live."""
+        return ReceiverStats(self._jb)
 
     def datagram(self, data: bytes) -> None:
         """Take one datagram from the network; what cannot be used is counted, never raised."""
-        stats = self.stats
-        if HEADER_SIZE < len(data) <= MAX_PACKET_SIZE and data[0] == RTP_VERSION << 6:
-            # The usual packet (no CSRC, extension or padding) is read in place, 50 times a
-            # second per call; anything else goes through the full parser.
-            second, _sequence, timestamp, ssrc = _FAST.unpack_from(data)
-            payload_type, payload = second & 0x7F, data[HEADER_SIZE:]
-        else:
-            try:
-                packet = RtpPacket.parse(data)
-            except ProtocolError:
-                stats.malformed += 1
-                return
-            payload_type, payload = packet.payload_type, packet.payload
-            timestamp, ssrc = packet.timestamp, packet.ssrc
-        if payload_type != self.payload_type:
-            stats.other_payload += 1  # comfort noise, DTMF events: nothing a modem can use
-            return
-        stats.packets += 1
-        if not payload:
-            return
-        if ssrc != self._ssrc:
-            self._restart(ssrc, timestamp)
-        # The distance in 32-bit RTP time, signed (inline: this runs for every packet).
-        offset = ((timestamp - self._read + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-        if offset < -self._size or offset + len(payload) > self._size:
-            self._restart(ssrc, timestamp)  # a jump: the far end restarted
-            offset = self._depth
-        if offset + len(payload) <= 0:
-            stats.late += 1
-            return
-        if offset < 0:
-            payload, offset = payload[-offset:], 0
-        self._store(self._read + offset, payload)
+        lib.faxcast_jb_datagram(self._jb, data, len(data))
 
     def play(self) -> None:
         """Hand the next 20 ms frame to `deliver`: its bytes, or None if none of it came."""
-        stats = self.stats
-        stats.played += 1
-        if self._ssrc is None:
-            self._deliver(None)
-            return
-        size, read = self._size, self._read
-        if self._head - read > 2 * self._depth + FRAME_SAMPLES:
-            # More is waiting than the delay allows: the far clock runs fast. Drop a frame so
-            # the delay stays fixed.
-            read += FRAME_SAMPLES
-            stats.dropped_ahead += 1
-        start = read % size
-        end = start + FRAME_SAMPLES
-        ring, filled = self._ring, self._filled
-        if end <= size:
-            frame = bytes(ring[start:end])
-            if filled.find(0, start, end) < 0:  # the usual frame: all of it came
-                filled[start:end] = _NOTHING
-                self._read = read + FRAME_SAMPLES
-                self._head = max(self._head, self._read)
-                self._deliver(frame)
-                return
-            present = bytes(filled[start:end])
-            filled[start:end] = _NOTHING
-        else:
-            end -= size
-            frame = bytes(ring[start:]) + bytes(ring[:end])
-            present = bytes(filled[start:]) + bytes(filled[:end])
-            filled[start:] = bytes(size - start)
-            filled[:end] = bytes(end)
-        self._read = read + FRAME_SAMPLES
-        self._head = max(self._head, self._read)
-        gaps = present.count(0)
-        if gaps == FRAME_SAMPLES:
-            stats.missing += 1
-            self._deliver(None)
-        elif gaps:
-            silence = self._silence
-            self._deliver(bytes(b if p else silence for b, p in zip(frame, present, strict=True)))
-        else:
-            self._deliver(frame)
+        frame = self._frame
+        came = lib.faxcast_jb_play(self._jb, ffi.from_buffer(frame))
+        self._deliver(bytes(frame) if came else None)
 
-    def _restart(self, ssrc: int, timestamp: int) -> None:
-        if self._ssrc is not None:
-            self.stats.resyncs += 1
-        self._ssrc = ssrc
-        self._filled[:] = bytes(self._size)
-        # The first packet plays `depth` from now: time for later ones to overtake it.
-        self._read = timestamp - self._depth
-        self._head = self._read
 
-    def _store(self, position: int, payload: bytes) -> None:
-        size = self._size
-        start = position % size
-        end = start + len(payload)
-        filled = self._filled
-        if end <= size:
-            if filled.find(0, start, end) < 0:
-                self.stats.duplicate += 1
-                return
-            self._ring[start:end] = payload
-            filled[start:end] = _ALL if end - start == FRAME_SAMPLES else b"\x01" * (end - start)
-        else:
-            split = size - start
-            if filled.find(0, start) < 0 and filled.find(0, 0, end - size) < 0:
-                self.stats.duplicate += 1
-                return
-            self._ring[start:] = payload[:split]
-            self._ring[: end - size] = payload[split:]
-            filled[start:] = b"\x01" * split
-            filled[: end - size] = b"\x01" * (end - size)
-        self._head = max(self._head, position + len(payload))
+class RtpAudioChannel:
+    """A G.711 stream and the line it carries, run from C: `frame(n)` plays the jitter buffer's
+    next frame into the line and sends the line's frame n, in one C call.
+
+    It does what an RtpSender (with `fill`) and an RtpReceiver (delivering to the line) do,
+    without a Python call between them: most of a real-time channel's cost was those calls.
+    `datagram` takes what the network brought; `line` is a native audio end (its address and
+    its C transmit and receive functions), which must outlive the channel.
+    """
+
+    __slots__ = ("_channel", "_packet", "_receiver", "_send", "_step", "datagram", "ssrc")
+
+    def __init__(
+        self,
+        send: Callable[[bytes | bytearray], object],
+        line: tuple[int, int, int],
+        payload_type: int,
+        *,
+        depth_ms: int = DEPTH_MS,
+        ssrc: int | None = None,
+        sequence: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        receiver = RtpReceiver(_drop, payload_type, depth_ms=depth_ms)
+        self._receiver = receiver
+        self._send = send
+        self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)
+        # RFC 3550 wants random initial values, so streams of one host are told apart.
+        self.ssrc = secrets.randbits(32) if ssrc is None else ssrc
+        address, transmit, receive = line
+        channel = lib.faxcast_rtp_channel_new(
+            receiver._jb,  # the buffer this module's receiver owns, run by the channel too
+            ffi.cast("void *", address),
+            ffi.cast("faxcast_line_tx_fn", transmit),
+            ffi.cast("faxcast_line_rx_fn", receive),
+            ffi.from_buffer(self._packet),
+            payload_type,
+            self.ssrc,
+            secrets.randbits(16) if sequence is None else sequence,
+            secrets.randbits(32) if timestamp is None else timestamp,
+        )
+        if channel == ffi.NULL:
+            raise MemoryError("no memory for an RTP channel")
+        self._channel = ffi.gc(channel, lib.faxcast_rtp_channel_free)
+        self._step = functools.partial(lib.faxcast_rtp_channel_step, self._channel)
+        self.datagram: Callable[[bytes], None] = receiver.datagram
+
+    @property
+    def stats(self) -> ReceiverStats:
+        """What the jitter buffer did so far, counted live."""
+        return self._receiver.stats
+
+    @property
+    def filled_in(self) -> int:
+        """Frames the line coasted over, nothing of them having come."""
+        return int(self._channel.filled_in)
+
+    def frame(self, index: int) -> None:
+        """Send frame `index` (160 samples after frame `index - 1`), then play one into the line."""
+        self._step(index & 0xFFFFFFFF)
+        self._send(self._packet)
+
+
+def _drop(_frame: bytes | None) -> None:
+    return None

@@ -1,10 +1,12 @@
 """The media of one answered SIP fax call: the fax engine on RTP (G.711) or UDPTL (T.38).
 
 Every call of a process steps on one shared 20 ms clock (sip.pacing.MediaClock) on the event
-loop, which first reads what came in on every call's port (T.38 IFPs go into the terminal
-then, in order). Then every call sends: the modem's next G.711 frame, or the IFPs 20 ms more on
-the T.38 terminal gives. Then, in audio, each call plays the jitter buffer's next frame into
-the modem (or lets the modem coast over a lost one): receiving work never delays a send.
+loop. First the T.38 calls' ports are read (their IFPs go into the terminal in order, to be
+answered in this tick). Then every call sends: in audio, one C call (sip.rtp.RtpAudioChannel)
+writes the modem's next G.711 frame into the RTP packet and plays the jitter buffer's next
+frame into the modem (or lets it coast over a lost one); in T.38, the IFPs 20 ms more on the
+terminal gives. Then the clock reads the audio calls' ports into their jitter buffers, for
+the next tick: how much the calls received never moves a call's packet within the tick.
 SpanDSP runs inline on the loop: a step costs microseconds (bench/sip.py), less than handing
 it to a thread would.
 
@@ -35,7 +37,7 @@ from faxcast.fax.engine import (
 from faxcast.fax.result import FaxResult
 from faxcast.sip.media_port import Address, MediaPort
 from faxcast.sip.pacing import MediaClock
-from faxcast.sip.rtp import PAYLOAD_TYPES, ReceiverStats, RtpReceiver, RtpSender
+from faxcast.sip.rtp import PAYLOAD_TYPES, ReceiverStats, RtpAudioChannel
 from faxcast.sip.t38 import T38Params
 from faxcast.sip.udptl import (
     DEFAULT_FAR_DATAGRAM,
@@ -82,7 +84,7 @@ class MediaStats:
 
     rtp: ReceiverStats | None = None
     udptl: UdptlStats | None = None
-    filled_in: int = 0
+    filled_in: int = 0  # audio frames the modem coasted over, counted when the audio stops
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class FaxMedia:
         self._outcome: asyncio.Future[MediaOutcome] = self._loop.create_future()
         # What the current mode runs each tick; set by start_audio/start_t38.
         self._step: Callable[[int], None] = self._no_step
-        self._after: Callable[[], None] = self._nothing
+        self._audio: RtpAudioChannel | None = None
 
     @property
     def session(self) -> FaxSession | None:
@@ -167,25 +169,15 @@ class FaxMedia:
         session = AudioFaxSession(
             end.direction, end.profile, end.identity, calling=end.calling, codec=codec
         )
-        payload_type = PAYLOAD_TYPES[codec]
-        # The modem writes each frame into the sender's one packet buffer: the session is
-        # kept (self._session) as long as the sender runs.
-        sender = RtpSender(port.send, None, payload_type, fill=session.transmitter)
-        fill_in, receive = session.fill_in, session.receive
-
-        def deliver(frame: bytes | None) -> None:
-            if frame is None:
-                self.stats.filled_in += 1
-                fill_in(FRAME_SAMPLES)
-            else:
-                receive(frame)
-
-        receiver = RtpReceiver(deliver, payload_type)
-        self.stats.rtp = receiver.stats
-        self._take(port, remote, receiver.datagram)
+        # The channel runs the modem from C: the session is kept (self._session) as long as
+        # the channel runs.
+        channel = RtpAudioChannel(port.send, session.native_line(), PAYLOAD_TYPES[codec])
+        self._audio = channel
+        self.stats.rtp = channel.stats
+        self._take(port, remote, channel.datagram)
         self._session = session
         self._silence = self._audio_silence
-        self._step, self._after = sender.frame, receiver.play
+        self._step = channel.frame
         self._join()
 
     def start_t38(
@@ -203,6 +195,7 @@ class FaxMedia:
             port.close()
             return
         self._close_ports()
+        self._end_audio()
         self._run_t38(port, remote, far, entries)
 
     def _run_t38(self, port: MediaPort, remote: Address, far: T38Params, entries: int) -> None:
@@ -231,11 +224,13 @@ class FaxMedia:
             for ifp, repeats in advance(FRAME_SAMPLES):
                 send(ifp, repeats)
 
-        self._take(port, remote, receiver.datagram)
+        # IFPs go into the terminal before its next step, which answers them (T.30's answers
+        # to commands are timed); RTP waits in the jitter buffer anyway.
+        self._take(port, remote, receiver.datagram, first=True)
         self._session = session
         self._silence = self._t38_silence
         self._heard_at = self._frames
-        self._step, self._after = step, self._nothing
+        self._step = step
         self._join()
 
     def move_remote(self, remote: Address) -> None:
@@ -255,10 +250,17 @@ class FaxMedia:
             self._finish(Ending.FAR_END_HUNG_UP)
             raise
 
-    def _take(self, port: MediaPort, remote: Address, on_datagram: Callable[[bytes], None]) -> None:
+    def _take(
+        self,
+        port: MediaPort,
+        remote: Address,
+        on_datagram: Callable[[bytes], None],
+        *,
+        first: bool = False,
+    ) -> None:
         port.remote = remote
         port.on_datagram = on_datagram
-        self.clock.watch(port.fileno(), port.read_one)
+        self.clock.watch(port.fileno(), port.read_one, first=first)
         self._ports.append(port)
         # The far end is heard when the port's count moves (checked once a tick, not per
         # datagram: one Python call fewer on every packet).
@@ -275,15 +277,19 @@ class FaxMedia:
                 port.close()
         self._ports.clear()
 
-    def _no_step(self, _index: int) -> None:
-        return None
+    def _end_audio(self) -> None:
+        audio = self._audio
+        if audio is not None:
+            # The frames the modem coasted over, counted in C while the channel ran.
+            self.stats.filled_in = audio.filled_in
+            self._audio = None
 
-    def _nothing(self) -> None:
+    def _no_step(self, _index: int) -> None:
         return None
 
     def _join(self) -> None:
         if self._member is None:
-            self._member = self.clock.join(self._tick, self._then)
+            self._member = self.clock.join(self._tick)
             self._first_frame = -1
 
     def _tick(self, frame: int) -> None:
@@ -291,9 +297,6 @@ class FaxMedia:
             self._first_frame = frame
         # Frames the shared clock gave up count in the RTP timestamps (time went by).
         self._step(frame - self._first_frame)
-
-    def _then(self, _frame: int) -> None:
-        self._after()
         port = self._port
         if port is not None and port.received != self._heard_count:
             self._heard_count, self._heard_at = port.received, self._frames
@@ -317,6 +320,7 @@ class FaxMedia:
             self.clock.leave(self._member)
             self._member = None
         self._close_ports()
+        self._end_audio()
         session = self._session
         if session is not None:
             session.hang_up()  # a no-op after phase E; otherwise phase E with what was done
