@@ -89,13 +89,13 @@ def test_a_pdf_bomb_is_refused_and_the_server_is_unaffected() -> None:
     error = caught.value
     assert error.problem is DocumentProblem.TOO_COMPLEX
     assert str(error) == (
-        "the PDF needs more than 1024 MB of memory or 60 s to render: "
+        "the PDF needs more than 1,024 MB of memory or 60 s to render: "
         "print it again to a simpler PDF"
     )
     assert (
         translator("fr")
         .message(error.message)
-        .startswith("le PDF demande plus de 1024 Mo de mémoire ou 60 s pour être rendu")
+        .startswith("le PDF demande plus de 1\u202f024 Mo de mémoire ou 60 s pour être rendu")
     )
     # A fresh child renders the next PDF.
     assert len(render_pdf(pdfs.text_pdf(2), Resolution.FINE).pages) == 2
