@@ -97,6 +97,30 @@ class RecipientList:
     warning_count: int = 0
     merges: tuple[Merge, ...] = ()  # the numbers of `duplicates`, with each one's first entry
 
+    def told(self) -> tuple[Message, ...]:
+        """What the user is told about the list: each warning, then each merged number."""
+        told = [
+            codes.NUMBERS_WARNING(
+                line=w.line, column=w.column, text=_show(w.text), number=w.number, reason=w.reason
+            )
+            for w in self.warnings
+        ]
+        if self.warning_count > len(self.warnings):
+            told.append(codes.NUMBERS_MORE(count=self.warning_count - len(self.warnings)))
+        told += [
+            codes.NUMBERS_MERGED(
+                number=m.number,
+                entries=tuple(
+                    codes.NUMBERS_AT(line=e.line, column=e.column, text=_show(e.text))
+                    for e in m.entries
+                ),
+            )
+            for m in self.merges
+        ]
+        if self.duplicate_count > len(self.duplicates):
+            told.append(codes.NUMBERS_MORE(count=self.duplicate_count - len(self.duplicates)))
+        return tuple(told)
+
 
 class RecipientListError(InputError):
     """A recipient list refused as a whole; `problems` lists the first MAX_LISTED invalid

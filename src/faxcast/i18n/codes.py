@@ -55,6 +55,10 @@ NUMBERS_MORE = declare("numbers.more", "count")
 NUMBERS_ALSO = declare("numbers.also", "problem")
 NUMBERS_TOO_MANY = declare("numbers.too_many", "count", "limit")
 NUMBERS_NONE = declare("numbers.none")
+# What a valid list calls for the user's attention (CLI and web; the API gives them as fields).
+NUMBERS_WARNING = declare("numbers.warning", "line", "column", "text", "number", "reason")
+NUMBERS_MERGED = declare("numbers.merged", "number", "entries")
+NUMBERS_AT = declare("numbers.at", "line", "column", "text")
 # Why one entry is refused, or kept as typed with a warning (from NO_COUNTRY_CODE on).
 PLUS_NOT_FIRST = declare("numbers.plus_not_first")
 ODD_DIGIT = declare("numbers.odd_digit", "char")

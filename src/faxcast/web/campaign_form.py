@@ -186,7 +186,7 @@ def submit(
     )
     if pdf is None or errors:
         # The PDF's own problem is already listed: the other fields' come from the use case.
-        for found in new_campaign.validate_campaign(svc, account.id, line.id, new):
+        for found in new_campaign.validate_campaign(svc, account.id, line.id, new).errors:
             name = _form_field(found.field)
             if name != "pdf":
                 errors.add(name, _field_error(found, lang, account, send_at))
