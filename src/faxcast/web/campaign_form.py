@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
-from faxcast.domain.campaign import Campaign, SendType
+from faxcast.domain.campaign import SendType
 from faxcast.domain.models import Account, Line
 from faxcast.domain.numbers import RecipientListError
 from faxcast.domain.quality import Quality
@@ -129,7 +129,7 @@ def submit(
     pdf: Upload | None,
     numbers_file: Upload | None,
     lang: str,
-) -> Campaign | Errors:
+) -> campaigns.Created | Errors:
     """Create the campaign, or say what is wrong with every field (and then store nothing)."""
     t = i18n.translator(lang)
     errors = Errors()
@@ -193,7 +193,7 @@ def submit(
         return errors
     try:
         # Checks every field, then stores the PDF and the campaign together, or nothing.
-        return campaigns.create_campaign(
+        return campaigns.create_campaign_told(
             svc,
             account.id,
             line.id,
