@@ -37,8 +37,13 @@ RECIPIENTS_TXT = (
     "+33 1-23-45-67-03 ,, +33 1 23 45 06 03\r\n"
     "01 23 45 67 01\r\n"
 ).encode()
-DELIVERED = ("+33123456701", "+33123456702", "+33123456703")
-REJECTED = "+33123450603"
+# As `campaign show` gives them: as typed, then the number dialled.
+DELIVERED = (
+    "+33 1 23 45 67 01 (+33123456701)",
+    "01.23.45.67.02 (+33123456702)",
+    "+33 1-23-45-67-03 (+33123456703)",
+)
+REJECTED = "+33 1 23 45 06 03 (+33123450603)"
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
@@ -267,7 +272,7 @@ def test_send_follows_a_campaign_to_its_end(tmp_path: Path) -> None:
     assert partial.returncode == 1, partial.stderr
     assert "campaign 1 'letter.pdf'" in partial.stdout  # named after the PDF
     assert "outcome partial" in partial.stdout
-    assert "+33123450603: failed after 1 call(s)" in partial.stdout
+    assert "+33 1 23 45 06 03 (+33123450603): failed after 1 call(s)" in partial.stdout
     for run in (ok, partial):
         assert "Traceback" not in run.stderr
         assert "launched" in run.stderr
@@ -369,3 +374,11 @@ def test_numbers_the_guide_accepts_are_kept_and_merges_are_told(tmp_path: Path) 
     ]
     counts = _row_counts(tmp_path / "data")
     assert counts[:2] == (before[0] + 2, before[1] + 6 + 2)
+    shown = run_faxcast(
+        "campaign", "show", "--line", "1", row(created.stdout)[0], env=env, cwd=tmp_path
+    )
+    assert shown.returncode == 0, shown.stderr
+    # As typed, with the number dialled beside it where it differs.
+    assert "  123456: pending after 0 call(s)" in shown.stdout
+    assert "  (0) 8-12-34 (081234): pending after 0 call(s)" in shown.stdout
+    assert "  0123456789 (+33123456789): pending after 0 call(s)" in shown.stdout

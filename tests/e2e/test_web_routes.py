@@ -397,7 +397,14 @@ def test_the_form_keeps_what_the_guide_accepts_and_says_what_needs_a_look(
         "probablement invalide pour le pays FR : 9 chiffres attendus après +33, celui-ci en a 6 ;"
         " composé tel quel</span></th>"
     ) in detail
-    assert '<th scope="row" data-label="Numéro">+33123456789</th>' in detail
+    # As typed, with the number dialled beside it.
+    assert (
+        '<th scope="row" data-label="Numéro">(0) 8-12-34 <span class="muted small">081234</span>'
+    ) in detail
+    assert (
+        '<th scope="row" data-label="Numéro">0123456789 <span class="muted small">+33123456789'
+        "</span></th>"
+    ) in detail
 
 
 def test_a_clean_list_goes_to_the_table_and_a_refused_one_stores_nothing(

@@ -414,6 +414,14 @@ def test_numbers_the_guide_accepts_are_kept_with_a_warning_each(
     # Kept ones are dialled: they are the campaign's recipients, as typed.
     detail = client.get(f"{tenant.campaigns}/{created['id']}/detail").json()
     assert detail["todo"] == [number for _, _, _, number, _ in expected]
+    # Each number is shown as typed too, where it was typed otherwise.
+    assert [(r["typed"], r["number"]) for r in detail["recipients"]] == [
+        (None, "123456"),
+        (None, "+123456"),
+        (None, "12345678901234567"),
+        ("(0) 8-12-34", "081234"),
+        ("01 23 45", "012345"),
+    ]
     assert row_counts(svc.engine)[:2] == (before[0] + 1, before[1] + 5)
 
     french = client.post(
@@ -453,6 +461,8 @@ def test_merged_spellings_are_one_recipient_and_told(client: httpx.Client, svc: 
     for answer in (checked.json(), created):
         assert (answer["merged"], answer["mergedTotal"], answer["warnings"]) == (merged, 3, [])
     assert created["countTotal"] == 1
+    [recipient] = client.get(f"{tenant.campaigns}/{created['id']}/detail").json()["recipients"]
+    assert (recipient["typed"], recipient["number"]) == ("0123456789", "+33123456789")
     # In an array, an entry's line is its index + 1.
     assert [(e["line"], e["column"]) for e in as_array["merged"][0]["entries"]] == [
         (1, 1),
@@ -582,6 +592,7 @@ def test_detail_pages_and_received_fax(client: httpx.Client, svc: Services) -> N
     assert (detail["todo"], detail["success"], detail["failed"]) == (expected, [], [])
     assert detail["recipients"][0] == {
         "number": "+33123456789",
+        "typed": "+33 1 23 45 67 89",
         "position": 1,
         "state": "pending",
         "calls": 0,

@@ -60,7 +60,9 @@ def reason(entry: str, country: str = "FR") -> str:
     ],
 )
 def test_every_separator_and_any_run_of_them(text: str) -> None:
-    assert parse(text) == RecipientList(("+33123456789", "+33223456789"), ())
+    assert parse(text) == RecipientList(
+        ("+33123456789", "+33223456789"), (), typed=("0123456789", "0223456789")
+    )
 
 
 def test_a_mix_of_separators_on_several_lines() -> None:
@@ -208,7 +210,9 @@ def test_possible_but_unassigned_numbers_are_accepted() -> None:
     # is_possible_number, not is_valid_number: no NANP area code starts with 0, yet the length
     # is right, so the line is left to find out.
     assert phonenumbers.is_valid_number(phonenumbers.parse("+10115550000")) is False
-    assert parse("+1 011 555 0000") == RecipientList(("+10115550000",), ())
+    assert parse("+1 011 555 0000") == RecipientList(
+        ("+10115550000",), (), typed=("+1 011 555 0000",)
+    )
 
 
 def test_local_and_short_national_numbers_are_kept_as_dialled() -> None:
@@ -310,6 +314,7 @@ def test_duplicates_are_sent_once_and_reported_where_they_are() -> None:
             ),
             Merge("+33223456789", (Entry(2, 1, "0223456789"), Entry(2, 31, "0223456789"))),
         ),
+        typed=("01 23 45 67 89", "0223456789"),
     )
 
 

@@ -290,7 +290,8 @@ def _describe(detail: CampaignDetail, timezone: str) -> str:
         f"total {c.count_total}",
     ]
     for r in detail.recipients:
-        lines.append(f"  {r.number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}")
+        number = f"{r.typed} ({r.number})" if r.typed else r.number
+        lines.append(f"  {number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}")
         for a in r.attempts:
             verdict = "delivered" if a.delivered else a.failure.value if a.failure else "?"
             lines.append(

@@ -96,6 +96,8 @@ class RecipientList:
     duplicate_count: int = 0
     warning_count: int = 0
     merges: tuple[Merge, ...] = ()  # the numbers of `duplicates`, with each one's first entry
+    # Each number's first entry as typed, blanks around it removed (so, often the number itself).
+    typed: tuple[str, ...] = ()
 
     def told(self) -> tuple[Message, ...]:
         """What the user is told about the list: each warning, then each merged number."""
@@ -155,6 +157,7 @@ def parse_recipients(
     # Each number's first line (an int the loop has made anyway), for the merges to name it.
     seen: dict[str, int] = {}
     numbers: list[str] = []
+    typed: list[str] = []
     duplicates: _FirstFew[Duplicate] = _FirstFew()
     warnings: _FirstFew[NumberWarning] = _FirstFew()
     problems: _FirstFew[EntryProblem] = _FirstFew()
@@ -188,6 +191,7 @@ def parse_recipients(
         else:
             seen[number] = line
             numbers.append(number)
+            typed.append(entry)
             if note is not None and warnings.tally():
                 warnings.first.append(NumberWarning(line, column, entry, number, note))
     too_many = _too_many(len(numbers), max_recipients, beyond_limit=beyond_limit)
@@ -208,6 +212,7 @@ def parse_recipients(
         duplicates.count,
         warnings.count,
         _merges(text, duplicates.first, seen, decided, (region, region_plan)),
+        tuple(typed),
     )
 
 

@@ -124,6 +124,7 @@ def _store(
                 "created_at": now,
             },
             numbers=checked.recipients.numbers,
+            typed=checked.recipients.typed,
             line_id=line.id,
         )
         campaign = repository.get_campaign(conn, account_id, line.id, campaign_id)
