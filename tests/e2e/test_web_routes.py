@@ -233,9 +233,7 @@ def test_user_text_is_escaped_on_every_page(
 def test_the_results_csv_has_every_recipient(
     svc: Services, line: Line, client: httpx.Client
 ) -> None:
-    campaign = new_campaign(
-        svc, line, name="=HYPERLINK(1)", numbers="01 23 45 67 89; 01 23 45 67 90"
-    )
+    campaign = new_campaign(svc, line, name="=HYPERLINK(1)", numbers="01 23 45 67 89; +33123456790")
 
     response = client.get(f"{base(line)}/{campaign.id}/results.csv")
 
@@ -247,10 +245,20 @@ def test_the_results_csv_has_every_recipient(
     # A BOM, so that a spreadsheet reads it as UTF-8.
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert response.content.startswith(codecs.BOM_UTF8)
+    # The entry as typed comes last, where it differs from the number (and never as a formula).
     assert rows == [
-        ["position", "number", "result", "attempts", "pages_confirmed", "reason", "settled_at"],
-        ["1", "+33123456789", "pending", "0", "0", "", ""],
-        ["2", "+33123456790", "pending", "0", "0", "", ""],
+        [
+            "position",
+            "number",
+            "result",
+            "attempts",
+            "pages_confirmed",
+            "reason",
+            "settled_at",
+            "typed",
+        ],
+        ["1", "+33123456789", "pending", "0", "0", "", "", "01 23 45 67 89"],
+        ["2", "+33123456790", "pending", "0", "0", "", "", ""],
     ]
 
 
