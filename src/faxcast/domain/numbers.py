@@ -154,9 +154,9 @@ def parse_recipients(
     region_plan = fast.plan_for_region(region)
     # One phonenumbers decision per distinct entry: lists repeat numbers, and it is the costly part.
     decided: dict[str, _Normalised] = {}
-    # Each number's first line (an int the loop has made anyway), for the merges to name it.
+    # The distinct numbers in first-seen order (a dict keeps it), each with its first line (an
+    # int the loop has made anyway) for the merges to name it.
     seen: dict[str, int] = {}
-    numbers: list[str] = []
     typed: list[str] = []
     duplicates: _FirstFew[Duplicate] = _FirstFew()
     warnings: _FirstFew[NumberWarning] = _FirstFew()
@@ -186,15 +186,14 @@ def parse_recipients(
         if number in seen:
             if duplicates.tally():
                 duplicates.first.append(Duplicate(line, column, entry, number))
-        elif len(numbers) > max_recipients:
+        elif len(seen) > max_recipients:
             beyond_limit = True
         else:
             seen[number] = line
-            numbers.append(number)
             typed.append(entry)
             if note is not None and warnings.tally():
                 warnings.first.append(NumberWarning(line, column, entry, number, note))
-    too_many = _too_many(len(numbers), max_recipients, beyond_limit=beyond_limit)
+    too_many = _too_many(len(seen), max_recipients, beyond_limit=beyond_limit)
     if problems.count:
         raise RecipientListError(
             _summary(problems.first, problems.count, too_many),
@@ -203,10 +202,10 @@ def parse_recipients(
         )
     if too_many:
         raise RecipientListError(too_many)
-    if not numbers:
+    if not seen:
         raise RecipientListError(codes.NUMBERS_NONE())
     return RecipientList(
-        tuple(numbers),
+        tuple(seen),
         tuple(duplicates.first),
         tuple(warnings.first),
         duplicates.count,
@@ -236,7 +235,7 @@ def _merges(
     for line_number, line in enumerate(_lines(text), start=1):
         if line_number not in lines:
             continue
-        for column, entry, is_plain in _line_entries(line):
+        for _, column, entry, is_plain in _entries(line):  # the line alone: no line break
             cleaned = entry if is_plain else ignored("", entry)
             if not plain(cleaned):
                 continue
@@ -331,20 +330,13 @@ def _entries(text: str) -> Iterator[tuple[int, int, str, bool]]:
             # The common case: one clean number per line.
             yield line_number, 1, line, True
             continue
-        for column, entry, is_plain in _line_entries(line):
-            yield line_number, column, entry, is_plain
-
-
-def _line_entries(line: str) -> Iterator[tuple[int, str, bool]]:
-    """(column, text, plain) of every non-blank entry of one line."""
-    plain = _PLAIN.fullmatch
-    for match in _ENTRY.finditer(line):
-        raw = match.group()
-        left = raw.lstrip(_BLANKS)
-        if left:
-            entry = left.rstrip(_BLANKS)
-            column = match.start() + len(raw) - len(left) + 1
-            yield column, entry, plain(entry) is not None
+        for match in _ENTRY.finditer(line):
+            raw = match.group()
+            left = raw.lstrip(_BLANKS)
+            if left:
+                entry = left.rstrip(_BLANKS)
+                column = match.start() + len(raw) - len(left) + 1
+                yield line_number, column, entry, plain(entry) is not None
 
 
 def _digit_rule_problem(cleaned: str) -> Message:
