@@ -145,8 +145,9 @@ def parse_recipients(
 ) -> RecipientList:
     """Split and normalise a recipient list, national numbers read in `country` (ISO alpha-2).
 
-    Raises RecipientListError listing the first MAX_LISTED invalid entries (and counting them
-    all), or if the list is empty or too long. Memory stays bounded by the limits, not the text.
+    Raises RecipientListError listing the first MAX_LISTED entries that break the seed's rule
+    (and counting them all), or if the list is empty or too long; entries the numbering plan
+    doubts are kept with a warning. Memory stays bounded by the limits, not the text.
     """
     region = country.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
