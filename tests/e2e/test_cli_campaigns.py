@@ -26,7 +26,7 @@ from tests.e2e.processes import (
     stop_process,
     wait_until,
 )
-from tests.integration.test_api import row_counts
+from tests.integration.test_api import ONE_NUMBER, PROBABLY_INVALID, row_counts
 from tests.integration.test_document_kinds import MB, REFUSED_LISTS, REFUSED_PDFS
 
 # A BOM, CRLF line ends, a blank line, every separator, a run of them, blanks and dots and
@@ -37,8 +37,13 @@ RECIPIENTS_TXT = (
     "+33 1-23-45-67-03 ,, +33 1 23 45 06 03\r\n"
     "01 23 45 67 01\r\n"
 ).encode()
-DELIVERED = ("+33123456701", "+33123456702", "+33123456703")
-REJECTED = "+33123450603"
+# As `campaign show` gives them: as typed, then the number dialled.
+DELIVERED = (
+    "+33 1 23 45 67 01 (+33123456701)",
+    "01.23.45.67.02 (+33123456702)",
+    "+33 1-23-45-67-03 (+33123456703)",
+)
+REJECTED = "+33 1 23 45 06 03 (+33123450603)"
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
@@ -267,7 +272,7 @@ def test_send_follows_a_campaign_to_its_end(tmp_path: Path) -> None:
     assert partial.returncode == 1, partial.stderr
     assert "campaign 1 'letter.pdf'" in partial.stdout  # named after the PDF
     assert "outcome partial" in partial.stdout
-    assert "+33123450603: failed after 1 call(s)" in partial.stdout
+    assert "+33 1 23 45 06 03 (+33123450603): failed after 1 call(s)" in partial.stdout
     for run in (ok, partial):
         assert "Traceback" not in run.stderr
         assert "launched" in run.stderr
@@ -308,3 +313,72 @@ def _row_counts(data_dir: Path) -> tuple[int, ...]:
         return row_counts(engine)
     finally:
         engine.dispose()
+
+
+def test_numbers_the_guide_accepts_are_kept_and_merges_are_told(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    (tmp_path / "issue.txt").write_text(f"{PROBABLY_INVALID}\n{ONE_NUMBER}\n")
+    made = run_faxcast("line", "ls", env=env, cwd=tmp_path)  # makes the default account
+    assert made.returncode == 0, made.stderr
+    before = _row_counts(tmp_path / "data")
+
+    create = ("campaign", "create", "--line", "1", "--name", "N", "--pdf", "letter.pdf")
+    runs = run_together(
+        {
+            "checked": (*create, "--recipients", "issue.txt", "--check"),
+            "refused": (*create, "--to", "123456, 12345; 12+3456"),
+        },
+        env=env,
+        cwd=tmp_path,
+    )
+    checked, refused = runs["checked"], runs["refused"]
+    assert_error(refused, "line 1, column 9: '12345'", "line 1, column 16: '12+3456'")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout == ""
+    assert _row_counts(tmp_path / "data") == before
+
+    created = run_faxcast(*create, "--recipients", "issue.txt", env=env, cwd=tmp_path)
+    french = run_faxcast(
+        *create, "--to", "0123456789, 01 23 45 67 89, 123456", env={**env, "LANG": "fr_FR.UTF-8"},
+        cwd=tmp_path,
+    )  # fmt: skip
+
+    assert created.returncode == 0, created.stderr
+    # 5 entries kept with a warning, and 4 spellings of one number: 6 recipients.
+    assert row(created.stdout)[2:] == ["waiting", "n/a", "0/0/6/6", "N"]
+    told = [
+        "faxcast: line 1, column 1: '123456' is dialled as 123456: probably invalid for country"
+        " FR: 9 digits expected after +33, this one has 6; dialled as typed",
+        "faxcast: line 2, column 1: '+123456' is dialled as +123456: probably invalid for"
+        " country code +1: 10 digits expected after +1, this one has 5; dialled as typed",
+        "faxcast: line 2, column 10: '12345678901234567' is dialled as 12345678901234567:"
+        " probably invalid for country FR: 9 digits expected after +33, this one has 17;"
+        " dialled as typed (an international number needs a leading '+')",
+        "faxcast: line 2, column 29: '(0) 8-12-34' is dialled as 081234: probably invalid for"
+        " country FR: 9 digits expected after +33, this one has 6; dialled as typed",
+        "faxcast: line 3, column 1: '01 23 45' is dialled as 012345: probably invalid for"
+        " country FR: 9 digits expected after +33, this one has 6; dialled as typed",
+        "faxcast: +33123456789 is sent once for '0123456789' (line 4, column 1);"
+        " '01 23 45 67 89' (line 5, column 1); '+33123456789' (line 5, column 17);"
+        " '33123456789' (line 5, column 31)",
+    ]
+    for run in (checked, created):
+        assert run.stderr.splitlines()[: len(told)] == told, run.stderr
+    assert french.returncode == 0, french.stderr
+    assert french.stderr.splitlines() == [
+        "faxcast: ligne 1, colonne 29 : « 123456 » est composé 123456 : probablement invalide"
+        " pour le pays FR : 9 chiffres attendus après +33, celui-ci en a 6 ; composé tel quel",
+        "faxcast: +33123456789 est envoyé une seule fois pour « 0123456789 » (ligne 1, colonne 1)"
+        " ; « 01 23 45 67 89 » (ligne 1, colonne 13)",
+    ]
+    counts = _row_counts(tmp_path / "data")
+    assert counts[:2] == (before[0] + 2, before[1] + 6 + 2)
+    shown = run_faxcast(
+        "campaign", "show", "--line", "1", row(created.stdout)[0], env=env, cwd=tmp_path
+    )
+    assert shown.returncode == 0, shown.stderr
+    # As typed, with the number dialled beside it where it differs.
+    assert "  123456: pending after 0 call(s)" in shown.stdout
+    assert "  (0) 8-12-34 (081234): pending after 0 call(s)" in shown.stdout
+    assert "  0123456789 (+33123456789): pending after 0 call(s)" in shown.stdout

@@ -35,6 +35,7 @@ from tests import pdfs
 from tests.asgi import SyncAsgiTransport
 from tests.catalogs import catalog_keys
 from tests.identity import as_tester
+from tests.integration.test_api import ONE_NUMBER, PROBABLY_INVALID, row_counts
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -232,9 +233,7 @@ def test_user_text_is_escaped_on_every_page(
 def test_the_results_csv_has_every_recipient(
     svc: Services, line: Line, client: httpx.Client
 ) -> None:
-    campaign = new_campaign(
-        svc, line, name="=HYPERLINK(1)", numbers="01 23 45 67 89; 01 23 45 67 90"
-    )
+    campaign = new_campaign(svc, line, name="=HYPERLINK(1)", numbers="01 23 45 67 89; +33123456790")
 
     response = client.get(f"{base(line)}/{campaign.id}/results.csv")
 
@@ -246,10 +245,20 @@ def test_the_results_csv_has_every_recipient(
     # A BOM, so that a spreadsheet reads it as UTF-8.
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert response.content.startswith(codecs.BOM_UTF8)
+    # The entry as typed comes last, where it differs from the number (and never as a formula).
     assert rows == [
-        ["position", "number", "result", "attempts", "pages_confirmed", "reason", "settled_at"],
-        ["1", "+33123456789", "pending", "0", "0", "", ""],
-        ["2", "+33123456790", "pending", "0", "0", "", ""],
+        [
+            "position",
+            "number",
+            "result",
+            "attempts",
+            "pages_confirmed",
+            "reason",
+            "settled_at",
+            "typed",
+        ],
+        ["1", "+33123456789", "pending", "0", "0", "", "", "01 23 45 67 89"],
+        ["2", "+33123456790", "pending", "0", "0", "", "", ""],
     ]
 
 
@@ -337,6 +346,90 @@ def test_an_invalid_form_stores_nothing_and_names_each_bad_number(
     assert "Ligne 2, colonne 11 : « 12 » <span>a 2 chiffres ; il en faut au moins 6" in refused.text
     assert documents.list_documents(svc, line.account_id) == []
     assert campaigns.list_campaigns(svc, line.account_id, line.id).total == 0
+
+
+def post_list(client: httpx.Client, line: Line, numbers: str, lang: str = "en") -> httpx.Response:
+    """The form posted with a typed list of numbers and a PDF."""
+    token = token_of(client, f"{base(line)}/new")
+    return client.post(
+        f"{base(line)}/new",
+        headers={"Accept-Language": lang},
+        data={
+            "csrf_token": token,
+            "name": "Relance",
+            "quality": "high",
+            "send_type": "manual",
+            "recipients_type": "list",
+            "recipients_list": numbers,
+        },
+        files={"pdf": ("letter.pdf", pdfs.text_pdf(), "application/pdf")},
+    )
+
+
+def test_the_form_keeps_what_the_guide_accepts_and_says_what_needs_a_look(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    before = row_counts(svc.engine)
+
+    created = post_list(client, line, f"{PROBABLY_INVALID}\n{ONE_NUMBER}")
+
+    # Which entries were merged is told once, in the answer to the form.
+    assert created.status_code == 201, created.text
+    [campaign] = campaigns.list_campaigns(svc, line.account_id, line.id).items
+    assert campaign.count_total == 6
+    assert row_counts(svc.engine)[:2] == (before[0] + 1, before[1] + 6)
+    page = created.text
+    assert f"Campaign {campaign.reference} created." in page
+    assert "5 numbers probably invalid, kept as typed" in page
+    assert (
+        '<th scope="row">Line 2, column 29: “(0) 8-12-34”</th>\n        <td>081234</td>\n'
+        "        <td>probably invalid for country FR: 9 digits expected after +33, this one has 6;"
+        " dialled as typed</td>"
+    ) in page
+    assert "3 entries merged with another one: each number is sent once" in page
+    merged = re.search(r'<li data-number="\+33123456789">(.*?)</ul>', page, re.S)
+    assert merged is not None
+    assert re.findall(r"<li>(Line .*?)</li>", merged.group(1)) == [
+        "Line 4, column 1: “0123456789”",
+        "Line 5, column 1: “01 23 45 67 89”",
+        "Line 5, column 17: “+33123456789”",
+        "Line 5, column 31: “33123456789”",
+    ]
+    detail_url = f"{base(line)}/{campaign.id}"
+    assert f'href="{detail_url}"' in page
+
+    # The campaign's page shows each kept number's warning beside it, in the page's language.
+    detail = client.get(detail_url, headers={"Accept-Language": "fr"}).text
+    assert (
+        '<th scope="row" data-label="Numéro">123456<br><span class="number-warning">'
+        "probablement invalide pour le pays FR : 9 chiffres attendus après +33, celui-ci en a 6 ;"
+        " composé tel quel</span></th>"
+    ) in detail
+    # As typed, with the number dialled beside it.
+    assert (
+        '<th scope="row" data-label="Numéro">(0) 8-12-34 <span class="muted small">081234</span>'
+    ) in detail
+    assert (
+        '<th scope="row" data-label="Numéro">0123456789 <span class="muted small">+33123456789'
+        "</span></th>"
+    ) in detail
+
+
+def test_a_clean_list_goes_to_the_table_and_a_refused_one_stores_nothing(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    before = row_counts(svc.engine)
+
+    refused = post_list(client, line, "123456, 12345\n12+3456", lang="fr")
+    assert refused.status_code == 422
+    assert "Ligne 1, colonne 9 : « 12345 »" in refused.text
+    assert "Ligne 2, colonne 1 : « 12+3456 »" in refused.text
+    assert "123456 »" not in refused.text  # kept with a warning, not refused
+    assert row_counts(svc.engine) == before
+
+    clean = post_list(client, line, "01 23 45 67 89, 01 98 76 54 32")
+    assert clean.status_code == 303
+    assert row_counts(svc.engine)[:2] == (before[0] + 1, before[1] + 2)
 
 
 def test_the_preview_shows_the_first_pages_at_the_quality(

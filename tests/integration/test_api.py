@@ -120,6 +120,15 @@ def create(client: httpx.Client, tenant: Tenant, document_id: int, **fields: Any
     return response.json()
 
 
+REPORT = frozenset({"warnings", "warningsTotal", "merged", "mergedTotal"})
+"""What only the created campaign's answer tells about its numbers."""
+
+
+def as_stored(created: Any) -> Any:
+    """A created campaign's answer as a later GET gives it: without the numbers' report."""
+    return {k: v for k, v in created.items() if k not in REPORT}
+
+
 def row_counts(engine: Engine) -> tuple[int, ...]:
     """How many rows the tables that creating things writes to hold."""
     with engine.connect() as conn:
@@ -302,6 +311,10 @@ def test_create_list_and_get(client: httpx.Client, clock: ManualClock) -> None:
         "pages": 1,
         "error": None,
         "createdAt": "2030-01-15T09:00:00+00:00",
+        "warnings": [],
+        "warningsTotal": 0,
+        "merged": [],
+        "mergedTotal": 0,
     }
     clock.advance(timedelta(minutes=1))
     scheduled = create(
@@ -329,7 +342,7 @@ def test_create_list_and_get(client: httpx.Client, clock: ManualClock) -> None:
     assert from_file.status_code == 201, from_file.text
     assert from_file.headers["location"].endswith(f"{tenant.campaigns}/{from_file.json()['id']}")
     assert from_file.json()["countTotal"] == 2
-    assert client.get(f"{tenant.campaigns}/{manual['id']}").json() == manual
+    assert client.get(f"{tenant.campaigns}/{manual['id']}").json() == as_stored(manual)
 
     def listed(**params: Any) -> Any:
         response = client.get(tenant.campaigns, params=params)
@@ -360,6 +373,122 @@ def test_create_list_and_get(client: httpx.Client, clock: ManualClock) -> None:
         ({"state": "done"}, "state[0]"),
     ):
         assert fields(problem(client.get(tenant.campaigns, params=params), 422)) == [field]
+
+
+# The issue's entries: the guide's syntax accepts each, the French numbering plan does not.
+PROBABLY_INVALID = "123456\n+123456; 12345678901234567, (0) 8-12-34\n01 23 45"
+# One number, spelt four ways.
+ONE_NUMBER = "0123456789\n01 23 45 67 89; +33123456789, 33123456789"
+
+
+def test_numbers_the_guide_accepts_are_kept_with_a_warning_each(
+    client: httpx.Client, svc: Services
+) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    body = campaign_body(pdf, recipientsList=PROBABLY_INVALID)
+    before = row_counts(svc.engine)
+
+    checked = client.post(f"{tenant.campaigns}/check", json=body)
+    assert checked.status_code == 200, checked.text
+    assert row_counts(svc.engine) == before
+    created = create(client, tenant, pdf, recipientsList=PROBABLY_INVALID)
+
+    expected = [
+        (1, 1, "123456", "123456", "numbers.wrong_length"),
+        (2, 1, "+123456", "+123456", "numbers.wrong_length"),
+        (2, 10, "12345678901234567", "12345678901234567", "numbers.wrong_length_national"),
+        (2, 29, "(0) 8-12-34", "081234", "numbers.wrong_length"),
+        (3, 1, "01 23 45", "012345", "numbers.wrong_length"),
+    ]
+    for answer in (checked.json(), created):
+        assert [
+            (w["line"], w["column"], w["text"], w["number"], w["code"]) for w in answer["warnings"]
+        ] == expected
+        assert (answer["warningsTotal"], answer["merged"], answer["mergedTotal"]) == (5, [], 0)
+    assert created["warnings"][0]["message"] == (
+        "probably invalid for country FR: 9 digits expected after +33, this one has 6;"
+        " dialled as typed"
+    )
+    assert created["countTotal"] == 5
+    # Kept ones are dialled: they are the campaign's recipients, as typed.
+    detail = client.get(f"{tenant.campaigns}/{created['id']}/detail").json()
+    assert detail["todo"] == [number for _, _, _, number, _ in expected]
+    # Each number is shown as typed too, where it was typed otherwise.
+    assert [(r["typed"], r["number"]) for r in detail["recipients"]] == [
+        (None, "123456"),
+        (None, "+123456"),
+        (None, "12345678901234567"),
+        ("(0) 8-12-34", "081234"),
+        ("01 23 45", "012345"),
+    ]
+    assert row_counts(svc.engine)[:2] == (before[0] + 1, before[1] + 5)
+
+    french = client.post(
+        f"{tenant.campaigns}/check", json=body, headers={"Accept-Language": "fr"}
+    ).json()
+    assert french["warnings"][0]["message"] == (
+        "probablement invalide pour le pays FR : 9 chiffres attendus après +33, celui-ci en a 6 ;"
+        " composé tel quel"
+    )
+
+
+def test_merged_spellings_are_one_recipient_and_told(client: httpx.Client, svc: Services) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    before = row_counts(svc.engine)
+
+    checked = client.post(
+        f"{tenant.campaigns}/check", json=campaign_body(pdf, recipientsList=ONE_NUMBER)
+    )
+    created = create(client, tenant, pdf, recipientsList=ONE_NUMBER)
+    as_array = create(
+        client, tenant, pdf, recipientsList=ONE_NUMBER.replace("; ", "\n").split("\n")
+    )
+
+    merged = [
+        {
+            "number": "+33123456789",
+            "entries": [
+                {"line": 1, "column": 1, "text": "0123456789"},
+                {"line": 2, "column": 1, "text": "01 23 45 67 89"},
+                {"line": 2, "column": 17, "text": "+33123456789"},
+                {"line": 2, "column": 31, "text": "33123456789"},
+            ],
+        }
+    ]
+    assert checked.status_code == 200
+    for answer in (checked.json(), created):
+        assert (answer["merged"], answer["mergedTotal"], answer["warnings"]) == (merged, 3, [])
+    assert created["countTotal"] == 1
+    [recipient] = client.get(f"{tenant.campaigns}/{created['id']}/detail").json()["recipients"]
+    assert (recipient["typed"], recipient["number"]) == ("0123456789", "+33123456789")
+    # In an array, an entry's line is its index + 1.
+    assert [(e["line"], e["column"]) for e in as_array["merged"][0]["entries"]] == [
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (3, 15),
+    ]
+    assert row_counts(svc.engine)[:2] == (before[0] + 2, before[1] + 2)
+
+
+def test_only_the_guides_syntax_refuses_and_stores_nothing(
+    client: httpx.Client, svc: Services
+) -> None:
+    tenant = new_tenant(client)
+    pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+    before = row_counts(svc.engine)
+    text = PROBABLY_INVALID + "\n12345, 123456789012345678; 12+3456"
+
+    for path in (tenant.campaigns, f"{tenant.campaigns}/check"):
+        refused = problem(client.post(path, json=campaign_body(pdf, recipientsList=text)), 422)
+        assert [(e["line"], e["column"], e["text"], e["code"]) for e in refused["errors"]] == [
+            (4, 1, "12345", "numbers.too_few_digits"),
+            (4, 8, "123456789012345678", "numbers.too_many_digits"),
+            (4, 28, "12+3456", "numbers.plus_not_first"),
+        ]
+        assert row_counts(svc.engine) == before
 
 
 def test_problems_are_in_the_language_the_caller_accepts(client: httpx.Client) -> None:
@@ -458,11 +587,12 @@ def test_detail_pages_and_received_fax(client: httpx.Client, svc: Services) -> N
     url = f"{tenant.campaigns}/{campaign['id']}"
 
     detail = client.get(f"{url}/detail").json()
-    assert detail["campaign"] == campaign
+    assert detail["campaign"] == as_stored(campaign)
     expected = ["+33123456789", "+33198765432", "+442079460000", "+33612345678"]
     assert (detail["todo"], detail["success"], detail["failed"]) == (expected, [], [])
     assert detail["recipients"][0] == {
         "number": "+33123456789",
+        "typed": "+33 1 23 45 67 89",
         "position": 1,
         "state": "pending",
         "calls": 0,
@@ -775,7 +905,7 @@ def test_another_accounts_campaign_is_not_found(client: httpx.Client, svc: Servi
         problem(client.post(f"{base}/stop"), 404)
         problem(client.delete(base), 404)
     assert client.get(f"/telephony/{other.account}/fax/{other.line}/campaigns").json()["count"] == 0
-    assert client.get(f"{tenant.campaigns}/{campaign['id']}").json() == campaign
+    assert client.get(f"{tenant.campaigns}/{campaign['id']}").json() == as_stored(campaign)
     assert row_counts(svc.engine) == before
 
 

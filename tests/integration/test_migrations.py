@@ -63,8 +63,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_ids_never_reused_revision() -> None:
-    assert head_revision() == "0011"
+def test_head_is_the_recipient_typed_revision() -> None:
+    assert head_revision() == "0012"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -303,12 +303,28 @@ def test_0011_keeps_rows_and_never_gives_a_deleted_id_again(empty_engine: Engine
     with empty_engine.begin() as conn:
         assert _account(conn) > fresh
         assert conn.execute(select(func.count()).select_from(campaigns)).scalar_one() == 0
+    upgrade(empty_engine)  # the later revisions add to what 0011 leaves, nothing more
     assert _differences(empty_engine) == []
     downgrade(empty_engine, "0010")
     if empty_engine.dialect.name == "sqlite":
         assert _autoincrement_tables(empty_engine) == set()
     with empty_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(accounts)).scalar_one() == 2
+
+
+def test_0012_adds_the_typed_entry_and_takes_it_away_again(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0011")
+    with empty_engine.begin() as conn:
+        kept = _account(conn, 3)
+    upgrade(empty_engine, "0012")
+    typed = {c["name"]: c["nullable"] for c in inspect(empty_engine).get_columns("recipients")}.get(
+        "typed"
+    )
+    assert typed is True  # recipients stored before have none
+    downgrade(empty_engine, "0011")
+    assert "typed" not in {c["name"] for c in inspect(empty_engine).get_columns("recipients")}
+    with empty_engine.connect() as conn:
+        assert conn.execute(select(accounts.c.id)).scalars().all() == [kept]
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

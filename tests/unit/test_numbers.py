@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from faxcast.domain import numbers, phonenumbers_fast
 from faxcast.domain.numbers import (
     Duplicate,
+    Entry,
     EntryProblem,
-    KeptAsDialled,
+    Merge,
+    NumberWarning,
     RecipientList,
     RecipientListError,
     parse_recipients,
@@ -23,7 +25,7 @@ from faxcast.domain.numbers import (
 from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import InputError
 from faxcast.fields import Field
-from faxcast.i18n import codes
+from faxcast.i18n import codes, translator
 
 
 def parse(text: str, country: str = "FR", max_recipients: int = 10_000) -> RecipientList:
@@ -58,7 +60,9 @@ def reason(entry: str, country: str = "FR") -> str:
     ],
 )
 def test_every_separator_and_any_run_of_them(text: str) -> None:
-    assert parse(text) == RecipientList(("+33123456789", "+33223456789"), ())
+    assert parse(text) == RecipientList(
+        ("+33123456789", "+33223456789"), (), typed=("0123456789", "0223456789")
+    )
 
 
 def test_a_mix_of_separators_on_several_lines() -> None:
@@ -136,38 +140,79 @@ def test_plus_is_only_allowed_at_the_start() -> None:
     assert reason("++33123456789") == "'+' is only allowed at the start"
 
 
-# --- phonenumbers: impossible, local and short numbers -------------------------------------------
+# --- phonenumbers: warnings, never refusals -------------------------------------------------------
 
 
-def test_numbers_of_an_impossible_length_are_refused() -> None:
-    assert reason("+33 1 23 45 67") == (
-        "is not a valid number for country FR: numbers there have 9 digits after +33,"
-        " this one has 7"
-    )
-    assert reason("123456") == (
-        "is not a valid number for country FR: numbers there have 9 digits after +33,"
-        " this one has 6"
-    )
-    assert reason("+1 555 1234") == (
-        "is not a valid number for country code +1: numbers there have 10 digits after +1,"
-        " this one has 7"
-    )
+def warned(entry: str, country: str = "FR") -> tuple[str, str]:
+    """The number kept for a single entry, and the warning it comes with."""
+    result = parse(entry, country)
+    (warning,) = result.warnings
+    assert result.numbers == (warning.number,)
+    assert (warning.line, warning.column, warning.text) == (1, 1, entry)
+    return warning.number, str(warning.reason)
+
+
+@pytest.mark.parametrize(
+    ("entry", "number", "message"),
+    [
+        # The issue's list: the guide accepts each of them, so faxcast keeps them, with a warning.
+        ("123456", "123456", "for country FR: 9 digits expected after +33, this one has 6"),
+        ("+123456", "+123456", "for country code +1: 10 digits expected after +1, this one has 5"),
+        ("(0) 8-12-34", "081234", "for country FR: 9 digits expected after +33, this one has 6"),
+        ("01 23 45", "012345", "for country FR: 9 digits expected after +33, this one has 6"),
+        (
+            "+33 1 23 45 67",
+            "+331234567",
+            "for country FR: 9 digits expected after +33, this one has 7",
+        ),
+    ],
+)
+def test_numbers_of_an_impossible_length_are_kept_as_typed_with_a_warning(
+    entry: str, number: str, message: str
+) -> None:
+    kept, reason = warned(entry)
+
+    assert kept == number
+    assert reason == f"probably invalid {message}; dialled as typed"
 
 
 def test_a_long_national_number_gets_a_hint_about_the_plus() -> None:
-    assert reason("442079460958").endswith("write international numbers with a leading '+'")
+    number, reason = warned("12345678901234567")
+
+    assert number == "12345678901234567"
+    assert reason.endswith(
+        "this one has 17; dialled as typed (an international number needs a leading '+')"
+    )
 
 
-def test_unknown_country_codes_are_refused() -> None:
-    assert reason("+999 123 456") == "has no known country code after its '+'"
-    assert reason("00 999 123 456") == "does not have a country code after its international prefix"
+def test_the_warning_is_in_french_too() -> None:
+    (warning,) = parse("123456").warnings
+
+    assert warning.reason.code == codes.WRONG_LENGTH.code
+    assert translator("fr").message(warning.reason) == (
+        "probablement invalide pour le pays FR : 9 chiffres attendus après +33, celui-ci en a 6 ;"
+        " composé tel quel"
+    )
+
+
+def test_unknown_country_codes_are_kept_with_a_warning() -> None:
+    assert warned("+999 123 456") == (
+        "+999123456",
+        "probably invalid: no known country code after its '+'; dialled as typed",
+    )
+    assert warned("00 999 123 456") == (
+        "00999123456",
+        "probably invalid: no country code after its international prefix; dialled as typed",
+    )
 
 
 def test_possible_but_unassigned_numbers_are_accepted() -> None:
     # is_possible_number, not is_valid_number: no NANP area code starts with 0, yet the length
     # is right, so the line is left to find out.
     assert phonenumbers.is_valid_number(phonenumbers.parse("+10115550000")) is False
-    assert parse("+1 011 555 0000").numbers == ("+10115550000",)
+    assert parse("+1 011 555 0000") == RecipientList(
+        ("+10115550000",), (), typed=("+1 011 555 0000",)
+    )
 
 
 def test_local_and_short_national_numbers_are_kept_as_dialled() -> None:
@@ -175,16 +220,31 @@ def test_local_and_short_national_numbers_are_kept_as_dialled() -> None:
     short = parse("118 218")
 
     assert local.numbers == ("5551234",)
-    assert local.kept_as_dialled == (
-        KeptAsDialled(1, 1, "555-1234", "5551234", codes.LOCAL_NUMBER(region="US")),
+    assert local.warnings == (
+        NumberWarning(1, 1, "555-1234", "5551234", codes.LOCAL_NUMBER(region="US")),
     )
     assert short.numbers == ("118218",)
-    assert str(short.kept_as_dialled[0].reason) == "is a short number in FR: dialled as typed"
+    assert str(short.warnings[0].reason) == "is a short number in FR: dialled as typed"
 
 
-def test_a_number_whose_international_form_reads_differently_is_refused() -> None:
-    assert reason("0849917976", country="JE") == (
-        "is not a valid number: as +440849917976 it would be read as +44849917976"
+def test_a_number_whose_international_form_reads_differently_is_kept_with_a_warning() -> None:
+    assert warned("0849917976", country="JE") == (
+        "0849917976",
+        "probably invalid: its international form +440849917976 does not read back as itself;"
+        " dialled as typed",
+    )
+
+
+def test_warned_spellings_of_one_entry_are_one_recipient() -> None:
+    result = parse("12 34 56\n123456; 12.34.56")
+
+    assert result.numbers == ("123456",)
+    assert [(w.line, w.column) for w in result.warnings] == [(1, 1)]
+    assert result.merges == (
+        Merge(
+            "123456",
+            (Entry(1, 1, "12 34 56"), Entry(2, 1, "123456"), Entry(2, 9, "12.34.56")),
+        ),
     )
 
 
@@ -243,6 +303,37 @@ def test_duplicates_are_sent_once_and_reported_where_they_are() -> None:
             Duplicate(3, 1, "0123456789", "+33123456789"),
         ),
         duplicate_count=3,
+        merges=(
+            Merge(
+                "+33123456789",
+                (
+                    Entry(1, 1, "01 23 45 67 89"),
+                    Entry(2, 13, "+33 1 23 45 67 89"),
+                    Entry(3, 1, "0123456789"),
+                ),
+            ),
+            Merge("+33223456789", (Entry(2, 1, "0223456789"), Entry(2, 31, "0223456789"))),
+        ),
+        typed=("01 23 45 67 89", "0223456789"),
+    )
+
+
+def test_the_issues_four_spellings_of_one_number_are_one_recipient_told_as_merged() -> None:
+    text = "0123456789\n01 23 45 67 89, +33123456789;33123456789"
+
+    result = parse(text)
+
+    assert result.numbers == ("+33123456789",)
+    assert result.merges == (
+        Merge(
+            "+33123456789",
+            (
+                Entry(1, 1, "0123456789"),
+                Entry(2, 1, "01 23 45 67 89"),
+                Entry(2, 17, "+33123456789"),
+                Entry(2, 30, "33123456789"),
+            ),
+        ),
     )
 
 
@@ -413,7 +504,8 @@ def test_reported_positions_point_at_the_entry_in_the_original_text(
         located = [(p.line, p.column, p.text) for p in error.problems]
     else:
         located = [(d.line, d.column, d.text) for d in result.duplicates]
-        located += [(k.line, k.column, k.text) for k in result.kept_as_dialled]
+        located += [(w.line, w.column, w.text) for w in result.warnings]
+        located += [(e.line, e.column, e.text) for m in result.merges for e in m.entries]
     for line, column, entry in located:
         assert entry
         assert lines[line - 1][column - 1 :].startswith(entry)
@@ -460,7 +552,92 @@ def test_valid_lists_parse_to_exactly_their_numbers(
 
     assert list(result.numbers) == expected
     assert len(result.duplicates) == len(entries) - len(expected)
-    assert result.kept_as_dialled == ()
+    assert result.warnings == ()
+
+
+# The guide's syntax: an optional '+' and 6 to 17 digits, with blanks and DESIGN.md's '. - ( )'.
+guide_entry = st.builds(
+    lambda plus, digits, gaps: plus + _written(digits, gaps),
+    st.sampled_from(["", "+", "+ "]),
+    st.from_regex(r"[0-9]{6,17}", fullmatch=True),
+    st.lists(st.sampled_from(["", "", " ", ".", "-", "(", ")", " - ", "\u00a0"]), max_size=17),
+)
+# Entries the guide refuses, each for one reason.
+refused_entry = st.one_of(
+    st.from_regex(r"\+?[0-9]{0,5}", fullmatch=True).filter(lambda e: e not in ("",)),
+    st.from_regex(r"\+?[0-9]{18,25}", fullmatch=True),
+    st.from_regex(r"[0-9]{3,8}[a-zA-Z/#*][0-9]{3,8}", fullmatch=True),
+    st.from_regex(r"[0-9]{3,8}\+[0-9]{3,8}", fullmatch=True),
+)
+separator = st.sampled_from([",", ";", ", ", " ; ", ",,", ";\t"])
+
+
+def _lay_out(
+    lines: list[list[str]], separators: list[str]
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """A text of these entries (one list per line) and each entry's (line, column, text), the
+    text without the blanks after it, as the parser reports it."""
+    text_lines: list[str] = []
+    placed: list[tuple[int, int, str]] = []
+    for number, entries in enumerate(lines, start=1):
+        line = ""
+        for index, entry in enumerate(entries):
+            if index:
+                line += separators[(number + index) % len(separators)]
+            placed.append((number, len(line) + 1, entry.rstrip()))
+            line += entry
+        text_lines.append(line)
+    return "\n".join(text_lines), placed
+
+
+@settings(max_examples=300)
+@given(
+    lines=st.lists(st.lists(guide_entry, min_size=1, max_size=4), min_size=1, max_size=8),
+    separators=st.lists(separator, min_size=1, max_size=3),
+    country=st.sampled_from(REGIONS),
+)
+def test_every_entry_the_guides_syntax_accepts_is_accepted(
+    lines: list[list[str]], separators: list[str], country: str
+) -> None:
+    text, placed = _lay_out(lines, separators)
+
+    result = parse(text, country)  # never refused
+
+    # Each entry is one recipient or merged into one, and a number not made E.164 says why.
+    assert len(result.numbers) + result.duplicate_count == len(placed)
+    warned_numbers = {w.number for w in result.warnings}
+    for number in result.numbers:
+        assert number in warned_numbers or phonenumbers.is_possible_number(
+            phonenumbers.parse(number)
+        )
+    typed = {(line, column, entry) for line, column, entry in placed}
+    for warning in result.warnings:
+        assert (warning.line, warning.column, warning.text) in typed
+        assert warning.number == re.sub(r"[^0-9+]", "", warning.text)
+
+
+@settings(max_examples=300)
+@given(
+    lines=st.lists(
+        st.lists(guide_entry | refused_entry, min_size=1, max_size=4), min_size=1, max_size=8
+    ),
+    separators=st.lists(separator, min_size=1, max_size=3),
+    country=st.sampled_from(["FR", "US", "DE", "GB", "JE"]),
+)
+def test_every_entry_the_guides_syntax_refuses_is_refused_with_its_line_and_column(
+    lines: list[list[str]], separators: list[str], country: str
+) -> None:
+    text, placed = _lay_out(lines, separators)
+    refused = [
+        (line, column, entry)
+        for line, column, entry in placed
+        if not re.fullmatch(r"\+?[0-9]{6,17}", re.sub(r"[\s.()\-]", "", entry))
+    ]
+
+    if not refused:
+        assert parse(text, country).numbers
+        return
+    assert [(p.line, p.column, p.text) for p in problems(text, country)] == refused
 
 
 @given(

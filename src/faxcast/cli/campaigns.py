@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ from faxcast.cli.context import CliState, parse_when, pass_state
 from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import Campaign, CampaignState, SendType
 from faxcast.domain.models import CampaignDetail
+from faxcast.domain.numbers import RecipientList
 from faxcast.domain.quality import Quality
 from faxcast.errors import InputError, raise_all
-from faxcast.i18n import codes
+from faxcast.i18n import codes, environment_language, translator
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign, PdfUpload, validate_campaign
@@ -83,11 +85,22 @@ def campaign_create(
     svc, account = state.services, state.account()
     new, upload = _form(state, name, pdf, Quality(quality), recipients, numbers, when)
     if check:
-        raise_all(validate_campaign(svc, account.id, line_id, new, upload=upload))
+        verdict = validate_campaign(svc, account.id, line_id, new, upload=upload)
+        raise_all(verdict.errors)
+        if verdict.recipients is not None:
+            _tell(verdict.recipients)
         click.echo("ok: the campaign can be created", err=True)
         return
-    created = campaigns.create_campaign(svc, account.id, line_id, new, upload=upload)
-    click.echo(_campaign_row(created))
+    created = campaigns.create_campaign_told(svc, account.id, line_id, new, upload=upload)
+    _tell(created.recipients)
+    click.echo(_campaign_row(created.campaign))
+
+
+def _tell(recipients: RecipientList) -> None:
+    """The list's warnings and merged entries, on stderr: stdout stays the campaign's row."""
+    texts = translator(environment_language(os.environ))
+    for message in recipients.told():
+        click.echo(f"faxcast: {texts.message(message)}", err=True)
 
 
 @campaign.command("ls")
@@ -173,7 +186,9 @@ def send(
     if line_id is None:
         line_id = accounts.list_lines(svc, account.id)[0].id
     new, upload = _form(state, name or pdf.name, pdf, Quality(quality), recipients, numbers, None)
-    created = campaigns.create_campaign(svc, account.id, line_id, new, upload=upload)
+    told = campaigns.create_campaign_told(svc, account.id, line_id, new, upload=upload)
+    _tell(told.recipients)
+    created = told.campaign
     campaigns.launch_campaign(svc, account.id, line_id, created.id)
     click.echo(f"campaign {created.id} ({created.reference}) launched", err=True)
     final = asyncio.run(_follow(svc, account.id, line_id, created))
@@ -275,7 +290,8 @@ def _describe(detail: CampaignDetail, timezone: str) -> str:
         f"total {c.count_total}",
     ]
     for r in detail.recipients:
-        lines.append(f"  {r.number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}")
+        number = f"{r.typed} ({r.number})" if r.typed else r.number
+        lines.append(f"  {number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}")
         for a in r.attempts:
             verdict = "delivered" if a.delivered else a.failure.value if a.failure else "?"
             lines.append(

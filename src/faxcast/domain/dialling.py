@@ -1,8 +1,9 @@
 """How a line dials a recipient's number: E.164 with `+`, an international prefix, or national.
 
-Recipients are stored in E.164 (`+33123456789`), except national numbers phonenumbers cannot
-make E.164 (short or local numbers, `numbers.KeptAsDialled`): those are already what the line's
-country dials, and every rule passes them on as they are.
+Recipients are stored in E.164 (`+33123456789`), except entries phonenumbers cannot make E.164
+(`numbers.NumberWarning`), kept as typed: national ones are already what the line's country
+dials, and every rule passes them on as they are; a '+' one without a known country code goes
+out with the international prefix under the national rule.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def dial_string(number: str, rule: Dialling, *, country: str, international_pref
     if rule is Dialling.INTERNATIONAL:
         return international
     region = country.upper()
-    parsed = phonenumbers.parse(number)
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return international
     if parsed.country_code != phonenumbers.country_code_for_region(region):
         return international
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)

@@ -138,6 +138,7 @@ class Recipient:
     id: int
     position: int
     number: str
+    typed: str | None  # the entry as the user typed it, when it is not `number` itself
     state: RecipientState
     calls: int
     pages_confirmed: int

@@ -1,8 +1,9 @@
 """Recipient lists: split, check and normalise the numbers of a campaign (DESIGN.md, Recipients).
 
-The seed's rule comes first: entries are separated by ``,``, ``;`` or line breaks, and each is
-an optional ``+`` and 6 to 17 digits, blanks and ``. - ( )`` ignored. phonenumbers then turns
-each entry into E.164 with the line's country and refuses the numbers it knows cannot exist.
+The seed's rule alone decides what is refused: entries are separated by ``,``, ``;`` or line
+breaks, and each is an optional ``+`` and 6 to 17 digits, blanks and ``. - ( )`` ignored.
+phonenumbers then turns each entry into E.164 with the line's country; an entry it cannot (a
+length or country code the numbering plan does not have) is kept as typed, with a warning.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ class EntryProblem:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """Where an entry is in the list (1-based, in characters) and its text as typed."""
+
+    line: int
+    column: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Duplicate:
     """An entry whose number appeared earlier in the list; it is sent only once."""
 
@@ -57,8 +67,17 @@ class Duplicate:
 
 
 @dataclass(frozen=True)
-class KeptAsDialled:
-    """A national entry phonenumbers cannot make E.164 (local or short number), kept as typed."""
+class Merge:
+    """Entries that are one number (repeated, or spelt differently): the first, then the others."""
+
+    number: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class NumberWarning:
+    """An entry kept but not made E.164: dialled as typed (a local or short number), or probably
+    invalid for its country's numbering plan (`reason` says why)."""
 
     line: int
     column: int
@@ -69,12 +88,40 @@ class KeptAsDialled:
 
 @dataclass(frozen=True)
 class RecipientList:
-    """Distinct numbers in first-seen order: E.164, except those listed in `kept_as_dialled`."""
+    """Distinct numbers in first-seen order: E.164, except those listed in `warnings`."""
 
     numbers: tuple[str, ...]
     duplicates: tuple[Duplicate, ...]  # the first MAX_LISTED
-    kept_as_dialled: tuple[KeptAsDialled, ...] = ()
+    warnings: tuple[NumberWarning, ...] = ()  # the first MAX_LISTED
     duplicate_count: int = 0
+    warning_count: int = 0
+    merges: tuple[Merge, ...] = ()  # the numbers of `duplicates`, with each one's first entry
+    # Each number's first entry as typed, blanks around it removed (so, often the number itself).
+    typed: tuple[str, ...] = ()
+
+    def told(self) -> tuple[Message, ...]:
+        """What the user is told about the list: each warning, then each merged number."""
+        told = [
+            codes.NUMBERS_WARNING(
+                line=w.line, column=w.column, text=_show(w.text), number=w.number, reason=w.reason
+            )
+            for w in self.warnings
+        ]
+        if self.warning_count > len(self.warnings):
+            told.append(codes.NUMBERS_MORE(count=self.warning_count - len(self.warnings)))
+        told += [
+            codes.NUMBERS_MERGED(
+                number=m.number,
+                entries=tuple(
+                    codes.NUMBERS_AT(line=e.line, column=e.column, text=_show(e.text))
+                    for e in m.entries
+                ),
+            )
+            for m in self.merges
+        ]
+        if self.duplicate_count > len(self.duplicates):
+            told.append(codes.NUMBERS_MORE(count=self.duplicate_count - len(self.duplicates)))
+        return tuple(told)
 
 
 class RecipientListError(InputError):
@@ -98,8 +145,9 @@ def parse_recipients(
 ) -> RecipientList:
     """Split and normalise a recipient list, national numbers read in `country` (ISO alpha-2).
 
-    Raises RecipientListError listing the first MAX_LISTED invalid entries (and counting them
-    all), or if the list is empty or too long. Memory stays bounded by the limits, not the text.
+    Raises RecipientListError listing the first MAX_LISTED entries that break the seed's rule
+    (and counting them all), or if the list is empty or too long; entries the numbering plan
+    doubts are kept with a warning. Memory stays bounded by the limits, not the text.
     """
     region = country.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -107,10 +155,12 @@ def parse_recipients(
     region_plan = fast.plan_for_region(region)
     # One phonenumbers decision per distinct entry: lists repeat numbers, and it is the costly part.
     decided: dict[str, _Normalised] = {}
-    seen: set[str] = set()
-    numbers: list[str] = []
+    # The distinct numbers in first-seen order (a dict keeps it), each with its first line (an
+    # int the loop has made anyway) for the merges to name it.
+    seen: dict[str, int] = {}
+    typed: list[str] = []
     duplicates: _FirstFew[Duplicate] = _FirstFew()
-    kept: list[KeptAsDialled] = []
+    warnings: _FirstFew[NumberWarning] = _FirstFew()
     problems: _FirstFew[EntryProblem] = _FirstFew()
     # Past the limit the list is refused: further numbers are no longer kept, only noticed.
     beyond_limit = False
@@ -133,21 +183,18 @@ def parse_recipients(
             normalised = _normalise(cleaned, region, region_plan)
             if len(decided) < cache_size:
                 decided[cleaned] = normalised
-        number, problem, note = normalised
-        if problem is not None:
-            if problems.tally():
-                problems.first.append(EntryProblem(line, column, entry, problem))
-        elif number in seen:
+        number, note = normalised
+        if number in seen:
             if duplicates.tally():
                 duplicates.first.append(Duplicate(line, column, entry, number))
-        elif len(numbers) > max_recipients:
+        elif len(seen) > max_recipients:
             beyond_limit = True
         else:
-            seen.add(number)
-            numbers.append(number)
-            if note is not None:
-                kept.append(KeptAsDialled(line, column, entry, number, note))
-    too_many = _too_many(len(numbers), max_recipients, beyond_limit=beyond_limit)
+            seen[number] = line
+            typed.append(entry)
+            if note is not None and warnings.tally():
+                warnings.first.append(NumberWarning(line, column, entry, number, note))
+    too_many = _too_many(len(seen), max_recipients, beyond_limit=beyond_limit)
     if problems.count:
         raise RecipientListError(
             _summary(problems.first, problems.count, too_many),
@@ -156,9 +203,57 @@ def parse_recipients(
         )
     if too_many:
         raise RecipientListError(too_many)
-    if not numbers:
+    if not seen:
         raise RecipientListError(codes.NUMBERS_NONE())
-    return RecipientList(tuple(numbers), tuple(duplicates.first), tuple(kept), duplicates.count)
+    return RecipientList(
+        tuple(seen),
+        tuple(duplicates.first),
+        tuple(warnings.first),
+        duplicates.count,
+        warnings.count,
+        _merges(text, duplicates.first, seen, decided, (region, region_plan)),
+        tuple(typed),
+    )
+
+
+def _merges(
+    text: str,
+    duplicates: list[Duplicate],
+    first_lines: dict[str, int],
+    decided: dict[str, _Normalised],
+    country: tuple[str, fast.Plan],
+) -> tuple[Merge, ...]:
+    """The listed duplicates grouped by number, each group led by the number's first entry.
+
+    Only the first entries' lines are remembered while parsing (a column and text for every
+    number would slow every list down): they are read again here, and only those lines.
+    """
+    if not duplicates:
+        return ()
+    firsts: dict[str, Entry | None] = dict.fromkeys(d.number for d in duplicates)
+    lines = {first_lines[number] for number in firsts}
+    plain, ignored = _PLAIN.fullmatch, _IGNORED.sub
+    for line_number, line in enumerate(_lines(text), start=1):
+        if line_number not in lines:
+            continue
+        for _, column, entry, is_plain in _entries(line):  # the line alone: no line break
+            cleaned = entry if is_plain else ignored("", entry)
+            if not plain(cleaned):
+                continue
+            normalised = decided.get(cleaned) or _normalise(cleaned, *country)
+            if normalised.number in firsts and firsts[normalised.number] is None:
+                firsts[normalised.number] = Entry(line_number, column, entry)
+        lines.discard(line_number)
+        if not lines:
+            break
+    groups: dict[str, list[Entry]] = {}
+    for duplicate in duplicates:
+        group = groups.get(duplicate.number)
+        if group is None:
+            first = firsts[duplicate.number]
+            group = groups[duplicate.number] = [] if first is None else [first]
+        group.append(Entry(duplicate.line, duplicate.column, duplicate.text))
+    return tuple(Merge(number, tuple(entries)) for number, entries in groups.items())
 
 
 def _too_many(count: int, limit: int, *, beyond_limit: bool) -> Message | None:
@@ -287,13 +382,14 @@ def _summary(problems: list[EntryProblem], count: int, too_many: Message | None)
 # ---------------------------------------------------------------------------------------------
 # Normalisation with phonenumbers
 #
-# Which numbers are refused: the seed's 6-17 digit rule decides first. phonenumbers then only
-# refuses numbers that cannot exist: a '+' or international prefix not followed by a country
+# Only the seed's 6-17 digit rule refuses an entry: the provider takes what it accepts, so
+# faxcast does too. phonenumbers then reads each entry; one it cannot make E.164 is kept as typed
+# (its digits and '+') with a warning: a '+' or international prefix not followed by a country
 # code, or a length no number of that country has (is_possible_number). We do not use
-# is_valid_number: it also checks number ranges, which go stale as plans change, and would refuse
-# special and foreign numbers that are real. A national entry (no '+') that phonenumbers cannot
-# make E.164 but that can be dialled from the line (a local number without its area code, or a
-# known short number of the line's country) is kept as typed and reported in `kept_as_dialled`.
+# is_valid_number: it also checks number ranges, which go stale as plans change, and would warn
+# about special and foreign numbers that are real. A national entry that is a local number
+# without its area code, or a known short number of the line's country, is dialled as typed and
+# says so.
 #
 # Speed: phonenumbers.parse is too slow for 100 000 recipients; `phonenumbers_fast` follows its
 # steps for the common shapes of entry, and _read asks phonenumbers itself for the rest.
@@ -301,29 +397,23 @@ def _summary(problems: list[EntryProblem], count: int, too_many: Message | None)
 
 class _Normalised(NamedTuple):
     number: str
-    problem: Message | None
-    note: Message | None
+    note: Message | None  # why `number` is the entry as typed rather than E.164
 
 
 def _normalise(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
-    """E.164 (or the digits kept as dialled) for an entry that passed the digit rule."""
+    """E.164 (or the digits kept as typed) for an entry that passed the digit rule."""
     first = _read(cleaned, region, region_plan)
     number = first.number
-    if first.problem is not None or first.note is not None or number == cleaned:
+    if first.note is not None or number == cleaned:
         return first
     # The E.164 form must read back as itself, or the list would change each time it is parsed:
     # phonenumbers keeps a national prefix it cannot strip in national numbers, and strips it
     # after a '+' (JE "0849917976" gives +440849917976, which reads as +44849917976).
-    if not _PLAIN.fullmatch(number):
-        problem = _digit_rule_problem(number)
-    elif fast.reads_as_itself(number):
+    if _PLAIN.fullmatch(number) and (
+        fast.reads_as_itself(number) or _read(number, region, region_plan) == (number, None)
+    ):
         return first
-    else:
-        again = _read(number, region, region_plan)
-        if again.problem is None and again.number == number:
-            return first
-        problem = again.problem or codes.READ_AS(number=again.number)
-    return _Normalised(cleaned, codes.NOT_ITSELF(number=number, problem=problem), None)
+    return _Normalised(cleaned, codes.NOT_ITSELF(number=number))
 
 
 def _read(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
@@ -332,18 +422,18 @@ def _read(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
     if parsed is None:
         parsed_or_problem = _slow_parse(cleaned, region)
         if isinstance(parsed_or_problem, Message):
-            return _Normalised(cleaned, parsed_or_problem, None)
+            return _Normalised(cleaned, parsed_or_problem)
         parsed = parsed_or_problem
     plan = fast.plan_for_code(parsed.country_code)
     result = fast.length_result(parsed.national_number, plan)
     if result == ValidationResult.IS_POSSIBLE:
-        return _Normalised(f"+{plan.code_digits}{parsed.national_number}", None, None)
+        return _Normalised(f"+{plan.code_digits}{parsed.national_number}", None)
     if parsed.national:
         if result == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
-            return _Normalised(cleaned, None, codes.LOCAL_NUMBER(region=region))
+            return _Normalised(cleaned, codes.LOCAL_NUMBER(region=region))
         short = phonenumbers.parse(cleaned, region)
         if shortnumberinfo.is_valid_short_number_for_region(short, region):
-            return _Normalised(cleaned, None, codes.SHORT_NUMBER(region=region))
+            return _Normalised(cleaned, codes.SHORT_NUMBER(region=region))
     # A national entry too long for its country is most often an international one without '+'.
     add_plus = parsed.national and result == ValidationResult.TOO_LONG
     reason = (codes.WRONG_LENGTH_NATIONAL if add_plus else codes.WRONG_LENGTH)(
@@ -352,7 +442,7 @@ def _read(cleaned: str, region: str, region_plan: fast.Plan) -> _Normalised:
         code=plan.code_digits,
         count=len(parsed.national_number),
     )
-    return _Normalised(cleaned, reason, None)
+    return _Normalised(cleaned, reason)
 
 
 def _slow_parse(cleaned: str, region: str) -> fast.Parsed | Message:

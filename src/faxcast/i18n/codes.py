@@ -55,7 +55,11 @@ NUMBERS_MORE = declare("numbers.more", "count")
 NUMBERS_ALSO = declare("numbers.also", "problem")
 NUMBERS_TOO_MANY = declare("numbers.too_many", "count", "limit")
 NUMBERS_NONE = declare("numbers.none")
-# Why one entry is refused, or kept as dialled.
+# What a valid list calls for the user's attention (CLI and web; the API gives them as fields).
+NUMBERS_WARNING = declare("numbers.warning", "line", "column", "text", "number", "reason")
+NUMBERS_MERGED = declare("numbers.merged", "number", "entries")
+NUMBERS_AT = declare("numbers.at", "line", "column", "text")
+# Why one entry is refused, or kept as typed with a warning (from NO_COUNTRY_CODE on).
 PLUS_NOT_FIRST = declare("numbers.plus_not_first")
 ODD_DIGIT = declare("numbers.odd_digit", "char")
 NOT_A_DIGIT = declare("numbers.not_a_digit", "char")
@@ -73,8 +77,7 @@ WRONG_LENGTH_NATIONAL = declare(
 IN_COUNTRY = declare("numbers.in_country", "region")
 IN_COUNTRY_CODE = declare("numbers.in_country_code", "code")
 LENGTHS_RANGE = declare("numbers.lengths_range", "first", "last")
-NOT_ITSELF = declare("numbers.not_itself", "number", "problem")
-READ_AS = declare("numbers.read_as", "number")
+NOT_ITSELF = declare("numbers.not_itself", "number")
 LOCAL_NUMBER = declare("numbers.local_number", "region")
 SHORT_NUMBER = declare("numbers.short_number", "region")
 # A recipients file.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -11,6 +12,7 @@ from faxcast.documents import preview_png, read_tiff_f
 from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
 from faxcast.domain.models import CampaignDetail, CampaignSort, Page
+from faxcast.domain.numbers import RecipientList
 from faxcast.errors import ConflictError, InputError, NotFoundError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
@@ -29,6 +31,14 @@ from faxcast.store import queue, repository
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
 
+@dataclass(frozen=True)
+class Created:
+    """A new campaign and its parsed list, whose warnings and merges the user is told."""
+
+    campaign: Campaign
+    recipients: RecipientList
+
+
 def create_campaign(
     svc: Services,
     account_id: int,
@@ -37,7 +47,19 @@ def create_campaign(
     *,
     upload: PdfUpload | None = None,
 ) -> Campaign:
-    """Check everything, then store the campaign and its recipients at once, or nothing.
+    """Check everything, then store the campaign and its recipients at once, or nothing."""
+    return create_campaign_told(svc, account_id, line_id, new, upload=upload).campaign
+
+
+def create_campaign_told(
+    svc: Services,
+    account_id: int,
+    line_id: int,
+    new: NewCampaign,
+    *,
+    upload: PdfUpload | None = None,
+) -> Created:
+    """`create_campaign`, with what the user is to be told about the numbers.
 
     With `upload`, the PDF is stored as a document in that same transaction, only if all is valid.
     """
@@ -45,7 +67,7 @@ def create_campaign(
     checked, errors = check_campaign(svc, account_id, line_id, new, upload=upload)
     raise_all(errors)
     assert checked is not None
-    return _store(svc, account_id, checked, upload)
+    return Created(_store(svc, account_id, checked, upload), checked.recipients)
 
 
 def _store(
@@ -101,7 +123,8 @@ def _store(
                 "count_failed": 0,
                 "created_at": now,
             },
-            numbers=checked.numbers,
+            numbers=checked.recipients.numbers,
+            typed=checked.recipients.typed,
             line_id=line.id,
         )
         campaign = repository.get_campaign(conn, account_id, line.id, campaign_id)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from faxcast.documents import render_pdf, write_tiff_f
 from faxcast.domain.campaign import SendType, validate_name, validate_send_at
 from faxcast.domain.models import Document, Line
-from faxcast.domain.numbers import RecipientListError, parse_recipients
+from faxcast.domain.numbers import RecipientList, RecipientListError, parse_recipients
 from faxcast.domain.quality import Quality, Resolution
 from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import DocumentError, InputError, NotFoundError, collect
@@ -56,12 +56,21 @@ class CheckedCampaign:
     line: Line
     name: str
     send_at: datetime | None
-    numbers: tuple[str, ...]
+    recipients: RecipientList
     document: Document | None  # None when the PDF comes with the form (`upload`)
     pdf: bytes
     pdf_sha256: str
     rendered: tuple[bytes, int] | None  # TIFF-F and pages, unless rendered before
     now: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every problem of a new campaign, in form order (none when it can be created), and its
+    parsed numbers when the list itself is valid: their warnings and merges are for the user."""
+
+    errors: list[InputError]
+    recipients: RecipientList | None
 
 
 def validate_campaign(
@@ -71,10 +80,11 @@ def validate_campaign(
     new: NewCampaign,
     *,
     upload: PdfUpload | None = None,
-) -> list[InputError]:
-    """Every problem of a new campaign, in form order; empty when it can be created."""
+) -> Verdict:
+    """What creating the campaign would say, storing nothing."""
     require_member(svc, account_id)
-    return check_campaign(svc, account_id, line_id, new, upload=upload)[1]
+    checked, errors = check_campaign(svc, account_id, line_id, new, upload=upload)
+    return Verdict(errors, checked.recipients if checked else None)
 
 
 def check_campaign(
@@ -101,12 +111,12 @@ def check_campaign(
     send_at = collect(
         errors, lambda: validate_send_at(new.send_type, new.send_at, now=now, zone=zone)
     )
-    numbers: tuple[str, ...] | None = None
+    recipients: RecipientList | None = None
     if numbers_text is not None:
         try:
-            numbers = parse_recipients(
+            recipients = parse_recipients(
                 numbers_text, country=line.country, max_recipients=svc.settings.max_recipients
-            ).numbers
+            )
         except RecipientListError as error:
             error.field = new.recipients_field
             errors.append(error)
@@ -117,10 +127,10 @@ def check_campaign(
         field = Field.DOCUMENT_ID if upload is None else Field.DOCUMENT_FILE
         resolution = new.quality.profile.resolution
         rendered = _render_unless_cached(svc, pdf_sha256, pdf[1], resolution, field, errors)
-    if errors or pdf is None or name is None or numbers is None:
+    if errors or pdf is None or name is None or recipients is None:
         return None, errors
     checked = CheckedCampaign(
-        new, line, name, send_at, numbers, pdf[0], pdf[1], pdf_sha256, rendered, now
+        new, line, name, send_at, recipients, pdf[0], pdf[1], pdf_sha256, rendered, now
     )
     return checked, []
 

@@ -258,6 +258,8 @@ recipients = Table(
     Column("line_id", Integer, nullable=False),
     Column("position", Integer, nullable=False),
     Column("number", String(24), nullable=False),
+    # The entry as the user typed it, when it differs from `number` (shown beside it).
+    Column("typed", Text, nullable=True),
     Column("state", String(16), nullable=False),
     Column("due_at", UtcDateTime, nullable=True),
     Column("calls", Integer, nullable=False, server_default="0"),

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
-from faxcast.domain.campaign import Campaign, SendType
+from faxcast.domain.campaign import SendType
 from faxcast.domain.models import Account, Line
 from faxcast.domain.numbers import RecipientListError
 from faxcast.domain.quality import Quality
@@ -129,7 +129,7 @@ def submit(
     pdf: Upload | None,
     numbers_file: Upload | None,
     lang: str,
-) -> Campaign | Errors:
+) -> campaigns.Created | Errors:
     """Create the campaign, or say what is wrong with every field (and then store nothing)."""
     t = i18n.translator(lang)
     errors = Errors()
@@ -186,14 +186,14 @@ def submit(
     )
     if pdf is None or errors:
         # The PDF's own problem is already listed: the other fields' come from the use case.
-        for found in new_campaign.validate_campaign(svc, account.id, line.id, new):
+        for found in new_campaign.validate_campaign(svc, account.id, line.id, new).errors:
             name = _form_field(found.field)
             if name != "pdf":
                 errors.add(name, _field_error(found, lang, account, send_at))
         return errors
     try:
         # Checks every field, then stores the PDF and the campaign together, or nothing.
-        return campaigns.create_campaign(
+        return campaigns.create_campaign_told(
             svc,
             account.id,
             line.id,

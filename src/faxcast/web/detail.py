@@ -6,6 +6,8 @@ import math
 from typing import Any, Final
 
 from faxcast.domain.models import Attempt, CampaignDetail, LineKind, Recipient
+from faxcast.domain.numbers import parse_recipients
+from faxcast.i18n import Message
 from faxcast.web import i18n
 from faxcast.web.table import LIVE, actions
 from faxcast.web.where import Where
@@ -35,4 +37,15 @@ def status(where: Where, detail: CampaignDetail) -> dict[str, Any]:
         "live": detail.campaign.state in LIVE,
         "actions": actions,
         "stored_reason": i18n.stored_reason,
+        "number_warnings": number_warnings(where, detail.recipients),
     }
+
+
+def number_warnings(where: Where, recipients: tuple[Recipient, ...]) -> dict[str, Message]:
+    """Why numbers of the page were kept as typed, by number: read again as at creation (a
+    stored number reads as itself), so nothing more is stored for it."""
+    if not recipients:
+        return {}
+    numbers = "\n".join(r.number for r in recipients)
+    parsed = parse_recipients(numbers, country=where.line.country, max_recipients=len(recipients))
+    return {w.number: w.reason for w in parsed.warnings}

@@ -16,6 +16,7 @@ COLUMNS: Final = (
     "pages_confirmed",
     "reason",
     "settled_at",
+    "typed",  # last: a column added later, so that scripts reading by position keep working
 )
 
 
@@ -33,6 +34,7 @@ def results_csv(detail: CampaignDetail, zone: str) -> str:
                 r.pages_confirmed,
                 plain(r.reason or ""),
                 r.settled_at.astimezone(where).isoformat() if r.settled_at else "",
+                plain(r.typed or ""),
             ]
             for r in detail.recipients
         ),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from faxcast.api import schemas
 from faxcast.api.deps import AccountId, CampaignId, LineId, ServicesDep
-from faxcast.api.problems import problem_responses
+from faxcast.api.problems import problem_responses, texts
 from faxcast.api.routes import received as received_routes
 from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import Attempt, CampaignSort
@@ -61,20 +61,55 @@ def create_campaign(
     account: AccountId,
     line: LineId,
     body: schemas.CampaignCreate,
-) -> schemas.Campaign:
-    """Check every field, then store the campaign and its recipients at once, or nothing."""
-    created = campaigns.create_campaign(svc, account, line, body.to_new_campaign())
-    location = router.url_path_for("get", account=account, line=line, campaign=created.id)
+) -> schemas.CampaignCreated:
+    """Check every field, then store the campaign and its recipients at once, or nothing.
+
+    The answer also lists the numbers kept with a warning (dialled as typed) and the entries
+    merged into one number, with their line and column.
+    """
+    created = campaigns.create_campaign_told(svc, account, line, body.to_new_campaign())
+    campaign = created.campaign
+    location = router.url_path_for("get", account=account, line=line, campaign=campaign.id)
     response.headers["Location"] = str(location.make_absolute_url(request.base_url))
-    return schemas.Campaign.of(created)
+    return schemas.CampaignCreated.told(campaign, created.recipients, texts(request))
 
 
-@router.post("/check", name="check", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/check",
+    name="check",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
+    responses={
+        200: {
+            "model": schemas.NumbersReport,
+            "description": "the campaign can be created; some numbers call for attention",
+        },
+        204: {"description": "the campaign can be created as it is"},
+    },
+)
 def check_campaign(
-    svc: ServicesDep, account: AccountId, line: LineId, body: schemas.CampaignCreate
-) -> None:
-    """Check a new campaign as creating it would, and store nothing: 204, or every problem."""
-    raise_all(validate_campaign(svc, account, line, body.to_new_campaign()))
+    request: Request,
+    svc: ServicesDep,
+    account: AccountId,
+    line: LineId,
+    body: schemas.CampaignCreate,
+) -> Response:
+    """Check a new campaign as creating it would, and store nothing: every problem, or success.
+
+    Success is 204 when there is nothing to tell, as before warnings existed, so scripts that
+    test for it keep working on clean lists; 200 with the warnings and merges otherwise.
+    """
+    verdict = validate_campaign(svc, account, line, body.to_new_campaign())
+    raise_all(verdict.errors)
+    recipients = verdict.recipients
+    if recipients is None or not (recipients.warning_count or recipients.duplicate_count):
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    report = schemas.NumbersReport.of_list(recipients, texts(request))
+    return Response(
+        report.model_dump_json(by_alias=True),
+        media_type="application/json",
+        headers={"Content-Language": texts(request).lang},
+    )
 
 
 @router.get("/{campaign}", name="get")

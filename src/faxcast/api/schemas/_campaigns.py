@@ -11,11 +11,11 @@ from pydantic_core import PydanticCustomError
 
 from faxcast.api.schemas._base import Form, Schema, UtcTime
 from faxcast.domain import campaign as domain_campaign
-from faxcast.domain import models
+from faxcast.domain import models, numbers
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.quality import Quality
 from faxcast.fields import Field as InputField
-from faxcast.i18n import Message, codes
+from faxcast.i18n import Message, Translator, codes
 from faxcast.services.new_campaign import NewCampaign
 
 _LOCAL_TIME: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
@@ -177,6 +177,89 @@ class Campaign(Schema):
             pages=campaign.pages,
             error=campaign.error,
             created_at=campaign.created_at,
+        )
+
+
+class NumberWarning(Schema):
+    """An entry kept but not made E.164: it is dialled as typed, and may well fail."""
+
+    line: int = Field(description="1-based line; in an array of numbers, the entry's index + 1")
+    column: int = Field(description="1-based column (characters) on that line")
+    text: str = Field(description="the entry as typed")
+    number: str = Field(description="the number stored and dialled")
+    code: str = Field(description="stable reason code: numbers.wrong_length …")
+    message: str
+
+
+class MergedEntry(Schema):
+    """One entry of a list, where it is and as typed."""
+
+    line: int
+    column: int
+    text: str
+
+
+class MergedNumber(Schema):
+    """Entries that are one number (repeated or spelt differently): it is sent once."""
+
+    number: str
+    entries: list[MergedEntry] = Field(description="the first entry, then those merged into it")
+
+
+class NumbersReport(Schema):
+    """What a valid list of numbers calls for the user's attention: warnings and merges."""
+
+    warnings: list[NumberWarning] = Field(description="at most 100; `warningsTotal` counts all")
+    warnings_total: int
+    merged: list[MergedNumber] = Field(
+        description="numbers typed more than once, for the first 100 repeated entries"
+    )
+    merged_total: int = Field(description="entries merged into an earlier one")
+
+    @classmethod
+    def fields_of(cls, recipients: numbers.RecipientList, t: Translator) -> dict[str, object]:
+        """The report's fields, with messages in `t`'s language."""
+        return {
+            "warnings": [
+                NumberWarning(
+                    line=w.line,
+                    column=w.column,
+                    text=w.text,
+                    number=w.number,
+                    code=w.reason.code,
+                    message=t.message(w.reason),
+                )
+                for w in recipients.warnings
+            ],
+            "warnings_total": recipients.warning_count,
+            "merged": [
+                MergedNumber(
+                    number=m.number,
+                    entries=[
+                        MergedEntry(line=e.line, column=e.column, text=e.text) for e in m.entries
+                    ],
+                )
+                for m in recipients.merges
+            ],
+            "merged_total": recipients.duplicate_count,
+        }
+
+    @classmethod
+    def of_list(cls, recipients: numbers.RecipientList, t: Translator) -> NumbersReport:
+        """The report of a parsed list, with messages in `t`'s language."""
+        return cls.model_validate(cls.fields_of(recipients, t))
+
+
+class CampaignCreated(Campaign, NumbersReport):
+    """A campaign just created, and what its list of numbers calls for the user's attention."""
+
+    @classmethod
+    def told(
+        cls, campaign: domain_campaign.Campaign, recipients: numbers.RecipientList, t: Translator
+    ) -> CampaignCreated:
+        """The schema of a new campaign and its parsed list."""
+        return cls.model_validate(
+            {**dict(Campaign.of(campaign)), **NumbersReport.fields_of(recipients, t)}
         )
 
 

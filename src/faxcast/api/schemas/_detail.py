@@ -49,7 +49,8 @@ class Attempt(Schema):
 class Recipient(Schema):
     """One number of a campaign, where it stands and every call made to it."""
 
-    number: str
+    number: str = Field(description="as dialled: E.164, or as typed when it could not be made so")
+    typed: str | None = Field(description="the entry as typed, when it differs from `number`")
     position: int
     state: RecipientState
     calls: int
@@ -64,6 +65,7 @@ class Recipient(Schema):
         """The schema of a read model; `received` gives the URL of what an attempt received."""
         return cls(
             number=recipient.number,
+            typed=recipient.typed,
             position=recipient.position,
             state=recipient.state,
             calls=recipient.calls,

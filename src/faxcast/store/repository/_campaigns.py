@@ -61,46 +61,62 @@ def reference_exists(conn: Connection, reference: str) -> bool:
 
 
 def insert_campaign(
-    conn: Connection, *, values: dict[str, Any], numbers: Sequence[str], line_id: int
+    conn: Connection,
+    *,
+    values: dict[str, Any],
+    numbers: Sequence[str],
+    line_id: int,
+    typed: Sequence[str] = (),
 ) -> int:
-    """A new campaign and its recipients, in list order; the campaign's id."""
+    """A new campaign and its recipients, in list order; the campaign's id. `typed` holds each
+    number's entry as typed (none stored where it is the number itself)."""
     new_id = conn.execute(
         insert(campaigns).values(count_total=len(numbers), **values)
     ).inserted_primary_key
     assert new_id is not None
     campaign_id = int(new_id[0])
-    conn.execute(_insert_recipients(conn.dialect.name, campaign_id, line_id, numbers))
+    conn.execute(_insert_recipients(conn.dialect.name, campaign_id, line_id, numbers, typed))
     return campaign_id
 
 
 def _insert_recipients(
-    dialect: str, campaign_id: int, line_id: int, numbers: Sequence[str]
+    dialect: str, campaign_id: int, line_id: int, numbers: Sequence[str], typed: Sequence[str]
 ) -> Insert:
     # One statement that expands the list in the database: an executemany is one round trip and
     # one statement execution per recipient (psycopg sends 100 000 single-row inserts). The list
     # goes as one JSON text to both: SQLite has no arrays, and psycopg dumps one item by item.
-    listed_json = literal(json.dumps(list(numbers)), Text)
+    # Each item is [number, typed], typed null where it is the number itself.
+    items = [
+        (number, None if entry == number else entry)
+        for number, entry in zip(numbers, typed or numbers, strict=True)
+    ]
+    listed_json = literal(json.dumps(items), Text)
     position: ColumnElement[int]
     number: ColumnElement[str]
+    as_typed: ColumnElement[str]
     if dialect == "postgresql":
         listed = (
-            func.json_array_elements_text(cast(listed_json, JSON))
+            func.json_array_elements(cast(listed_json, JSON))
             .table_valued("value", with_ordinality="position")
             .render_derived()
         )
-        position, number = listed.c.position, listed.c.value
+        position = listed.c.position
+        number, as_typed = listed.c.value.op("->>")(0), listed.c.value.op("->>")(1)
     else:
         listed = func.json_each(listed_json).table_valued("key", "value")
-        position, number = listed.c.key + 1, listed.c.value
+        position = listed.c.key + 1
+        number = func.json_extract(listed.c.value, "$[0]")
+        as_typed = func.json_extract(listed.c.value, "$[1]")
     rows = select(
         literal(campaign_id, Integer),
         literal(line_id, Integer),
         position,
         number,
+        as_typed,
         literal(RecipientState.PENDING.value, Text),
     ).order_by(position)  # ids follow the list: claims take the lowest id first
     return insert(recipients).from_select(
-        ["campaign_id", "line_id", "position", "number", "state"], rows
+        ["campaign_id", "line_id", "position", "number", "typed", "state"], rows
     )
 
 
@@ -223,6 +239,7 @@ def campaign_recipients(
             r.id,
             r.position,
             r.number,
+            r.typed,
             RecipientState(r.state),
             r.calls,
             r.pages_confirmed,

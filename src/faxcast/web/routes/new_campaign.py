@@ -93,8 +93,32 @@ async def create_campaign(request: Request, account: int, line: int) -> Response
     )
     if isinstance(result, Errors):
         return _form_page(request, where, form, result, status=422)
-    table = str(request.app.url_path_for("web-campaigns", account=str(account), line=str(line)))
-    return redirect(with_notice(table, "created", result.reference))
+    ids = {"account": str(account), "line": str(line)}
+    table = str(request.app.url_path_for("web-campaigns", **ids))
+    recipients = result.recipients
+    if not (recipients.warning_count or recipients.duplicate_count):
+        return redirect(with_notice(table, "created", result.campaign.reference))
+    # Which entries were merged is known only now (it is not stored), so the answer to the form
+    # says it, rather than a redirection to a page that could not.
+    lang = request_lang(request)
+    t = i18n.translator(lang)
+    crumbs = where.crumbs(
+        request,
+        lang,
+        (t("tab.fax"), str(request.app.url_path_for("web-fax", **ids))),
+        (t("campaigns.title"), table),
+        (result.campaign.reference, ""),
+    )
+    return render(
+        request,
+        "created.html",
+        status=201,
+        where=where,
+        crumbs=crumbs,
+        campaign=result.campaign,
+        recipients=recipients,
+        table=table,
+    )
 
 
 @router.post(LINE_PATH + "/fax/preview", name="web-preview")
