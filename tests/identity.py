@@ -40,29 +40,28 @@ def new_user(
 ) -> Identity:
     """A user with these roles, signed in, with a token."""
     user, _ = users.create_user(svc, login, accounts=roles, password=password)
-    session = signin.sign_in(svc, login, password, address="127.0.0.1")
-    with svc.transaction() as conn:
-        caller = users.caller_of(conn, user)
-    _, token = tokens.create_token(svc.acting_for(caller), "tests")
-    return Identity(user.id, token, session)
+    return _signed_in(svc, user.id, login, password)
 
 
 def tester(svc: Services) -> Identity:
-    """The tests' admin of every account (made on first use)."""
+    """The tests' admin of every account (made on first use; a new token and session after)."""
     with svc.transaction() as conn:
         found = repository.user_by_login(conn, TESTER)
-    if found is None:
-        identity = new_user(svc, TESTER, {})
-    else:
-        # Already made: a new token and session for this client.
-        user = found[0]
-        session = signin.sign_in(svc, TESTER, PASSWORD, address="127.0.0.1")
-        with svc.transaction() as conn:
-            caller = users.caller_of(conn, user)
-        _, token = tokens.create_token(svc.acting_for(caller), "tests")
-        identity = Identity(user.id, token, session)
+    identity = (
+        new_user(svc, TESTER, {})
+        if found is None
+        else _signed_in(svc, found[0].id, TESTER, PASSWORD)
+    )
     join_every_account(svc, identity.user_id)
     return identity
+
+
+def _signed_in(svc: Services, user_id: int, login: str, password: str) -> Identity:
+    session = signin.sign_in(svc, login, password, address="127.0.0.1")
+    with svc.transaction() as conn:
+        caller = users.caller_of(conn, repository.get_user(conn, user_id))
+    _, token = tokens.create_token(svc.acting_for(caller), "tests")
+    return Identity(user_id, token, session)
 
 
 def join_every_account(svc: Services, user_id: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from faxcast.domain.access import AuditAction, Caller
+from faxcast.domain.access import AuditAction, Caller, User
 from faxcast.errors import InputError, ThrottledError
 from faxcast.i18n import codes
 from faxcast.services import audit, passwords
@@ -45,9 +45,14 @@ def sign_in(svc: Services, login: str, password: str, *, address: str) -> str:
         with svc.transaction() as conn:
             repository.insert_failure(conn, login=name, address=address, now=svc.clock.now())
         raise InputError(codes.AUTH_BAD_CREDENTIALS())
+    return open_session(svc, user, address=address)
+
+
+def open_session(svc: Services, user: User, *, address: str) -> str:
+    """A new session's secret for a user whose password was just checked (or just chosen)."""
     secret = new_secret()
     with svc.transaction() as conn:
-        repository.forget_failures(conn, login=name)
+        repository.forget_failures(conn, login=user.login)
         repository.insert_session(conn, digest(secret), user_id=user.id, now=svc.clock.now())
         signed_in = svc.acting_for(caller_of(conn, user, address))
         audit.record_in_every_account(conn, signed_in, AuditAction.SIGNED_IN, user.login)

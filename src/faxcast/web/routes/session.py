@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from faxcast.errors import ConflictError, InputError, MultipleInputError, ThrottledError
+from faxcast.errors import ConflictError, FaxcastError, InputError, ThrottledError
 from faxcast.i18n import codes
 from faxcast.services import signin, users
 from faxcast.web import i18n
+from faxcast.web.form_errors import by_field
 from faxcast.web.navigation import redirect, safe_next
 from faxcast.web.rendering import (
     SESSION_COOKIE,
@@ -86,11 +87,10 @@ async def setup(request: Request, token: str) -> Response:
         user = await run_in_threadpool(
             users.use_setup_link, svc, token, login=chosen, password=password
         )
-        secret = await run_in_threadpool(
-            signin.sign_in, svc, user.login, password, address=address_of(request)
-        )
-    except (InputError, ConflictError, ThrottledError) as error:
+    except (InputError, ConflictError) as error:
         return _form_again(request, "setup.html", error, 400, **values)
+    # The password was just hashed: checking it again would cost a second argon2 hash.
+    secret = await run_in_threadpool(signin.open_session, svc, user, address=address_of(request))
     response = redirect("/")
     _set_session(request, response, secret)
     return response
@@ -134,13 +134,7 @@ def _set_session(request: Request, response: Response, secret: str) -> None:
 
 
 def _form_again(
-    request: Request, template: str, error: Exception, status: int, **values: object
+    request: Request, template: str, error: FaxcastError, status: int, **values: object
 ) -> Response:
-    t = i18n.translator(request_lang(request))
-    errors = error.errors if isinstance(error, MultipleInputError) else (error,)
-    messages = [
-        i18n.sentence(t.message(e.message))
-        for e in errors
-        if isinstance(e, InputError | ConflictError | ThrottledError)
-    ]
+    messages = list(by_field(error, i18n.translator(request_lang(request))).values())
     return render(request, template, status=status, errors=messages, **values)
