@@ -578,7 +578,7 @@ def test_the_use_cases_find_nothing_of_another_account_whatever_calls_them(site:
         "received_fax": lambda: campaigns.received_fax(mine, b.account, b.line, b.attempt),
         "list_documents": lambda: documents.list_documents(mine, b.account),
         "get_document": lambda: documents.get_document(mine, b.account, b.pdf),
-        "document_content": lambda: documents.document_content(mine, b.account, b.pdf),
+        "document_content": lambda: documents.caller_document_content(mine, b.pdf),
         "members": lambda: users.list_members(mine, b.account),
         "audit": lambda: audit.list_events(mine, b.account),
     }

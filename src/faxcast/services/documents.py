@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from faxcast.documents import DocumentLimits, count_pdf_pages, looks_like_pdf, too_large
 from faxcast.domain.models import Document
 from faxcast.domain.recipient_file import binary_kind, decode_recipient_file
@@ -119,14 +121,6 @@ def get_document(svc: Services, account_id: int, document_id: int) -> Document:
         return repository.get_document(conn, account_id, document_id)
 
 
-def document_content(svc: Services, account_id: int, document_id: int) -> tuple[Document, bytes]:
-    """A document and its bytes."""
-    require_member(svc, account_id)
-    with svc.transaction() as conn:
-        document = repository.get_document(conn, account_id, document_id)
-        return document, svc.blobs.get(conn, document.sha256)
-
-
 def caller_account_ids(svc: Services) -> list[int]:
     """The accounts whose documents are the caller's ("/me"), oldest first."""
     if svc.caller.is_operator:
@@ -157,7 +151,18 @@ def list_caller_documents(svc: Services) -> list[Document]:
 def caller_document(svc: Services, document_id: int) -> Document:
     """One document of one of the caller's accounts, or NotFoundError."""
     with svc.transaction() as conn:
-        for account_id in caller_account_ids(svc):
-            with contextlib.suppress(NotFoundError):
-                return repository.get_document(conn, account_id, document_id)
+        return _caller_document(conn, svc, document_id)
+
+
+def caller_document_content(svc: Services, document_id: int) -> tuple[Document, bytes]:
+    """One of the caller's documents and its bytes, or NotFoundError."""
+    with svc.transaction() as conn:
+        document = _caller_document(conn, svc, document_id)
+        return document, svc.blobs.get(conn, document.sha256)
+
+
+def _caller_document(conn: Connection, svc: Services, document_id: int) -> Document:
+    for account_id in caller_account_ids(svc):
+        with contextlib.suppress(NotFoundError):
+            return repository.get_document(conn, account_id, document_id)
     raise NotFoundError(codes.NO_CALLER_DOCUMENT(document=document_id))

@@ -97,8 +97,7 @@ def get_document(svc: ServicesDep, document: int) -> schemas.Document:
 )
 def document_content(svc: ServicesDep, document: int) -> Response:
     """The file as it was uploaded."""
-    found = documents.caller_document(svc, document)
-    _, data = documents.document_content(svc, found.account_id, document)
+    found, data = documents.caller_document_content(svc, document)
     return Response(
         data,
         media_type=found.media_type,
