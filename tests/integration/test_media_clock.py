@@ -185,3 +185,38 @@ def test_every_stream_sends_before_any_receives() -> None:
         assert order[:4] == ["send a", "send b", "then a", "then b"]
 
     asyncio.run(main())
+
+
+def test_streams_joining_together_start_a_few_at_a_tick_and_each_then_every_tick() -> None:
+    # Started in one tick, calls stay in step and reach SpanDSP's costly steps together.
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002, starts_per_tick=2)
+        ran: dict[int, list[int]] = {n: [] for n in range(5)}
+        tokens = [clock.join(ran[n].append) for n in range(5)]
+        assert clock.members == 5
+        await asyncio.sleep(0.03)
+        for token in tokens:
+            clock.leave(token)
+        assert clock.members == 0
+        firsts = [ran[n][0] for n in range(5)]
+        start = firsts[0]
+        assert firsts == [start, start, start + 1, start + 1, start + 2]
+        for frames in ran.values():  # once started, a stream runs in every tick
+            assert frames == list(range(frames[0], frames[0] + len(frames)))
+
+    asyncio.run(main())
+
+
+def test_a_stream_that_leaves_before_its_start_never_runs() -> None:
+    async def main() -> None:
+        clock = MediaClock(period_s=0.002, starts_per_tick=1)
+        ran: list[str] = []
+        first = clock.join(lambda _frame: ran.append("first"))
+        second = clock.join(lambda _frame: ran.append("second"))
+        clock.leave(second)  # still waiting its turn
+        await asyncio.sleep(0.01)
+        clock.leave(first)
+        assert set(ran) == {"first"}
+        assert clock.members == 0
+
+    asyncio.run(main())
