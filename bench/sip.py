@@ -13,7 +13,9 @@ answers all N with real receiving fax machines. Only this process is measured, s
 figures are the sending side's. With --nice N both processes run at that niceness (negative
 needs root), as a media server is usually run above the machine's other work; with
 --receivers-nice M the receivers' process adds M to it, so the far ends (on other machines in
-real life) do not take the sender's core at its deadlines on a small host:
+real life) do not take the sender's core at its deadlines on a small host. With --realtime P
+this process runs as `FAXCAST_MEDIA_PRIORITY=P` runs a worker (faxcast.sip.pacing.
+run_in_realtime: round-robin at priority P); the receivers' process stays ordinary:
 
     CPU s         time.process_time() of this process from the first start to the last end
     ms/ch-s       CPU ms per channel per second of line time (sum of the calls' line time)
@@ -59,6 +61,7 @@ from faxcast.domain.retry import call_cap_s
 from faxcast.fax._spandsp_build import SOURCE as GLUE_SOURCE
 from faxcast.fax.engine import AudioFaxSession, Incoming, Outgoing
 from faxcast.lines.sip.media import FaxEnd, FaxMedia, MediaOutcome
+from faxcast.sip import pacing
 from faxcast.sip.media_port import MediaPort, open_media_port
 from faxcast.sip.pacing import PERIOD_S, MediaClock
 from faxcast.sip.rtp import PT_PCMA, RtpAudioChannel, RtpReceiver, RtpSender
@@ -341,9 +344,12 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--nice", type=int, default=0)
     parser.add_argument("--receivers-nice", type=int, default=0)
+    parser.add_argument("--realtime", type=int, default=0, metavar="PRIORITY")
     args = parser.parse_args()
     if args.nice:
         os.nice(args.nice)  # the receivers' process inherits it
+    if args.realtime and args.role == "senders" and not pacing.run_in_realtime(args.realtime):
+        sys.exit("--realtime needs root or CAP_SYS_NICE")
     counts = [int(n) for n in args.channels.split(",")]
     modes = args.modes.split(",")
     if args.role == "receivers":
@@ -359,7 +365,7 @@ def main() -> int:
         reference = {m: c_sender_ms_per_channel_s(binary, c_modes[m], path, workdir) for m in modes}
         print(
             f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start, "
-            f"niceness {os.nice(0)}"
+            f"niceness {os.nice(0)}, real-time priority {os.sched_getparam(0).sched_priority}"
         )
         for mode in modes:
             ms = reference[mode]

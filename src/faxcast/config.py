@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     sandbox_realtime: bool = False
     worker_poll_s: float = 0.5
     worker_max_calls: int = 16
+    # Above 0, the worker's event loop (which paces every call's media) runs round-robin at
+    # this real-time priority, as media servers are run; it needs root or CAP_SYS_NICE.
+    media_priority: int = Field(default=0, ge=0, le=99)
     # A claim's lease: a worker that has not renewed it for this long may be calling no more
     # (it hangs up first), and its call is recovered. Renewed every heartbeat_s (at most a
     # third of it); a result that cannot be written is tried again, waiting up to

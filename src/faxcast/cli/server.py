@@ -20,6 +20,7 @@ from faxcast.dispatch.worker import Worker
 from faxcast.i18n import codes, environment_language, translator
 from faxcast.services import accounts, users
 from faxcast.services.context import Services
+from faxcast.sip import pacing
 from faxcast.store import migrate
 from faxcast.store.database import create_engine_for, database_url_for
 
@@ -122,6 +123,16 @@ def worker(state: CliState, metrics_port: int | None) -> None:
 
 
 async def _work(svc: Services, stop: asyncio.Event) -> None:
+    priority = svc.settings.media_priority
+    if priority:
+        # The loop's thread paces every call's media: it alone goes real-time.
+        done = pacing.run_in_realtime(priority)
+        message = (codes.MEDIA_PRIORITY_SET if done else codes.MEDIA_PRIORITY_REFUSED)(
+            priority=priority
+        )
+        click.echo(
+            f"faxcast: {translator(environment_language(os.environ)).message(message)}", err=True
+        )
     await Worker(svc, line_drivers(svc), cache_dir=svc.settings.data_dir / "cache").run(stop)
 
 

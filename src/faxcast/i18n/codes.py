@@ -324,6 +324,8 @@ PROBLEM_UNAUTHORIZED = declare("api.unauthorized")
 PROBLEM_FORBIDDEN = declare("api.forbidden")
 PROBLEM_THROTTLED = declare("api.throttled")
 SETUP_LINK_PRINTED = declare("serve.setup_link", "url", "count")
+MEDIA_PRIORITY_SET = declare("worker.media_priority_set", "priority")
+MEDIA_PRIORITY_REFUSED = declare("worker.media_priority_refused", "priority")
 NO_CALLER_DOCUMENT = declare("not_found.my_document", "document")
 DOCUMENT_ACCOUNT_NEEDED = declare("document.account_needed", "ids")
 
