@@ -581,3 +581,34 @@ def test_a_port_in_use_or_an_unknown_host_is_a_transport_error() -> None:
             await first.close()
 
     run(scenario())
+
+
+def test_the_answer_in_the_ack_to_an_offerless_reinvite_reaches_the_call() -> None:
+    async def scenario() -> None:
+        callee = Callee()
+        async with agents(answering(callee)) as (a, b):
+            call = await placed(a, b)
+            told: list[SessionDescription] = []
+            call.on_answer = told.append
+            far = callee.calls[0]
+            # The far end's re-INVITE without SDP: our 200 carries the offer, its ACK the answer.
+            request = far._request("INVITE")
+            destination = await far.destination()
+            response = await far.ua.exchange(request, destination).final_within(2)
+            assert response is not None
+            assert response.status == 200
+            assert SessionDescription.parse(response.body) == call.local_sdp
+            moved = answer_audio(call.local_sdp, Origin("127.0.0.1"), 5002, (Codec.PCMU,))
+            assert moved is not None
+            far.ua.transport.send(
+                far._request("ACK", bytes(moved), cseq=request.cseq.seq), destination
+            )
+            for _ in range(100):  # 1 s at most
+                if told:
+                    break
+                await asyncio.sleep(0.01)
+            assert told == [moved]
+            assert call.remote_sdp == moved
+            await call.hangup()
+
+    run(scenario())

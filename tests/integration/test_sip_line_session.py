@@ -7,6 +7,7 @@ signalling is left out, so each answer is checked as the dialog would send it.
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 from faxcast.domain.codec import Codec
@@ -80,3 +81,63 @@ def test_a_t38_reinvite_is_answered_in_the_peers_style_and_the_media_switches(
         far.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def port(sock: socket.socket) -> int:
+    number: int = sock.getsockname()[1]
+    return number
+
+
+def _far_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((HOST, 0))
+    sock.setblocking(False)
+    return sock
+
+
+async def _heard(sock: socket.socket, timeout_s: float = 2.0) -> bool:
+    """Whether a datagram reaches `sock` within `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.sock_recv(sock, 2048), timeout_s)
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_a_reoffer_or_an_acks_answer_that_moves_the_far_end_moves_our_stream(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        first, second, third = _far_socket(), _far_socket(), _far_socket()
+        session = _session(tmp_path, t38_allowed=True)
+        answer = session.answer(_far_offer(sdp.audio_media(port(first), CODECS)))
+        assert answer is not None
+        assert await _heard(first)
+        # A re-INVITE from a relay that moved the far end's RTP: the same answer, sent there.
+        moved = _far_offer(sdp.audio_media(port(second), CODECS), version=2)
+        assert await session.on_offer(moved) is answer
+        while await _heard(first, 0.1):  # what was in flight before the move
+            pass
+        assert await _heard(second)
+        assert not await _heard(first, 0.2)
+        # The answer an ACK carries (to the offer our 200 made): followed the same way.
+        session.follow(_far_offer(sdp.audio_media(port(third), CODECS), version=3))
+        while await _heard(second, 0.1):
+            pass
+        assert await _heard(third)
+        # On T.38, a T.38 re-offer (a relay moving, a glare's late retry) keeps the session.
+        image = sdp.t38_media(port(first), T38Params())
+        t38_answer = await session.on_offer(_far_offer(image, version=4))
+        assert isinstance(t38_answer, sdp.SessionDescription)
+        assert session.media.t38
+        again = sdp.t38_media(port(second), T38Params())
+        assert await session.on_offer(_far_offer(again, version=5)) is t38_answer
+        assert session.media.t38
+        assert not session.media.over
+        session.media.far_end_hung_up()
+        await session.media.wait()
+        for sock in (first, second, third):
+            sock.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))

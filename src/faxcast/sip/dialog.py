@@ -97,6 +97,9 @@ class Call:
         self.local_sdp = local_sdp
         self.remote_sdp = remote_sdp
         self.on_offer = on_offer
+        # Told the far end's answer in the ACK of our 200 to an offerless re-INVITE when it
+        # changes its streams (where its media now is).
+        self.on_answer: Callable[[SessionDescription], None] | None = None
         self.ended: CallEnd | None = None
         self._digest = DigestClient(credentials) if credentials else None
         self._ended = asyncio.Event()
@@ -393,11 +396,18 @@ class Call:
         if event is None:
             return
         event.set()
-        if request.body:  # the answer to the offer our 200 made to an offerless re-INVITE
-            try:
-                self.remote_sdp = SessionDescription.parse(request.body)
-            except SipSyntaxError as error:
-                log.info("unusable SDP in an ACK: %s", error.reason)
+        if not request.body:
+            return
+        # The answer to the offer our 200 made to an offerless re-INVITE.
+        try:
+            answer = SessionDescription.parse(request.body)
+        except SipSyntaxError as error:
+            log.info("unusable SDP in an ACK: %s", error.reason)
+            return
+        previous, self.remote_sdp = self.remote_sdp, answer
+        moved = (answer.connection, answer.media) != (previous.connection, previous.media)
+        if moved and self.on_answer is not None:
+            self.on_answer(answer)
 
 
 class Exchange:

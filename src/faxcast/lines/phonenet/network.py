@@ -183,6 +183,7 @@ class PhoneNetwork:
         if noisy and session.rtp is not None:
             _impair(session.rtp)
         call = incoming.answer(answer, on_offer=session.on_offer)
+        call.on_answer = session.follow
         watchers = [asyncio.ensure_future(end_media_when_hung_up(call, media))]
         if self.offer_t38 and not noisy:
             watchers.append(asyncio.ensure_future(offer_t38_after(session, call, self.t38_after_s)))

@@ -200,6 +200,7 @@ class SipLine(FaxLine):
     ) -> CallResult:
         answered_at = self._clock.now()
         media = session.media
+        call.on_answer = session.follow
         if not session.start(call.remote_sdp, session.local_sdp or call.local_sdp):
             await _hang_up(call, "no G.711 stream in the answer")
             session.close()

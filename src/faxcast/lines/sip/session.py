@@ -103,12 +103,23 @@ class MediaSession:
         current = self.local_sdp
         if current is None or audio is None or self.media.t38 or self.codec not in audio.codecs:
             return NOT_ACCEPTABLE
+        self.follow(offer)
         return current  # our stream as it is: the fax goes on untouched
 
+    def follow(self, remote: sdp.SessionDescription) -> None:
+        """Send where the far end's new description puts the stream in use (a media relay or
+        a transfer may move it mid-call)."""
+        stream = sdp.t38_stream(remote) if self.media.t38 else sdp.audio_stream(remote)
+        if stream is not None:
+            self.media.move_remote((stream.address, stream.port))
+
     def _accept_t38(self, offer: sdp.SessionDescription) -> sdp.SessionDescription | int:
-        # Already on T.38 (a glare's late retry): T.30 must not start over.
-        if not self.t38_allowed or self.media.over or self.media.t38:
+        if not self.t38_allowed or self.media.over:
             return NOT_ACCEPTABLE
+        if self.media.t38 and self.local_sdp is not None:
+            # Already on T.38 (a glare's late retry, a relay moving): T.30 must not start over.
+            self.follow(offer)
+            return self.local_sdp
         port = open_media_port(self.host, self.ports, even=True)
         self.origin = self.origin.next()
         answered = sdp.answer_t38(offer, self.origin, port.local[1], max_datagram=MAX_DATAGRAM)
