@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from faxcast.documents import render_pdf
@@ -52,7 +53,7 @@ def test_accepted(case: dict[str, Any] | None, resolution: Resolution) -> None:
     assert case is not None
     document = render_pdf(data, resolution)
     assert len(document.pages) == case["pages"]
-    _, vertical_dpi = resolution.dpi
+    horizontal_dpi, vertical_dpi = resolution.dpi
     for number, (page, (width, height)) in enumerate(
         zip(document.pages, case["page_sizes_pt"], strict=True), start=1
     ):
@@ -60,8 +61,16 @@ def test_accepted(case: dict[str, Any] | None, resolution: Resolution) -> None:
         assert page.image.width == 1728, f"page {number}"
         # Landscape pages are turned upright: their long side runs down the paper.
         across, down = (height, width) if width > height else (width, height)
-        expected = 1728 * down / across * vertical_dpi / 204
-        assert abs(page.image.height - expected) <= 2, f"page {number}"
+        # True size, or scaled down to the 1728 px scan line when wider than it.
+        scale = min(1.0, 1728 / (across / 72 * horizontal_dpi))
+        assert abs(page.image.height - down / 72 * vertical_dpi * scale) <= 1, f"page {number}"
+        # Nothing drawn outside the page's own width, centred in the scan line.
+        margin = (1728 - across / 72 * horizontal_dpi * scale) / 2
+        ink = ~np.asarray(page.image)
+        outside = int(margin) - 1
+        if outside > 0:
+            assert not ink[:, :outside].any(), f"page {number}"
+            assert not ink[:, -outside:].any(), f"page {number}"
 
 
 @pytest.mark.parametrize("case", corpus_cases("refuse"))
