@@ -12,6 +12,7 @@ import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from faxcast.documents.annotations import draw_bare_annotations
 from faxcast.documents.bilevel import GreyPixels, to_bilevel
 from faxcast.documents.model import (
     FAX_WIDTH,
@@ -151,6 +152,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, resolution: Resolution) ->
     with _PDFIUM_LOCK:
         page = pdf[index]
         try:
+            draw_bare_annotations(page.raw)
             width_pt, height_pt = page.get_size()  # the CropBox, after /Rotate
             landscape = width_pt > height_pt
             if landscape:
