@@ -390,3 +390,39 @@ def test_preview_width_must_be_positive() -> None:
 
 def ink_share(page: FaxPage) -> float:
     return 1.0 - float(np.asarray(page.image).mean())
+
+
+def ink_annotation_pdf(rect: tuple[float, float, float, float]) -> bytes:
+    """An empty A4 page with one black ink annotation and no appearance stream: a stroke
+    across the middle of the page, from 100 to 500 pt at y = 421 pt; its /Rect as given."""
+    raw = pdfium.raw
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(*pdfs.A4)
+    annot = raw.FPDFPage_CreateAnnot(page.raw, raw.FPDF_ANNOT_INK)
+    points = (raw.FS_POINTF * 2)(raw.FS_POINTF(100, 421), raw.FS_POINTF(500, 421))
+    assert raw.FPDFAnnot_AddInkStroke(annot, points, 2) == 0
+    assert raw.FPDFAnnot_SetColor(annot, raw.FPDFANNOT_COLORTYPE_Color, 0, 0, 0, 255)
+    assert raw.FPDFAnnot_SetRect(annot, raw.FS_RECTF(*rect))
+    assert raw.FPDFAnnot_GetAP(annot, raw.FPDF_ANNOT_APPEARANCEMODE_NORMAL, None, 0) == 2
+    raw.FPDFPage_CloseAnnot(annot)
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    page.close()
+    pdf.close()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "rect",
+    [(90, 431, 510, 411), (20, 100, 60, 60)],
+    ids=["around-the-stroke", "elsewhere"],
+)
+def test_an_ink_annotation_without_appearance_is_drawn(rect: tuple[float, ...]) -> None:
+    # PDFium draws the first itself and clips the second to its /Rect: faxcast draws it.
+    page = render_pdf(ink_annotation_pdf((rect[0], rect[1], rect[2], rect[3])), Resolution.FINE)
+    # 1 pt wide across 100..500 pt: 283..1417 px after the 20 px margin, at row
+    # (841.89 - 421) / 72 * 196 = 1146.
+    left, top, right, bottom = ink_box(page.pages[0])
+    assert abs(left - (20 + 283)) <= 2
+    assert abs(right - (20 + 1417)) <= 2
+    assert 1141 <= top <= 1146 <= bottom <= 1151

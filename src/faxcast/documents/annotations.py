@@ -1,10 +1,12 @@
 """Annotations PDFium leaves undrawn: lines, polylines, polygons and ink without an appearance.
 
 A PDF may give a markup annotation only its geometry and leave the appearance to the viewer.
-Ghostscript and pdf.js draw such lines, polylines, polygons and freehand ink from it; PDFium
-draws nothing (the corpus's letter-text-nonembedded-fonts.pdf loses eight arrows, zigzags and
-scribbles). Before a page is rendered, each one becomes a stroked path on the page, in memory
-only, and the annotation goes so that PDFium cannot draw it twice.
+Ghostscript and pdf.js draw such lines, polylines, polygons and freehand ink from it. PDFium
+draws no line, polyline or polygon, and draws ink through an appearance it makes clipped to the
+annotation's /Rect, so ink drawn outside it vanishes (the corpus's
+letter-text-nonembedded-fonts.pdf loses eight arrows, zigzags and scribbles). Before a page is
+rendered, each of those becomes a stroked path on the page, in memory only, and the annotation
+goes so that PDFium cannot draw it twice.
 
 What the API does not expose is left out: line endings (arrowheads) and the border style
 dictionary's width (/BS /W); the stroke is /Border's width, else the PDF default of 1 point.
@@ -70,7 +72,10 @@ def _draw(page: pdfium_c.FPDF_PAGE, annot: pdfium_c.FPDF_ANNOTATION) -> bool:
         opacity.value = 1.0
     shown = round(alpha.value * min(1.0, max(0.0, opacity.value)))
     width = _border_width(annot)
-    for points in _strokes(annot, subtype):
+    strokes = list(_strokes(annot, subtype))
+    if subtype == pdfium_c.FPDF_ANNOT_INK and _inside_rect(annot, strokes, width):
+        return False  # PDFium's own appearance shows it whole, with its /BS width
+    for points in strokes:
         path = pdfium_c.FPDFPageObj_CreateNewPath(*points[0])
         for x, y in points[1:]:
             pdfium_c.FPDFPath_LineTo(path, x, y)
@@ -83,6 +88,20 @@ def _draw(page: pdfium_c.FPDF_PAGE, annot: pdfium_c.FPDF_ANNOTATION) -> bool:
         pdfium_c.FPDFPath_SetDrawMode(path, pdfium_c.FPDF_FILLMODE_NONE, True)
         pdfium_c.FPDFPage_InsertObject(page, path)  # the page owns it from here
     return True
+
+
+def _inside_rect(annot: pdfium_c.FPDF_ANNOTATION, strokes: list[Points], width: float) -> bool:
+    """Whether every point lies within the annotation's /Rect, as PDFium's clip will show it."""
+    rect = pdfium_c.FS_RECTF()
+    if not pdfium_c.FPDFAnnot_GetRect(annot, rect):
+        return False
+    left, right = sorted((rect.left, rect.right))
+    bottom, top = sorted((rect.bottom, rect.top))
+    return all(
+        left - width <= x <= right + width and bottom - width <= y <= top + width
+        for points in strokes
+        for x, y in points
+    )
 
 
 def _border_width(annot: pdfium_c.FPDF_ANNOTATION) -> float:
