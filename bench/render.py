@@ -12,9 +12,11 @@ Both engines render the same pages at the same resolution:
     standard  faxcast Resolution.STANDARD    gs -sDEVICE=tiffg4 -r204x98  -g1728x1146
               (gs always with -dFIXEDMEDIA -dPDFFitPage, as in shared/SPANDSP-NOTES.md)
 
-faxcast fits the page width to 1728 px and keeps the page's aspect ratio, so its pages are not
-exactly as long as gs's fixed media (A4 fine: 2348 rows against 2292; US Letter: 2149): the
-"rows" column gives faxcast's total rows against gs's, in per cent.
+faxcast sends a page at its true size (A4: 1687 px wide, centred, 2292 rows at fine), scaled
+down only when wider than the 1728 px scan line (US Letter: 2149 rows), so its pages are not all
+as long as gs's fixed media: the "rows" column gives faxcast's total rows against gs's, in per
+cent. The "page sizes" table compares, on each upload's first page, the page length and the
+height of what is drawn on it (first mark to last), faxcast against gs, in rows and mm.
 
 Two workloads, each rendered N times per engine and resolution (default 5; runs alternate which
 engine goes first), the least time of the N kept:
@@ -71,8 +73,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
-from PIL import features
+from PIL import Image, features
 
 from faxcast.documents import (
     DocumentLimits,
@@ -515,6 +518,39 @@ def report(setting: Setting, cases: list[Case], tallies: Tallies) -> list[str]:
     return verdicts
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A first page as rendered: its length, and the rows from its first mark to its last."""
+
+    rows: int
+    ink_rows: int
+
+
+def first_page(output: Path) -> Drawn:
+    """The length and inked height of a TIFF's first page."""
+    with Image.open(output) as image:
+        ink = np.asarray(image.convert("L")) < 128
+    marked = np.flatnonzero(ink.any(axis=1))
+    return Drawn(ink.shape[0], int(marked[-1] - marked[0] + 1) if marked.size else 0)
+
+
+def report_sizes(sizes: dict[tuple[str, str], tuple[Drawn, Drawn]]) -> None:
+    """Which engine draws each upload's first page larger, by how many rows and mm."""
+    print()
+    print("page sizes, first page of each upload: page length and drawn height (first mark to")
+    print("last), faxcast against gs's fixed media; + means faxcast's is larger")
+    for (name, label), (faxcast, gs) in sizes.items():
+        setting = next(s for s in SETTINGS if s.name == name)
+        mm_per_row = 25.4 / setting.resolution.dpi[1]
+        drawn = faxcast.ink_rows - gs.ink_rows
+        print(
+            f"{name:<9} {label:<44} page {faxcast.rows:>5} / {gs.rows:>5} rows "
+            f"({faxcast.rows * mm_per_row:5.1f} / {gs.rows * mm_per_row:5.1f} mm)  drawn "
+            f"{faxcast.ink_rows:>5} / {gs.ink_rows:>5} rows: {drawn:+d} rows, "
+            f"{drawn * mm_per_row:+.1f} mm"
+        )
+
+
 def least_split(runs: list[Split]) -> Split:
     """Each step's least time over the runs."""
     return Split(
@@ -586,6 +622,15 @@ def main() -> int:
             for setting in SETTINGS:
                 for number, case in enumerate(cases):
                     measure_once(tools, case, number, setting, attempt, tallies, splits, checks)
+        sizes = {
+            (setting.name, case.label): (
+                first_page(tools.workdir / f"faxcast-{setting.name}-{number}.tif"),
+                first_page(tools.workdir / f"gs-{setting.name}-{number}.tif"),
+            )
+            for setting in SETTINGS
+            for number, case in enumerate(cases)
+            if not case.long
+        }
 
     print(
         f"start-up, not in the figures below: gs rendering nothing {gs_start * 1e3:.0f} ms wall "
@@ -593,11 +638,12 @@ def main() -> int:
         f"{py_start * 1e3:.0f} ms (paid once per server process)"
     )
     print(
-        "rows: faxcast's total page rows against gs's. faxcast fits the width to 1728 px and "
-        "keeps the aspect ratio\n(A4 fine 2348 rows, Letter 2149); gs renders fixed media "
+        "rows: faxcast's total page rows against gs's. faxcast sends pages at their true size, "
+        "scaled down to 1728 px if wider\n(A4 fine 2292 rows, Letter 2149); gs renders fixed media "
         "1728x2292 (fine) or 1728x1146 (standard) with -dPDFFitPage."
     )
     verdicts = [line for setting in SETTINGS for line in report(setting, cases, tallies)]
+    report_sizes(sizes)
     report_splits(cases, tallies, splits)
     print()
     print(

@@ -177,7 +177,9 @@ def test_a_refusal_from_the_child_must_be_a_declared_message(header: dict[str, o
 
 def test_a_refusal_from_the_child_is_rebuilt() -> None:
     error = DocumentError(
-        DocumentProblem.RENDER_FAILED, codes.PAGE_TOO_LONG(page=2, ratio=9.5), page=2
+        DocumentProblem.RENDER_FAILED,
+        codes.PAGE_TOO_LONG(page=2, length_m=2.8, limit_m=2.59),
+        page=2,
     )
 
     rebuilt = isolated._refusal(isolated.refusal_header(error))

@@ -28,7 +28,13 @@ from faxcast.errors import DocumentError, DocumentProblem
 from tests import pdfs
 
 MB = 1024 * 1024
-A4_ROWS = {Resolution.STANDARD: 1174, Resolution.FINE: 2348}
+A4_ROWS = {Resolution.STANDARD: 1146, Resolution.FINE: 2292}
+"""297 mm at 98 and 196 rows per inch (T.4's 3.85 and 7.7 lines per mm, as TIFF-F tags them)."""
+A4_COLUMNS = (20, 1707)
+"""210 mm at 204 dpi is 1687 px: A4 sits 20 px from the left of the 215 mm scan line, centred."""
+LETTER_ROWS = {Resolution.STANDARD: 1074, Resolution.FINE: 2149}
+"""US Letter is 215.9 mm wide, 0.9 mm more than the scan line: scaled by 1728 / 1734 px to fit,
+its 279.4 mm (1078 and 2156 rows) come out 278.4 mm long."""
 
 
 def refused(data: bytes, limits: DocumentLimits | None = None) -> DocumentError:
@@ -168,12 +174,22 @@ def test_a_page_that_fails_to_render_names_the_page(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_page_too_long_to_fax_is_refused() -> None:
-    page = pdfs.Page(size=(100.0, 2000.0))
-    page.text(10, 1900, 12, "a very long strip")
+    # 8000 pt is 2.82 m: 21778 rows at fine, over the 20000-row (2.59 m) limit. Narrow as it is,
+    # the strip goes out at its true size, so its length alone decides.
+    page = pdfs.Page(size=(100.0, 8000.0))
+    page.text(10, 7900, 12, "a very long strip")
     error = refused(pdfs.build_pdf([pdfs.Page(), page]))
     assert error.problem is DocumentProblem.RENDER_FAILED
     assert error.page == 2
-    assert "too long" in str(error)
+    assert str(error) == "page 2 is too long to fax (2.82 m, the limit is 2.59 m)"
+
+
+def test_a_narrow_page_within_the_length_limit_is_accepted() -> None:
+    # 100 x 2000 pt (35 x 706 mm): at its true size 5444 rows, well within the limit.
+    page = pdfs.Page(size=(100.0, 2000.0))
+    page.text(10, 1900, 12, "a receipt")
+    document = render_pdf(pdfs.build_pdf([page]), Resolution.FINE)
+    assert document.pages[0].rows == 5444
 
 
 _TEXT = pdfs.text_pdf()
@@ -223,9 +239,46 @@ def test_standard_pages_are_half_as_tall_as_fine_ones() -> None:
         assert abs(2 * low.image.height - high.image.height) <= 2
 
 
-def test_letter_page_fills_the_width() -> None:
-    page = render_pdf(pdfs.text_pdf(size=pdfs.LETTER), Resolution.FINE).pages[0]
-    assert page.image.size == (1728, round(1728 * 792 / 612 * 196 / 204))
+def ink_box(page: FaxPage) -> tuple[int, int, int, int]:
+    """Left, top, right and bottom (exclusive) of the page's ink."""
+    rows, columns = np.nonzero(~np.asarray(page.image))
+    return int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1
+
+
+def full_bleed_pdf(size: tuple[float, float]) -> bytes:
+    """One page painted black from edge to edge: its ink shows where the page lands."""
+    page = pdfs.Page(size=size)
+    page.rectangle(0, 0, *size, grey=0)
+    return pdfs.build_pdf([page])
+
+
+@pytest.mark.parametrize("resolution", list(Resolution), ids=lambda r: r.value)
+def test_a4_page_is_its_true_size_centred_in_the_scan_line(resolution: Resolution) -> None:
+    page = render_pdf(full_bleed_pdf(pdfs.A4), resolution).pages[0]
+    assert page.image.size == (1728, A4_ROWS[resolution])
+    assert ink_box(page) == (A4_COLUMNS[0], 0, A4_COLUMNS[1], A4_ROWS[resolution])
+
+
+@pytest.mark.parametrize("resolution", list(Resolution), ids=lambda r: r.value)
+def test_letter_page_is_scaled_to_the_scan_line(resolution: Resolution) -> None:
+    page = render_pdf(full_bleed_pdf(pdfs.LETTER), resolution).pages[0]
+    assert page.image.size == (1728, LETTER_ROWS[resolution])
+    assert ink_box(page) == (0, 0, 1728, LETTER_ROWS[resolution])
+
+
+@pytest.mark.parametrize("resolution", list(Resolution), ids=lambda r: r.value)
+def test_a_small_page_is_sent_at_its_true_size(resolution: Resolution) -> None:
+    # A5, 148 x 210 mm: 1189 px across at 204 dpi, 810 or 1620 rows; not blown up to the width.
+    page = render_pdf(full_bleed_pdf((419.53, 595.28)), resolution).pages[0]
+    rows = {Resolution.STANDARD: 810, Resolution.FINE: 1620}[resolution]
+    assert page.image.size == (1728, rows)
+    assert ink_box(page) == (269, 0, 269 + 1189, rows)
+
+
+def test_a_wide_page_is_scaled_down_to_the_scan_line() -> None:
+    # A3 portrait, 297 x 420 mm, scaled by 215.15 / 297: 304 mm long, 2348 rows at fine.
+    page = render_pdf(full_bleed_pdf((841.89, 1190.55)), Resolution.FINE).pages[0]
+    assert ink_box(page) == (0, 0, 1728, 2348)
 
 
 @pytest.mark.parametrize("rotated", [False, True], ids=["landscape-mediabox", "rotate-90"])
@@ -305,11 +358,11 @@ def test_fax_document_pages_share_its_resolution() -> None:
 @pytest.mark.parametrize(
     ("resolution", "width", "size"),
     [
-        (Resolution.FINE, None, (1728, 2348)),
-        (Resolution.STANDARD, None, (1728, 2348)),  # rows doubled: square pixels
-        (Resolution.FINE, 432, (432, 587)),
-        (Resolution.STANDARD, 432, (432, 587)),
-        (Resolution.FINE, 4000, (1728, 2348)),  # never enlarged
+        (Resolution.FINE, None, (1728, 2292)),
+        (Resolution.STANDARD, None, (1728, 2292)),  # rows doubled: square pixels
+        (Resolution.FINE, 432, (432, 573)),
+        (Resolution.STANDARD, 432, (432, 573)),
+        (Resolution.FINE, 4000, (1728, 2292)),  # never enlarged
     ],
 )
 def test_preview_size(resolution: Resolution, width: int | None, size: tuple[int, int]) -> None:
@@ -337,3 +390,39 @@ def test_preview_width_must_be_positive() -> None:
 
 def ink_share(page: FaxPage) -> float:
     return 1.0 - float(np.asarray(page.image).mean())
+
+
+def ink_annotation_pdf(rect: tuple[float, float, float, float]) -> bytes:
+    """An empty A4 page with one black ink annotation and no appearance stream: a stroke
+    across the middle of the page, from 100 to 500 pt at y = 421 pt; its /Rect as given."""
+    raw = pdfium.raw
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(*pdfs.A4)
+    annot = raw.FPDFPage_CreateAnnot(page.raw, raw.FPDF_ANNOT_INK)
+    points = (raw.FS_POINTF * 2)(raw.FS_POINTF(100, 421), raw.FS_POINTF(500, 421))
+    assert raw.FPDFAnnot_AddInkStroke(annot, points, 2) == 0
+    assert raw.FPDFAnnot_SetColor(annot, raw.FPDFANNOT_COLORTYPE_Color, 0, 0, 0, 255)
+    assert raw.FPDFAnnot_SetRect(annot, raw.FS_RECTF(*rect))
+    assert raw.FPDFAnnot_GetAP(annot, raw.FPDF_ANNOT_APPEARANCEMODE_NORMAL, None, 0) == 2
+    raw.FPDFPage_CloseAnnot(annot)
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    page.close()
+    pdf.close()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "rect",
+    [(90, 431, 510, 411), (20, 100, 60, 60)],
+    ids=["around-the-stroke", "elsewhere"],
+)
+def test_an_ink_annotation_without_appearance_is_drawn(rect: tuple[float, ...]) -> None:
+    # PDFium draws the first itself and clips the second to its /Rect: faxcast draws it.
+    page = render_pdf(ink_annotation_pdf((rect[0], rect[1], rect[2], rect[3])), Resolution.FINE)
+    # 1 pt wide across 100..500 pt: 283..1417 px after the 20 px margin, at row
+    # (841.89 - 421) / 72 * 196 = 1146.
+    left, top, right, bottom = ink_box(page.pages[0])
+    assert abs(left - (20 + 283)) <= 2
+    assert abs(right - (20 + 1417)) <= 2
+    assert 1141 <= top <= 1146 <= bottom <= 1151

@@ -6,11 +6,13 @@ import contextlib
 import ctypes
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from faxcast.documents.annotations import draw_bare_annotations
 from faxcast.documents.bilevel import GreyPixels, to_bilevel
 from faxcast.documents.model import (
     FAX_WIDTH,
@@ -33,6 +35,15 @@ _HEADER_WINDOW = 1024
 # No FPDF_GRAYSCALE: drawing into a grey bitmap already turns colours into the same greys, and
 # the flag's own conversion of every image costs a scanned page a fifth of its drawing time.
 _RENDER_FLAGS = pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_RENDER_NO_SMOOTHTEXT
+_POINTS_PER_INCH = 72
+_METRES_PER_INCH = 0.0254
+_TILE = 512
+"""Side of the squares a page is drawn in, in pixels. PDFium strokes a path in a space scaled
+alike on both axes by the path's horizontal scale, and clamps that space to +-32000 units
+(kMaxPos in its AGG driver): under a matrix that stretches x 26 times more than y, as the ECG
+traces of the corpus's letter-vector-chart-nonembedded-fonts.pdf are drawn, every stroke below
+row 32000 / 26 = 1230 of the bitmap collapsed, and half the traces vanished. Within a 512 px
+tile the stretch may reach 60 before anything is lost."""
 _NO_ROTATION = 0
 _QUARTER_TURN_LEFT = 3
 """PDFium's code for 90° counter-clockwise: a landscape page's top goes to the left edge, as
@@ -135,11 +146,13 @@ def _opened(data: bytes) -> Iterator[pdfium.PdfDocument]:
 
 
 def _render_page(pdf: pdfium.PdfDocument, index: int, resolution: Resolution) -> GreyPixels:
-    """Render one page in grey, 1728 px wide at the resolution, landscape turned upright."""
+    """Render one page in grey, 1728 px wide at the resolution, the page placed in it by
+    place_page, landscape turned upright."""
     number = index + 1
     with _PDFIUM_LOCK:
         page = pdf[index]
         try:
+            draw_bare_annotations(page.raw)
             width_pt, height_pt = page.get_size()  # the CropBox, after /Rotate
             landscape = width_pt > height_pt
             if landscape:
@@ -148,35 +161,67 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, resolution: Resolution) ->
                 raise DocumentError(
                     DocumentProblem.RENDER_FAILED, codes.PAGE_NO_AREA(page=number), page=number
                 )
-            horizontal_dpi, vertical_dpi = resolution.dpi
-            # Horizontal and vertical scales differ at standard resolution (204 x 98 dpi).
-            rows = round(FAX_WIDTH * height_pt / width_pt * vertical_dpi / horizontal_dpi)
-            if rows > MAX_ROWS:
+            placed = place_page(width_pt, height_pt, resolution)
+            if placed.rows > MAX_ROWS:
+                _, vertical_dpi = resolution.dpi
+                limit_m = MAX_ROWS / vertical_dpi * _METRES_PER_INCH
+                length_m = placed.rows / vertical_dpi * _METRES_PER_INCH
                 raise DocumentError(
                     DocumentProblem.RENDER_FAILED,
-                    codes.PAGE_TOO_LONG(page=number, ratio=height_pt / width_pt),
+                    codes.PAGE_TOO_LONG(page=number, length_m=length_m, limit_m=limit_m),
                     page=number,
                 )
-            grey = np.full((max(rows, 1), FAX_WIDTH), 255, dtype=np.uint8)
-            _draw(pdf, page, grey, _QUARTER_TURN_LEFT if landscape else _NO_ROTATION)
+            grey = np.full((placed.rows, FAX_WIDTH), 255, dtype=np.uint8)
+            rotate = _QUARTER_TURN_LEFT if landscape else _NO_ROTATION
+            _draw(pdf, page, grey[:, placed.left : placed.left + placed.width], rotate)
         finally:
             page.close()
     return grey
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a page goes on the fax: its width in pixels, centred, and its length in rows."""
+
+    left: int
+    width: int
+    rows: int
+
+
+def place_page(width_pt: float, height_pt: float, resolution: Resolution) -> Placement:
+    """A page of this upright size at its true size, centred in the scan line; a page wider
+    than the scan line (US Letter by 0.9 mm, A3) scaled down to fit it, keeping its shape."""
+    horizontal_dpi, vertical_dpi = resolution.dpi
+    true_width = width_pt / _POINTS_PER_INCH * horizontal_dpi
+    scale = min(1.0, FAX_WIDTH / true_width)
+    width = max(1, min(FAX_WIDTH, round(true_width * scale)))
+    rows = max(1, round(height_pt / _POINTS_PER_INCH * vertical_dpi * scale))
+    return Placement((FAX_WIDTH - width) // 2, width, rows)
+
+
 def _draw(pdf: pdfium.PdfDocument, page: pdfium.PdfPage, grey: GreyPixels, rotate: int) -> None:
-    """Draw the page and its form fields into `grey`, stretched to fill it exactly."""
+    """Draw the page and its form fields into `grey` (a view of whole rows or part of them),
+    stretched to fill it exactly, one tile at a time (see _TILE)."""
     rows, width = grey.shape
-    # A bitmap over our own buffer: PDFium draws straight into the array, no copy.
-    bitmap = pdfium_c.FPDFBitmap_CreateEx(
-        width, rows, pdfium_c.FPDFBitmap_Gray, grey.ctypes.data_as(ctypes.c_void_p), width
-    )
-    if not bitmap:
-        raise MemoryError(f"PDFium could not make a {width} x {rows} bitmap")
-    try:
-        args = (bitmap, page, 0, 0, width, rows, rotate, _RENDER_FLAGS)
-        pdfium_c.FPDF_RenderPageBitmap(*args)
-        if pdf.formenv:
-            pdfium_c.FPDF_FFLDraw(pdf.formenv, *args)
-    finally:
-        pdfium_c.FPDFBitmap_Destroy(bitmap)
+    stride = grey.strides[0]
+    for top in range(0, rows, _TILE):
+        for left in range(0, width, _TILE):
+            tile = grey[top : top + _TILE, left : left + _TILE]
+            tile_rows, tile_width = tile.shape
+            # A bitmap over our own buffer: PDFium draws straight into the array, no copy.
+            bitmap = pdfium_c.FPDFBitmap_CreateEx(
+                tile_width,
+                tile_rows,
+                pdfium_c.FPDFBitmap_Gray,
+                tile.ctypes.data_as(ctypes.c_void_p),
+                stride,
+            )
+            if not bitmap:
+                raise MemoryError(f"PDFium could not make a {tile_width} x {tile_rows} bitmap")
+            try:
+                args = (bitmap, page, -left, -top, width, rows, rotate, _RENDER_FLAGS)
+                pdfium_c.FPDF_RenderPageBitmap(*args)
+                if pdf.formenv:
+                    pdfium_c.FPDF_FFLDraw(pdf.formenv, *args)
+            finally:
+                pdfium_c.FPDFBitmap_Destroy(bitmap)
