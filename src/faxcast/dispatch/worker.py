@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from faxcast.dispatch.group_commit import GroupCommit
+from faxcast.documents.header import HeaderLine
 from faxcast.domain.models import Claim, Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.retry import StepDown, degraded_profile
@@ -308,12 +309,9 @@ class Worker:
     async def _dial(self, claim: Claim) -> CallResult:
         svc = self.svc
         try:
-            # A document checked before needs no file or database work: its job is built here
-            # (microseconds), not in a thread, which costs more than the job itself.
-            if claim.tiff_sha256 in self._documents:
-                job = self._job(claim)
-            else:
-                job = await asyncio.to_thread(self._job, claim)
+            # In a thread: the call's own copy of the document, its header line drawn in, is
+            # made before the call (milliseconds a page), never in its media ticks.
+            job = await asyncio.to_thread(self._job, claim)
         except DocumentError as error:
             now = svc.clock.now()
             return CallResult(now, None, now, None, FailureClass.DOCUMENT, str(error), None)
@@ -333,6 +331,8 @@ class Worker:
                 "the call lasted longer than its cap and was ended",
                 None,
             )
+        finally:
+            job.document.path.unlink(missing_ok=True)
 
     async def _send(self, line: Line, job: FaxJob) -> CallResult:
         """Place the call through the line's open driver (opened now if it is the first)."""
@@ -346,11 +346,16 @@ class Worker:
         if claim.history.pages_confirmed:
             document = Outgoing.from_validated(document, start_page=claim.history.pages_confirmed)
         step = StepDown.after(claim.history.tries)
+        identity = StationIdentity(claim.line.ident, claim.line.header)
+        header = HeaderLine(identity, claim.timezone, claim.language)
+        calls = self.cache_dir / "calls"
+        calls.mkdir(parents=True, exist_ok=True)
+        own = calls / f"{claim.recipient_id}-{uuid.uuid4()}.tif"
         return FaxJob(
             number=claim.number,
-            document=document,
+            document=document.with_header(header, self.svc.clock.now(), own),
             profile=degraded_profile(claim.quality.profile, step),
-            identity=StationIdentity(claim.line.ident, claim.line.header),
+            identity=identity,
             t38_allowed=step.t38_allowed,
         )
 

@@ -13,7 +13,7 @@ from faxcast.domain.sip_line import check_sip_line
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import InputError, raise_all
 from faxcast.fields import Field
-from faxcast.i18n import codes
+from faxcast.i18n import LANGUAGES, OneOf, codes
 from faxcast.services import audit
 from faxcast.services.context import Services
 from faxcast.services.guard import require_admin, require_member
@@ -23,15 +23,24 @@ _NAME_MAX = 100
 _CHANNELS_MAX = 256
 
 
-def create_account(svc: Services, *, name: str, timezone: str | None = None) -> Account:
+def create_account(
+    svc: Services, *, name: str, timezone: str | None = None, language: str | None = None
+) -> Account:
     """A new account with one sandbox line, so a new user can send a campaign at once."""
     zone = timezone or svc.settings.default_timezone
-    errors = [e for e in (_name_error(name), _timezone_error(zone)) if e is not None]
+    lang = language or svc.settings.default_language
+    errors = [
+        e
+        for e in (_name_error(name), _timezone_error(zone), _language_error(lang))
+        if e is not None
+    ]
     if errors:
         raise_all(errors)
     with svc.transaction() as conn:
         now = svc.clock.now()
-        account = repository.insert_account(conn, name=name.strip(), timezone=zone, now=now)
+        account = repository.insert_account(
+            conn, name=name.strip(), timezone=zone, language=lang, now=now
+        )
         repository.insert_line(
             conn,
             LineSettings(
@@ -160,6 +169,15 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
 def _name_error(name: str) -> InputError | None:
     if not 1 <= len(name.strip()) <= _NAME_MAX:
         return InputError(codes.NAME_LENGTH(max=_NAME_MAX), field=Field.NAME)
+    return None
+
+
+def _language_error(language: str) -> InputError | None:
+    if language not in LANGUAGES:
+        return InputError(
+            codes.UNKNOWN_LANGUAGE(language=language, languages=OneOf(LANGUAGES)),
+            field=Field.LANGUAGE,
+        )
     return None
 
 
