@@ -9,6 +9,7 @@ its number and the page total. Each test runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +21,13 @@ from faxcast.bootstrap import line_drivers
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
 from faxcast.dispatch.worker import Worker
-from faxcast.documents import FaxDocument, read_tiff_f
-from faxcast.documents.header import band, band_rows
+from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.documents.header import HeaderLine, band, band_rows
 from faxcast.documents.model import ROW_BYTES
-from faxcast.domain.quality import Quality
+from faxcast.domain.quality import Quality, Resolution
+from faxcast.domain.station import StationIdentity
+from faxcast.fax.engine import Outgoing
+from faxcast.lines.base import FaxJob, sent_document
 from faxcast.services.context import Services
 from faxcast.store.blobs import FileBlobStore
 from faxcast.store.database import create_engine_for
@@ -34,6 +38,7 @@ from tests.asgi import api_client
 SENT_AT = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 HEADER = "Société Générale — Pôle Santé"
 IDENT = "+33 1 23 45 67 89"
+STATION = StationIdentity(IDENT, HEADER)
 
 
 @pytest.fixture
@@ -102,8 +107,6 @@ def _fax_two_pages(
         ).scalar_one()
         rendered = read_tiff_f(svc.blobs.get(conn, sha))
     http.close()
-    # The call's own copy is gone once the call is over.
-    assert list((tmp_path / "cache" / "calls").iterdir()) == []
     return rendered, read_tiff_f(received.content)
 
 
@@ -149,3 +152,27 @@ def test_the_received_header_shows_local_time_accents_and_page_total(
         # The same line at UTC, or with the other page's number, is not what was printed.
         assert top != band(f"{utc_when}   {HEADER}   {IDENT}", f"page {number}/2", resolution)
         assert top != band(left, f"page {3 - number}/2", resolution)
+
+
+def test_a_call_sends_its_own_headed_copy_and_removes_it_after(tmp_path: Path) -> None:
+    rendered = render_pdf(pdfs.text_pdf(pages=2), Resolution.STANDARD)
+    path = tmp_path / "sent.tif"
+    path.write_bytes(write_tiff_f(rendered))
+    plain = FaxJob(IDENT, Outgoing.from_file(path, start_page=1), Quality.NORMAL.profile, STATION)
+    headed = dataclasses.replace(plain, header=HeaderLine(STATION, "Europe/Paris", "fr"))
+
+    async def both() -> tuple[Outgoing, Outgoing, FaxDocument]:
+        async with sent_document(plain, SENT_AT) as as_is:
+            pass
+        async with sent_document(headed, SENT_AT) as copy:
+            drawn = read_tiff_f(copy.path.read_bytes())
+        return as_is, copy, drawn
+
+    as_is, copy, drawn = asyncio.run(both())
+
+    assert as_is is plain.document
+    assert not copy.path.exists()  # removed once the call is over
+    assert (copy.pages, copy.start_page, copy.resolution) == (2, 1, Resolution.STANDARD)
+    assert [p.rows for p in drawn.pages] == [p.rows for p in rendered.pages]
+    assert read_tiff_f(path.read_bytes()) == rendered  # the stored document is untouched
+    assert drawn != rendered
