@@ -43,8 +43,10 @@ async def sent_document(job: FaxJob, sent_at: datetime) -> AsyncIterator[Outgoin
     if job.header is None:
         yield job.document
         return
-    with tempfile.TemporaryDirectory(prefix="faxcast-call-") as directory:
-        path = Path(directory) / "sent.tif"
+    # A call cancelled while its copy is made leaves the thread writing it: its removal must
+    # not fail the cancellation.
+    with tempfile.TemporaryDirectory(prefix="faxcast-call-", ignore_cleanup_errors=True) as folder:
+        path = Path(folder) / "sent.tif"
         yield await asyncio.to_thread(job.document.with_header, job.header, sent_at, path)
 
 
