@@ -38,8 +38,8 @@ def account() -> None:
 @click.option("--timezone", help="IANA time zone, e.g. Europe/Paris.")
 @click.option(
     "--language",
-    type=click.Choice(LANGUAGES),
-    help="Language of the header line on its faxes (default: the server's).",
+    help=f"Language of the header line on its faxes: {', '.join(LANGUAGES)} (default: the "
+    "server's).",
 )
 @pass_state
 def account_create(state: CliState, name: str, timezone: str | None, language: str | None) -> None:
@@ -47,7 +47,7 @@ def account_create(state: CliState, name: str, timezone: str | None, language: s
     created = accounts.create_account(
         state.services, name=name, timezone=timezone, language=language
     )
-    click.echo(f"{created.id}\t{created.name}\t{created.timezone}")
+    click.echo(f"{created.id}\t{created.name}\t{created.timezone}\t{created.language}")
 
 
 @account.command("ls")
@@ -55,7 +55,7 @@ def account_create(state: CliState, name: str, timezone: str | None, language: s
 def account_ls(state: CliState) -> None:
     """List accounts."""
     for item in accounts.list_accounts(state.services):
-        click.echo(f"{item.id}\t{item.name}\t{item.timezone}")
+        click.echo(f"{item.id}\t{item.name}\t{item.timezone}\t{item.language}")
 
 
 @click.group()

@@ -36,13 +36,14 @@ class StationIdentity:
                 codes.HEADER_TOO_LONG(count=len(self.header), limit=MAX_HEADER_LEN),
                 field=Field.HEADER,
             )
-        if not (self.header.isprintable() and _encodes(self.header)):
+        if not drawable(self.header):
             raise InputError(codes.HEADER_CHARACTERS(), field=Field.HEADER)
 
 
-def _encodes(text: str) -> bool:
+def drawable(text: str) -> bool:
+    """Whether the header line may hold `text` (whatever its length)."""
     try:
         text.encode(HEADER_CHARSET)
     except UnicodeEncodeError:
         return False
-    return True
+    return text.isprintable()

@@ -10,7 +10,7 @@ import phonenumbers
 from faxcast.domain.access import AuditAction, Role
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
 from faxcast.domain.sip_line import check_sip_line
-from faxcast.domain.station import StationIdentity
+from faxcast.domain.station import MAX_HEADER_LEN, StationIdentity, drawable
 from faxcast.errors import InputError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import LANGUAGES, OneOf, codes
@@ -41,14 +41,17 @@ def create_account(
         account = repository.insert_account(
             conn, name=name.strip(), timezone=zone, language=lang, now=now
         )
+        # The account's name heads its pages (if the header line can show it); the sandbox
+        # line has no number to send as its ident.
+        header = name.strip()[:MAX_HEADER_LEN]
         repository.insert_line(
             conn,
             LineSettings(
                 name="Sandbox",
                 kind=LineKind.SANDBOX,
                 country=svc.settings.default_country,
-                ident="+00 000 000 000",
-                header=name.strip()[:50],
+                ident="",
+                header=header if drawable(header) else "",
                 channel_limit=svc.settings.channel_limit,
             ),
             account_id=account.id,
