@@ -6,12 +6,19 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from faxcast.documents import FaxDocument, FaxPage
-from faxcast.documents.header import HeaderLine, band, band_rows, with_header
+from faxcast.documents.header import FONT_PATH, HeaderLine, band, band_rows, with_header
 from faxcast.documents.model import FAX_WIDTH, ROW_BYTES
 from faxcast.domain.quality import Resolution
-from faxcast.domain.station import MAX_HEADER_LEN, MAX_IDENT_LEN, StationIdentity
+from faxcast.domain.station import (
+    HEADER_CHARSET,
+    MAX_HEADER_LEN,
+    MAX_IDENT_LEN,
+    StationIdentity,
+    drawable,
+)
 from faxcast.errors import InputError
 from faxcast.fields import Field
 
@@ -101,3 +108,20 @@ def test_the_band_holds_accented_capitals_and_descenders_whole() -> None:
     # White first and last rows: nothing reached the band's edges, so nothing was cut.
     assert not any(ink[:ROW_BYTES])
     assert not any(ink[-ROW_BYTES:])
+
+
+def test_the_font_draws_every_character_a_header_may_hold() -> None:
+    font = ImageFont.truetype(str(FONT_PATH), 22)
+    missing = _glyph(font, "\ue000")  # a private-use point: the font's "no glyph" box
+    allowed = {bytes([b]).decode(HEADER_CHARSET, "ignore") for b in range(256)}
+    letters = sorted(c for c in allowed if c and drawable(c) and not c.isspace())
+    assert len(letters) > 200
+    assert [c for c in letters if _glyph(font, c) == missing] == []
+    # And what the dates put in: the narrow no-break space of "6:20 AM".
+    assert _glyph(font, "\N{NARROW NO-BREAK SPACE}") != missing
+
+
+def _glyph(font: ImageFont.FreeTypeFont, character: str) -> bytes:
+    image = Image.new("L", (40, 40))
+    ImageDraw.Draw(image).text((8, 30), character, font=font, fill=255, anchor="ls")
+    return image.tobytes()
