@@ -50,7 +50,13 @@ def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
 
 
 def _fax_two_pages(
-    svc: Services, tmp_path: Path, *, timezone: str, language: str, quality: Quality
+    svc: Services,
+    tmp_path: Path,
+    *,
+    timezone: str,
+    language: str,
+    quality: Quality,
+    station: StationIdentity = STATION,
 ) -> tuple[FaxDocument, FaxDocument]:
     """What the account's sandbox line rendered, and what the far machine received."""
     http = api_client(svc)
@@ -62,7 +68,7 @@ def _fax_two_pages(
     account = created.json()["id"]
     line = http.get(f"/telephony/{account}/fax").json()[0]
     settings = http.get(f"/telephony/{account}/fax/{line['id']}/settings").json()
-    settings.update(ident=IDENT, header=HEADER)
+    settings.update(ident=station.ident, header=station.header)
     put = http.put(f"/telephony/{account}/fax/{line['id']}/settings", json=settings)
     assert put.status_code == 200, put.text
     base = f"/telephony/{account}/fax/{line['id']}"
@@ -152,6 +158,21 @@ def test_the_received_header_shows_local_time_accents_and_page_total(
         # The same line at UTC, or with the other page's number, is not what was printed.
         assert top != band(f"{utc_when}   {HEADER}   {IDENT}", f"page {number}/2", resolution)
         assert top != band(left, f"page {3 - number}/2", resolution)
+
+
+def test_a_line_with_neither_header_text_nor_number_sends_its_pages_as_they_are(
+    svc: Services, tmp_path: Path
+) -> None:
+    rendered, received = _fax_two_pages(
+        svc,
+        tmp_path,
+        timezone="Europe/Paris",
+        language="fr",
+        quality=Quality.NORMAL,
+        station=StationIdentity(),
+    )
+
+    assert received == rendered
 
 
 def test_a_call_sends_its_own_headed_copy_and_removes_it_after(tmp_path: Path) -> None:

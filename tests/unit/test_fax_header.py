@@ -46,6 +46,12 @@ def test_the_text_is_the_local_time_in_the_accounts_language(
     assert right == "page 2/3"
 
 
+def test_a_station_with_neither_header_text_nor_number_has_no_header_line() -> None:
+    assert HeaderLine.of(StationIdentity(), "UTC", "en") is None
+    assert HeaderLine.of(StationIdentity("+1 555"), "UTC", "en") is not None
+    assert HeaderLine.of(StationIdentity("", "ACME"), "UTC", "en") is not None
+
+
 def test_an_empty_header_text_or_ident_is_left_out() -> None:
     left, _ = HeaderLine(StationIdentity("", "ACME"), "UTC", "en").texts(WINTER, 1, 1)
 

@@ -194,10 +194,11 @@ def _fax_through_loopback(
     with tempfile.TemporaryDirectory(prefix="faxcast-") as scratch:
         sent = Path(scratch) / "sent.tif"
         sent.write_bytes(write_tiff_f(document))
-        header = HeaderLine(identity, timezone, environment_language(os.environ))
-        outgoing = Outgoing.from_file(sent).with_header(
-            header, datetime.now(UTC), Path(scratch) / "headed.tif"
-        )
+        outgoing = Outgoing.from_file(sent)
+        header = HeaderLine.of(identity, timezone, environment_language(os.environ))
+        if header is not None:
+            headed = Path(scratch) / "headed.tif"
+            outgoing = outgoing.with_header(header, datetime.now(UTC), headed)
         click.echo(
             f"faxing {len(document.pages)} pages, {quality.value} quality, "
             f"{'T.38' if t38 else 'audio'}, {'ECM' if ecm else 'no ECM'}...",

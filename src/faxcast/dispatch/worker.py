@@ -354,7 +354,7 @@ class Worker:
             profile=degraded_profile(claim.quality.profile, step),
             identity=identity,
             t38_allowed=step.t38_allowed,
-            header=HeaderLine(identity, claim.timezone, claim.language),
+            header=HeaderLine.of(identity, claim.timezone, claim.language),
         )
 
     def _validated(self, sha256: str) -> Outgoing:

@@ -60,6 +60,12 @@ class HeaderLine:
                 field=Field.LANGUAGE,
             )
 
+    @classmethod
+    def of(cls, station: StationIdentity, timezone: str, language: str) -> HeaderLine | None:
+        """The station's header line; None for a station with neither header text nor number,
+        whose pages go as they are."""
+        return cls(station, timezone, language) if station.header or station.ident else None
+
     def texts(self, sent_at: datetime, page: int, total: int) -> tuple[str, str]:
         """The line's left part (date, time, header text, number) and its right part (page)."""
         local = sent_at.astimezone(ZoneInfo(self.timezone))
