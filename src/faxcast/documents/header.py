@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from babel.dates import format_skeleton, format_time
 from PIL import Image, ImageDraw, ImageFont
 
 from faxcast.documents.model import FAX_WIDTH, ROW_BYTES, FaxDocument, FaxPage
+from faxcast.domain.locale import language_error, timezone_error
 from faxcast.domain.quality import Resolution
 from faxcast.domain.station import StationIdentity
-from faxcast.errors import ConfigError, InputError
-from faxcast.fields import Field
-from faxcast.i18n import LANGUAGES, OneOf, codes, translator
+from faxcast.errors import ConfigError, raise_all
+from faxcast.i18n import codes, translator
 
 FONT_PATH: Final = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
 """DejaVu Sans Mono (Debian's fonts-dejavu-core, a free licence): every Latin accent."""
@@ -48,17 +48,8 @@ class HeaderLine:
     language: str
 
     def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise InputError(
-                codes.UNKNOWN_TIMEZONE(zone=self.timezone), field=Field.TIMEZONE
-            ) from error
-        if self.language not in LANGUAGES:
-            raise InputError(
-                codes.UNKNOWN_LANGUAGE(language=self.language, languages=OneOf(LANGUAGES)),
-                field=Field.LANGUAGE,
-            )
+        errors = [timezone_error(self.timezone), language_error(self.language)]
+        raise_all([error for error in errors if error is not None])
 
     @classmethod
     def of(cls, station: StationIdentity, timezone: str, language: str) -> HeaderLine | None:

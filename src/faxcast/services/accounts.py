@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import replace
 
 import phonenumbers
 
 from faxcast.domain.access import AuditAction, Role
+from faxcast.domain.locale import language_error, timezone_error
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
 from faxcast.domain.sip_line import check_sip_line
 from faxcast.domain.station import MAX_HEADER_LEN, StationIdentity, drawable
 from faxcast.errors import InputError, raise_all
 from faxcast.fields import Field
-from faxcast.i18n import LANGUAGES, OneOf, codes
+from faxcast.i18n import codes
 from faxcast.services import audit
 from faxcast.services.context import Services
 from faxcast.services.guard import require_admin, require_member
@@ -30,9 +30,7 @@ def create_account(
     zone = timezone or svc.settings.default_timezone
     lang = language or svc.settings.default_language
     errors = [
-        e
-        for e in (_name_error(name), _timezone_error(zone), _language_error(lang))
-        if e is not None
+        e for e in (_name_error(name), timezone_error(zone), language_error(lang)) if e is not None
     ]
     if errors:
         raise_all(errors)
@@ -172,21 +170,4 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
 def _name_error(name: str) -> InputError | None:
     if not 1 <= len(name.strip()) <= _NAME_MAX:
         return InputError(codes.NAME_LENGTH(max=_NAME_MAX), field=Field.NAME)
-    return None
-
-
-def _language_error(language: str) -> InputError | None:
-    if language not in LANGUAGES:
-        return InputError(
-            codes.UNKNOWN_LANGUAGE(language=language, languages=OneOf(LANGUAGES)),
-            field=Field.LANGUAGE,
-        )
-    return None
-
-
-def _timezone_error(zone: str) -> InputError | None:
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return InputError(codes.UNKNOWN_TIMEZONE(zone=zone), field=Field.TIMEZONE)
     return None
