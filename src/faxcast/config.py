@@ -7,7 +7,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     port: int = 8080
     default_country: str = DEFAULT_COUNTRY
     default_timezone: str = "Europe/Paris"
+    # The language of a new account's faxes (their header line), as its time zone is theirs.
+    default_language: Literal["en", "fr"] = "fr"
     max_pages: int = _DOCUMENT_DEFAULTS.max_pages
     max_document_bytes: int = _DOCUMENT_DEFAULTS.max_bytes
     render_memory_bytes: int = _DOCUMENT_DEFAULTS.render_memory_bytes

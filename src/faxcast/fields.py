@@ -33,6 +33,7 @@ class Field(enum.Enum):
     RECIPIENTS_FILE = ("file", "recipients_file")
     # Accounts and their lines.
     TIMEZONE = ("timezone", None)
+    LANGUAGE = ("language", None)
     KIND = ("kind", "kind")
     COUNTRY = ("country", "country")
     IDENT = ("ident", "ident")

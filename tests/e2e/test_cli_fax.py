@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from faxcast.documents import read_tiff_f
+from faxcast.documents import read_tiff_f, render_pdf
 from faxcast.domain.quality import Resolution
 from tests import pdfs
 
@@ -56,8 +56,19 @@ def test_loopback_over_t38_prints_both_results_and_writes_what_arrived(tmp_path:
     assert "receiver: OK" in run.stdout
     assert "bit_rate: 9600" in run.stdout
     assert "t38: True" in run.stdout
+    # The line time of a real call: two fine pages at 9600 bit/s and T.30's exchanges take
+    # tens of seconds (unpaced packets would say under one).
+    seconds = [
+        float(line.split(":")[1]) for line in run.stdout.splitlines() if "duration_s" in line
+    ]
+    assert len(seconds) == 2
+    assert all(15 < s < 120 for s in seconds), seconds
     out = tmp_path / "faxcast-loopback"
-    assert len(read_tiff_f((out / "received.tif").read_bytes()).pages) == 2
+    received = read_tiff_f((out / "received.tif").read_bytes())
+    assert len(received.pages) == 2
+    # The header line is drawn into the page: exactly as many rows as the rendered page.
+    rendered = render_pdf(pdfs.text_pdf(pages=2), Resolution.FINE)
+    assert [p.rows for p in received.pages] == [p.rows for p in rendered.pages]
     assert (out / "page-2.png").is_file()
 
 

@@ -120,8 +120,10 @@ def test_user_create_with_password_stdin_prints_no_link(
     shell: Shell, server: tuple[Services, httpx.Client, bytes]
 ) -> None:
     svc, _, _ = server
-    shell.ok("account", "create", "First")
-    shell.ok("account", "create", "Second")
+    assert shell.ok("account", "create", "First") == "1\tFirst\tEurope/Paris\tfr\n"
+    shell.ok("account", "create", "Second", "--timezone", "America/New_York", "--language", "en")
+    assert shell.ok("account", "ls").splitlines()[1] == "2\tSecond\tAmerica/New_York\ten"
+    assert "'de'" in shell.fails("account", "create", "Third", "--language", "de")
 
     output = shell.ok(
         "user", "create", "dan", "--member", "--password-stdin", stdin=PASSWORD + "\n"

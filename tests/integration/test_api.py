@@ -160,6 +160,7 @@ def test_accounts_and_lines(client: httpx.Client) -> None:
     account = created.json()
     assert account["name"] == "Acme"
     assert account["timezone"] == "America/New_York"
+    assert account["language"] == "fr"  # the server's default
     assert account["createdAt"] == "2030-01-15T09:00:00+00:00"
     other = new_tenant(client, "Other")
     assert [a["id"] for a in client.get("/telephony").json()] == [account["id"], other.account]
@@ -171,6 +172,8 @@ def test_accounts_and_lines(client: httpx.Client) -> None:
     assert len(lines) == 1
     assert lines[0]["kind"] == "sandbox"
     assert lines[0]["country"] == "FR"
+    # Its pages are headed with the account's name; a sandbox line has no number to send.
+    assert (lines[0]["header"], lines[0]["ident"]) == ("Acme", "")
     base = f"/telephony/{account['id']}/fax"
     made = client.post(
         base,
@@ -228,6 +231,9 @@ def test_accounts_and_lines(client: httpx.Client) -> None:
         "name",
         "timezone",
     ]
+    assert fields(
+        problem(client.post("/telephony", json={"name": "X", "language": "de"}), 422)
+    ) == ["language"]
 
     # Another account's line is not found, whichever way it is asked for.
     foreign = f"/telephony/{other.account}/fax/{line['id']}"
@@ -235,6 +241,24 @@ def test_accounts_and_lines(client: httpx.Client) -> None:
     problem(client.get(f"{foreign}/settings"), 404)
     problem(client.put(f"{foreign}/settings", json=settings), 404)
     assert client.get(f"{base}/{line['id']}/settings").json()["channelLimit"] == 8
+
+
+def test_an_accounts_language_and_name_head_its_sandbox_lines_pages(
+    client: httpx.Client,
+) -> None:
+    english = client.post("/telephony", json={"name": "Société Générale", "language": "en"})
+    assert english.status_code == 201, english.text
+    assert english.json()["language"] == "en"
+    # A name the header line cannot show leaves the line's header blank, not unusable.
+    foreign = client.post("/telephony", json={"name": "東京支店"})
+    assert foreign.status_code == 201, foreign.text
+
+    headers = [
+        client.get(f"/telephony/{created.json()['id']}/fax").json()[0]["header"]
+        for created in (english, foreign)
+    ]
+
+    assert headers == ["Société Générale", ""]
 
 
 def test_documents(client: httpx.Client, svc: Services) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image, TiffImagePlugin
 
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
+from faxcast.documents.header import HeaderLine, band_rows
+from faxcast.documents.model import ROW_BYTES
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Modem, Quality, Resolution
 from faxcast.domain.station import StationIdentity
@@ -101,20 +104,27 @@ def test_paced_t38_takes_real_line_time(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("quality", [Quality.NORMAL, Quality.HIGH], ids=["normal", "high"])
-def test_header_line_is_added_above_each_page(tmp_path: Path, quality: Quality) -> None:
-    outgoing, sent = _document(tmp_path, pdfs.text_pdf(pages=2), quality)
+def test_the_header_line_is_drawn_into_each_page_and_adds_no_row(
+    tmp_path: Path, quality: Quality
+) -> None:
+    outgoing, rendered = _document(tmp_path, pdfs.text_pdf(pages=2), quality)
+    identity = StationIdentity("+33 1 23 45 67 89", "Société Générale — Pôle Santé")
+    header = HeaderLine(identity, "Europe/Paris", "fr")
+    headed = outgoing.with_header(
+        header, datetime(2026, 12, 1, 5, 20, tzinfo=UTC), tmp_path / "h.tif"
+    )
     received_path = tmp_path / "received.tif"
-    identity = StationIdentity("+33 1 23 45 67 89", "ACME Paris")
 
-    result = loopback(outgoing, received_path, quality.profile, sender_identity=identity)
+    result = loopback(headed, received_path, quality.profile, sender_identity=identity)
 
     assert result.sender.success, result.sender.summary()
     received = read_tiff_f(received_path.read_bytes())
-    header_rows = 16 if quality.profile.resolution is Resolution.STANDARD else 32
-    assert_identical(sent, received, header_rows=header_rows)
-    for page in received.pages:
-        band = page.image.crop((0, 0, page.image.width, header_rows)).convert("L")
-        assert band.getextrema()[0] == 0, "the header band has no printed text"
+    assert_identical(read_tiff_f(headed.path.read_bytes()), received)
+    rows = band_rows(quality.profile.resolution)
+    for ours, theirs in zip(rendered.pages, received.pages, strict=True):
+        assert theirs.rows == ours.rows  # the header is inside the page
+        assert theirs.ink[rows * ROW_BYTES :] == ours.ink[rows * ROW_BYTES :]
+        assert any(theirs.ink[: rows * ROW_BYTES]), "the header band has no printed text"
 
 
 def test_resend_starts_at_the_first_unconfirmed_page(tmp_path: Path) -> None:
@@ -234,6 +244,16 @@ def test_an_unfaxable_identity_is_refused() -> None:
     with pytest.raises(InputError) as too_long:
         StationIdentity("+33 1 23 45 67 89 00 11 22")
     assert too_long.value.field is Field.IDENT
-    with pytest.raises(InputError) as not_ascii:
-        StationIdentity("", "Société Générale")
-    assert not_ascii.value.field is Field.HEADER
+    with pytest.raises(InputError) as accented_ident:
+        StationIdentity("+33 1 23 45 67 89 é")
+    assert accented_ident.value.field is Field.IDENT
+    for undrawable in ("Société 株式会社", "ACME\tParis", "ACME 🙂"):
+        with pytest.raises(InputError) as refused:
+            StationIdentity("", undrawable)
+        assert refused.value.field is Field.HEADER
+
+
+def test_a_header_may_hold_western_european_accents_and_punctuation() -> None:
+    header = "Société Générale — Pôle Santé « Œuvre » 10 €"
+
+    assert StationIdentity("+33 1 23 45 67 89", header).header == header

@@ -63,8 +63,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_recipient_typed_revision() -> None:
-    assert head_revision() == "0012"
+def test_head_is_the_account_language_revision() -> None:
+    assert head_revision() == "0013"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -393,3 +393,17 @@ def test_sqlite_foreign_keys_are_back_on_after_a_migration(tmp_path: Path) -> No
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_0013_gives_accounts_made_before_it_french_headers(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0012")
+    with empty_engine.begin() as conn:
+        made_before = _account(conn)
+    upgrade(empty_engine, "0013")
+    with empty_engine.begin() as conn:
+        language = conn.execute(
+            select(accounts.c.language).where(accounts.c.id == made_before)
+        ).scalar_one()
+    assert language == "fr"
+    downgrade(empty_engine, "0012")
+    assert "language" not in {c["name"] for c in inspect(empty_engine).get_columns("accounts")}

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from faxcast.clock import ManualClock, SystemClock
 from faxcast.documents import FaxDocument, read_tiff_f, render_pdf, write_tiff_f
 from faxcast.domain.outcome import FailureClass
-from faxcast.domain.quality import Quality, Resolution
+from faxcast.domain.quality import Quality
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import ConflictError
 from faxcast.fax.engine import Outgoing
@@ -94,10 +94,6 @@ def _number(entry: SandboxNumber, country: str = "+33 1 23 45") -> str:
 
 def _entry(behaviour: Behaviour) -> SandboxNumber:
     return next(entry for entry in SANDBOX_NUMBERS if entry.behaviour is behaviour)
-
-
-def _header_rows(resolution: Resolution) -> int:
-    return 16 if resolution is Resolution.STANDARD else 32
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -193,16 +189,16 @@ def test_a_healthy_machine_receives_every_page_intact(three_pages: Sent, t38: bo
     assert 30 < result.fax.duration_s < 200  # real line time, though it took a moment
     assert result.received_tiff is not None
     received = read_tiff_f(result.received_tiff)
-    assert_identical(three_pages.document, received, _header_rows(Resolution.FINE))
+    assert_identical(three_pages.document, received)
 
 
-def test_a_standard_resolution_fax_arrives_with_its_header(one_page: Sent) -> None:
+def test_a_standard_resolution_fax_arrives_identical(one_page: Sent) -> None:
     result = _send(_job("+4930123456", one_page, Quality.NORMAL))
 
     assert result.delivered, result.reason
     assert result.received_tiff is not None
     received = read_tiff_f(result.received_tiff)
-    assert_identical(one_page.document, received, _header_rows(Resolution.STANDARD))
+    assert_identical(one_page.document, received)
 
 
 def test_the_machines_can_answer_with_a_set_station_ident(one_page: Sent) -> None:
@@ -241,7 +237,7 @@ def test_a_call_dropped_during_page_two_keeps_page_one(three_pages: Sent, t38: b
     assert result.fax.pages_total == 3
     assert result.received_tiff is not None
     first = dataclasses.replace(three_pages.document, pages=three_pages.document.pages[:1])
-    assert_identical(first, read_tiff_f(result.received_tiff), _header_rows(Resolution.FINE))
+    assert_identical(first, read_tiff_f(result.received_tiff))
 
 
 def test_the_dropping_machine_lets_a_last_page_resend_through(three_pages: Sent) -> None:
@@ -267,7 +263,7 @@ def test_a_noisy_line_fails_training_at_14400_and_delivers_slower(
     assert result.fax.bit_rate < 14400
     assert result.received_tiff is not None
     received = read_tiff_f(result.received_tiff)
-    assert_identical(three_pages.document, received, _header_rows(Resolution.FINE))
+    assert_identical(three_pages.document, received)
 
 
 # --- many calls, and real time --------------------------------------------------------------

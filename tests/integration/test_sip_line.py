@@ -9,6 +9,7 @@ through Kamailio, which demands digest and stays in the route of every in-dialog
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ import pytest
 
 from faxcast.clock import SystemClock
 from faxcast.documents import read_tiff_f
+from faxcast.documents.header import HeaderLine, band, band_rows
+from faxcast.documents.model import ROW_BYTES
 from faxcast.domain.codec import Codec
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.sip_line import Password, T38Mode
+from faxcast.domain.station import StationIdentity
 from faxcast.lines.base import CallResult
 from faxcast.lines.phonenet import PhoneNetwork, ReceivedCall
 from faxcast.lines.pool import LinePool
@@ -253,6 +257,34 @@ def test_eight_calls_at_once_through_kamailio_on_a_line_limited_to_eight(tmp_pat
                 _assert_delivered(result, doc, _received(network, number))
 
     run(scenario())
+
+
+@pytest.mark.slow
+def test_a_sip_call_draws_the_header_line_into_the_page_before_dialling(tmp_path: Path) -> None:
+    doc = document(tmp_path)
+    identity = StationIdentity("+33 1 23 45 67 89", "Société Générale — Pôle Santé")
+    header = HeaderLine(identity, "Asia/Kolkata", "fr")
+    job = dataclasses.replace(doc.job(), identity=identity, header=header)
+
+    async def scenario() -> tuple[CallResult, ReceivedCall]:
+        async with phone_network(tmp_path / "net") as network:
+            async with opened(sip_line(network.address)) as driver:
+                result = await driver.send(job)
+            (received,) = await received_by(network, 1)
+        return result, received
+
+    result, received = run(scenario())
+
+    assert result.delivered, result.reason
+    assert received.path is not None
+    (page,) = read_tiff_f(received.path.read_bytes()).pages
+    (sent,) = doc.sent.pages
+    rows = band_rows(sent.resolution)
+    assert page.rows == sent.rows
+    assert page.ink[rows * ROW_BYTES :] == sent.ink[rows * ROW_BYTES :]
+    # The time the call was placed, in Kolkata, in French.
+    expected = band(*header.texts(result.started_at, 1, 1), sent.resolution)
+    assert page.ink[: rows * ROW_BYTES] == expected
 
 
 def test_the_network_asks_callers_to_sign_in_and_the_line_does(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from faxcast.domain.models import CampaignDetail
 from faxcast.domain.numbers import RecipientList
 from faxcast.domain.quality import Quality
 from faxcast.errors import InputError, raise_all
-from faxcast.i18n import codes, environment_language, translator
+from faxcast.i18n import LANGUAGES, codes, environment_language, translator
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign, PdfUpload, validate_campaign
@@ -36,11 +36,18 @@ def account() -> None:
 @account.command("create")
 @click.argument("name")
 @click.option("--timezone", help="IANA time zone, e.g. Europe/Paris.")
+@click.option(
+    "--language",
+    help=f"Language of the header line on its faxes: {', '.join(LANGUAGES)} (default: the "
+    "server's).",
+)
 @pass_state
-def account_create(state: CliState, name: str, timezone: str | None) -> None:
+def account_create(state: CliState, name: str, timezone: str | None, language: str | None) -> None:
     """Create an account; it comes with a sandbox line."""
-    created = accounts.create_account(state.services, name=name, timezone=timezone)
-    click.echo(f"{created.id}\t{created.name}\t{created.timezone}")
+    created = accounts.create_account(
+        state.services, name=name, timezone=timezone, language=language
+    )
+    click.echo(f"{created.id}\t{created.name}\t{created.timezone}\t{created.language}")
 
 
 @account.command("ls")
@@ -48,7 +55,7 @@ def account_create(state: CliState, name: str, timezone: str | None) -> None:
 def account_ls(state: CliState) -> None:
     """List accounts."""
     for item in accounts.list_accounts(state.services):
-        click.echo(f"{item.id}\t{item.name}\t{item.timezone}")
+        click.echo(f"{item.id}\t{item.name}\t{item.timezone}\t{item.language}")
 
 
 @click.group()

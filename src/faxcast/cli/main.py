@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from faxcast.cli.lines import line
 from faxcast.cli.phonenet import phone_network
 from faxcast.cli.server import db, serve, worker
 from faxcast.cli.users import audit_command, token, user
+from faxcast.config import Settings
 from faxcast.documents import (
     DocumentLimits,
     FaxPage,
@@ -32,6 +34,7 @@ from faxcast.documents import (
     render_pdf,
     write_tiff_f,
 )
+from faxcast.documents.header import HeaderLine
 from faxcast.domain.quality import Quality
 from faxcast.domain.station import StationIdentity
 from faxcast.errors import FaxcastError
@@ -42,6 +45,7 @@ from faxcast.i18n import Translator, codes, environment_language, translator
 from faxcast.services.documents import PDF, identify_file
 
 _QUALITY = click.Choice([q.value for q in Quality])
+_DEFAULT_ZONE = Settings.model_fields["default_timezone"].default
 
 
 @click.group()
@@ -110,8 +114,21 @@ def render(pdf: Path, quality: str, output: Path, previews: Path | None) -> None
 )
 @click.option("--ident", default="+00 000 000 000", show_default=True, help="Our TSI.")
 @click.option("--header", default="faxcast", show_default=True, help="Page header line.")
+@click.option(
+    "--timezone",
+    default=_DEFAULT_ZONE,
+    show_default=True,
+    help="IANA time zone of the header's time (its language is the locale's).",
+)
 def loopback_command(
-    pdf: Path, quality: str, t38: bool, no_ecm: bool, out_dir: Path, ident: str, header: str
+    pdf: Path,
+    quality: str,
+    t38: bool,
+    no_ecm: bool,
+    out_dir: Path,
+    ident: str,
+    header: str,
+    timezone: str,
 ) -> None:
     """Fax PDF to an in-memory fax machine and show what both ends saw."""
     result = _fax_through_loopback(
@@ -121,6 +138,7 @@ def loopback_command(
         t38=t38,
         ecm=not no_ecm,
         identity=StationIdentity(ident, header),
+        timezone=timezone,
     )
     if not result.sender.success:
         sys.exit(1)
@@ -144,6 +162,7 @@ def demo(out_dir: Path) -> None:
         t38=False,
         ecm=True,
         identity=StationIdentity("+00 000 000 000", "faxcast demo"),
+        timezone=_DEFAULT_ZONE,
     )
     if not result.sender.success:
         sys.exit(1)
@@ -166,6 +185,7 @@ def _fax_through_loopback(
     t38: bool,
     ecm: bool,
     identity: StationIdentity,
+    timezone: str,
 ) -> LoopbackResult:
     profile = dataclasses.replace(quality.profile, ecm=ecm)
     document = render_pdf(pdf, profile.resolution)
@@ -174,16 +194,23 @@ def _fax_through_loopback(
     with tempfile.TemporaryDirectory(prefix="faxcast-") as scratch:
         sent = Path(scratch) / "sent.tif"
         sent.write_bytes(write_tiff_f(document))
+        outgoing = Outgoing.from_file(sent)
+        header = HeaderLine.of(identity, timezone, environment_language(os.environ))
+        if header is not None:
+            headed = Path(scratch) / "headed.tif"
+            outgoing = outgoing.with_header(header, datetime.now(UTC), headed)
         click.echo(
             f"faxing {len(document.pages)} pages, {quality.value} quality, "
             f"{'T.38' if t38 else 'audio'}, {'ECM' if ecm else 'no ECM'}...",
             err=True,
         )
+        # Paced: T.38's line time is a real call's, not how fast the CPU passes packets.
         result = loopback(
-            Outgoing.from_file(sent),
+            outgoing,
             received,
             profile,
             t38=t38,
+            paced=True,
             sender_identity=identity,
             receiver_identity=StationIdentity("+00 999 999 999"),
         )

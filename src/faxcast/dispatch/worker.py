@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from faxcast.dispatch.group_commit import GroupCommit
+from faxcast.documents.header import HeaderLine
 from faxcast.domain.models import Claim, Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.retry import StepDown, degraded_profile
@@ -346,12 +347,14 @@ class Worker:
         if claim.history.pages_confirmed:
             document = Outgoing.from_validated(document, start_page=claim.history.pages_confirmed)
         step = StepDown.after(claim.history.tries)
+        identity = StationIdentity(claim.line.ident, claim.line.header)
         return FaxJob(
             number=claim.number,
             document=document,
             profile=degraded_profile(claim.quality.profile, step),
-            identity=StationIdentity(claim.line.ident, claim.line.header),
+            identity=identity,
             t38_allowed=step.t38_allowed,
+            header=HeaderLine.of(identity, claim.timezone, claim.language),
         )
 
     def _validated(self, sha256: str) -> Outgoing:

@@ -52,6 +52,7 @@ class Account:
     name: str
     timezone: str
     created_at: datetime
+    language: str  # of what its faxes say: their header line
 
 
 @dataclass(frozen=True)
@@ -190,4 +191,6 @@ class Claim:
     line: Line
     claimed_at: datetime
     campaign_started_at: datetime | None  # when a first call became due
+    timezone: str  # the account's: the header line's time
+    language: str  # the account's: the header line's
     due_at: datetime | None = None  # when the call was due; None for a first call

@@ -10,10 +10,12 @@ import logging
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from faxcast.documents import read_tiff_f
+from faxcast.documents import read_tiff_f, write_tiff_f
+from faxcast.documents.header import HeaderLine, with_header
 from faxcast.domain.codec import Codec
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Modem, Resolution
@@ -64,6 +66,13 @@ class Outgoing:
         if not 0 <= start_page < document.pages:
             raise InputError(codes.START_PAGE_OUTSIDE(page=start_page + 1, count=document.pages))
         return cls(document.path, document.pages, document.resolution, start_page)
+
+    def with_header(self, line: HeaderLine, sent_at: datetime, path: Path) -> Outgoing:
+        """The same pages with `line` drawn into their top rows, written at `path`: a call's
+        own copy, as its header carries the time of sending."""
+        document = with_header(read_tiff_f(self.path.read_bytes()), line, sent_at)
+        path.write_bytes(write_tiff_f(document))
+        return Outgoing(path, self.pages, self.resolution, self.start_page)
 
 
 @dataclass(frozen=True)
@@ -192,8 +201,8 @@ class FaxSession:
         profile, identity = self.profile, self.identity
         if identity.ident:
             lib.t30_set_tx_ident(t30, identity.ident.encode("ascii"))
-        if identity.header:
-            lib.t30_set_tx_page_header_info(t30, identity.header.encode("ascii"))
+        # No SpanDSP header (ASCII, UTC, rows added above the page): the sender draws its own
+        # into the page (documents.header).
         lib.t30_set_ecm_capability(t30, int(profile.ecm))
         modems = 0
         for modem in profile.modems:

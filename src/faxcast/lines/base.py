@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from faxcast.documents.header import HeaderLine
 from faxcast.domain.models import Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile
@@ -19,13 +24,30 @@ from faxcast.fax.result import FaxResult
 
 @dataclass(frozen=True)
 class FaxJob:
-    """One call to place: a number, the validated document (from its start page) and how."""
+    """One call to place: a number, the validated document (from its start page) and how;
+    `header` is the line the call draws on top of each page (None: the pages as they are)."""
 
     number: str
     document: Outgoing
     profile: FaxProfile
     identity: StationIdentity
     t38_allowed: bool = True
+    header: HeaderLine | None = None
+
+
+@contextlib.asynccontextmanager
+async def sent_document(job: FaxJob, sent_at: datetime) -> AsyncIterator[Outgoing]:
+    """The document as this call sends it: the job's with its header line drawn in, a copy
+    made in a thread before the call's media starts (its header has the time of sending),
+    removed after the call; the job's own when it has no header."""
+    if job.header is None:
+        yield job.document
+        return
+    # A call cancelled while its copy is made leaves the thread writing it: its removal must
+    # not fail the cancellation.
+    with tempfile.TemporaryDirectory(prefix="faxcast-call-", ignore_cleanup_errors=True) as folder:
+        path = Path(folder) / "sent.tif"
+        yield await asyncio.to_thread(job.document.with_header, job.header, sent_at, path)
 
 
 @dataclass(frozen=True)

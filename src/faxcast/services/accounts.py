@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import replace
 
 import phonenumbers
 
 from faxcast.domain.access import AuditAction, Role
+from faxcast.domain.locale import language_error, timezone_error
 from faxcast.domain.models import Account, Line, LineKind, LineSettings
 from faxcast.domain.sip_line import check_sip_line
-from faxcast.domain.station import StationIdentity
+from faxcast.domain.station import MAX_HEADER_LEN, StationIdentity, drawable
 from faxcast.errors import InputError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
@@ -23,23 +23,33 @@ _NAME_MAX = 100
 _CHANNELS_MAX = 256
 
 
-def create_account(svc: Services, *, name: str, timezone: str | None = None) -> Account:
+def create_account(
+    svc: Services, *, name: str, timezone: str | None = None, language: str | None = None
+) -> Account:
     """A new account with one sandbox line, so a new user can send a campaign at once."""
     zone = timezone or svc.settings.default_timezone
-    errors = [e for e in (_name_error(name), _timezone_error(zone)) if e is not None]
+    lang = language or svc.settings.default_language
+    errors = [
+        e for e in (_name_error(name), timezone_error(zone), language_error(lang)) if e is not None
+    ]
     if errors:
         raise_all(errors)
     with svc.transaction() as conn:
         now = svc.clock.now()
-        account = repository.insert_account(conn, name=name.strip(), timezone=zone, now=now)
+        account = repository.insert_account(
+            conn, name=name.strip(), timezone=zone, language=lang, now=now
+        )
+        # The account's name heads its pages (if the header line can show it); the sandbox
+        # line has no number to send as its ident.
+        header = name.strip()[:MAX_HEADER_LEN]
         repository.insert_line(
             conn,
             LineSettings(
                 name="Sandbox",
                 kind=LineKind.SANDBOX,
                 country=svc.settings.default_country,
-                ident="+00 000 000 000",
-                header=name.strip()[:50],
+                ident="",
+                header=header if drawable(header) else "",
                 channel_limit=svc.settings.channel_limit,
             ),
             account_id=account.id,
@@ -160,12 +170,4 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
 def _name_error(name: str) -> InputError | None:
     if not 1 <= len(name.strip()) <= _NAME_MAX:
         return InputError(codes.NAME_LENGTH(max=_NAME_MAX), field=Field.NAME)
-    return None
-
-
-def _timezone_error(zone: str) -> InputError | None:
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return InputError(codes.UNKNOWN_TIMEZONE(zone=zone), field=Field.TIMEZONE)
     return None

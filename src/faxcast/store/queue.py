@@ -209,6 +209,8 @@ def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
             line=line,
             claimed_at=row.claimed_at,
             campaign_started_at=row.started_at,
+            timezone=row.timezone,
+            language=row.language,
             due_at=row.due_at,
         )
         for row in run(conn, "claimed", {"ids": ids})

@@ -69,6 +69,8 @@ accounts = Table(
     Column("name", String(100), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # The language of what the account's faxes say (their header line): "en" or "fr".
+    Column("language", String(8), nullable=False, server_default="fr"),
     sqlite_autoincrement=True,
 )
 

@@ -21,7 +21,9 @@ def list_accounts(svc: ServicesDep) -> list[schemas.Account]:
 @router.post("", name="create", status_code=status.HTTP_201_CREATED)
 def create_account(svc: ServicesDep, body: schemas.AccountCreate) -> schemas.Account:
     """A new account; it comes with one sandbox line, so a campaign can be sent at once."""
-    return schemas.Account.of(accounts.create_account(svc, name=body.name, timezone=body.timezone))
+    return schemas.Account.of(
+        accounts.create_account(svc, name=body.name, timezone=body.timezone, language=body.language)
+    )
 
 
 @router.get("/{account}", name="get", responses=problem_responses(404))

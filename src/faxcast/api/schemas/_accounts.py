@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from faxcast.api.schemas._base import Form, Schema, UtcTime
@@ -17,6 +19,12 @@ class AccountCreate(Form):
         description="IANA time zone; the server's default when absent",
         examples=["UTC"],
     )
+    language: Literal["en", "fr"] | None = Field(
+        default=None,
+        description="language of the header line on the account's faxes; the server's default "
+        "when absent",
+        examples=["fr"],
+    )
 
 
 class Account(Schema):
@@ -25,6 +33,7 @@ class Account(Schema):
     id: int
     name: str
     timezone: str
+    language: str
     created_at: UtcTime
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from faxcast.clock import Clock
@@ -16,7 +17,7 @@ from faxcast.domain.quality import FaxProfile, Modem, Resolution
 from faxcast.domain.retry import call_cap_s
 from faxcast.domain.station import MAX_IDENT_LEN, StationIdentity
 from faxcast.fax.engine import AudioFaxSession, FaxSession, Incoming, T38FaxSession
-from faxcast.lines.base import CallResult, FaxJob
+from faxcast.lines.base import CallResult, FaxJob, sent_document
 from faxcast.lines.sandbox.call import (
     FRAMES_PER_S,
     AudioCall,
@@ -79,15 +80,16 @@ class SandboxNetwork:
             )
         await self._wait(ANSWER_AFTER_S)
         answered_at = self._clock.now()
-        with tempfile.TemporaryDirectory(prefix="faxcast-sandbox-") as workdir:
-            received_path = Path(workdir) / "received.tif"
-            call = self._answer(job, behaviour, received_path)
-            try:
-                await self._drive(call)
-            finally:
-                call.end()  # also when cancelled: SpanDSP closes its files before they go
-            fax = call.sender.result()
-            received = _received_tiff(call.receiver, received_path)
+        async with sent_document(job, answered_at) as document:
+            with tempfile.TemporaryDirectory(prefix="faxcast-sandbox-") as workdir:
+                received_path = Path(workdir) / "received.tif"
+                call = self._answer(replace(job, document=document), behaviour, received_path)
+                try:
+                    await self._drive(call)
+                finally:
+                    call.end()  # also when cancelled: SpanDSP closes its files before they go
+                fax = call.sender.result()
+                received = _received_tiff(call.receiver, received_path)
         reason = fax.reason
         if call.watchdog:
             reason = f"the watchdog ended the call after {call.cap_s:.0f} s on the line"

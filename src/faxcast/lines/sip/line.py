@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Self
 
@@ -22,7 +23,7 @@ from faxcast.domain.retry import call_cap_s
 from faxcast.domain.sip_line import SipLineSettings, T38Mode
 from faxcast.errors import ConfigError, ConflictError
 from faxcast.i18n import codes
-from faxcast.lines.base import CallResult, FaxJob, FaxLine
+from faxcast.lines.base import CallResult, FaxJob, FaxLine, sent_document
 from faxcast.lines.sip.media import Ending, FaxEnd, FaxMedia, MediaOutcome
 from faxcast.lines.sip.session import (
     NOT_ACCEPTABLE,
@@ -147,7 +148,7 @@ class SipLine(FaxLine):
             self._calls.discard(task)
 
     async def _send(self, job: FaxJob) -> CallResult:
-        sip, ua = self.settings, self.ua
+        sip = self.settings
         started_at = self._clock.now()
         if sip.username and not sip.password.readable:
             # No call without the password: retried like a trunk refusing the credentials,
@@ -156,6 +157,12 @@ class SipLine(FaxLine):
             return CallResult(
                 started_at, None, started_at, None, FailureClass.CONGESTION, reason, None
             )
+        # The header line is drawn before dialling, never in the media's 20 ms ticks.
+        async with sent_document(job, started_at) as document:
+            return await self._dial(replace(job, document=document), started_at)
+
+    async def _dial(self, job: FaxJob, started_at: datetime) -> CallResult:
+        sip, ua = self.settings, self.ua
         pages = job.document.pages - job.document.start_page
         cap_s = call_cap_s(pages)
         media = FaxMedia(FaxEnd(job.document, job.profile, job.identity, calling=True), cap_s=cap_s)

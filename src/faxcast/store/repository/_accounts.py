@@ -33,10 +33,12 @@ from faxcast.store.tables import (
 )
 
 
-def insert_account(conn: Connection, *, name: str, timezone: str, now: datetime) -> Account:
+def insert_account(
+    conn: Connection, *, name: str, timezone: str, language: str, now: datetime
+) -> Account:
     """A new account."""
     new_id = conn.execute(
-        insert(accounts).values(name=name, timezone=timezone, created_at=now)
+        insert(accounts).values(name=name, timezone=timezone, language=language, created_at=now)
     ).inserted_primary_key
     assert new_id is not None
     return get_account(conn, int(new_id[0]))
@@ -51,13 +53,13 @@ def get_account(conn: Connection, account_id: int) -> Account:
     )
     if row is None:
         raise NotFoundError(codes.NO_ACCOUNT(account=account_id))
-    return Account(row.id, row.name, row.timezone, row.created_at)
+    return Account(row.id, row.name, row.timezone, row.created_at, row.language)
 
 
 def list_accounts(conn: Connection) -> list[Account]:
     """Every account, oldest first."""
     rows = conn.execute(select(accounts).order_by(accounts.c.id))
-    return [Account(r.id, r.name, r.timezone, r.created_at) for r in rows]
+    return [Account(r.id, r.name, r.timezone, r.created_at, r.language) for r in rows]
 
 
 # ---------------------------------------------------------------------------- lines

@@ -64,11 +64,14 @@ WHERE id IN :ids;
 
 -- claimed --
 -- What the calls of claimed recipients need: number, history, document and quality, and
--- when their campaign started (how late a first call is).
-SELECT r.*, c.account_id, c.quality, c.started_at, d.tiff_sha256, d.pages
+-- when their campaign started (how late a first call is), and their account's time zone and
+-- language (the header line's).
+SELECT r.*, c.account_id, c.quality, c.started_at, d.tiff_sha256, d.pages,
+       a.timezone, a.language
 FROM recipients r
 JOIN campaigns c ON c.id = r.campaign_id
 JOIN renditions d ON d.id = c.rendition_id
+JOIN accounts a ON a.id = c.account_id
 WHERE r.id IN :ids
 ORDER BY r.id;
 
