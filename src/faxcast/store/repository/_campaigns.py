@@ -19,7 +19,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
+    update,
 )
 
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
@@ -216,6 +218,73 @@ def delete_campaign(conn: Connection, campaign: Campaign) -> bool:
         )
     )
     return result.rowcount == 1
+
+
+def campaign_numbers(conn: Connection, campaign_id: int) -> list[tuple[int, str]]:
+    """(id, number) of each of the campaign's recipients, in list order."""
+    rows = conn.execute(
+        select(recipients.c.id, recipients.c.number)
+        .where(recipients.c.campaign_id == campaign_id)
+        .order_by(recipients.c.position)
+    )
+    return [(row.id, row.number) for row in rows]
+
+
+def called_recipients(conn: Connection, campaign_id: int) -> int:
+    """How many of the campaign's recipients were ever claimed, called, settled or held."""
+    count: int = conn.execute(
+        select(func.count())
+        .select_from(recipients)
+        .where(
+            recipients.c.campaign_id == campaign_id,
+            or_(
+                recipients.c.state != RecipientState.PENDING.value,
+                recipients.c.calls > 0,
+                recipients.c.claimed_at.is_not(None),
+                recipients.c.held_until.is_not(None),
+            ),
+        )
+    ).scalar_one()
+    return count
+
+
+def remove_recipients(
+    conn: Connection, before: Campaign, after: Campaign, ids: Sequence[int]
+) -> None:
+    """Take recipients out of a campaign `after` decided they may leave: the others' positions
+    close up (the details page by position), and its total follows."""
+    conn.execute(recipients.delete().where(recipients.c.id.in_(ids)))
+    # Positions are unique in a campaign and checked row by row: the new ones are written
+    # negative first, then turned round, so that no row ever takes a position still held.
+    renumbered = (
+        select(
+            recipients.c.id,
+            func.row_number().over(order_by=recipients.c.position).label("position"),
+        )
+        .where(recipients.c.campaign_id == before.id)
+        .subquery()
+    )
+    conn.execute(
+        update(recipients)
+        .where(recipients.c.id == renumbered.c.id, recipients.c.position != renumbered.c.position)
+        .values(position=-renumbered.c.position)
+    )
+    conn.execute(
+        update(recipients)
+        .where(recipients.c.campaign_id == before.id, recipients.c.position < 0)
+        .values(position=-recipients.c.position)
+    )
+    moved = conn.execute(
+        update(campaigns)
+        .where(
+            campaigns.c.id == before.id,
+            campaigns.c.state == before.state.value,
+            campaigns.c.count_total == before.count_total,
+        )
+        .values(count_total=after.count_total)
+    ).rowcount
+    if moved != 1:
+        raise ConflictError(codes.CHANGED_MEANWHILE(name=before.name))
 
 
 def campaign_recipients(
