@@ -29,6 +29,10 @@ from faxcast.store.database import create_engine_for
 from faxcast.store.tables import attempts, audit_events, recipients
 from faxcast.store.tables import campaigns as campaigns_table
 from tests import pdfs
+from tests.asgi import api_client
+from tests.identity import new_user
+from tests.integration.test_api import create as create_by_api
+from tests.integration.test_api import new_tenant, problem, upload_ok
 
 NOW = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
 # Five numbers, two of them flagged (the 2nd and 4th): positions 1 to 3 are left.
@@ -315,3 +319,55 @@ def _race(svc: Services, line: Line, made: Campaign) -> None:
     assert isinstance(result, ConflictError), result
     assert result.message.code in {"campaign.cannot_remove_flagged", "campaign.flagged_after_start"}
     assert now_stored == [LEFT[0], FLAGGED[0], LEFT[1], FLAGGED[1], LEFT[2]]
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def test_the_api_removes_them_and_answers_how_many(svc: Services) -> None:
+    with api_client(svc) as client:
+        tenant = new_tenant(client)
+        pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+        created = create_by_api(client, tenant, pdf, recipientsList=MIXED)
+        assert (created["warningsTotal"], created["countTotal"]) == (2, 5)
+        path = f"{tenant.campaigns}/{created['id']}/recipients/remove-flagged"
+
+        answer = client.post(path)
+
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["removed"], body["countTotal"], body["countTodo"]) == (2, 3, 3)
+        assert (body["id"], body["state"]) == (created["id"], "waiting")
+        detail = client.get(f"{tenant.campaigns}/{created['id']}/detail").json()
+        assert [r["number"] for r in detail["recipients"]] == LEFT
+
+        before = snapshot(svc.engine)
+        again = problem(client.post(path, headers={"Accept-Language": "fr"}), 409)
+        assert again["code"] == "campaign.flagged_none"
+        assert again["detail"] == (
+            "la campagne « Spring prices » n'a aucun numéro signalé comme probablement invalide :"
+            " rien à retirer"
+        )
+        assert snapshot(svc.engine) == before
+
+
+def test_the_api_refuses_a_started_campaign_and_hides_another_accounts(svc: Services) -> None:
+    with api_client(svc) as client:
+        tenant = new_tenant(client)
+        other = new_tenant(client, "Other")
+        pdf = upload_ok(client, tenant, "prices.pdf", pdfs.text_pdf())
+        created = create_by_api(client, tenant, pdf, recipientsList=MIXED)
+        path = f"{tenant.campaigns}/{created['id']}/recipients/remove-flagged"
+        assert client.post(f"{tenant.campaigns}/{created['id']}/start").status_code == 200
+        stranger = new_user(svc, "stranger", {other.account: Role.ADMIN})
+        before = snapshot(svc.engine)
+
+        refused = problem(client.post(path), 409)
+        assert refused["code"] == "campaign.cannot_remove_flagged"
+        assert "it is running" in refused["detail"]
+        # Another account's admin, and another account's path, find no such campaign.
+        hidden = problem(client.post(path, headers=stranger.bearer), 404)
+        assert hidden["code"] == "not_found.account"
+        elsewhere = f"{other.campaigns}/{created['id']}/recipients/remove-flagged"
+        assert problem(client.post(elsewhere), 404)["code"] == "not_found.campaign_on_line"
+        assert snapshot(svc.engine) == before

@@ -275,13 +275,12 @@ def remove_recipients(
         .values(position=-recipients.c.position)
     )
     moved = conn.execute(
-        update(campaigns)
-        .where(
-            campaigns.c.id == before.id,
-            campaigns.c.state == before.state.value,
-            campaigns.c.count_total == before.count_total,
-        )
-        .values(count_total=after.count_total)
+        sql.statement(conn.dialect.name, "count_removed"),
+        {
+            "id": before.id,
+            "expected_total": before.count_total,
+            "count_total": after.count_total,
+        },
     ).rowcount
     if moved != 1:
         raise ConflictError(codes.CHANGED_MEANWHILE(name=before.name))
