@@ -371,3 +371,47 @@ def test_the_api_refuses_a_started_campaign_and_hides_another_accounts(svc: Serv
         elsewhere = f"{other.campaigns}/{created['id']}/recipients/remove-flagged"
         assert problem(client.post(elsewhere), 404)["code"] == "not_found.campaign_on_line"
         assert snapshot(svc.engine) == before
+
+
+def test_a_removal_racing_a_deletion_never_deadlocks(
+    postgresql_database_url: str, tmp_path: Path
+) -> None:
+    """A deletion and a removal of the same campaign at once: one after the other, whichever
+    first (the removal then finds no campaign, or the deletion deletes what is left)."""
+    engine = create_engine_for(postgresql_database_url)
+    svc = Services(engine, DatabaseBlobStore(), ManualClock(NOW), Settings(data_dir=tmp_path))
+    try:
+        account = accounts.create_account(svc, name="Delete")
+        line = accounts.list_lines(svc, account.id)[0]
+        for _ in range(RACES):
+            made = create(svc, line)
+            assert _delete_and_remove(svc, line, made) == []
+            assert stored(engine, made.id) == []
+    finally:
+        engine.dispose()
+
+
+def _delete_and_remove(svc: Services, line: Line, made: Campaign) -> list[BaseException]:
+    """Delete and remove the flagged numbers of `made` at once; what failed but "not found"."""
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def act(use_case: Any) -> None:
+        start.wait(timeout=30)
+        try:
+            use_case(svc, line.account_id, line.id, made.id)
+        except NotFoundError:
+            pass  # the deletion came first
+        except BaseException as error:  # a deadlock, or anything else, fails the test
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=act, args=(use_case,))
+        for use_case in (campaigns.delete_campaign, campaigns.remove_flagged)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return errors

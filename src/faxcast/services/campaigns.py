@@ -222,8 +222,11 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
     """Remove a campaign from the history; refused while it runs or stops."""
     require_member(svc, account_id)
     with svc.transaction() as conn:
-        # Locked as a removal of flagged numbers locks it, before the recipients it deletes.
-        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
+        # The line first, as a removal of flagged numbers takes it before the campaign and then
+        # the recipients: this deletes the recipients before the campaign, so without it the
+        # two could each wait for what the other holds.
+        queue.lock_line(conn, account_id, line_id)
+        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         campaign.check_deletable()
         # A campaign that could not run lets the calls it had in progress end, and a recovered
         # call is held while a paused worker may still be placing it: their results need the
