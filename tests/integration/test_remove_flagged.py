@@ -145,6 +145,22 @@ def test_the_flagged_numbers_leave_at_once_and_the_others_close_up(
     assert sorted(c.number for c in claim(svc, line, most=5)) == sorted(LEFT)
 
 
+def test_thousands_of_flagged_numbers_leave_and_the_order_stays(svc: Services, line: Line) -> None:
+    # More flagged numbers than one batch of the deletion holds, between the good ones.
+    good = [f"+33 1 23 {n // 100:02d} {n % 100:02d} 00" for n in range(40)]
+    entries = [f"{100_000 + n}" for n in range(2_500)]
+    for index, number in enumerate(good):
+        entries.insert(index * 60, number)
+    made = create(svc, line, "\n".join(entries))
+    assert made.count_total == 2_540
+
+    removed = campaigns.remove_flagged(svc, line.account_id, line.id, made.id)
+
+    assert (removed.count, removed.campaign.count_total) == (2_500, 40)
+    expected = [number.replace(" ", "") for number in good]
+    assert stored(svc.engine, made.id) == list(enumerate(expected, start=1))
+
+
 def test_a_scheduled_campaign_not_started_yet_loses_them_too(svc: Services, line: Line) -> None:
     made = create(svc, line, send_at=NOW + timedelta(hours=1))
     removed = campaigns.remove_flagged(svc, line.account_id, line.id, made.id)

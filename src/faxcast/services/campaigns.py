@@ -252,9 +252,11 @@ def remove_flagged(svc: Services, account_id: int, line_id: int, campaign_id: in
     at once. Refused, changing nothing, once it has started or if none or all are flagged."""
     require_member(svc, account_id)
     with svc.transaction() as conn:
-        # The locks and their order are a stop's: the line, which every claim locks first, so
-        # no call starts on it until this ends; then the campaign, which a scheduled start
-        # locks, so it starts before (and this is refused) or after (with the numbers left).
+        # The locks and their order are a stop's: the line, which every claim (and a deletion)
+        # locks first, so no call starts on it until this ends; then the campaign, which a
+        # scheduled start locks, so it starts before (and this is refused) or after (with the
+        # numbers left). Recipients are touched only once the campaign is found not started:
+        # no call has locked them then.
         line = queue.lock_line(conn, account_id, line_id)
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
         numbers = repository.campaign_numbers(conn, campaign.id)
