@@ -492,26 +492,18 @@ def test_flagged_numbers_leave_only_before_the_start_and_never_all(state: Campai
     campaign = _campaign(state)
     after = campaign.without_flagged(flagged=2, called=0)
     assert (after.state, after.count_total, after.counts.todo) == (state, 1, 1)
-    refusals = {
-        "campaign.flagged_after_start": [
-            lambda: replace(campaign, started_at=T0).without_flagged(flagged=2, called=0),
-            lambda: campaign.without_flagged(flagged=2, called=1),
-        ],
-        "campaign.flagged_none": [lambda: campaign.without_flagged(flagged=0, called=0)],
-        "campaign.flagged_all": [lambda: campaign.without_flagged(flagged=3, called=0)],
-    }
-    for code, attempts in refusals.items():
-        for attempt in attempts:
-            with pytest.raises(ConflictError) as refused:
-                attempt()
-            assert refused.value.message.code == code
-    assert str(_refusal(lambda: campaign.without_flagged(flagged=3, called=0))) == (
+    started = replace(campaign, started_at=T0)
+    refusals: list[tuple[Callable[[], Campaign], str]] = [
+        (lambda: started.without_flagged(flagged=2, called=0), "campaign.flagged_after_start"),
+        (lambda: campaign.without_flagged(flagged=2, called=1), "campaign.flagged_after_start"),
+        (lambda: campaign.without_flagged(flagged=0, called=0), "campaign.flagged_none"),
+        (lambda: campaign.without_flagged(flagged=3, called=0), "campaign.flagged_all"),
+    ]
+    for attempt, code in refusals:
+        with pytest.raises(ConflictError) as refused:
+            attempt()
+        assert refused.value.message.code == code
+    assert str(refused.value.message) == (
         f"cannot remove the flagged numbers of campaign '{NAME}': they are all of its 3 numbers;"
         " delete the campaign instead"
     )
-
-
-def _refusal(attempt: Callable[[], Campaign]) -> object:
-    with pytest.raises(ConflictError) as refused:
-        attempt()
-    return refused.value.message
