@@ -259,9 +259,7 @@ def remove_flagged(svc: Services, account_id: int, line_id: int, campaign_id: in
         # no call has locked them then.
         line = queue.lock_line(conn, account_id, line_id)
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
-        numbers = repository.campaign_numbers(conn, campaign.id)
-        flagged = warned((number for _, number in numbers), country=line.country)
-        ids = [recipient for recipient, number in numbers if number in flagged]
+        ids = _flagged(repository.campaign_numbers(conn, campaign.id), country=line.country)
         after = campaign.without_flagged(
             flagged=len(ids), called=repository.called_recipients(conn, campaign.id)
         )
@@ -281,7 +279,14 @@ def flagged_count(svc: Services, account_id: int, line_id: int, campaign_id: int
         if not campaign.before_start:
             return 0
         numbers = repository.campaign_numbers(conn, campaign.id)
-    return len(warned((number for _, number in numbers), country=line.country))
+    # Read outside the transaction: on SQLite it holds the database's write lock.
+    return len(_flagged(numbers, country=line.country))
+
+
+def _flagged(numbers: list[tuple[int, str]], *, country: str) -> list[int]:
+    """The ids among (id, number) pairs whose numbers are flagged as probably invalid."""
+    flagged = warned((number for _, number in numbers), country=country)
+    return [recipient for recipient, number in numbers if number in flagged]
 
 
 def start_due_campaigns(svc: Services) -> int:
