@@ -28,6 +28,7 @@ from tests.e2e.processes import (
 )
 from tests.integration.test_api import ONE_NUMBER, PROBABLY_INVALID, row_counts
 from tests.integration.test_document_kinds import MB, REFUSED_LISTS, REFUSED_PDFS
+from tests.integration.test_remove_flagged import MIXED as FLAGGED_AMONG_OTHERS
 
 # A BOM, CRLF line ends, a blank line, every separator, a run of them, blanks and dots and
 # dashes inside numbers, and the first number again in national form (sent once).
@@ -382,3 +383,25 @@ def test_numbers_the_guide_accepts_are_kept_and_merges_are_told(tmp_path: Path) 
     assert "  123456: pending after 0 call(s)" in shown.stdout
     assert "  (0) 8-12-34 (081234): pending after 0 call(s)" in shown.stdout
     assert "  0123456789 (+33123456789): pending after 0 call(s)" in shown.stdout
+
+
+def test_the_flagged_numbers_are_removed_from_the_command_line(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    create = ("campaign", "create", "--line", "1", "--name", "N", "--pdf", "letter.pdf")
+    created = run_faxcast(*create, "--to", FLAGGED_AMONG_OTHERS.replace("\n", ","), env=env,
+                          cwd=tmp_path)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    campaign_id = row(created.stdout)[0]
+    assert row(created.stdout)[4] == "0/0/5/5"
+    remove = ("campaign", "remove-flagged", "--line", "1", campaign_id)
+
+    removed = run_faxcast(*remove, env={**env, "LANG": "fr_FR.UTF-8"}, cwd=tmp_path)
+
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stderr == "faxcast: 2 numéros signalés retirés de la campagne « N »\n"
+    assert row(removed.stdout)[2:] == ["waiting", "n/a", "0/0/3/3", "N"]
+    before = _row_counts(tmp_path / "data")
+    again = run_faxcast(*remove, env=env, cwd=tmp_path)
+    assert_error(again, "campaign 'N' has no number flagged as probably invalid")
+    assert _row_counts(tmp_path / "data") == before

@@ -341,6 +341,23 @@ def test_bad_input_shows_each_error_beside_its_field_and_creates_nothing(
     expect(page.locator("#recipients_list-error")).to_have_text("Enter at least one fax number.")
 
 
+def test_the_flagged_numbers_are_removed_with_one_button(open_page: OpenPage) -> None:
+    page = open_page(campaigns_path() + "/new")
+    page.get_by_label("Campaign name", exact=True).fill("Flagged ones")
+    choose_pdf(page, pdfs.text_pdf())
+    page.get_by_label("Manual", exact=True).check()
+    page.get_by_label("Fax numbers", exact=True).fill("01 23 45 67 89\n123456\n01 23 45")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#number-warnings tbody tr")).to_have_count(2)
+
+    page.get_by_role("button", name="Remove the 2 flagged numbers").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Campaign Flagged ones")
+    expect(page.get_by_role("status")).to_contain_text("2 flagged numbers removed.")
+    expect(page.locator("#count-total")).to_have_text("1")
+    expect(page.get_by_role("button", name=re.compile("flagged"))).to_have_count(0)
+
+
 def test_the_language_follows_the_browser_and_the_switch(open_page: OpenPage) -> None:
     page = open_page(campaigns_path(), locale="fr-FR")
     expect(page.locator("html")).to_have_attribute("lang", "fr")

@@ -36,6 +36,7 @@ from tests.asgi import SyncAsgiTransport
 from tests.catalogs import catalog_keys
 from tests.identity import as_tester
 from tests.integration.test_api import ONE_NUMBER, PROBABLY_INVALID, row_counts
+from tests.integration.test_remove_flagged import MIXED as FLAGGED_AMONG_OTHERS
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -604,3 +605,66 @@ def test_the_french_pages_use_the_guides_labels(
         "Valider",
     ):
         assert label in form, label
+
+
+def test_the_created_page_removes_the_flagged_numbers_in_one_go(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    created = post_list(client, line, FLAGGED_AMONG_OTHERS, lang="fr")
+
+    assert created.status_code == 201, created.text
+    [campaign] = campaigns.list_campaigns(svc, line.account_id, line.id).items
+    action = f"{base(line)}/{campaign.id}/remove-flagged"
+    assert f'<form method="post" class="buttons" action="{action}">' in created.text
+    assert ">Retirer les 2 numéros signalés</button>" in created.text
+    token = _TOKEN.search(created.text)
+    assert token is not None
+    before = row_counts(svc.engine)
+    assert client.post(action).status_code == 403  # no CSRF token
+    assert row_counts(svc.engine) == before
+
+    done = client.post(action, data={"csrf_token": token.group(1)})
+
+    assert done.status_code == 303
+    details = f"{base(line)}/{campaign.id}"
+    notice = f"notice=flagged_removed&ref={campaign.reference}&count=2"
+    assert done.headers["location"] == f"{details}?{notice}"
+    page = client.get(done.headers["location"], headers={"Accept-Language": "fr"}).text
+    assert f"Campagne {campaign.reference} : 2 numéros signalés retirés." in page
+    assert "remove-flagged" not in page
+    assert row_counts(svc.engine)[1] == before[1] - 2
+    assert campaigns.get_campaign(svc, line.account_id, line.id, campaign.id).count_total == 3
+
+
+def test_the_details_offer_the_removal_until_the_campaign_starts(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(svc, line, numbers=FLAGGED_AMONG_OTHERS)
+    details = f"{base(line)}/{campaign.id}"
+    page = client.get(details).text
+    assert "2 numbers of this campaign are flagged as probably invalid." in page
+    assert ">Remove the 2 flagged numbers</button>" in page
+    token = _TOKEN.search(page)
+    assert token is not None
+    # Launched meanwhile (another tab, the API): the removal is refused and says why.
+    campaigns.launch_campaign(svc, line.account_id, line.id, campaign.id)
+    before = row_counts(svc.engine)
+
+    refused = client.post(f"{details}/remove-flagged", data={"csrf_token": token.group(1)})
+
+    assert refused.status_code == 409
+    assert "cannot remove numbers from campaign" in refused.text
+    assert "it is running" in refused.text
+    assert row_counts(svc.engine) == before
+    assert "remove-flagged" not in client.get(details).text
+
+
+def test_a_campaign_whose_numbers_are_all_flagged_offers_no_removal(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    created = post_list(client, line, "123456, 01 23 45")
+    assert created.status_code == 201, created.text
+    assert "2 numbers probably invalid, kept as typed" in created.text
+    assert "remove-flagged" not in created.text
+    [campaign] = campaigns.list_campaigns(svc, line.account_id, line.id).items
+    assert "remove-flagged" not in client.get(f"{base(line)}/{campaign.id}").text

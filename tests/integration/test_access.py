@@ -575,6 +575,8 @@ def test_the_use_cases_find_nothing_of_another_account_whatever_calls_them(site:
         "launch": lambda: campaigns.launch_campaign(mine, b.account, b.line, b.campaign),
         "stop": lambda: campaigns.stop_campaign(mine, b.account, b.line, b.campaign),
         "delete": lambda: campaigns.delete_campaign(mine, b.account, b.line, b.campaign),
+        "remove_flagged": lambda: campaigns.remove_flagged(mine, b.account, b.line, b.campaign),
+        "flagged_count": lambda: campaigns.flagged_count(mine, b.account, b.line, b.campaign),
         "received_fax": lambda: campaigns.received_fax(mine, b.account, b.line, b.attempt),
         "list_documents": lambda: documents.list_documents(mine, b.account),
         "get_document": lambda: documents.get_document(mine, b.account, b.pdf),

@@ -988,6 +988,10 @@ def test_openapi(client: httpx.Client) -> None:
         "campaigns-delete": ("DELETE", f"{base}/campaigns/{{campaign}}"),
         "campaigns-start": ("POST", f"{base}/campaigns/{{campaign}}/start"),
         "campaigns-stop": ("POST", f"{base}/campaigns/{{campaign}}/stop"),
+        "campaigns-remove-flagged": (
+            "POST",
+            f"{base}/campaigns/{{campaign}}/recipients/remove-flagged",
+        ),
         "campaigns-detail": ("GET", f"{base}/campaigns/{{campaign}}/detail"),
         "campaigns-page": ("GET", f"{base}/campaigns/{{campaign}}/pages/{{page}}.png"),
         "received-fax": ("GET", f"{base}/attempts/{{attempt}}/received.tif"),

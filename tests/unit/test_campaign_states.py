@@ -58,6 +58,8 @@ EXPECTED: dict[tuple[CampaignState, Command], CampaignState] = {
     (S.WAITING, C.DELETE): S.WAITING,
     (S.FINISHED, C.DELETE): S.FINISHED,
     (S.ERROR, C.DELETE): S.ERROR,
+    (S.SCHEDULED, C.REMOVE_FLAGGED): S.SCHEDULED,
+    (S.WAITING, C.REMOVE_FLAGGED): S.WAITING,
 }
 ALL_PAIRS = [(state, command) for state in CampaignState for command in Command]
 TERMINAL = {S.FINISHED, S.ERROR}
@@ -107,6 +109,7 @@ def _apply(campaign: Campaign, command: Command) -> Campaign:
         C.RECOUNT: done.recounted,
         C.FAIL: lambda: campaign.failed("line removed", now=later),
         C.DELETE: lambda: _deleted(campaign),
+        C.REMOVE_FLAGGED: lambda: campaign.without_flagged(flagged=1, called=0),
     }
     return actions[command]()
 
@@ -482,3 +485,25 @@ CampaignMachine.TestCase.settings = settings(
     max_examples=150, stateful_step_count=25, deadline=None
 )
 TestCampaignMachine = CampaignMachine.TestCase
+
+
+@pytest.mark.parametrize("state", [S.SCHEDULED, S.WAITING])
+def test_flagged_numbers_leave_only_before_the_start_and_never_all(state: CampaignState) -> None:
+    campaign = _campaign(state)
+    after = campaign.without_flagged(flagged=2, called=0)
+    assert (after.state, after.count_total, after.counts.todo) == (state, 1, 1)
+    started = replace(campaign, started_at=T0)
+    refusals: list[tuple[Callable[[], Campaign], str]] = [
+        (lambda: started.without_flagged(flagged=2, called=0), "campaign.flagged_after_start"),
+        (lambda: campaign.without_flagged(flagged=2, called=1), "campaign.flagged_after_start"),
+        (lambda: campaign.without_flagged(flagged=0, called=0), "campaign.flagged_none"),
+        (lambda: campaign.without_flagged(flagged=3, called=0), "campaign.flagged_all"),
+    ]
+    for attempt, code in refusals:
+        with pytest.raises(ConflictError) as refused:
+            attempt()
+        assert refused.value.message.code == code
+    assert str(refused.value.message) == (
+        f"cannot remove the flagged numbers of campaign '{NAME}': they are all of its 3 numbers;"
+        " delete the campaign instead"
+    )

@@ -22,6 +22,7 @@ from faxcast.domain.numbers import (
     RecipientListError,
     parse_recipients,
 )
+from faxcast.domain.numbers import warned as stored_warnings
 from faxcast.domain.recipient_file import decode_recipient_file
 from faxcast.errors import InputError
 from faxcast.fields import Field
@@ -686,3 +687,24 @@ def test_the_length_test_agrees_with_is_possible_number(national: str, region: s
         assert phonenumbers_fast.length_result(national, code_plan) == (
             phonenumbers.is_possible_number_with_reason(number)
         )
+
+
+@settings(max_examples=200)
+@given(text=relevant_text, country=st.sampled_from(["FR", "US", "DE", "GB", "JE"]))
+def test_stored_numbers_read_again_give_the_warnings_of_their_creation(
+    text: str, country: str
+) -> None:
+    try:
+        result = parse(text, country)
+    except RecipientListError:
+        return
+    assert stored_warnings(result.numbers, country=country) == {
+        w.number: w.reason for w in result.warnings
+    }
+
+
+def test_the_warned_numbers_of_a_list_are_those_kept_as_typed() -> None:
+    result = parse("01 23 45 67 89, 123456; +123456\n01 23 45\n+33 6 12 34 56 78", "FR")
+    found = stored_warnings(result.numbers, country="FR")
+    assert sorted(found) == ["+123456", "012345", "123456"]
+    assert found["123456"].code == "numbers.wrong_length"

@@ -99,6 +99,9 @@ class Problem(BaseModel):
         description="how many problems were found; `errors` lists at most 100 of a list's",
     )
     request_id: str | None = Field(default=None, serialization_alias="requestId")
+    code: str | None = Field(
+        default=None, description="the stable code of a refusal's reason (404, 409...)"
+    )
 
 
 class BadRequestError(HTTPException):
@@ -273,7 +276,13 @@ def _simple(
     t = texts(request)
     return problem_response(
         request,
-        Problem(type=kind, title=t.message(title), status=status, detail=t.message(exc.message)),
+        Problem(
+            type=kind,
+            title=t.message(title),
+            status=status,
+            detail=t.message(exc.message),
+            code=exc.message.code,
+        ),
         headers,
     )
 

@@ -171,6 +171,19 @@ def campaign_delete(state: CliState, line_id: int, campaign_id: int) -> None:
     click.echo(f"deleted campaign {campaign_id}")
 
 
+@campaign.command("remove-flagged")
+@click.option("--line", "line_id", type=int, required=True)
+@click.argument("campaign_id", type=int)
+@pass_state
+def campaign_remove_flagged(state: CliState, line_id: int, campaign_id: int) -> None:
+    """Remove the numbers flagged as probably invalid from a campaign not started yet."""
+    removed = campaigns.remove_flagged(state.services, state.account().id, line_id, campaign_id)
+    texts = translator(environment_language(os.environ))
+    message = codes.FLAGGED_REMOVED(name=removed.campaign.name, count=removed.count)
+    click.echo(f"faxcast: {texts.message(message)}", err=True)
+    click.echo(_campaign_row(removed.campaign))
+
+
 @click.command()
 @click.option("--line", "line_id", type=int, help="Default: the account's first line.")
 @click.option("--pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)

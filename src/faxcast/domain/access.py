@@ -98,6 +98,7 @@ class AuditAction(enum.Enum):
     CAMPAIGN_LAUNCHED = "campaign_launched"
     CAMPAIGN_STOPPED = "campaign_stopped"
     CAMPAIGN_DELETED = "campaign_deleted"
+    FLAGGED_REMOVED = "flagged_removed"
     LINE_CREATED = "line_created"
     LINE_CHANGED = "line_changed"
     USER_ADDED = "user_added"

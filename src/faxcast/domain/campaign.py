@@ -71,6 +71,7 @@ class Command(enum.Enum):
     RECOUNT = "recount"
     FAIL = "fail"
     DELETE = "delete"
+    REMOVE_FLAGGED = "remove_flagged"
 
 
 _S = CampaignState
@@ -104,6 +105,9 @@ _TRANSITIONS: Final[Mapping[tuple[CampaignState, Command], CampaignState]] = {
     (_S.WAITING, _C.DELETE): _S.WAITING,
     (_S.FINISHED, _C.DELETE): _S.FINISHED,
     (_S.ERROR, _C.DELETE): _S.ERROR,
+    # Numbers leave a campaign only before any call (`Campaign.without_flagged`).
+    (_S.SCHEDULED, _C.REMOVE_FLAGGED): _S.SCHEDULED,
+    (_S.WAITING, _C.REMOVE_FLAGGED): _S.WAITING,
 }
 
 # How each command reads in a refusal, and each state in it.
@@ -116,6 +120,7 @@ _REFUSALS: Final[Mapping[Command, Code]] = {
     _C.RECOUNT: codes.CANNOT_RECOUNT,
     _C.FAIL: codes.CANNOT_FAIL,
     _C.DELETE: codes.CANNOT_DELETE,
+    _C.REMOVE_FLAGGED: codes.CANNOT_REMOVE_FLAGGED,
 }
 _STATE_WORDS: Final[Mapping[CampaignState, Code]] = {
     _S.SCHEDULED: codes.STATE_SCHEDULED,
@@ -320,6 +325,23 @@ class Campaign:
             if calls == 0:
                 return self.stop_ended(calls_in_progress=calls)
         return self
+
+    @property
+    def before_start(self) -> bool:
+        """Whether the campaign has never started: numbers may still leave it."""
+        return Command.REMOVE_FLAGGED in allowed_commands(self.state) and self.started_at is None
+
+    def without_flagged(self, *, flagged: int, called: int) -> Campaign:
+        """The campaign once its `flagged` numbers (kept with a warning) are taken out: only
+        before any call (`called` recipients were), and never all of its numbers."""
+        state = self._next(Command.REMOVE_FLAGGED)
+        if not self.before_start or called:
+            raise ConflictError(codes.FLAGGED_AFTER_START(name=self.name))
+        if flagged == 0:
+            raise ConflictError(codes.FLAGGED_NONE(name=self.name))
+        if flagged >= self.count_total:
+            raise ConflictError(codes.FLAGGED_ALL(name=self.name, count=self.count_total))
+        return replace(self, state=state, count_total=self.count_total - flagged)
 
     def check_deletable(self) -> None:
         """ConflictError unless the campaign may leave the history (no call can be running)."""

@@ -9,7 +9,7 @@ length or country code the numbering plan does not have) is kept as typed, with 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Generic, NamedTuple, TypeVar
 
@@ -214,6 +214,19 @@ def parse_recipients(
         _merges(text, duplicates.first, seen, decided, (region, region_plan)),
         tuple(typed),
     )
+
+
+def warned(numbers: Iterable[str], *, country: str) -> dict[str, Message]:
+    """The stored numbers that were kept as typed, each with why: read again as at creation (a
+    number made E.164 reads as itself), so that nothing more is stored for them."""
+    region = country.upper()
+    region_plan = fast.plan_for_region(region)
+    found: dict[str, Message] = {}
+    for number in numbers:
+        note = _normalise(number, region, region_plan).note
+        if note is not None:
+            found[number] = note
+    return found
 
 
 def _merges(

@@ -12,7 +12,7 @@ from faxcast.documents import preview_png, read_tiff_f
 from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
 from faxcast.domain.models import CampaignDetail, CampaignSort, Page
-from faxcast.domain.numbers import RecipientList
+from faxcast.domain.numbers import RecipientList, warned
 from faxcast.errors import ConflictError, InputError, NotFoundError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
@@ -222,6 +222,10 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
     """Remove a campaign from the history; refused while it runs or stops."""
     require_member(svc, account_id)
     with svc.transaction() as conn:
+        # The line first, as a removal of flagged numbers takes it before the campaign and then
+        # the recipients: this deletes the recipients before the campaign, so without it the
+        # two could each wait for what the other holds.
+        queue.lock_line(conn, account_id, line_id)
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         campaign.check_deletable()
         # A campaign that could not run lets the calls it had in progress end, and a recovered
@@ -233,6 +237,56 @@ def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
         if not repository.delete_campaign(conn, campaign):
             raise ConflictError(codes.CHANGED_MEANWHILE(name=campaign.name))
         audit.record(conn, svc, account_id, AuditAction.CAMPAIGN_DELETED, _named(campaign))
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A campaign after its flagged numbers left it, and how many did."""
+
+    campaign: Campaign
+    count: int
+
+
+def remove_flagged(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Removed:
+    """Take the numbers flagged as probably invalid out of a campaign that has not started, all
+    at once. Refused, changing nothing, once it has started or if none or all are flagged."""
+    require_member(svc, account_id)
+    with svc.transaction() as conn:
+        # The locks and their order are a stop's: the line, which every claim (and a deletion)
+        # locks first, so no call starts on it until this ends; then the campaign, which a
+        # scheduled start locks, so it starts before (and this is refused) or after (with the
+        # numbers left). Recipients are touched only once the campaign is found not started:
+        # no call has locked them then.
+        line = queue.lock_line(conn, account_id, line_id)
+        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id, lock=True)
+        ids = _flagged(repository.campaign_numbers(conn, campaign.id), country=line.country)
+        after = campaign.without_flagged(
+            flagged=len(ids), called=repository.called_recipients(conn, campaign.id)
+        )
+        repository.remove_recipients(conn, campaign, after, ids)
+        audit.record(
+            conn, svc, account_id, AuditAction.FLAGGED_REMOVED, f"{_named(campaign)} ({len(ids)})"
+        )
+        return Removed(repository.get_campaign(conn, account_id, line_id, campaign_id), len(ids))
+
+
+def flagged_count(svc: Services, account_id: int, line_id: int, campaign_id: int) -> int:
+    """How many numbers `remove_flagged` would take out now (0 once the campaign has started)."""
+    require_member(svc, account_id)
+    with svc.transaction() as conn:
+        line = repository.get_line(conn, account_id, line_id)
+        campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
+        if not campaign.before_start:
+            return 0
+        numbers = repository.campaign_numbers(conn, campaign.id)
+    # Read outside the transaction: on SQLite it holds the database's write lock.
+    return len(_flagged(numbers, country=line.country))
+
+
+def _flagged(numbers: list[tuple[int, str]], *, country: str) -> list[int]:
+    """The ids among (id, number) pairs whose numbers are flagged as probably invalid."""
+    flagged = warned((number for _, number in numbers), country=country)
+    return [recipient for recipient, number in numbers if number in flagged]
 
 
 def start_due_campaigns(svc: Services) -> int:

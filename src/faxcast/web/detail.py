@@ -6,7 +6,7 @@ import math
 from typing import Any, Final
 
 from faxcast.domain.models import Attempt, CampaignDetail, LineKind, Recipient
-from faxcast.domain.numbers import parse_recipients
+from faxcast.domain.numbers import warned
 from faxcast.i18n import Message
 from faxcast.web import i18n
 from faxcast.web.table import LIVE, actions
@@ -42,10 +42,5 @@ def status(where: Where, detail: CampaignDetail) -> dict[str, Any]:
 
 
 def number_warnings(where: Where, recipients: tuple[Recipient, ...]) -> dict[str, Message]:
-    """Why numbers of the page were kept as typed, by number: read again as at creation (a
-    stored number reads as itself), so nothing more is stored for it."""
-    if not recipients:
-        return {}
-    numbers = "\n".join(r.number for r in recipients)
-    parsed = parse_recipients(numbers, country=where.line.country, max_recipients=len(recipients))
-    return {w.number: w.reason for w in parsed.warnings}
+    """Why numbers of the page were kept as typed, by number (`domain.numbers.warned`)."""
+    return warned((r.number for r in recipients), country=where.line.country)

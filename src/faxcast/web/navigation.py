@@ -11,6 +11,8 @@ from fastapi.responses import RedirectResponse
 from faxcast.web import i18n
 
 _NOTICES: Final = frozenset({"created", "launched", "stopped", "deleted"})
+# Notices that also say how many (?count=…).
+_COUNTED_NOTICES: Final = frozenset({"flagged_removed"})
 
 
 def safe_next(value: object, default: str) -> str:
@@ -22,11 +24,14 @@ def safe_next(value: object, default: str) -> str:
     return value
 
 
-def with_notice(path: str, notice: str, reference: str) -> str:
-    """`path` with the notice of what was just done to the campaign `reference`."""
+def with_notice(path: str, notice: str, reference: str, *, count: int | None = None) -> str:
+    """`path` with the notice of what was just done to the campaign `reference` (to `count`
+    of its numbers, for a counted notice)."""
     parts = urlsplit(path)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("notice", "ref")]
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("notice", "ref", "count")]
     query += [("notice", notice), ("ref", reference)]
+    if count is not None:
+        query.append(("count", str(count)))
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
 
 
@@ -34,8 +39,13 @@ def notice(request: Request, t: i18n.Translator) -> str:
     """What was just done, from the redirect's ?notice=…&ref=… (only known notices)."""
     done = request.query_params.get("notice", "")
     reference = request.query_params.get("ref", "")
-    if done in _NOTICES and reference.isalnum() and len(reference) <= 16:
+    if not (reference.isalnum() and len(reference) <= 16):
+        return ""
+    if done in _NOTICES:
         return t(f"notice.{done}", ref=reference)
+    count = request.query_params.get("count", "")
+    if done in _COUNTED_NOTICES and count.isdigit() and len(count) <= 9:
+        return t(f"notice.{done}", ref=reference, count=int(count))
     return ""
 
 

@@ -149,6 +149,24 @@ def stop_campaign(
     return schemas.Campaign.of(campaigns.stop_campaign(svc, account, line, campaign))
 
 
+@router.post(
+    "/{campaign}/recipients/remove-flagged",
+    name="remove-flagged",
+    responses=problem_responses(409),
+)
+def remove_flagged(
+    svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId
+) -> schemas.FlaggedRemoved:
+    """Remove, in one go, the numbers flagged as probably invalid (the creation's `warnings`)
+    from a campaign that has not started; the answer is the campaign as it now stands.
+
+    409 once the campaign has started, when no number is flagged, or when all are (delete
+    the campaign instead); nothing changes then.
+    """
+    removed = campaigns.remove_flagged(svc, account, line, campaign)
+    return schemas.FlaggedRemoved.of_removal(removed.campaign, removed.count)
+
+
 @router.get("/{campaign}/detail", name="detail")
 def campaign_detail(
     request: Request, svc: ServicesDep, account: AccountId, line: LineId, campaign: CampaignId

@@ -263,6 +263,17 @@ class CampaignCreated(Campaign, NumbersReport):
         )
 
 
+class FlaggedRemoved(Campaign):
+    """A campaign whose numbers flagged as probably invalid were just removed."""
+
+    removed: int = Field(description="how many numbers were removed")
+
+    @classmethod
+    def of_removal(cls, campaign: domain_campaign.Campaign, removed: int) -> FlaggedRemoved:
+        """The schema of the campaign as it now stands, and how many numbers left it."""
+        return cls.model_validate({**dict(Campaign.of(campaign)), "removed": removed})
+
+
 class CampaignPage(Schema):
     """One page of a line's campaigns and how many there are in all, to paginate."""
 

@@ -16,6 +16,8 @@ from faxcast.store.repository._accounts import (
     update_line,
 )
 from faxcast.store.repository._campaigns import (
+    called_recipients,
+    campaign_numbers,
     campaign_of,
     campaign_recipients,
     campaign_tiff,
@@ -25,6 +27,7 @@ from faxcast.store.repository._campaigns import (
     insert_campaign,
     list_campaigns,
     reference_exists,
+    remove_recipients,
     save_campaign,
 )
 from faxcast.store.repository._documents import (
@@ -70,6 +73,8 @@ from faxcast.store.repository._users import (
 )
 
 __all__ = [
+    "called_recipients",
+    "campaign_numbers",
     "campaign_of",
     "campaign_recipients",
     "campaign_tiff",
@@ -111,6 +116,7 @@ __all__ = [
     "put_member",
     "reference_exists",
     "remove_member",
+    "remove_recipients",
     "rendition_id",
     "rendition_pages",
     "roles_of",

@@ -19,7 +19,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
+    update,
 )
 
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, SendType
@@ -216,6 +218,82 @@ def delete_campaign(conn: Connection, campaign: Campaign) -> bool:
         )
     )
     return result.rowcount == 1
+
+
+def campaign_numbers(conn: Connection, campaign_id: int) -> list[tuple[int, str]]:
+    """(id, number) of each of the campaign's recipients, in list order."""
+    rows = conn.execute(
+        select(recipients.c.id, recipients.c.number)
+        .where(recipients.c.campaign_id == campaign_id)
+        .order_by(recipients.c.position)
+    )
+    return [(row.id, row.number) for row in rows]
+
+
+def called_recipients(conn: Connection, campaign_id: int) -> int:
+    """How many of the campaign's recipients were ever claimed, called, settled or held."""
+    count: int = conn.execute(
+        select(func.count())
+        .select_from(recipients)
+        .where(
+            recipients.c.campaign_id == campaign_id,
+            or_(
+                recipients.c.state != RecipientState.PENDING.value,
+                recipients.c.calls > 0,
+                recipients.c.claimed_at.is_not(None),
+                recipients.c.held_until.is_not(None),
+            ),
+        )
+    ).scalar_one()
+    return count
+
+
+_DELETE_BATCH: Final = 1000
+
+
+def remove_recipients(
+    conn: Connection, before: Campaign, after: Campaign, ids: Sequence[int]
+) -> None:
+    """Take recipients out of a campaign `after` decided they may leave: the others' positions
+    close up (the details page by position), and its total follows."""
+    deleted = 0
+    # A batch at a time: a statement takes at most 32 766 parameters on SQLite, 65 535 on
+    # PostgreSQL, and a list may hold more flagged numbers than that.
+    for start in range(0, len(ids), _DELETE_BATCH):
+        batch = ids[start : start + _DELETE_BATCH]
+        deleted += conn.execute(recipients.delete().where(recipients.c.id.in_(batch))).rowcount
+    if deleted != len(ids):
+        raise ConflictError(codes.CHANGED_MEANWHILE(name=before.name))
+    # Positions are unique in a campaign and checked row by row: the new ones are written
+    # negative first, then turned round, so that no row ever takes a position still held.
+    renumbered = (
+        select(
+            recipients.c.id,
+            func.row_number().over(order_by=recipients.c.position).label("position"),
+        )
+        .where(recipients.c.campaign_id == before.id)
+        .subquery()
+    )
+    conn.execute(
+        update(recipients)
+        .where(recipients.c.id == renumbered.c.id, recipients.c.position != renumbered.c.position)
+        .values(position=-renumbered.c.position)
+    )
+    conn.execute(
+        update(recipients)
+        .where(recipients.c.campaign_id == before.id, recipients.c.position < 0)
+        .values(position=-recipients.c.position)
+    )
+    moved = conn.execute(
+        sql.statement(conn.dialect.name, "count_removed"),
+        {
+            "id": before.id,
+            "expected_total": before.count_total,
+            "count_total": after.count_total,
+        },
+    ).rowcount
+    if moved != 1:
+        raise ConflictError(codes.CHANGED_MEANWHILE(name=before.name))
 
 
 def campaign_recipients(

@@ -123,6 +123,12 @@ SET count_delivered = count_delivered + :delivered, count_failed = count_failed 
 WHERE id = :campaign_id
 RETURNING *;
 
+-- count_removed --
+-- Recipients taken out of a campaign that has not started (its flagged numbers): its total
+-- follows, from the total it was decided on; no row means it started or changed meanwhile.
+UPDATE campaigns SET count_total = :count_total
+WHERE id = :id AND started_at IS NULL AND count_total = :expected_total;
+
 -- calls_of_campaign --
 -- How many of a campaign's calls may be in progress now: its recipients in a call, and those
 -- held (recovered calls a paused worker may still be placing). A stop ends when none is left.

@@ -1,4 +1,5 @@
-"""The "..." menu's actions on a campaign: launch, stop, and delete once confirmed."""
+"""The "..." menu's actions on a campaign: launch, stop, and delete once confirmed; and the
+removal of its flagged numbers (created and details pages)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,15 @@ def confirm_delete(request: Request, account: int, line: int, campaign: int) -> 
 async def delete(request: Request, account: int, line: int, campaign: int) -> Response:
     """The seed's "Supprimer", once confirmed."""
     return await _action(request, account, line, campaign, campaigns.delete_campaign, "deleted")
+
+
+@router.post(CAMPAIGN_PATH + "/remove-flagged", name="web-campaign-remove-flagged")
+async def remove_flagged(request: Request, account: int, line: int, campaign: int) -> Response:
+    """ "Retirer les N numéros signalés": then the details say how many left."""
+    removed = await run_in_threadpool(
+        campaigns.remove_flagged, services(request), account, line, campaign
+    )
+    ids = {"account": str(account), "line": str(line), "campaign": str(campaign)}
+    details = str(request.app.url_path_for("web-campaign", **ids))
+    reference = removed.campaign.reference
+    return redirect(with_notice(details, "flagged_removed", reference, count=removed.count))

@@ -79,6 +79,7 @@ def campaign_page(request: Request, account: int, line: int, campaign: int) -> R
         crumbs=crumbs,
         notice=notice(request, t),
         dt=dt(where, lang),
+        flagged=campaigns.flagged_count(svc, account, line, campaign),
         **status(where, detail),
     )
 
