@@ -1,8 +1,9 @@
 -- The queue: the recipients table is the queue (DESIGN.md, "dispatch"), and these are its
 -- statements, by name. A statement that differs between the databases (they differ only in
 -- how rows are locked) is in queue.postgresql.sql and queue.sqlite.sql instead.
--- Locks are taken in one order, line then recipients then campaign, so no two transactions
--- wait on each other in a cycle.
+-- Locks are taken in one order, line then recipients then campaign; a use case that takes
+-- recipients out of a campaign (removing flagged numbers, deleting it) locks the line first as
+-- well, so it never holds a lock a claim waits for while waiting on one the claim holds.
 
 -- register_worker --
 -- A worker announces itself; its heartbeats then tell the others it is alive.
