@@ -245,3 +245,24 @@ def test_the_campaign_menu_is_a_menu_button_driven_by_the_keyboard(
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("launched")
+
+
+def test_the_audit_reports_what_axe_and_the_name_check_find(open_page: OpenPage) -> None:
+    page = open_page("/")
+    page.evaluate(
+        """() => {
+          const image = document.createElement("img");  // no text alternative: critical
+          image.src = "data:image/gif;base64,R0lGODlhAQABAAAAACw=";
+          const button = document.createElement("button");
+          button.textContent = "Voir les pages reçues";
+          button.setAttribute("aria-label", "Pages reçues");
+          document.querySelector("main").append(image, button);
+        }"""
+    )
+    audit = Audit(page)
+    audit.check("home, spoilt")
+    assert sorted(problem.split(":")[1].strip() for problem in audit.found) == [
+        "image-alt (critical)",
+        "label-content-name-mismatch (serious)",
+        "label-in-name",
+    ], audit.found
