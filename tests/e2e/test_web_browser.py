@@ -218,8 +218,8 @@ def test_a_manual_campaign_is_created_launched_followed_and_detailed(
     expect(campaign).to_contain_text("0 delivered, 0 failed, 2 to do, of 2")
 
     menu = open_menu(page, "Spring mailing")
-    expect(menu.get_by_role("button", name="Stop the campaign")).to_have_count(0)
-    menu.get_by_role("button", name="Launch the campaign").click()
+    expect(menu.get_by_role("menuitem", name="Stop the campaign")).to_have_count(0)
+    menu.get_by_role("menuitem", name="Launch the campaign").click()
     expect(page.get_by_role("status")).to_contain_text("launched")
     # No reload from here: the table refreshes by itself until the campaign is finished.
     campaign = row(page, "Spring mailing")
@@ -227,7 +227,7 @@ def test_a_manual_campaign_is_created_launched_followed_and_detailed(
     expect(campaign.locator(".cell-outcome")).to_have_text("Partial success")
     expect(campaign).to_contain_text("1 delivered, 1 failed, 0 to do, of 2")
 
-    open_menu(page, "Spring mailing").get_by_role("link", name="Details").click()
+    open_menu(page, "Spring mailing").get_by_role("menuitem", name="Details").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Campaign Spring mailing")
     expect(page.locator("#detail-state")).to_have_text("Finished")
     expect(page.locator("#detail-outcome")).to_have_text("Partial success")
@@ -236,7 +236,7 @@ def test_a_manual_campaign_is_created_launched_followed_and_detailed(
     expect(page.locator("#detail-started")).not_to_have_text("—")
     delivered = check_the_recipients(page)
 
-    delivered.get_by_role("link", name="Pages received by +33123456789").click()
+    delivered.get_by_role("link", name="See the pages received (+33123456789)").click()
     check_the_received_pages(page, "+33123456789", 2)
 
     page.get_by_role("link", name="Back to the campaign").click()
@@ -277,16 +277,16 @@ def test_a_scheduled_campaign_from_a_txt_file_is_stopped_then_deleted(
     expect(campaign).to_contain_text("of 3")
 
     menu = open_menu(page, "Autumn reminder")
-    expect(menu.get_by_role("button", name="Launch the campaign")).to_have_count(0)
-    menu.get_by_role("button", name="Stop the campaign").click()
+    expect(menu.get_by_role("menuitem", name="Launch the campaign")).to_have_count(0)
+    menu.get_by_role("menuitem", name="Stop the campaign").click()
     expect(page.get_by_role("status")).to_contain_text("stopped")
     campaign = row(page, "Autumn reminder")
     expect(campaign.locator(".cell-state")).to_have_text("Waiting for launch")
 
     menu = open_menu(page, "Autumn reminder")
-    expect(menu.get_by_role("button", name="Stop the campaign")).to_have_count(0)
-    expect(menu.get_by_role("button", name="Launch the campaign")).to_have_count(1)
-    menu.get_by_role("link", name="Delete").click()
+    expect(menu.get_by_role("menuitem", name="Stop the campaign")).to_have_count(0)
+    expect(menu.get_by_role("menuitem", name="Launch the campaign")).to_have_count(1)
+    menu.get_by_role("menuitem", name="Delete").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete the campaign?")
     expect(page.get_by_text("Autumn reminder")).to_be_visible()
     page.get_by_role("button", name="Delete").click()
@@ -432,7 +432,7 @@ def test_an_empty_line_says_what_to_do_and_fits_a_phone(
     expect(campaign.locator(".cell-state")).to_have_text("Waiting for launch")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     expect(
-        open_menu(page, "On the go").get_by_role("button", name="Launch the campaign")
+        open_menu(page, "On the go").get_by_role("menuitem", name="Launch the campaign")
     ).to_be_visible()
 
 

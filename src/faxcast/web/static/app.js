@@ -30,6 +30,7 @@
             var focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.id : "";
             box.innerHTML = html;
             last = box.innerHTML;
+            enhanceMenus(box);
             if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
           }
           schedule();
@@ -40,20 +41,67 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-refresh-url]"), refresher);
 
-  // "..." menus: one open at a time; Escape or a click elsewhere closes them.
-  document.addEventListener("toggle", function (event) {
-    var opened = event.target;
-    if (!opened.matches || !opened.matches("details.menu") || !opened.open) { return; }
-    Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (other) {
-      if (other !== opened) { other.open = false; }
+  // "..." menus: without script, a disclosure of plain links and buttons; with it, a menu
+  // button (WAI-ARIA menu pattern): arrow keys, Home and End move between the items, Escape or
+  // Tab closes and gives the focus back to the button, one menu open at a time.
+  function enhanceMenus(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("details.menu"), function (menu) {
+      var button = menu.querySelector("summary");
+      var list = menu.querySelector(".menu-items");
+      button.setAttribute("aria-haspopup", "menu");
+      button.setAttribute("aria-expanded", menu.open ? "true" : "false");
+      list.setAttribute("role", "menu");
+      list.setAttribute("aria-labelledby", button.id);
+      Array.prototype.forEach.call(list.querySelectorAll("form"), function (wrapper) {
+        wrapper.setAttribute("role", "none");
+      });
+      Array.prototype.forEach.call(list.querySelectorAll(".menu-item"), function (item) {
+        item.setAttribute("role", "menuitem");
+        item.setAttribute("tabindex", "-1");
+      });
     });
-    var first = opened.querySelector(".menu-item");
-    if (first) { first.focus(); }
+  }
+  function menuItems(menu) {
+    return Array.prototype.slice.call(menu.querySelectorAll(".menu-item"));
+  }
+  function closeMenu(menu) {
+    menu.open = false;
+    menu.querySelector("summary").setAttribute("aria-expanded", "false");
+    menu.querySelector("summary").focus();
+  }
+  enhanceMenus(document);
+  document.addEventListener("toggle", function (event) {
+    var toggled = event.target;
+    if (!toggled.matches || !toggled.matches("details.menu")) { return; }
+    toggled.querySelector("summary").setAttribute("aria-expanded", toggled.open ? "true" : "false");
+    if (!toggled.open) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (other) {
+      if (other !== toggled) { other.open = false; }
+    });
+    // Opened by ArrowUp, the focus is already on the last item.
+    var items = menuItems(toggled);
+    if (items.length && items.indexOf(document.activeElement) < 0) { items[0].focus(); }
   }, true);
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") { return; }
     var open = document.querySelector("details.menu[open]");
-    if (open) { open.open = false; open.querySelector("summary").focus(); }
+    if (event.key === "Escape" && open) { closeMenu(open); return; }
+    var menu = event.target.closest && event.target.closest("details.menu");
+    if (!menu) { return; }
+    var items = menuItems(menu);
+    var at = items.indexOf(event.target);
+    var next = null;
+    if (event.target.matches("summary")) {
+      if (event.key !== "ArrowDown" && event.key !== "ArrowUp") { return; }
+      menu.open = true;
+      next = event.key === "ArrowDown" ? items[0] : items[items.length - 1];
+    } else if (at >= 0) {
+      if (event.key === "Tab") { closeMenu(menu); return; }  // the Tab goes on from the button
+      if (event.key === "ArrowDown") { next = items[(at + 1) % items.length]; }
+      if (event.key === "ArrowUp") { next = items[(at - 1 + items.length) % items.length]; }
+      if (event.key === "Home") { next = items[0]; }
+      if (event.key === "End") { next = items[items.length - 1]; }
+    }
+    if (next) { event.preventDefault(); next.focus(); }
   });
   document.addEventListener("click", function (event) {
     Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (menu) {
