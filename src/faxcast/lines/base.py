@@ -12,6 +12,7 @@ from typing import Self
 from faxcast.domain.models import Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile
+from faxcast.domain.retry import call_cap_s
 from faxcast.domain.station import StationIdentity
 from faxcast.fax.engine import Outgoing
 from faxcast.fax.result import FaxResult
@@ -26,6 +27,11 @@ class FaxJob:
     profile: FaxProfile
     identity: StationIdentity
     t38_allowed: bool = True
+
+    @property
+    def cap_s(self) -> float:
+        """The watchdog's cap on this call, for the pages it sends."""
+        return call_cap_s(self.document.bits_to_send, self.profile)
 
 
 @dataclass(frozen=True)

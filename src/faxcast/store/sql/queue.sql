@@ -65,7 +65,7 @@ WHERE id IN :ids;
 -- claimed --
 -- What the calls of claimed recipients need: number, history, document and quality, and
 -- when their campaign started (how late a first call is).
-SELECT r.*, c.account_id, c.quality, c.started_at, d.tiff_sha256, d.pages
+SELECT r.*, c.account_id, c.quality, c.started_at, d.tiff_sha256, d.pages, d.page_bits
 FROM recipients r
 JOIN campaigns c ON c.id = r.campaign_id
 JOIN renditions d ON d.id = c.rendition_id
