@@ -29,15 +29,14 @@ def slowest_bps(profile: FaxProfile) -> int:
     return min(_SLOWEST_BPS[modem] for modem in profile.modems)
 
 
-def call_cap_s(page_bits: Sequence[int], profile: FaxProfile) -> float:
-    """DESIGN.md's watchdog: the longest a call sending pages of `page_bits` may last.
-
-    The pages' line time at the slowest rate the profile's modems may fall back to, with T.30's
-    exchanges and a margin: `page_bits` are each page's bits in the largest coding the call
-    may use (documents.line_bits).
-    """
-    bps = slowest_bps(profile)
+def line_s(page_bits: Sequence[int], bps: int) -> float:
+    """The longest a call takes at `bps` for pages of `page_bits` (documents.line_bits)."""
     return CALL_OVERHEAD_S + sum(PAGE_OVERHEAD_S + LINE_MARGIN * bits / bps for bits in page_bits)
+
+
+def call_cap_s(page_bits: Sequence[int], profile: FaxProfile) -> float:
+    """DESIGN.md's watchdog: the pages' line time at the slowest rate `profile` may fall to."""
+    return line_s(page_bits, slowest_bps(profile))
 
 
 @dataclass(frozen=True)
