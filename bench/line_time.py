@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 from faxcast.documents import line_bits, render_pdf, write_tiff_f
 from faxcast.domain.quality import Quality, Resolution
 from faxcast.domain.retry import call_cap_s
 
 V17_BPS = 14_400
+STRIP_BYTE_COUNTS = 279  # TIFF tag
 SUBPROCESS_TIMEOUT_S = 300.0
 OCR_TURN_BELOW = 0.5  # a page read this badly upright is read turned too
 QUALITIES = (Quality.HIGH, Quality.NORMAL)  # fine, standard
@@ -91,9 +92,10 @@ def strip_bits(tiff: Path) -> list[int]:
     """Each page's strip bits in a TIFF (StripByteCounts summed)."""
     bits = []
     with Image.open(tiff) as image:
-        for index in range(getattr(image, "n_frames", 1)):
+        assert isinstance(image, TiffImagePlugin.TiffImageFile)
+        for index in range(image.n_frames):
             image.seek(index)
-            bits.append(8 * sum(image.tag_v2[279]))  # type: ignore[attr-defined]
+            bits.append(8 * sum(image.tag_v2[STRIP_BYTE_COUNTS]))
     return bits
 
 

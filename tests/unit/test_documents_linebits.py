@@ -7,7 +7,7 @@ import io
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 from faxcast.documents import FaxDocument, FaxPage, line_bits, render_pdf
 from faxcast.documents.linebits import mh_bits, t6_bits
@@ -17,6 +17,7 @@ from tests import pdfs
 
 Ink = npt.NDArray[np.bool_]
 T4_OPTIONS = 292  # TIFF tag: bit 0 set for T.4 2-D
+STRIP_BYTE_COUNTS = 279
 RTC_BITS = 72  # six EOLs end a T.4 page; libtiff's TIFF strips leave them out
 
 
@@ -38,7 +39,9 @@ def _libtiff_g3_bits(page: FaxPage, *, two_d: bool) -> int:
         out, "TIFF", compression="group3", tiffinfo={T4_OPTIONS: int(two_d)}
     )
     with Image.open(out) as coded:
-        return 8 * sum(coded.tag_v2[279])
+        assert isinstance(coded, TiffImagePlugin.TiffImageFile)
+        counts: tuple[int, ...] = coded.tag_v2[STRIP_BYTE_COUNTS]
+        return 8 * sum(counts)
 
 
 def _pages() -> dict[str, FaxPage]:
