@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageFilter
 
 GreyPixels = npt.NDArray[np.uint8]
 """Rows of 8-bit grey, 0 black to 255 white."""
@@ -36,6 +36,11 @@ lines per inch at 204 dpi), two dots to a tile of 8 by 8: 65 grey levels. Cluste
 runs that T.4 and T.6 code in few bits, where an error-diffusion dither's scattered dots cost about
 three times more line time (bench/render.py); it is also the kind of screen fax software uses."""
 
+STROKE_CONTRAST = 48
+"""In a grey area, a pixel this much darker than its surroundings prints black (this much lighter,
+white) whatever the screen says: text and lines drawn over a tint stay whole."""
+_SURROUND_RADIUS = 3  # a 7 x 7 pixel box: wider than a text stroke, narrower than a letter
+
 _MID_LUT = [255 if MID_LOW <= level <= MID_HIGH else 0 for level in range(256)]
 _TONE_LUT = [255 if TONE_LOW <= level <= TONE_HIGH else 0 for level in range(256)]
 _HALF = 128
@@ -65,8 +70,14 @@ def to_bilevel(grey: GreyPixels) -> PackedInk:
         pixels = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
         area = _pixels_of(blocks[top:bottom, left:right], grey[pixels].shape)
         side = _SCREEN.shape[0]
-        thresholds = _SCREEN[np.ix_(rows % side, columns % side)]
-        ink[pixels][area] = (grey[pixels] < thresholds)[area]
+        box = np.ascontiguousarray(grey[pixels])
+        screened = box < _SCREEN[np.ix_(rows % side, columns % side)]
+        level = box.astype(np.int16)
+        blurred = Image.fromarray(box).filter(ImageFilter.BoxBlur(_SURROUND_RADIUS))
+        surround = np.asarray(blurred, dtype=np.int16)
+        screened |= level < surround - STROKE_CONTRAST
+        screened &= level <= surround + STROKE_CONTRAST
+        ink[pixels][area] = screened[area]
     return np.packbits(ink, axis=1)
 
 
