@@ -65,20 +65,28 @@ def to_bilevel(grey: GreyPixels) -> PackedInk:
         # area of the page shares one grid of dots.
         top, bottom = block_rows.min(), block_rows.max() + 1
         left, right = block_columns.min(), block_columns.max() + 1
-        rows = np.arange(top * BLOCK, min(bottom * BLOCK, grey.shape[0]))
-        columns = np.arange(left * BLOCK, min(right * BLOCK, grey.shape[1]))
-        pixels = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
-        area = _pixels_of(blocks[top:bottom, left:right], grey[pixels].shape)
-        side = _SCREEN.shape[0]
+        pixels = (
+            slice(top * BLOCK, min(bottom * BLOCK, grey.shape[0])),
+            slice(left * BLOCK, min(right * BLOCK, grey.shape[1])),
+        )
         box = np.ascontiguousarray(grey[pixels])
-        screened = box < _SCREEN[np.ix_(rows % side, columns % side)]
-        level = box.astype(np.int16)
-        blurred = Image.fromarray(box).filter(ImageFilter.BoxBlur(_SURROUND_RADIUS))
-        surround = np.asarray(blurred, dtype=np.int16)
-        screened |= level < surround - STROKE_CONTRAST
-        screened &= level <= surround + STROKE_CONTRAST
-        ink[pixels][area] = screened[area]
+        area = _pixels_of(blocks[top:bottom, left:right], box.shape)
+        ink[pixels][area] = _screened(box, top * BLOCK, left * BLOCK)[area]
     return np.packbits(ink, axis=1)
+
+
+def _screened(box: GreyPixels, top: int, left: int) -> npt.NDArray[np.bool_]:
+    """Ink of a grey box whose corner is at (top, left) on the page, by the page's screen."""
+    side = _SCREEN.shape[0]
+    tile = np.roll(_SCREEN, (-(top % side), -(left % side)), axis=(0, 1))
+    rows, columns = box.shape
+    thresholds = np.tile(tile, (-(-rows // side), -(-columns // side)))[:rows, :columns]
+    ink: npt.NDArray[np.bool_] = box < thresholds
+    # Strokes over a tint override the screen; uint8 bounds clipped rather than widened.
+    surround = np.asarray(Image.fromarray(box).filter(ImageFilter.BoxBlur(_SURROUND_RADIUS)))
+    ink |= box < np.maximum(surround, STROKE_CONTRAST) - STROKE_CONTRAST
+    ink &= box <= np.minimum(surround, 255 - STROKE_CONTRAST) + STROKE_CONTRAST
+    return ink
 
 
 def _clustered_dot_screen(period: int) -> GreyPixels:
