@@ -79,7 +79,7 @@ def test_refused(case: dict[str, Any] | None) -> None:
 # per page in T.6 bits (sent with ECM) and T.4 2-D bits (without), as `bench/render.py
 # --line-time` measured them. faxcast's clustered-dot screen must not cost more line time: its
 # T.6 is at most gs's, and so is its largest coding (line_bits, which bounds its T.4 2-D).
-# Measured: faxcast 0.45 to 0.72 of gs's T.6 at fine, 0.32 to 0.57 at standard; the
+# Measured: faxcast 0.45 to 0.72 of gs's T.6 at fine, 0.32 to 0.56 at standard; the
 # Floyd-Steinberg dither it replaces made 2.3 to 2.8 times gs's at fine.
 GHOSTSCRIPT_BITS = {
     ("photo-grayscale-small-page.pdf", Resolution.FINE): [(1_490_000, 1_517_000)],
