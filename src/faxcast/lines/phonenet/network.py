@@ -17,6 +17,7 @@ from pathlib import Path
 
 from faxcast.clock import Clock, SystemClock
 from faxcast.domain.codec import Codec
+from faxcast.domain.retry import RetryPolicy
 from faxcast.domain.station import MAX_IDENT_LEN, StationIdentity
 from faxcast.errors import ProtocolError
 from faxcast.fax.engine import Incoming
@@ -50,7 +51,7 @@ VOICE_CAP_S = 120.0  # the person gives up talking
 DROP_AFTER_S = 2.0  # the dropping machine cuts this long after its first page came in
 # A machine's watchdog: it cannot know how long the pages coming will take, so it cuts only a
 # call longer than faxcast keeps trying a recipient (the retry policy's kill time).
-MAX_CALL_S = 3 * 3600.0
+MAX_CALL_S = RetryPolicy().kill_time_s
 _EMPTY_TIFF = 64  # bytes: a TIFF holding no page yet (its header only)
 
 
