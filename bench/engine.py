@@ -333,7 +333,7 @@ def main() -> int:
         if document.pages != PAGES:
             sys.exit(f"the test document has {document.pages} pages, not {PAGES}")
         binary = compile_c(workdir)
-        cap_s = call_cap_s(document.pages)
+        cap_s = call_cap_s(document.page_bits, Quality.HIGH.profile)
         print(
             f"document: {tiff.stat().st_size} bytes, {document.pages} pages "
             f"{document.resolution.value} {document.resolution.dpi}; "

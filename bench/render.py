@@ -5,6 +5,11 @@ libtiff-tools (tiffinfo) present, and the public PDF corpus at $FAXCAST_PDF_CORP
 <repo>/../shared/corpus/pdfs, else /work/shared/corpus/pdfs:
 
     python bench/render.py [--repeat N]
+    python bench/render.py --line-time
+
+--line-time measures, instead of the throughput below, every accepted corpus page's line time
+and legibility against Ghostscript's (bench/line_time.py: bits as T.6 and T.4 2-D, seconds at
+14 400 bit/s, faxcast's watchdog cap, tesseract OCR); it needs tiffcp and tesseract too.
 
 Both engines render the same pages at the same resolution:
 
@@ -91,6 +96,7 @@ from faxcast.documents.bilevel import to_bilevel
 from faxcast.documents.pdf import _opened, _render_page
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError
+from line_time import report as line_time_report
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -592,6 +598,9 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=DEFAULT_REPEAT, help=f"runs per case ({DEFAULT_REPEAT})"
     )
+    parser.add_argument(
+        "--line-time", action="store_true", help="line time and OCR per page, not throughput"
+    )
     args = parser.parse_args()
     repeat = max(1, min(int(args.repeat), MAX_REPEAT))
     gs = shutil.which("gs")
@@ -599,6 +608,11 @@ def main() -> int:
     if gs is None or tiffinfo is None:
         sys.exit("render bench: needs Ghostscript (gs) and libtiff-tools (tiffinfo) on PATH")
     corpus = find_corpus()
+    if args.line_time:
+        problems = line_time_report(corpus, gs)
+        for problem in problems:
+            print(f"FAILED: {problem}", file=sys.stderr)
+        return 1 if problems else 0
     gs_version = subprocess.run(
         [gs, "--version"], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()

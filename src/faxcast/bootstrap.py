@@ -10,6 +10,7 @@ from faxcast.domain.models import Line, LineKind
 from faxcast.lines.base import FaxLine, LineDrivers
 from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
 from faxcast.lines.sip.line import SipLine
+from faxcast.services import documents
 from faxcast.services.context import Services
 from faxcast.store import migrate, repository
 from faxcast.store.blobs import blob_store_for
@@ -38,6 +39,8 @@ def build_services(
         # a line nobody edits would otherwise keep its password readable in every backup.
         with svc.transaction() as conn:
             repository.seal_clear_passwords(conn)
+        # Calls of renderings stored before need their page bits to size their watchdog.
+        documents.measure_renditions(svc)
     return svc
 
 

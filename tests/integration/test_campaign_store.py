@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
+from faxcast.documents import line_bits, render_pdf
 from faxcast.domain.campaign import CampaignOutcome, CampaignState, SendType
 from faxcast.domain.quality import Quality
 from faxcast.services import accounts, campaigns, documents
@@ -23,7 +25,7 @@ from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from faxcast.store.tables import campaigns as campaigns_table
 from faxcast.store.tables import lines as lines_table
-from faxcast.store.tables import recipients
+from faxcast.store.tables import recipients, renditions
 from tests import pdfs
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -253,3 +255,36 @@ def test_a_campaigns_deletion_and_new_recipients_take_turns_on_postgresql(
         assert _recipient_count(svc, gone_id) == 0
     finally:
         engine.dispose()
+
+
+def test_a_rendition_keeps_each_pages_bits_on_the_line(svc: Services) -> None:
+    account = accounts.create_account(svc, name="Store")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.mixed_pdf())
+    campaigns.create_campaign(svc, account.id, line.id, _new_campaign(pdf.id, "0123456789"))
+    expected = line_bits(render_pdf(pdfs.mixed_pdf(), Quality.HIGH.profile.resolution))
+
+    with svc.transaction() as conn:
+        stored = conn.execute(select(renditions.c.page_bits)).scalar_one()
+    assert tuple(json.loads(stored)) == expected
+    assert len(expected) == 3
+    assert min(expected) > 0
+
+
+def test_renditions_stored_before_their_page_bits_get_them_from_their_tiff(svc: Services) -> None:
+    account = accounts.create_account(svc, name="Store")
+    line = accounts.list_lines(svc, account.id)[0]
+    pdf = documents.upload_document(svc, account.id, name="a.pdf", data=pdfs.photo_pdf())
+    for quality in (Quality.HIGH, Quality.NORMAL):
+        new = NewCampaign("Old", pdf.id, quality, SendType.MANUAL, None, "0123456789")
+        campaigns.create_campaign(svc, account.id, line.id, new)
+    with svc.transaction() as conn:
+        kept = {r.id: r.page_bits for r in conn.execute(select(renditions))}
+        # As revision 0013 leaves the renditions stored before it.
+        conn.execute(update(renditions).values(page_bits=None))
+
+    assert documents.measure_renditions(svc) == 2
+    with svc.transaction() as conn:
+        measured = {r.id: r.page_bits for r in conn.execute(select(renditions))}
+    assert measured == kept
+    assert documents.measure_renditions(svc) == 0

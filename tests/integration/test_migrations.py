@@ -63,8 +63,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_account_language_revision() -> None:
-    assert head_revision() == "0013"
+def test_head_is_the_rendition_page_bits_revision() -> None:
+    assert head_revision() == "0014"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -325,6 +325,15 @@ def test_0012_adds_the_typed_entry_and_takes_it_away_again(empty_engine: Engine)
     assert "typed" not in {c["name"] for c in inspect(empty_engine).get_columns("recipients")}
     with empty_engine.connect() as conn:
         assert conn.execute(select(accounts.c.id)).scalars().all() == [kept]
+
+
+def test_0014_adds_the_page_bits_and_takes_them_away_again(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0013")
+    upgrade(empty_engine, "0014")
+    columns = {c["name"]: c["nullable"] for c in inspect(empty_engine).get_columns("renditions")}
+    assert columns.get("page_bits") is True  # renditions stored before get theirs at start
+    downgrade(empty_engine, "0013")
+    assert "page_bits" not in {c["name"] for c in inspect(empty_engine).get_columns("renditions")}
 
 
 def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:

@@ -71,7 +71,7 @@ def _call(tmp_path: Path, name: str) -> Call:
     path.write_bytes(write_tiff_f(sent))
     document = Outgoing.from_file(path)
     received = tmp_path / f"{name}-received.tif"
-    cap = call_cap_s(document.pages)
+    cap = call_cap_s(document.page_bits, NORMAL)
     sender = FaxMedia(FaxEnd(document, NORMAL, calling=True), cap_s=cap)
     receiver = FaxMedia(FaxEnd(Incoming(received), NORMAL, calling=False), cap_s=cap)
     return Call(sender, receiver, sent, received)

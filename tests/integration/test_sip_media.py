@@ -66,7 +66,7 @@ def _call(
     path.write_bytes(write_tiff_f(sent))
     document = Outgoing.from_file(path)
     received = tmp_path / f"{name}-received.tif"
-    cap = call_cap_s(document.pages) if cap_s is None else cap_s
+    cap = call_cap_s(document.page_bits, profile) if cap_s is None else cap_s
     ends = (
         FaxEnd(document, profile, calling=True),
         FaxEnd(Incoming(received), profile, calling=False),

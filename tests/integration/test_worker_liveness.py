@@ -526,7 +526,7 @@ def test_a_recovered_call_holds_its_channel_and_number_until_its_longest_end(
     paused = _paused_and_recovered(site)
     held_until = outcomes.longest_end(paused[0])
     assert held_until == NOW + timedelta(
-        seconds=call_cap_s(paused[0].pages) + outcomes.CAP_MARGIN_S
+        seconds=call_cap_s(paused[0].page_bits, paused[0].quality.profile) + outcomes.CAP_MARGIN_S
     )
     assert [r.held_until for r in _recipients(site)] == [held_until] * 4 + [None]
 

@@ -70,12 +70,15 @@ def test_text_is_thresholded_crisp(resolution: Resolution) -> None:
 
 
 @pytest.mark.parametrize("resolution", list(Resolution), ids=lambda r: r.value)
-def test_photo_is_dithered_and_keeps_its_greys(resolution: Resolution) -> None:
+def test_photo_is_halftoned_and_keeps_its_greys(resolution: Resolution) -> None:
     grey = render_grey(pdfs.photo_pdf(), resolution)
     area = photo_area(grey.shape[0])
     white = white_of(grey)[area]
     assert 0.2 < white.mean() < 0.8  # black and white both frequent
-    assert isolated_share(~white) > 0.02  # dots, not solid shapes
+    # Dots, not solid shapes: a change of colour every few pixels along a row...
+    assert np.count_nonzero(white[:, 1:] != white[:, :-1]) / white.size > 0.1
+    # ... and clustered dots, not the scattered single pixels of error diffusion.
+    assert isolated_share(~white) < 0.02
     # The local mean of the dots follows the photo's grey level.
     source = block_means(grey[area].astype(np.float64), 32)
     dithered = block_means(white.astype(np.float64) * 255, 32)
@@ -138,3 +141,29 @@ def test_thin_strokes_are_thresholded(level: int, share: float) -> None:
 def test_to_bilevel_wants_2d_bytes() -> None:
     with pytest.raises(ValueError, match="2-D uint8"):
         to_bilevel(np.zeros((4, 4, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("tint", [0.8, 0.65])
+def test_text_over_a_tint_stays_sharp(tint: float) -> None:
+    def page(*, tinted: bool) -> pdfs.Page:
+        drawn = pdfs.Page()
+        if tinted:
+            drawn.content.append(f"{tint} g 60 480 420 200 re f 0 g")
+        drawn.paragraph(72, 650, 11, pdfs.LOREM, 400)
+        return drawn
+
+    text = ~white_of(render_grey(pdfs.build_pdf([page(tinted=False)]), Resolution.FINE))
+    grey = render_grey(pdfs.build_pdf([page(tinted=True)]), Resolution.FINE)
+    tinted = ~white_of(grey)
+    assert grey_area_blocks(grey).any()  # the tint is screened...
+    # ... the text on it is inked wherever it is on white paper...
+    assert np.count_nonzero(tinted & text) / np.count_nonzero(text) > 0.99
+    # ... and kept clear of the screen's dots: the pixels around its strokes hold less than
+    # half the dots the tint has elsewhere (as many, screened alone).
+    rows, columns = text.shape
+    around = np.zeros_like(text)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            around[1:-1, 1:-1] |= text[1 + dy : rows - 1 + dy, 1 + dx : columns - 1 + dx]
+    around &= ~text
+    assert tinted[around].mean() < (1 - tint) / 2

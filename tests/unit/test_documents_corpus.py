@@ -16,8 +16,9 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
+from faxcast.documents import line_bits, render_pdf
 from faxcast.documents import pdf as pdf_module
-from faxcast.documents import render_pdf
+from faxcast.documents.linebits import t6_bits
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError
 
@@ -191,3 +192,32 @@ def test_no_drawn_mark_is_lost(case: dict[str, Any] | None, resolution: Resoluti
             share = int((marks & kept).sum()) / max(1, int(marks.sum()))
             assert share >= PAGE_KEPT, f"page {index + 1}: {share:.3f} of the marks kept"
             assert lost_squares(marks, kept) == [], f"page {index + 1}"
+
+
+# Ghostscript's halftone of the corpus's grey pages (gs 10.0 tiffg4, -dFIXEDMEDIA -dPDFFitPage),
+# per page in T.6 bits (sent with ECM) and T.4 2-D bits (without), as `bench/render.py
+# --line-time` measured them. faxcast's clustered-dot screen must not cost more line time: its
+# T.6 is at most gs's, and so is its largest coding (line_bits, which bounds its T.4 2-D).
+# Measured: faxcast 0.45 to 0.72 of gs's T.6 at fine, 0.32 to 0.56 at standard; the
+# Floyd-Steinberg dither it replaces made 2.3 to 2.8 times gs's at fine.
+GHOSTSCRIPT_BITS = {
+    ("photo-grayscale-small-page.pdf", Resolution.FINE): [(1_490_000, 1_517_000)],
+    ("photo-grayscale-small-page.pdf", Resolution.STANDARD): [(1_466_000, 1_182_000)],
+    ("a3-landscape-gradient.pdf", Resolution.FINE): [(2_768_000, 2_729_000)],
+    ("a3-landscape-gradient.pdf", Resolution.STANDARD): [(2_779_000, 2_169_000)],
+    ("a4-scanned-form-jpeg.pdf", Resolution.FINE): [(1_125_000, 1_176_000), (426_000, 464_000)],
+    ("a4-scanned-form-jpeg.pdf", Resolution.STANDARD): [(780_000, 725_000), (284_000, 274_000)],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "resolution"), list(GHOSTSCRIPT_BITS), ids=lambda value: getattr(value, "value", value)
+)
+def test_grey_pages_cost_no_more_line_time_than_ghostscripts(
+    name: str, resolution: Resolution
+) -> None:
+    document = render_pdf((CORPUS / name).read_bytes(), resolution)
+    theirs = GHOSTSCRIPT_BITS[(name, resolution)]
+    for page, bits, (gs_t6, gs_t4) in zip(document.pages, line_bits(document), theirs, strict=True):
+        assert t6_bits(page) <= gs_t6
+        assert bits <= gs_t4

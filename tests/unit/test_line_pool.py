@@ -24,7 +24,7 @@ from faxcast.lines.pool import LinePool
 NOW = datetime(2030, 1, 2, 9, 0, tzinfo=UTC)
 LINE = Line(1, 1, "Paris", LineKind.SANDBOX, "FR", "+33 1 00 00 00 01", "ACME", 4, NOW)
 OTHER = dataclasses.replace(LINE, id=2, name="Lyon")
-LETTER = Outgoing(Path("letter.tif"), 1, Resolution.FINE)
+LETTER = Outgoing(Path("letter.tif"), 1, Resolution.FINE, page_bits=(200_000,))
 
 
 class Recording(FaxLine):

@@ -21,7 +21,9 @@ from faxcast.domain.retry import (
     RetryDecision,
     RetryPolicy,
     StepDown,
+    call_cap_s,
     degraded_profile,
+    slowest_bps,
 )
 
 F = FailureClass
@@ -371,3 +373,34 @@ def test_the_kill_time_counts_only_eligible_time_however_long_retries_wait(
         )
     else:
         pytest.fail(f"still retrying at {now} after 1000 calls")
+
+
+# --- the watchdog -----------------------------------------------------------------------------
+
+HEAVY_PAGE_BITS = 2_400_000  # about the corpus gradient page at fine, in its largest coding
+
+
+@pytest.mark.parametrize("quality", list(Quality), ids=lambda q: q.value)
+def test_the_cap_covers_a_heavy_pages_bits_at_2400_bits_per_second(quality: Quality) -> None:
+    # Every quality may fall back to V.27ter at 2400 bit/s, and so may any step-down of it.
+    for step in (NO_STEP_DOWN, StepDown.after(1), StepDown.after(2)):
+        profile = degraded_profile(quality.profile, step)
+        assert slowest_bps(profile) == 2400
+        assert call_cap_s((HEAVY_PAGE_BITS,), profile) > HEAVY_PAGE_BITS / 2400 + 60
+
+
+def test_the_cap_grows_with_each_pages_bits_not_with_the_page_count() -> None:
+    profile = Quality.HIGH.profile
+    text, photo = 100_000, HEAVY_PAGE_BITS
+    assert call_cap_s((text, text), profile) < call_cap_s((photo,), profile)
+    assert call_cap_s((text, photo), profile) - call_cap_s((text,), profile) == pytest.approx(
+        call_cap_s((photo,), profile) - call_cap_s((), profile)
+    )
+
+
+def test_a_profile_without_v27ter_falls_back_no_lower_than_7200() -> None:
+    profile = FaxProfile(Resolution.FINE, (Modem.V17, Modem.V29), ecm=True)
+    assert slowest_bps(profile) == 7200
+    assert call_cap_s((HEAVY_PAGE_BITS,), profile) < call_cap_s(
+        (HEAVY_PAGE_BITS,), Quality.HIGH.profile
+    )

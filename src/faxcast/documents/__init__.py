@@ -5,6 +5,7 @@ render_pdf and count_pdf_pages run PDFium in a child process with memory and tim
 """
 
 from faxcast.documents.isolated import count_pdf_pages, render_pdf
+from faxcast.documents.linebits import line_bits
 from faxcast.documents.model import DocumentLimits, FaxDocument, FaxPage
 from faxcast.documents.pdf import looks_like_pdf, too_large
 from faxcast.documents.preview import preview_png
@@ -15,6 +16,7 @@ __all__ = [
     "FaxDocument",
     "FaxPage",
     "count_pdf_pages",
+    "line_bits",
     "looks_like_pdf",
     "preview_png",
     "read_tiff_f",

@@ -1,10 +1,10 @@
-"""Grey to bilevel: text and line art thresholded, grey areas (photos, shadings) dithered."""
+"""Grey to bilevel: text and line art thresholded, grey areas (photos, shadings) halftoned."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageFilter
 
 GreyPixels = npt.NDArray[np.uint8]
 """Rows of 8-bit grey, 0 black to 255 white."""
@@ -30,6 +30,17 @@ _MIN_MID_POINTS = 16
 """Fewer mid-tone points than this on the grid (a few stray edges) and the page is simply
 thresholded: a grey area, one block or more, would show 16 at least."""
 
+SCREEN_PERIOD = 4
+"""Dots of the halftone screen lie on 45-degree lines, SCREEN_PERIOD * sqrt(2) pixels apart (36
+lines per inch at 204 dpi), two dots to a tile of 8 by 8: 65 grey levels. Clustered dots make long
+runs that T.4 and T.6 code in few bits, where an error-diffusion dither's scattered dots cost about
+three times more line time (bench/render.py); it is also the kind of screen fax software uses."""
+
+STROKE_CONTRAST = 48
+"""In a grey area, a pixel this much darker than its surroundings prints black (this much lighter,
+white) whatever the screen says: text and lines drawn over a tint stay whole."""
+_SURROUND_RADIUS = 3  # a 7 x 7 pixel box: wider than a text stroke, narrower than a letter
+
 _MID_LUT = [255 if MID_LOW <= level <= MID_HIGH else 0 for level in range(256)]
 _TONE_LUT = [255 if TONE_LOW <= level <= TONE_HIGH else 0 for level in range(256)]
 _HALF = 128
@@ -38,7 +49,7 @@ _STEP = 2
 
 
 def to_bilevel(grey: GreyPixels) -> PackedInk:
-    """Pack grey rows into ink bits: crisp ink, Floyd-Steinberg dither in grey areas."""
+    """Pack grey rows into ink bits: crisp ink, a clustered-dot halftone in grey areas."""
     if grey.ndim != 2 or grey.dtype != np.uint8:
         raise ValueError(f"expected 2-D uint8 grey pixels, got {grey.ndim}-D {grey.dtype}")
     ink = grey < INK_LEVEL
@@ -50,17 +61,46 @@ def to_bilevel(grey: GreyPixels) -> PackedInk:
     blocks = grey_area_blocks(grey)
     block_rows, block_columns = np.nonzero(blocks)
     if block_rows.size:
-        # Dither only the bounding box: Floyd-Steinberg is the costly step.
+        # Screen only the bounding box, the screen laid from the page's corner: every grey
+        # area of the page shares one grid of dots.
         top, bottom = block_rows.min(), block_rows.max() + 1
         left, right = block_columns.min(), block_columns.max() + 1
         pixels = (
             slice(top * BLOCK, min(bottom * BLOCK, grey.shape[0])),
             slice(left * BLOCK, min(right * BLOCK, grey.shape[1])),
         )
-        area = _pixels_of(blocks[top:bottom, left:right], grey[pixels].shape)
-        white = np.asarray(Image.fromarray(np.ascontiguousarray(grey[pixels])).convert("1"))
-        ink[pixels][area] = ~white[area]
+        box = np.ascontiguousarray(grey[pixels])
+        area = _pixels_of(blocks[top:bottom, left:right], box.shape)
+        ink[pixels][area] = _screened(box, top * BLOCK, left * BLOCK)[area]
     return np.packbits(ink, axis=1)
+
+
+def _screened(box: GreyPixels, top: int, left: int) -> npt.NDArray[np.bool_]:
+    """Ink of a grey box whose corner is at (top, left) on the page, by the page's screen."""
+    side = _SCREEN.shape[0]
+    tile = np.roll(_SCREEN, (-(top % side), -(left % side)), axis=(0, 1))
+    rows, columns = box.shape
+    thresholds = np.tile(tile, (-(-rows // side), -(-columns // side)))[:rows, :columns]
+    ink: npt.NDArray[np.bool_] = box < thresholds
+    # Strokes over a tint override the screen; uint8 bounds clipped rather than widened.
+    surround = np.asarray(Image.fromarray(box).filter(ImageFilter.BoxBlur(_SURROUND_RADIUS)))
+    ink |= box < np.maximum(surround, STROKE_CONTRAST) - STROKE_CONTRAST
+    ink &= box <= np.minimum(surround, 255 - STROKE_CONTRAST) + STROKE_CONTRAST
+    return ink
+
+
+def _clustered_dot_screen(period: int) -> GreyPixels:
+    """The threshold tile of a 45-degree clustered-dot screen, two dots in 2*period squared."""
+    side = 2 * period
+    y, x = np.mgrid[0:side, 0:side] + 0.5
+    # Ranked by the spot function: as the grey darkens, black dots grow from its peaks (two per
+    # tile, on a 45-degree lattice) until only white holes at its troughs are left.
+    spot = np.cos(np.pi * x / period) * np.cos(np.pi * y / period)
+    rank = np.argsort(np.argsort(spot, axis=None, kind="stable"), kind="stable")
+    return (rank.reshape(side, side) * 256 // rank.size + 128 // rank.size).astype(np.uint8)
+
+
+_SCREEN = _clustered_dot_screen(SCREEN_PERIOD)
 
 
 def grey_area_blocks(grey: GreyPixels) -> npt.NDArray[np.bool_]:

@@ -12,7 +12,7 @@ from faxcast.domain.campaign import Campaign
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
-from faxcast.domain.retry import RecipientHistory
+from faxcast.domain.retry import RecipientHistory, call_cap_s
 from faxcast.domain.sip_line import SipLineSettings
 
 T = TypeVar("T")
@@ -187,6 +187,7 @@ class Claim:
     quality: Quality
     tiff_sha256: str
     pages: int
+    page_bits: tuple[int, ...]  # each page's bits on the line (documents.line_bits)
     history: RecipientHistory
     line: Line
     claimed_at: datetime
@@ -194,3 +195,8 @@ class Claim:
     timezone: str  # the account's: the header line's time
     language: str  # the account's: the header line's
     due_at: datetime | None = None  # when the call was due; None for a first call
+
+    @property
+    def cap_s(self) -> float:
+        """The watchdog's cap on the call: its pages from the first one not confirmed yet."""
+        return call_cap_s(self.page_bits[self.history.pages_confirmed :], self.quality.profile)

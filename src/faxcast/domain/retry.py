@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -11,13 +12,31 @@ from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile, Modem, Quality
 
 _MODEMS_FASTEST_FIRST: Final = tuple(Modem)
-CALL_CAP_S: Final = 120.0  # DESIGN.md's watchdog: 2 min per call plus 1 min per page
-PAGE_CAP_S: Final = 60.0
+# The rate each modem may fall back to on a poor line (T.30 steps down after failed training).
+_SLOWEST_BPS: Final = {Modem.V17: 7200, Modem.V29: 7200, Modem.V27TER: 2400}
+CALL_OVERHEAD_S: Final = 60.0
+"""T.30 around the pages: answer tones, capabilities, training down to the slowest rate (about
+4.5 s a failed step), disconnection, and a repeated command or two."""
+PAGE_OVERHEAD_S: Final = 15.0
+"""T.30 after each page and each ECM block of one: post-page command and answer, a retrain."""
+LINE_MARGIN: Final = 1.25
+"""Image data costs more than its coded bits: HDLC framing and zero-bit stuffing of ECM frames,
+fill bits; and a frame or two sent again."""
 
 
-def call_cap_s(pages: int) -> float:
-    """The longest a call for `pages` pages may last before the watchdog ends it."""
-    return CALL_CAP_S + PAGE_CAP_S * pages
+def slowest_bps(profile: FaxProfile) -> int:
+    """The lowest rate a call with `profile` may send its pages at."""
+    return min(_SLOWEST_BPS[modem] for modem in profile.modems)
+
+
+def line_s(page_bits: Sequence[int], bps: int) -> float:
+    """The longest a call takes at `bps` for pages of `page_bits` (documents.line_bits)."""
+    return CALL_OVERHEAD_S + sum(PAGE_OVERHEAD_S + LINE_MARGIN * bits / bps for bits in page_bits)
+
+
+def call_cap_s(page_bits: Sequence[int], profile: FaxProfile) -> float:
+    """DESIGN.md's watchdog: the pages' line time at the slowest rate `profile` may fall to."""
+    return line_s(page_bits, slowest_bps(profile))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Only this module and `fax.g711` touch the cffi binding; nothing they return expo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import weakref
@@ -14,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from faxcast.documents import read_tiff_f, write_tiff_f
+from faxcast.documents import line_bits, read_tiff_f, write_tiff_f
 from faxcast.documents.header import HeaderLine, with_header
 from faxcast.domain.codec import Codec
 from faxcast.domain.outcome import FailureClass
@@ -44,11 +45,13 @@ _Y_DPM = {Resolution.STANDARD: 3850, Resolution.FINE: 7700}  # SpanDSP's pixels 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A validated TIFF-F to send, from `start_page` (0-based) to its end."""
+    """A validated TIFF-F to send, from `start_page` (0-based) to its end; `page_bits` are
+    its pages' bits on the line (documents.line_bits), for the watchdog."""
 
     path: Path
     pages: int
     resolution: Resolution
+    page_bits: tuple[int, ...]
     start_page: int = 0
 
     @classmethod
@@ -56,23 +59,28 @@ class Outgoing:
         """Decode and check every page first: SpanDSP alone sends a broken file as OK."""
         document = read_tiff_f(path.read_bytes())
         _check_decodes(path)
-        return cls.from_validated(
-            cls(path, len(document.pages), document.resolution), start_page=start_page
-        )
+        checked = cls(path, len(document.pages), document.resolution, line_bits(document))
+        return cls.from_validated(checked, start_page=start_page)
 
     @classmethod
     def from_validated(cls, document: Outgoing, *, start_page: int) -> Outgoing:
         """The same checked file, sent from another page."""
         if not 0 <= start_page < document.pages:
             raise InputError(codes.START_PAGE_OUTSIDE(page=start_page + 1, count=document.pages))
-        return cls(document.path, document.pages, document.resolution, start_page)
+        return dataclasses.replace(document, start_page=start_page)
+
+    @property
+    def bits_to_send(self) -> tuple[int, ...]:
+        """The line bits of the pages from `start_page` on."""
+        return self.page_bits[self.start_page :]
 
     def with_header(self, line: HeaderLine, sent_at: datetime, path: Path) -> Outgoing:
         """The same pages with `line` drawn into their top rows, written at `path`: a call's
         own copy, as its header carries the time of sending."""
         document = with_header(read_tiff_f(self.path.read_bytes()), line, sent_at)
         path.write_bytes(write_tiff_f(document))
-        return Outgoing(path, self.pages, self.resolution, self.start_page)
+        # The band adds a few thousand bits a page, within the watchdog's margin.
+        return dataclasses.replace(self, path=path)
 
 
 @dataclass(frozen=True)

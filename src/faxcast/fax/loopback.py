@@ -78,7 +78,7 @@ def loopback(
 ) -> LoopbackResult:
     """Fax `document` to an in-memory receiver that writes `received`; both results."""
     far_profile = receiver_profile or profile
-    cap = call_cap_s(document.pages)
+    cap = call_cap_s(document.bits_to_send, profile)
     if t38:
         t38_sender = T38FaxSession(document, profile, sender_identity, calling=True, paced=paced)
         t38_receiver = T38FaxSession(

@@ -17,6 +17,7 @@ from faxcast.documents.header import HeaderLine
 from faxcast.domain.models import Line
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import FaxProfile
+from faxcast.domain.retry import call_cap_s
 from faxcast.domain.station import StationIdentity
 from faxcast.fax.engine import Outgoing
 from faxcast.fax.result import FaxResult
@@ -33,6 +34,11 @@ class FaxJob:
     identity: StationIdentity
     t38_allowed: bool = True
     header: HeaderLine | None = None
+
+    @property
+    def cap_s(self) -> float:
+        """The watchdog's cap on this call, for the pages it sends."""
+        return call_cap_s(self.document.bits_to_send, self.profile)
 
 
 @contextlib.asynccontextmanager

@@ -89,19 +89,19 @@ def _store(
                 media_type=document_service.PDF,
                 size=len(upload.data),
                 sha256=svc.blobs.put(conn, upload.data, now=now),
-                pages=rendered[1] if rendered else repository.rendition_pages(conn, rendition),
+                pages=rendered.pages if rendered else repository.rendition_pages(conn, rendition),
                 now=now,
             )
         if rendition is None:
             assert rendered is not None
-            tiff, pages = rendered
             rendition = repository.insert_rendition(
                 conn,
                 {
                     "pdf_sha256": checked.pdf_sha256,
                     "resolution": resolution.value,
-                    "tiff_sha256": svc.blobs.put(conn, tiff, now=now),
-                    "pages": pages,
+                    "tiff_sha256": svc.blobs.put(conn, rendered.tiff, now=now),
+                    "pages": rendered.pages,
+                    "page_bits": rendered.page_bits,
                     "created_at": now,
                 },
             )

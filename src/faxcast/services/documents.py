@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from faxcast.documents import DocumentLimits, count_pdf_pages, looks_like_pdf, too_large
+from faxcast.documents import (
+    DocumentLimits,
+    count_pdf_pages,
+    line_bits,
+    looks_like_pdf,
+    read_tiff_f,
+    too_large,
+)
 from faxcast.domain.models import Document
 from faxcast.domain.recipient_file import binary_kind, decode_recipient_file
 from faxcast.errors import DocumentError, DocumentProblem, InputError, NotFoundError
@@ -166,3 +173,15 @@ def _caller_document(conn: Connection, svc: Services, document_id: int) -> Docum
         with contextlib.suppress(NotFoundError):
             return repository.get_document(conn, account_id, document_id)
     raise NotFoundError(codes.NO_CALLER_DOCUMENT(document=document_id))
+
+
+def measure_renditions(svc: Services) -> int:
+    """Give the renderings stored before page bits were kept (revision 0013) their bits, read
+    from their TIFF; how many there were."""
+    with svc.transaction() as conn:
+        missing = repository.renditions_without_page_bits(conn)
+    for rendition, tiff_sha256 in missing:
+        with svc.transaction() as conn:
+            pages = read_tiff_f(svc.blobs.get(conn, tiff_sha256))
+            repository.set_page_bits(conn, rendition, line_bits(pages))
+    return len(missing)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from faxcast.documents import render_pdf, write_tiff_f
+from faxcast.documents import line_bits, render_pdf, write_tiff_f
 from faxcast.domain.campaign import SendType, validate_name, validate_send_at
 from faxcast.domain.models import Document, Line
 from faxcast.domain.numbers import RecipientList, RecipientListError, parse_recipients
@@ -60,8 +60,21 @@ class CheckedCampaign:
     document: Document | None  # None when the PDF comes with the form (`upload`)
     pdf: bytes
     pdf_sha256: str
-    rendered: tuple[bytes, int] | None  # TIFF-F and pages, unless rendered before
+    rendered: Rendered | None  # unless rendered before
     now: datetime
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A PDF rendered at a resolution: its TIFF-F, and each page's bits on the line."""
+
+    tiff: bytes
+    page_bits: tuple[int, ...]
+
+    @property
+    def pages(self) -> int:
+        """How many pages the rendering has."""
+        return len(self.page_bits)
 
 
 @dataclass(frozen=True)
@@ -121,7 +134,7 @@ def check_campaign(
             error.field = new.recipients_field
             errors.append(error)
     pdf_sha256 = ""
-    rendered: tuple[bytes, int] | None = None
+    rendered: Rendered | None = None
     if pdf is not None:
         pdf_sha256 = hashlib.sha256(pdf[1]).hexdigest()
         field = Field.DOCUMENT_ID if upload is None else Field.DOCUMENT_FILE
@@ -207,8 +220,8 @@ def _render_unless_cached(
     resolution: Resolution,
     field: Field,
     errors: list[InputError],
-) -> tuple[bytes, int] | None:
-    """The TIFF-F and page count of a PDF not rendered at this resolution before."""
+) -> Rendered | None:
+    """The rendering of a PDF not rendered at this resolution before."""
     with svc.transaction() as conn:
         if repository.rendition_id(conn, pdf_sha256=pdf_sha256, resolution=resolution.value):
             return None
@@ -217,7 +230,7 @@ def _render_unless_cached(
     except DocumentError as error:
         errors.append(DocumentError(error.problem, error.message, page=error.page, field=field))
         return None
-    return write_tiff_f(fax_pages), len(fax_pages.pages)
+    return Rendered(write_tiff_f(fax_pages), line_bits(fax_pages))
 
 
 def _content(

@@ -19,7 +19,7 @@ from faxcast.domain.campaign import CampaignState
 from faxcast.domain.models import Claim
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.recipient import RecipientState
-from faxcast.domain.retry import GiveUp, RetryDecision, RetryPolicy, call_cap_s
+from faxcast.domain.retry import GiveUp, RetryDecision, RetryPolicy
 from faxcast.lines.base import CallResult
 from faxcast.services import campaigns
 from faxcast.services.context import Services
@@ -37,7 +37,7 @@ CAP_MARGIN_S = 60.0
 
 def longest_end(claim: Claim) -> datetime:
     """When the claim's call has ended at the latest: the worker's watchdog ends it by then."""
-    return claim.claimed_at + timedelta(seconds=call_cap_s(claim.pages) + CAP_MARGIN_S)
+    return claim.claimed_at + timedelta(seconds=claim.cap_s + CAP_MARGIN_S)
 
 
 @dataclass(frozen=True)

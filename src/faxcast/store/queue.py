@@ -6,6 +6,7 @@ Each function runs in the caller's transaction; what a statement does is said be
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -198,6 +199,7 @@ def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
             quality=Quality(row.quality),
             tiff_sha256=row.tiff_sha256,
             pages=row.pages,
+            page_bits=tuple(json.loads(row.page_bits)),
             history=RecipientHistory(
                 dials=row.dials,
                 tries=row.tries,

@@ -212,6 +212,9 @@ renditions = Table(
     Column("resolution", String(16), nullable=False),
     Column("tiff_sha256", ForeignKey("blobs.sha256"), nullable=False),
     Column("pages", Integer, nullable=False),
+    # Each page's bits on the line (documents.line_bits), a JSON list: they size the watchdog
+    # of a call. Renditions stored before revision 0013 get theirs when faxcast next starts.
+    Column("page_bits", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("pdf_sha256", "resolution"),
 )

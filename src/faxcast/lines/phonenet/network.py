@@ -17,7 +17,7 @@ from pathlib import Path
 
 from faxcast.clock import Clock, SystemClock
 from faxcast.domain.codec import Codec
-from faxcast.domain.retry import call_cap_s
+from faxcast.domain.retry import RetryPolicy
 from faxcast.domain.station import MAX_IDENT_LEN, StationIdentity
 from faxcast.errors import ProtocolError
 from faxcast.fax.engine import Incoming
@@ -49,7 +49,9 @@ RING_S = 30.0  # then 408, as the sandbox's no-answer number
 ANSWER_AFTER_S = 0.2  # a ring before any answer or refusal
 VOICE_CAP_S = 120.0  # the person gives up talking
 DROP_AFTER_S = 2.0  # the dropping machine cuts this long after its first page came in
-MAX_PAGES = 100  # a machine's watchdog: the longest fax it takes
+# A machine's watchdog: it cannot know how long the pages coming will take, so it cuts only a
+# call longer than faxcast keeps trying a recipient (the retry policy's kill time).
+MAX_CALL_S = RetryPolicy().kill_time_s
 _EMPTY_TIFF = 64  # bytes: a TIFF holding no page yet (its header only)
 
 
@@ -163,7 +165,7 @@ class PhoneNetwork:
         path = self.folder / f"{digits_of(number) or 'unknown'}-{self._stamp()}.tif"
         identity = StationIdentity(_ident_for(number))
         end = FaxEnd(Incoming(path), MACHINE_PROFILE, identity, calling=False)
-        media = FaxMedia(end, cap_s=call_cap_s(MAX_PAGES))
+        media = FaxMedia(end, cap_s=MAX_CALL_S)
         noisy = behaviour is Behaviour.NOISY_LINE
         theirs = sdp.audio_stream(incoming.offer)
         codecs = theirs.codecs if theirs is not None else ()  # the caller's first choice

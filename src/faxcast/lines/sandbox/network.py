@@ -14,7 +14,6 @@ from pathlib import Path
 
 from faxcast.clock import Clock
 from faxcast.domain.quality import FaxProfile, Modem, Resolution
-from faxcast.domain.retry import call_cap_s
 from faxcast.domain.station import MAX_IDENT_LEN, StationIdentity
 from faxcast.fax.engine import AudioFaxSession, FaxSession, Incoming, T38FaxSession
 from faxcast.lines.base import CallResult, FaxJob, sent_document
@@ -107,7 +106,7 @@ class SandboxNetwork:
     def _answer(self, job: FaxJob, behaviour: Behaviour, received: Path) -> Call:
         """Both ends of the answered call, ready to run."""
         pages = job.document.pages - job.document.start_page  # to send in this call
-        cap_s = call_cap_s(pages)
+        cap_s = job.cap_s
         if behaviour is Behaviour.VOICE:
             # Nobody re-INVITEs to T.38 without fax tones: a voice answer stays in audio.
             sender = AudioFaxSession(job.document, job.profile, job.identity, calling=True)

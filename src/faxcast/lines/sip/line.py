@@ -19,7 +19,6 @@ from typing import Self
 from faxcast.clock import Clock
 from faxcast.domain.models import Line
 from faxcast.domain.outcome import FailureClass
-from faxcast.domain.retry import call_cap_s
 from faxcast.domain.sip_line import SipLineSettings, T38Mode
 from faxcast.errors import ConfigError, ConflictError
 from faxcast.i18n import codes
@@ -163,9 +162,8 @@ class SipLine(FaxLine):
 
     async def _dial(self, job: FaxJob, started_at: datetime) -> CallResult:
         sip, ua = self.settings, self.ua
-        pages = job.document.pages - job.document.start_page
-        cap_s = call_cap_s(pages)
-        media = FaxMedia(FaxEnd(job.document, job.profile, job.identity, calling=True), cap_s=cap_s)
+        end = FaxEnd(job.document, job.profile, job.identity, calling=True)
+        media = FaxMedia(end, cap_s=job.cap_s)
         t38_allowed = sip.t38 is not T38Mode.OFF and job.t38_allowed
         session = MediaSession(
             media,

@@ -37,6 +37,8 @@ from faxcast.store.repository._documents import (
     list_documents,
     rendition_id,
     rendition_pages,
+    renditions_without_page_bits,
+    set_page_bits,
 )
 from faxcast.store.repository._users import (
     count_admins,
@@ -119,10 +121,12 @@ __all__ = [
     "remove_recipients",
     "rendition_id",
     "rendition_pages",
+    "renditions_without_page_bits",
     "roles_of",
     "save_campaign",
     "seal_clear_passwords",
     "session_of",
+    "set_page_bits",
     "set_password_hash",
     "setup_link_user",
     "setup_link_valid",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy import (
     Row,
     insert,
     select,
+    update,
 )
 
 from faxcast.domain.models import (
@@ -110,7 +113,27 @@ def rendition_pages(conn: Connection, rendition: int | None) -> int | None:
 
 
 def insert_rendition(conn: Connection, values: dict[str, Any]) -> int:
-    """A new rendering; its id."""
-    new_id = conn.execute(insert(renditions).values(**values)).inserted_primary_key
+    """A new rendering (its "page_bits" a sequence of ints); its id."""
+    stored = {**values, "page_bits": json.dumps(list(values["page_bits"]))}
+    new_id = conn.execute(insert(renditions).values(**stored)).inserted_primary_key
     assert new_id is not None
     return int(new_id[0])
+
+
+def renditions_without_page_bits(conn: Connection) -> list[tuple[int, str]]:
+    """Id and TIFF of each rendering stored before page bits were kept."""
+    rows = conn.execute(
+        select(renditions.c.id, renditions.c.tiff_sha256)
+        .where(renditions.c.page_bits.is_(None))
+        .order_by(renditions.c.id)
+    )
+    return [(row.id, row.tiff_sha256) for row in rows]
+
+
+def set_page_bits(conn: Connection, rendition: int, page_bits: Sequence[int]) -> None:
+    """Keep a rendering's page bits."""
+    conn.execute(
+        update(renditions)
+        .where(renditions.c.id == rendition)
+        .values(page_bits=json.dumps(list(page_bits)))
+    )

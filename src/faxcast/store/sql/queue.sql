@@ -65,9 +65,9 @@ WHERE id IN :ids;
 
 -- claimed --
 -- What the calls of claimed recipients need: number, history, document and quality, and
--- when their campaign started (how late a first call is), and their account's time zone and
--- language (the header line's).
-SELECT r.*, c.account_id, c.quality, c.started_at, d.tiff_sha256, d.pages,
+-- when their campaign started (how late a first call is), their pages' bits on the line (the
+-- watchdog's cap), and their account's time zone and language (the header line's).
+SELECT r.*, c.account_id, c.quality, c.started_at, d.tiff_sha256, d.pages, d.page_bits,
        a.timezone, a.language
 FROM recipients r
 JOIN campaigns c ON c.id = r.campaign_id
