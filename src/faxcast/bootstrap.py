@@ -11,7 +11,7 @@ from faxcast.lines.base import FaxLine, LineDrivers
 from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
 from faxcast.lines.sip.line import SipLine
 from faxcast.services.context import Services
-from faxcast.store import migrate, repository
+from faxcast.store import repository, revisions
 from faxcast.store.blobs import blob_store_for
 from faxcast.store.database import create_engine_for, database_url_for
 
@@ -25,7 +25,10 @@ def build_services(
     """Open the database (migrated to the newest schema unless told not to) and the blobs."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(settings.database_url or database_url_for(settings.data_dir))
-    if upgrade:
+    if upgrade and not revisions.at_head(engine):
+        # Alembic is loaded only to migrate: every command opens the services, few migrate.
+        from faxcast.store import migrate
+
         migrate.upgrade(engine)
     svc = Services(
         engine=engine,
