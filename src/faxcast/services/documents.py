@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from faxcast.documents import DocumentLimits, count_pdf_pages, looks_like_pdf, too_large
+from faxcast.domain.document_limits import DocumentLimits
 from faxcast.domain.models import Document
 from faxcast.domain.recipient_file import binary_kind, decode_recipient_file
 from faxcast.errors import DocumentError, DocumentProblem, InputError, NotFoundError
@@ -41,6 +41,9 @@ def identify_file(
 ) -> IdentifiedFile:
     """What a file is, from its content, for the API, the web form and the CLI alike; raises
     DocumentError or InputError when it is not what was meant (`expect`, or a .pdf name)."""
+    # Loaded on use: NumPy and PDFium would add a third of a second to every CLI command.
+    from faxcast.documents import count_pdf_pages, looks_like_pdf, too_large
+
     # `size` is the whole file's when `data` stops one byte over the limit.
     size = len(data) if size is None else size
     if expect is None and name.lower().endswith(".pdf"):

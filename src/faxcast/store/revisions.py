@@ -28,7 +28,10 @@ def head_revision() -> str:
         names = _constants(path)
         revisions.add(str(names["revision"]))
         down = names.get("down_revision")
-        followed.update((down,) if isinstance(down, str) else down or ())
+        # A merge revision follows several.
+        followed.update(
+            [down] if isinstance(down, str) else down if isinstance(down, tuple) else []
+        )
     heads = revisions - followed
     if len(heads) != 1:
         raise RuntimeError(f"the migrations have {len(heads)} heads, not one: {sorted(heads)}")
