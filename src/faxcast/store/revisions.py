@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from pathlib import Path
 from typing import Final
 
@@ -16,7 +17,9 @@ from sqlalchemy import Engine, inspect, text
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 VERSION_TABLE: Final = "alembic_version"
 """Alembic's own table, one row: the revision the schema is at."""
-_SCRIPT_CONSTANTS: Final = ("revision", "down_revision")
+_SCRIPT_CONSTANT: Final = re.compile(
+    r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE
+)
 
 
 @functools.cache
@@ -55,15 +58,7 @@ def at_head(engine: Engine) -> bool:
 
 
 def _constants(path: Path) -> dict[str, object]:
-    """A migration script's revision and down_revision, read without running it."""
-    found: dict[str, object] = {}
-    for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in _SCRIPT_CONSTANTS:
-            found[target.id] = ast.literal_eval(value)
-    return found
+    """A migration script's revision and down_revision, read without running or parsing it
+    whole (script.py.mako writes each on a line of its own, as a literal)."""
+    text = path.read_text(encoding="utf-8")
+    return {name: ast.literal_eval(value) for name, value in _SCRIPT_CONSTANT.findall(text)}
