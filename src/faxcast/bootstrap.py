@@ -7,17 +7,16 @@ from typing import TYPE_CHECKING
 from faxcast.clock import Clock, SystemClock
 from faxcast.config import Settings, secret_key
 from faxcast.domain.models import Line, LineKind
-from faxcast.lines.base import FaxLine, LineDrivers
-from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
-from faxcast.lines.sip.line import SipLine
 from faxcast.services import documents
 from faxcast.services.context import Services
-from faxcast.store import migrate, repository
+from faxcast.store import repository, revisions
 from faxcast.store.blobs import blob_store_for
 from faxcast.store.database import create_engine_for, database_url_for
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from faxcast.lines.base import FaxLine, LineDrivers
 
 
 def build_services(
@@ -26,7 +25,10 @@ def build_services(
     """Open the database (migrated to the newest schema unless told not to) and the blobs."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(settings.database_url or database_url_for(settings.data_dir))
-    if upgrade:
+    if upgrade and not revisions.at_head(engine):
+        # Alembic is loaded only to migrate: every command opens the services, few migrate.
+        from faxcast.store import migrate
+
         migrate.upgrade(engine)
     svc = Services(
         engine=engine,
@@ -47,6 +49,10 @@ def build_services(
 def line_drivers(svc: Services) -> LineDrivers:
     """A new driver for a line, by its kind: sandbox lines share one network, a `sip` line
     calls through its own trunk."""
+    # Imported here: the line drivers bring the fax engine and SIP, which only calls need.
+    from faxcast.lines.sandbox import SandboxLine, SandboxNetwork
+    from faxcast.lines.sip.line import SipLine
+
     sandbox = SandboxNetwork(svc.clock, realtime=svc.settings.sandbox_realtime)
 
     def driver(line: Line) -> FaxLine:

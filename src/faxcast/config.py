@@ -12,7 +12,7 @@ from typing import Final, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from faxcast.documents import DocumentLimits
+from faxcast.domain.document_limits import DocumentLimits
 from faxcast.domain.numbers import DEFAULT_MAX_RECIPIENTS
 from faxcast.domain.retry import RetryPolicy
 from faxcast.errors import ConfigError

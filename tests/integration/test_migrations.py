@@ -13,18 +13,14 @@ from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, insert, inspect, select
 
 from faxcast.store.database import create_engine_for, database_url_for
-from faxcast.store.migrate import (
-    MIGRATIONS_DIR,
-    current_revision,
-    downgrade,
-    head_revision,
-    include_object,
-    upgrade,
-)
+from faxcast.store.migrate import downgrade, include_object, upgrade
+from faxcast.store.revisions import MIGRATIONS_DIR, at_head, current_revision, head_revision
 from faxcast.store.tables import accounts, campaigns, metadata
 
 _UPGRADE_AT = """
@@ -67,6 +63,24 @@ def test_head_is_the_rendition_page_bits_revision() -> None:
     assert head_revision() == "0014"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+
+
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_the_revision_read_from_the_database_is_alembics(empty_engine: Engine) -> None:
+    assert current_revision(empty_engine) is None
+    assert not at_head(empty_engine)
+    for revision in ("0001", "0007", head_revision()):
+        upgrade(empty_engine, revision)
+        with empty_engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == revision
+        assert current_revision(empty_engine) == revision
+        assert at_head(empty_engine) is (revision == head_revision())
 
 
 def test_upgrade_to_head_matches_the_metadata(empty_engine: Engine) -> None:

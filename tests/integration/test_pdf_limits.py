@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from faxcast.documents import DocumentLimits, count_pdf_pages, isolated, render_pdf
-from faxcast.documents.model import MB
+from faxcast.domain.document_limits import MB
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
 from faxcast.i18n import codes, translator

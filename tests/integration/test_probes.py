@@ -12,7 +12,7 @@ import pytest
 from faxcast.clock import ManualClock
 from faxcast.config import Settings
 from faxcast.services.context import Services
-from faxcast.store import migrate
+from faxcast.store import migrate, revisions
 from faxcast.store.blobs import DatabaseBlobStore
 from faxcast.store.database import create_engine_for
 from tests.asgi import api_client
@@ -61,7 +61,7 @@ def test_readyz_is_a_503_problem_while_the_schema_is_behind(
         "/readyz",
     )
     assert "revision 0001" in problem["detail"]
-    assert migrate.head_revision() in problem["detail"]
+    assert revisions.head_revision() in problem["detail"]
     assert french.json()["title"] == "Service indisponible"
     assert http.get("/healthz").status_code == 200  # the process itself is alive
 

@@ -13,7 +13,6 @@ import click
 
 from faxcast.bootstrap import line_drivers
 from faxcast.cli.context import CliState, parse_when, pass_state
-from faxcast.dispatch.worker import Worker
 from faxcast.domain.campaign import Campaign, CampaignState, SendType
 from faxcast.domain.models import CampaignDetail
 from faxcast.domain.numbers import RecipientList
@@ -220,6 +219,9 @@ def send(
 
 async def _follow(svc: Services, account_id: int, line_id: int, created: Campaign) -> Campaign:
     """Show progress until the campaign ends, placing calls here beside any running worker."""
+    # Imported here: the worker brings the fax engine and SIP, which only `send` needs.
+    from faxcast.dispatch.worker import Worker
+
     stop = asyncio.Event()
     worker = Worker(svc, line_drivers(svc), cache_dir=svc.settings.data_dir / "cache")
     task = asyncio.create_task(worker.run(stop))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
-from faxcast.bootstrap import build_services
-from faxcast.config import Settings
-from faxcast.domain.models import Account
 from faxcast.errors import InputError
 from faxcast.i18n import codes
-from faxcast.services import accounts
-from faxcast.services.context import Services
+
+if TYPE_CHECKING:
+    from faxcast.domain.models import Account
+    from faxcast.services.context import Services
 
 
 @dataclass
@@ -28,12 +28,18 @@ class CliState:
     @property
     def services(self) -> Services:
         """The services on the configured database, migrated to the newest schema."""
+        # Imported here: `faxcast --help` and the fax commands need no database.
+        from faxcast.bootstrap import build_services
+        from faxcast.config import Settings
+
         if self._services is None:
             self._services = build_services(Settings())
         return self._services
 
     def account(self) -> Account:
         """--account, else the only account, else a new 'default' one (zero configuration)."""
+        from faxcast.services import accounts
+
         svc = self.services
         if self.account_id is not None:
             return accounts.get_account(svc, self.account_id)

@@ -21,7 +21,7 @@ from faxcast.i18n import codes, environment_language, translator
 from faxcast.services import accounts, users
 from faxcast.services.context import Services
 from faxcast.sip import pacing
-from faxcast.store import migrate
+from faxcast.store import migrate, revisions
 from faxcast.store.database import create_engine_for, database_url_for
 
 
@@ -148,4 +148,4 @@ def db_upgrade() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(settings.database_url or database_url_for(settings.data_dir))
     migrate.upgrade(engine)
-    click.echo(f"database at revision {migrate.current_revision(engine)}")
+    click.echo(f"database at revision {revisions.current_revision(engine)}")

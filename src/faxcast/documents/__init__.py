@@ -6,10 +6,11 @@ render_pdf and count_pdf_pages run PDFium in a child process with memory and tim
 
 from faxcast.documents.isolated import count_pdf_pages, render_pdf
 from faxcast.documents.linebits import line_bits
-from faxcast.documents.model import DocumentLimits, FaxDocument, FaxPage
+from faxcast.documents.model import FaxDocument, FaxPage
 from faxcast.documents.pdf import looks_like_pdf, too_large
 from faxcast.documents.preview import preview_png
 from faxcast.documents.tiff import read_tiff_f, write_tiff_f
+from faxcast.domain.document_limits import DocumentLimits
 
 __all__ = [
     "DocumentLimits",

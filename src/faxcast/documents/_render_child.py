@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from faxcast.documents import pdf
 from faxcast.documents.isolated import refusal_header
-from faxcast.documents.model import DocumentLimits
+from faxcast.domain.document_limits import DocumentLimits
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError
 

@@ -30,7 +30,8 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from faxcast.documents import pdf
-from faxcast.documents.model import MAX_ROWS, ROW_BYTES, DocumentLimits, FaxDocument, FaxPage
+from faxcast.documents.model import MAX_ROWS, ROW_BYTES, FaxDocument, FaxPage
+from faxcast.domain.document_limits import DocumentLimits
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
 from faxcast.i18n import codes, declared, megabytes

@@ -17,10 +17,10 @@ from faxcast.documents.bilevel import GreyPixels, to_bilevel
 from faxcast.documents.model import (
     FAX_WIDTH,
     MAX_ROWS,
-    DocumentLimits,
     FaxDocument,
     FaxPage,
 )
+from faxcast.domain.document_limits import DocumentLimits
 from faxcast.domain.quality import Resolution
 from faxcast.errors import DocumentError, DocumentProblem
 from faxcast.i18n import codes, size_over_limit

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from faxcast.documents import preview_png, read_tiff_f
 from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
 from faxcast.domain.models import CampaignDetail, CampaignSort, Page
@@ -355,6 +354,9 @@ def received_page_png(
 ) -> bytes:
     """One received page as PNG, as the recipient's machine printed it."""
     require_member(svc, account_id)
+    # Loaded on use: NumPy and PDFium would add a third of a second to every CLI command.
+    from faxcast.documents import preview_png, read_tiff_f
+
     pages = read_tiff_f(received_fax(svc, account_id, line_id, attempt_id)).pages
     if not 1 <= page <= len(pages):
         raise NotFoundError(codes.NO_RECEIVED_PAGE(attempt=attempt_id, count=len(pages), page=page))
@@ -365,6 +367,8 @@ def campaign_preview_png(
     svc: Services, account_id: int, line_id: int, campaign_id: int, page: int
 ) -> bytes:
     """One page of what the campaign sends, as PNG."""
+    from faxcast.documents import preview_png, read_tiff_f
+
     require_member(svc, account_id)
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)

@@ -7,14 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from faxcast.documents import (
-    DocumentLimits,
-    count_pdf_pages,
-    line_bits,
-    looks_like_pdf,
-    read_tiff_f,
-    too_large,
-)
+from faxcast.domain.document_limits import DocumentLimits
 from faxcast.domain.models import Document
 from faxcast.domain.recipient_file import binary_kind, decode_recipient_file
 from faxcast.errors import DocumentError, DocumentProblem, InputError, NotFoundError
@@ -48,6 +41,9 @@ def identify_file(
 ) -> IdentifiedFile:
     """What a file is, from its content, for the API, the web form and the CLI alike; raises
     DocumentError or InputError when it is not what was meant (`expect`, or a .pdf name)."""
+    # Loaded on use: NumPy and PDFium would add a third of a second to every CLI command.
+    from faxcast.documents import count_pdf_pages, looks_like_pdf, too_large
+
     # `size` is the whole file's when `data` stops one byte over the limit.
     size = len(data) if size is None else size
     if expect is None and name.lower().endswith(".pdf"):
@@ -180,6 +176,11 @@ def measure_renditions(svc: Services) -> int:
     from their TIFF; how many there were."""
     with svc.transaction() as conn:
         missing = repository.renditions_without_page_bits(conn)
+    if not missing:
+        return 0
+    # NumPy and PDFium are loaded only for renditions to measure (see identify_file).
+    from faxcast.documents import line_bits, read_tiff_f
+
     for rendition, tiff_sha256 in missing:
         with svc.transaction() as conn:
             pages = read_tiff_f(svc.blobs.get(conn, tiff_sha256))

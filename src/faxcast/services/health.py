@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from faxcast.i18n import Message, codes
 from faxcast.services.context import Services
-from faxcast.store import migrate
-
-# Read once: the migrations shipped do not change while the process runs.
-_head_revision = functools.cache(migrate.head_revision)
+from faxcast.store import revisions
 
 
 def not_ready(svc: Services) -> Message | None:
     """Why the process cannot serve now (database unreachable, schema behind), or None."""
     try:
-        current = migrate.current_revision(svc.engine)
+        current = revisions.current_revision(svc.engine)
     except SQLAlchemyError as error:
         # The error's kind only: its text may name hosts and users, and anyone may ask.
         cause = error.orig if isinstance(error, DBAPIError) else error
         return codes.NOT_READY_DATABASE(error=type(cause).__name__)
-    head = _head_revision()
+    head = revisions.head_revision()
     if current != head:
         return codes.NOT_READY_SCHEMA(current=current or "none", head=head)
     return None

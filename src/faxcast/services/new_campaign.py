@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from faxcast.documents import line_bits, render_pdf, write_tiff_f
 from faxcast.domain.campaign import SendType, validate_name, validate_send_at
 from faxcast.domain.models import Document, Line
 from faxcast.domain.numbers import RecipientList, RecipientListError, parse_recipients
@@ -225,6 +224,9 @@ def _render_unless_cached(
     with svc.transaction() as conn:
         if repository.rendition_id(conn, pdf_sha256=pdf_sha256, resolution=resolution.value):
             return None
+    # Loaded on use: NumPy and PDFium would add a third of a second to every CLI command.
+    from faxcast.documents import line_bits, render_pdf, write_tiff_f
+
     try:
         fax_pages = render_pdf(data, resolution, limits=svc.settings.document_limits)
     except DocumentError as error:

@@ -1,21 +1,20 @@
-"""Schema migrations (Alembic) driven from code: no alembic.ini, the package carries its scripts."""
+"""Schema migrations (Alembic) driven from code: no alembic.ini, the package carries its scripts.
+
+Which revision a database is at, and the newest, are read without Alembic (store/revisions.py).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, ForeignKeyConstraint
 
+from faxcast.store.revisions import MIGRATIONS_DIR
 from faxcast.store.tables import TRIGGERS_ON
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # Any constant shared by every faxcast process: hosts starting together migrate one at a time.
 _POSTGRESQL_LOCK_KEY = 0x66617863  # "faxc"
@@ -31,19 +30,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the database down to `revision` ("base" removes every table), in one transaction."""
     _run(engine, lambda config: command.downgrade(config, revision))
-
-
-def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at; None before the first migration."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def head_revision() -> str:
-    """The newest revision this version of faxcast ships."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None, "the migrations folder has no revision"
-    return head
 
 
 def include_object(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
