@@ -12,7 +12,7 @@ from faxcast.domain.campaign import Campaign
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
-from faxcast.domain.retry import RecipientHistory
+from faxcast.domain.retry import RecipientHistory, RetriesWaiting
 from faxcast.domain.sip_line import SipLineSettings
 
 T = TypeVar("T")
@@ -147,6 +147,13 @@ class Recipient:
     due_at: datetime | None
     settled_at: datetime | None
     attempts: tuple[Attempt, ...]
+    history: RecipientHistory
+    tries_left: int | None = None  # calls left if it is waiting for a retry, None if unlimited
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When it is called again, if it waits for a retry."""
+        return self.due_at if self.state is RecipientState.PENDING else None
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,7 @@ class CampaignDetail:
     campaign: Campaign
     recipients: tuple[Recipient, ...]
     first: int = 1
+    retries: RetriesWaiting | None = None  # set when a running campaign only waits for retries
 
     def numbers(self, *states: RecipientState) -> list[str]:
         """The numbers of recipients in the given states, in list order."""

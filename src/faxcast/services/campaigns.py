@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 
 from sqlalchemy import Connection
 
 from faxcast.documents import preview_png, read_tiff_f
+from faxcast.domain import retry
 from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
-from faxcast.domain.models import CampaignDetail, CampaignSort, Page
+from faxcast.domain.models import CampaignDetail, CampaignSort, Page, Recipient
 from faxcast.domain.numbers import RecipientList, warned
+from faxcast.domain.retry import RetriesWaiting, RetryPolicy
 from faxcast.errors import ConflictError, InputError, NotFoundError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
@@ -184,14 +189,51 @@ def campaign_detail(
     require_member(svc, account_id)
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
-        if page_size is None:
-            return CampaignDetail(
-                campaign, tuple(repository.campaign_recipients(conn, campaign.id))
-            )
-        last_page = max(1, -(-campaign.count_total // page_size))
-        first = (min(max(page, 1), last_page) - 1) * page_size + 1
+        first = 1
+        if page_size is not None:
+            last_page = max(1, -(-campaign.count_total // page_size))
+            first = (min(max(page, 1), last_page) - 1) * page_size + 1
         shown = repository.campaign_recipients(conn, campaign.id, first=first, count=page_size)
-        return CampaignDetail(campaign, tuple(shown), first)
+        retries = _retries_waiting(svc, conn, [campaign]).get(campaign.id)
+    policy = svc.settings.retry_policy.for_quality(campaign.quality)
+    return CampaignDetail(
+        campaign, tuple(_with_tries_left(policy, r) for r in shown), first, retries
+    )
+
+
+def retries_waiting(
+    svc: Services, account_id: int, line_id: int, shown: Sequence[Campaign]
+) -> dict[int, RetriesWaiting]:
+    """The retries that the running campaigns among `shown` (the line's) only wait for, by id."""
+    require_member(svc, account_id)
+    with svc.transaction() as conn:
+        repository.get_line(conn, account_id, line_id)
+        mine = [c for c in shown if c.account_id == account_id and c.line_id == line_id]
+        return _retries_waiting(svc, conn, mine)
+
+
+def _retries_waiting(
+    svc: Services, conn: Connection, shown: Sequence[Campaign]
+) -> dict[int, RetriesWaiting]:
+    running = {c.id: c for c in shown if c.state is CampaignState.RUNNING}
+    found: dict[int, RetriesWaiting] = {}
+    rows = repository.waiting_retries(conn, sorted(running))
+    for campaign_id, group in groupby(rows, key=itemgetter(0)):
+        campaign = running[campaign_id]
+        policy = svc.settings.retry_policy.for_quality(campaign.quality)
+        summary = retry.retries_waiting(policy, ((due, history) for _, due, history in group))
+        # Only when nothing else is left: no first call to make and no call in progress.
+        if summary is not None and summary.count == campaign.count_todo:
+            found[campaign_id] = summary
+    return found
+
+
+def _with_tries_left(policy: RetryPolicy, recipient: Recipient) -> Recipient:
+    """The recipient with the calls it has left, if it waits for a retry after a failure."""
+    failures = [a.failure for a in recipient.attempts if a.failure is not None]
+    if recipient.retry_at is None or not failures:
+        return recipient
+    return replace(recipient, tries_left=policy.tries_left(recipient.history, failures[-1]))
 
 
 def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
