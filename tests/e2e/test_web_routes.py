@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -36,6 +37,7 @@ from tests.asgi import SyncAsgiTransport
 from tests.catalogs import catalog_keys
 from tests.identity import as_tester
 from tests.integration.test_api import ONE_NUMBER, PROBABLY_INVALID, row_counts
+from tests.integration.test_campaign_flow import BUSY, HEALTHY, VOICE, World, world  # noqa: F401
 from tests.integration.test_remove_flagged import MIXED as FLAGGED_AMONG_OTHERS
 
 SCRIPT = "<script>alert(1)</script>"
@@ -668,3 +670,84 @@ def test_a_campaign_whose_numbers_are_all_flagged_offers_no_removal(
     assert "remove-flagged" not in created.text
     [campaign] = campaigns.list_campaigns(svc, line.account_id, line.id).items
     assert "remove-flagged" not in client.get(f"{base(line)}/{campaign.id}").text
+
+
+def test_a_campaign_waiting_for_retries_says_so_in_the_table_and_the_details(
+    world: World,  # noqa: F811 (the fixture imported above)
+) -> None:
+    created = world.create(f"{HEALTHY}, {BUSY}, {VOICE}")
+    world.launch(created)
+    world.tick()
+    account = accounts.list_accounts(world.svc)[0]
+    line = accounts.list_lines(world.svc, account.id)[0]
+    detail = campaigns.campaign_detail(world.svc, line.account_id, line.id, created["id"])
+    retries = detail.retries
+    assert retries is not None
+    busy = next(r for r in detail.recipients if r.number == "+33123450486")
+    assert busy.retry_at is not None
+    zone = account.timezone
+
+    def local(moment: datetime, lang: str) -> str:
+        return i18n.format_datetime(moment, zone, lang)
+
+    with web_client(world.svc) as client:
+        for lang, summary, left in (
+            ("en", "2 numbers to retry, next call at {}, last try by {}", "11 tries left"),
+            (
+                "fr",
+                "2 numéros à rappeler, prochain appel à {}, dernier essai au plus tard à {}",
+                "encore 11 essais",
+            ),
+        ):
+            expected = summary.format(
+                local(retries.next_call_at, lang), local(retries.last_try_by, lang)
+            )
+            headers = {"Accept-Language": lang}
+            table = client.get(base(line), headers=headers).text
+            page = client.get(f"{base(line)}/{created['id']}", headers=headers).text
+            assert expected in table
+            assert expected in page
+            row = page.split('data-number="+33123450486"')[1].split("</tr>")[0]
+            assert left in row
+            assert local(busy.retry_at, lang) in row
+    # Delivered and failed are two bars of their own: 1 delivered, none failed yet, of 3.
+    assert 'viewBox="0 0 3 1"' in page
+    assert '<rect class="bar-delivered" x="0" y="0" height="1" width="1"/>' in page
+    assert '<rect class="bar-failed" x="1" y="0" height="1" width="0"/>' in page
+
+
+def test_a_stopped_schedule_is_not_shown_as_planned_and_a_launch_is_dated(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    manual = new_campaign(svc, line, name="Manuelle")
+    document = documents.upload_document(svc, line.account_id, name="b.pdf", data=pdfs.text_pdf())
+    at = svc.clock.now() + timedelta(days=2)
+    planned = campaigns.create_campaign(
+        svc,
+        line.account_id,
+        line.id,
+        NewCampaign(
+            name="Programmée",
+            document_id=document.id,
+            quality=Quality.NORMAL,
+            send_type=SendType.SCHEDULED,
+            send_at=at,
+            recipients_list="01 23 45 67 89",
+        ),
+    )
+    english = {"Accept-Language": "en"}
+    zone = accounts.get_account(svc, line.account_id).timezone
+    when = i18n.format_datetime(at, zone, "en")
+    assert f'<time datetime="{at.isoformat()}">' in client.get(base(line), headers=english).text
+
+    campaigns.stop_campaign(svc, line.account_id, line.id, planned.id)
+    launched = campaigns.launch_campaign(svc, line.account_id, line.id, manual.id)
+    assert launched.started_at is not None
+    table = client.get(base(line), headers=english).text
+    stopped = client.get(f"{base(line)}/{planned.id}", headers=english).text
+
+    assert f"Stopped; was planned for {when}" in table
+    assert f"Stopped; was planned for {when}" in stopped
+    assert f'<time datetime="{at.isoformat()}">' not in table
+    launch = i18n.format_datetime(launched.started_at, zone, "en")
+    assert f"Manual, launched {launch}" in table
