@@ -248,6 +248,19 @@ def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
 
 def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
     """Stop a scheduled or running campaign: no new call; it then waits for a launch."""
+    return stop_campaign_told(svc, account_id, line_id, campaign_id).campaign
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A campaign just stopped, and the calls in progress its stop waits for (0: waiting)."""
+
+    campaign: Campaign
+    calls: int
+
+
+def stop_campaign_told(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Stopped:
+    """`stop_campaign`, with how many calls in progress the stop waits for."""
     require_member(svc, account_id)
     with svc.transaction() as conn:
         # The line first, as a claim locks it: a claim under way ends before the calls are
@@ -257,7 +270,7 @@ def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int
         calls = queue.calls_of_campaign(conn, campaign.id, now=svc.clock.now())
         repository.save_campaign(conn, campaign, campaign.stopped(calls_in_progress=calls))
         audit.record(conn, svc, account_id, AuditAction.CAMPAIGN_STOPPED, _named(campaign))
-        return repository.get_campaign(conn, account_id, line_id, campaign_id)
+        return Stopped(repository.get_campaign(conn, account_id, line_id, campaign_id), calls)
 
 
 def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> None:
