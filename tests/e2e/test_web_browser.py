@@ -514,7 +514,12 @@ def test_a_campaign_waiting_for_retries_says_so_and_colours_its_outcomes(
     # The sandbox's busy number, retried every second here (12 dials), and a healthy one.
     page.get_by_label("Fax numbers", exact=True).fill("01 23 45 67 89, 01 23 45 04 86")
     page.get_by_role("button", name="Submit").click()
+    # Notices name the campaign, its reference beside.
+    expect(page.get_by_role("status")).to_contain_text(
+        re.compile(r"^Campaign “Busy retries” created \(reference C[0-9A-Z]{7}\)\.$")
+    )
     open_menu(page, "Busy retries").get_by_role("button", name="Launch the campaign").click()
+    expect(page.get_by_role("status")).to_contain_text("Campaign “Busy retries” launched")
 
     campaign = row(page, "Busy retries")
     waiting = campaign.locator(".retries-waiting")
