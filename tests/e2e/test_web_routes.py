@@ -693,7 +693,7 @@ def test_a_campaign_waiting_for_retries_says_so_in_the_table_and_the_details(
     retries = detail.retries
     assert retries is not None
     busy = next(r for r in detail.recipients if r.number == "+33123450486")
-    assert busy.retry_at is not None
+    assert busy.next_call_at is not None
     zone = account.timezone
 
     def local(moment: datetime, lang: str) -> str:
@@ -718,7 +718,7 @@ def test_a_campaign_waiting_for_retries_says_so_in_the_table_and_the_details(
             assert expected in page
             row = page.split('data-number="+33123450486"')[1].split("</tr>")[0]
             assert left in row
-            assert local(busy.retry_at, lang) in row
+            assert local(busy.next_call_at, lang) in row
     # Delivered and failed are two bars of their own: 1 delivered, none failed yet, of 3.
     assert 'viewBox="0 0 3 1"' in page
     assert '<rect class="bar-delivered" x="0" y="0" height="1" width="1"/>' in page

@@ -234,7 +234,13 @@ def test_a_campaign_waiting_only_for_retries_says_how_many_when_and_until_when(
         seconds=5
     )
 
-    final = world.run(campaign)
+    # Stopped, it calls nobody: no next call is shown.
+    assert world.post(campaign, "stop").json()["state"] == "waiting"
+    stopped = world.detail(campaign)
+    assert stopped["retries"] is None
+    assert {(r["nextCallAt"], r["triesLeft"]) for r in stopped["recipients"]} == {(None, None)}
+
+    final = world.run(world.launch(campaign))
     assert final["state"] == "finished"
     assert world.detail(campaign)["retries"] is None
 

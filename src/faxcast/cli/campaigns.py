@@ -359,8 +359,8 @@ def _describe(detail: CampaignDetail, timezone: str) -> str:
     for r in detail.recipients:
         number = f"{r.typed} ({r.number})" if r.typed else r.number
         line = f"  {number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}"
-        if r.retry_at is not None:
-            line += "; " + texts.message(codes.NEXT_CALL(when=local(r.retry_at)))
+        if r.next_call_at is not None:
+            line += "; " + texts.message(codes.NEXT_CALL(when=local(r.next_call_at)))
             if r.tries_left is not None:
                 line += ", " + texts.message(codes.TRIES_LEFT(count=r.tries_left))
         lines.append(line)

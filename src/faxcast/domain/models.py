@@ -148,12 +148,10 @@ class Recipient:
     settled_at: datetime | None
     attempts: tuple[Attempt, ...]
     history: RecipientHistory
-    tries_left: int | None = None  # calls left if it is waiting for a retry, None if unlimited
-
-    @property
-    def retry_at(self) -> datetime | None:
-        """When it is called again, if it waits for a retry."""
-        return self.due_at if self.state is RecipientState.PENDING else None
+    # Set while its campaign runs and it waits for a retry: when, and the calls it has left
+    # (None if its last failure counts against no limit).
+    next_call_at: datetime | None = None
+    tries_left: int | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
 from faxcast.domain.models import CampaignDetail, CampaignSort, Page, Recipient
 from faxcast.domain.numbers import RecipientList, warned
+from faxcast.domain.recipient import RecipientState
 from faxcast.domain.retry import RetriesWaiting, RetryPolicy
 from faxcast.errors import ConflictError, InputError, NotFoundError, raise_all
 from faxcast.fields import Field
@@ -197,7 +198,7 @@ def campaign_detail(
         retries = _retries_waiting(svc, conn, [campaign]).get(campaign.id)
     policy = svc.settings.retry_policy.for_quality(campaign.quality)
     return CampaignDetail(
-        campaign, tuple(_with_tries_left(policy, r) for r in shown), first, retries
+        campaign, tuple(_waiting(campaign, policy, r) for r in shown), first, retries
     )
 
 
@@ -228,12 +229,15 @@ def _retries_waiting(
     return found
 
 
-def _with_tries_left(policy: RetryPolicy, recipient: Recipient) -> Recipient:
-    """The recipient with the calls it has left, if it waits for a retry after a failure."""
-    failures = [a.failure for a in recipient.attempts if a.failure is not None]
-    if recipient.retry_at is None or not failures:
+def _waiting(campaign: Campaign, policy: RetryPolicy, recipient: Recipient) -> Recipient:
+    """The recipient with its next call and the calls it has left, if it waits for a retry of
+    a running campaign (a stopped one calls nobody)."""
+    waits = recipient.state is RecipientState.PENDING and recipient.due_at is not None
+    if campaign.state is not CampaignState.RUNNING or not waits:
         return recipient
-    return replace(recipient, tries_left=policy.tries_left(recipient.history, failures[-1]))
+    failures = [a.failure for a in recipient.attempts if a.failure is not None]
+    left = policy.tries_left(recipient.history, failures[-1]) if failures else None
+    return replace(recipient, next_call_at=recipient.due_at, tries_left=left)
 
 
 def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:

@@ -78,7 +78,7 @@ class Recipient(Schema):
             reason=recipient.reason,
             due_at=recipient.due_at,
             settled_at=recipient.settled_at,
-            next_call_at=recipient.retry_at,
+            next_call_at=recipient.next_call_at,
             tries_left=recipient.tries_left,
             attempts=[Attempt.of(a, received=received(a)) for a in recipient.attempts],
         )
