@@ -11,11 +11,12 @@ import signal
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from faxcast.store.database import create_engine_for, database_url_for
-from faxcast.store.tables import campaigns
+from faxcast.store.tables import campaigns, recipients
 from tests import pdfs
 from tests.e2e.processes import (
     background,
@@ -172,7 +173,7 @@ def check_show(shown: str, *, reference: str) -> None:
     """`campaign show` of the finished campaign: its summary and every recipient's calls."""
     assert f"reference {reference}" in shown
     assert "state finished (done), outcome partial" in shown
-    assert "quality best, 1 pages, schedule manual" in shown
+    assert "quality best, 1 pages, schedule: Manual, launched 20" in shown
     assert "delivered 3, failed 1, to do 0, total 4" in shown
     for number in DELIVERED:
         assert f"  {number}: delivered after 1 call(s): delivered" in shown
@@ -280,6 +281,102 @@ def test_send_follows_a_campaign_to_its_end(tmp_path: Path) -> None:
         # The progress bar goes to stderr: stdout carries the detail alone.
         assert "faxing" in run.stderr, (run.stdout, run.stderr)
         assert "faxing" not in run.stdout, run.stdout
+
+
+# The sandbox's busy number (README), always answering SIP 486.
+BUSY = "+33 1 23 45 04 86"
+
+
+def test_send_says_what_it_waits_for_instead_of_a_stuck_bar(tmp_path: Path) -> None:
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    # Short waits: busy retried after 2 s (±25 %), given up 6 s after its first dial.
+    env = faxcast_env(tmp_path / "data", worker_poll_s=0.1, retry_busy_s=2, kill_time_s=6)
+    sent = run_faxcast(
+        "send", "--pdf", "letter.pdf", "--to", f"+33 1 23 45 67 01, {BUSY}",
+        env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+
+    assert sent.returncode == 1, (sent.stdout, sent.stderr)
+    said = [line for line in sent.stderr.splitlines() if line.startswith("faxing: ")]
+    assert said[0] == "faxing: 0 delivered, 0 failed, 2 to do, of 2"
+    waiting = [line for line in said if "1 number to retry, next call at " in line]
+    assert waiting, said
+    assert waiting[0].startswith("faxing: 1 delivered, 0 failed, 1 to do, of 2; ")
+    assert ", last try by " in waiting[0]
+    assert said[-1] == "faxing: 1 delivered, 1 failed, 0 to do, of 2"
+    assert len(said) == len(set(said))  # a line when something changes, not every poll
+    assert "kill time" in sent.stdout
+
+
+def test_ls_and_show_say_when_the_next_call_is_and_how_many_tries_are_left(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "letter.pdf").write_bytes(pdfs.text_pdf(1))
+    env = faxcast_env(tmp_path / "data", worker_poll_s=0.1, retry_busy_s=600)
+    created = run_faxcast(
+        "campaign", "create", "--line", "1", "--name", "Relance", "--pdf", "letter.pdf",
+        "--to", f"+33 1 23 45 67 01, {BUSY}", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    campaign = row(created.stdout)[0]
+    launched = run_faxcast("campaign", "launch", "--line", "1", campaign, env=env, cwd=tmp_path)
+    assert launched.returncode == 0, launched.stderr
+
+    log = tmp_path / "worker.log"
+    with background("worker", env=env, cwd=tmp_path, log=log) as worker:
+        busy = wait_until(
+            lambda: _waiting_retry(tmp_path / "data"),
+            timeout=60,
+            what="the busy number to wait for its retry",
+            alive=worker,
+            log=log,
+        )
+        runs = run_together(
+            {
+                "ls": ("campaign", "ls", "--line", "1"),
+                "show": ("campaign", "show", "--line", "1", campaign),
+            },
+            env=env,
+            envs={"show": {**env, "LANG": "fr_FR.UTF-8"}},
+            cwd=tmp_path,
+        )
+        assert stop_process(worker, signal.SIGTERM) == 0, log_tail(log)
+
+    due_at, first_dial_at = busy
+    zone = ZoneInfo("Europe/Paris")  # the default account's
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    # DESIGN.md: no retry 3 h after the first dial; 12 dials in all, one made.
+    last = local(first_dial_at + timedelta(hours=3))
+    listed = runs["ls"].stdout.splitlines()
+    assert listed[1].split("\t")[2:5] == ["running", "n/a", "1/0/1/2"]
+    assert listed[2] == (f"  1 number to retry, next call at {local(due_at)}, last try by {last}")
+    shown = runs["show"].stdout
+    assert (
+        f"  1 numéro à rappeler, prochain appel à {local(due_at)}, "
+        f"dernier essai au plus tard à {last}"
+    ) in shown
+    assert f"; prochain appel à {local(due_at)}, encore 11 essais" in shown
+    assert "schedule: Manuel, lancée le " in shown
+
+
+def _waiting_retry(data_dir: Path) -> tuple[datetime, datetime] | None:
+    """The busy number's due time and first dial once it waits for a retry, the other delivered."""
+    engine = create_engine_for(database_url_for(data_dir))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    recipients.c.state, recipients.c.due_at, recipients.c.first_dial_at
+                ).order_by(recipients.c.position)
+            ).all()
+    finally:
+        engine.dispose()
+    if [r.state for r in rows] != ["delivered", "pending"] or rows[1].due_at is None:
+        return None
+    return rows[1].due_at, rows[1].first_dial_at
 
 
 def test_files_are_judged_by_their_content_as_the_api_judges_them(tmp_path: Path) -> None:

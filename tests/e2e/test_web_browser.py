@@ -502,3 +502,45 @@ def test_no_page_sets_off_the_content_security_policy_which_does_block(
     assert [sum(text.startswith(start) for text in csp_violations) for start in expected] == [1] * 4
     assert len(csp_violations) == 4
     csp_violations.clear()
+
+
+def test_a_campaign_waiting_for_retries_says_so_and_colours_its_outcomes(
+    open_page: OpenPage, server: Server
+) -> None:
+    page = open_page(campaigns_path() + "/new")
+    page.get_by_label("Campaign name", exact=True).fill("Busy retries")
+    choose_pdf(page, pdfs.text_pdf(pages=1))
+    page.get_by_label("Manual", exact=True).check()
+    # The sandbox's busy number, retried every second here (12 dials), and a healthy one.
+    page.get_by_label("Fax numbers", exact=True).fill("01 23 45 67 89, 01 23 45 04 86")
+    page.get_by_role("button", name="Submit").click()
+    # Notices name the campaign, its reference beside.
+    expect(page.get_by_role("status")).to_contain_text(
+        re.compile(r"^Campaign “Busy retries” created \(reference C[0-9A-Z]{7}\)\.$")
+    )
+    open_menu(page, "Busy retries").get_by_role("button", name="Launch the campaign").click()
+    expect(page.get_by_role("status")).to_contain_text("Campaign “Busy retries” launched")
+
+    campaign = row(page, "Busy retries")
+    waiting = campaign.locator(".retries-waiting")
+    expect(waiting).to_contain_text(
+        re.compile(r"^1 number to retry, next call at .+, last try by ")
+    )
+    delivered, failed = campaign.locator("rect.bar-delivered"), campaign.locator("rect.bar-failed")
+    expect(delivered).to_have_attribute("width", "1")
+    expect(failed).to_have_attribute("width", "0")
+    fills = [r.evaluate("r => getComputedStyle(r).fill") for r in (delivered, failed)]
+    assert fills[0] != fills[1], fills
+
+    campaign.get_by_role("link", name="Busy retries").click()
+    busy = page.locator('tr[data-number="+33123450486"]')
+    expect(busy.locator(".next-call")).to_contain_text(
+        re.compile(r"^next call at .+, \d+ tries? left$")
+    )
+    expect(page.locator(".retries-waiting")).to_contain_text("1 number to retry")
+
+    # The page follows the campaign to its end: the failed share gets its own colour.
+    expect(page.locator("#detail-state")).to_have_text("Finished", timeout=RUN_MS)
+    expect(page.locator("rect.bar-failed")).to_have_attribute("width", "1")
+    expect(page.locator(".retries-waiting")).to_have_count(0)
+    expect(busy.locator(".next-call")).to_have_count(0)

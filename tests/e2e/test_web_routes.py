@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import io
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -36,6 +39,7 @@ from tests.asgi import SyncAsgiTransport
 from tests.catalogs import catalog_keys
 from tests.identity import as_tester
 from tests.integration.test_api import ONE_NUMBER, PROBABLY_INVALID, row_counts
+from tests.integration.test_campaign_flow import BUSY, HEALTHY, VOICE, World, world  # noqa: F401
 from tests.integration.test_remove_flagged import MIXED as FLAGGED_AMONG_OTHERS
 
 SCRIPT = "<script>alert(1)</script>"
@@ -154,7 +158,9 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
     token = token_of(client, base(line))
     launched = client.post(launch, data={"csrf_token": token, "next": base(line)})
     assert launched.status_code == 303
-    assert launched.headers["location"] == f"{base(line)}?notice=launched&ref={campaign.reference}"
+    assert launched.headers["location"].startswith(
+        f"{base(line)}?notice=launched&ref={campaign.reference}&name=Relance&sig="
+    )
     assert state_of(svc, line, campaign) is CampaignState.RUNNING
 
 
@@ -309,7 +315,9 @@ def test_a_valid_form_creates_the_campaign_from_a_txt_file(
 
     assert created.status_code == 303, created.text
     [campaign] = campaigns.list_campaigns(svc, line.account_id, line.id).items
-    assert created.headers["location"] == f"{base(line)}?notice=created&ref={campaign.reference}"
+    assert created.headers["location"].startswith(
+        f"{base(line)}?notice=created&ref={campaign.reference}&name=Autumn&sig="
+    )
     assert (campaign.name, campaign.quality, campaign.state) == (
         "Autumn",
         Quality.BEST,
@@ -319,7 +327,7 @@ def test_a_valid_form_creates_the_campaign_from_a_txt_file(
     assert campaign.send_at.isoformat() == "2099-06-01T07:30:00+00:00"  # 09:30 in Paris, summer
     assert campaign.count_total == 2
     table = client.get(created.headers["location"])
-    assert f"Campaign {campaign.reference} created." in table.text
+    assert f"Campaign “Autumn” created (reference {campaign.reference})." in table.text
     assert "2099-06-01 09:30" in table.text
 
 
@@ -380,7 +388,7 @@ def test_the_form_keeps_what_the_guide_accepts_and_says_what_needs_a_look(
     assert campaign.count_total == 6
     assert row_counts(svc.engine)[:2] == (before[0] + 1, before[1] + 6)
     page = created.text
-    assert f"Campaign {campaign.reference} created." in page
+    assert f"Campaign “{campaign.name}” created (reference {campaign.reference})." in page
     assert "5 numbers probably invalid, kept as typed" in page
     assert (
         '<th scope="row">Line 2, column 29: “(0) 8-12-34”</th>\n        <td>081234</td>\n'
@@ -627,10 +635,13 @@ def test_the_created_page_removes_the_flagged_numbers_in_one_go(
 
     assert done.status_code == 303
     details = f"{base(line)}/{campaign.id}"
-    notice = f"notice=flagged_removed&ref={campaign.reference}&count=2"
-    assert done.headers["location"] == f"{details}?{notice}"
+    notice = f"notice=flagged_removed&ref={campaign.reference}&name={campaign.name}&count=2&sig="
+    assert done.headers["location"].startswith(f"{details}?{notice}")
     page = client.get(done.headers["location"], headers={"Accept-Language": "fr"}).text
-    assert f"Campagne {campaign.reference} : 2 numéros signalés retirés." in page
+    assert (
+        f"Campagne « {campaign.name} » (référence {campaign.reference}) : "
+        "2 numéros signalés retirés."
+    ) in page
     assert "remove-flagged" not in page
     assert row_counts(svc.engine)[1] == before[1] - 2
     assert campaigns.get_campaign(svc, line.account_id, line.id, campaign.id).count_total == 3
@@ -668,3 +679,141 @@ def test_a_campaign_whose_numbers_are_all_flagged_offers_no_removal(
     assert "remove-flagged" not in created.text
     [campaign] = campaigns.list_campaigns(svc, line.account_id, line.id).items
     assert "remove-flagged" not in client.get(f"{base(line)}/{campaign.id}").text
+
+
+def test_a_campaign_waiting_for_retries_says_so_in_the_table_and_the_details(
+    world: World,  # noqa: F811 (the fixture imported above)
+) -> None:
+    created = world.create(f"{HEALTHY}, {BUSY}, {VOICE}")
+    world.launch(created)
+    world.tick()
+    account = accounts.list_accounts(world.svc)[0]
+    line = accounts.list_lines(world.svc, account.id)[0]
+    detail = campaigns.campaign_detail(world.svc, line.account_id, line.id, created["id"])
+    retries = detail.retries
+    assert retries is not None
+    busy = next(r for r in detail.recipients if r.number == "+33123450486")
+    assert busy.next_call_at is not None
+    zone = account.timezone
+
+    def local(moment: datetime, lang: str) -> str:
+        return i18n.format_datetime(moment, zone, lang)
+
+    with web_client(world.svc) as client:
+        for lang, summary, left in (
+            ("en", "2 numbers to retry, next call at {}, last try by {}", "11 tries left"),
+            (
+                "fr",
+                "2 numéros à rappeler, prochain appel à {}, dernier essai au plus tard à {}",
+                "encore 11 essais",
+            ),
+        ):
+            expected = summary.format(
+                local(retries.next_call_at, lang), local(retries.last_try_by, lang)
+            )
+            headers = {"Accept-Language": lang}
+            table = client.get(base(line), headers=headers).text
+            page = client.get(f"{base(line)}/{created['id']}", headers=headers).text
+            assert expected in table
+            assert expected in page
+            row = page.split('data-number="+33123450486"')[1].split("</tr>")[0]
+            assert left in row
+            assert local(busy.next_call_at, lang) in row
+    # Delivered and failed are two bars of their own: 1 delivered, none failed yet, of 3.
+    assert 'viewBox="0 0 3 1"' in page
+    assert '<rect class="bar-delivered" x="0" y="0" height="1" width="1"/>' in page
+    assert '<rect class="bar-failed" x="1" y="0" height="1" width="0"/>' in page
+
+
+def test_a_stopped_schedule_is_not_shown_as_planned_and_a_launch_is_dated(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    manual = new_campaign(svc, line, name="Manuelle")
+    document = documents.upload_document(svc, line.account_id, name="b.pdf", data=pdfs.text_pdf())
+    at = svc.clock.now() + timedelta(days=2)
+    planned = campaigns.create_campaign(
+        svc,
+        line.account_id,
+        line.id,
+        NewCampaign(
+            name="Programmée",
+            document_id=document.id,
+            quality=Quality.NORMAL,
+            send_type=SendType.SCHEDULED,
+            send_at=at,
+            recipients_list="01 23 45 67 89",
+        ),
+    )
+    english = {"Accept-Language": "en"}
+    zone = accounts.get_account(svc, line.account_id).timezone
+    when = i18n.format_datetime(at, zone, "en")
+    assert f'<time datetime="{at.isoformat()}">' in client.get(base(line), headers=english).text
+
+    campaigns.stop_campaign(svc, line.account_id, line.id, planned.id)
+    launched = campaigns.launch_campaign(svc, line.account_id, line.id, manual.id)
+    assert launched.started_at is not None
+    table = client.get(base(line), headers=english).text
+    stopped = client.get(f"{base(line)}/{planned.id}", headers=english).text
+
+    assert f"Stopped; was planned for {when}" in table
+    assert f"Stopped; was planned for {when}" in stopped
+    assert f'<time datetime="{at.isoformat()}">' not in table
+    launch = i18n.format_datetime(launched.started_at, zone, "en")
+    assert f"Manual, launched {launch}" in table
+
+
+def test_notices_name_the_campaign_and_only_say_what_the_server_signed(
+    svc: Services, line: Line, client: httpx.Client
+) -> None:
+    campaign = new_campaign(svc, line, name="Relance <b>")
+    details = f"{base(line)}/{campaign.id}"
+    token = token_of(client, details)
+    stopped = client.post(f"{details}/launch", data={"csrf_token": token, "next": details}).headers[
+        "location"
+    ]
+    french = client.get(stopped, headers={"Accept-Language": "fr"}).text
+
+    assert f"Campagne « Relance &lt;b&gt; » lancée (référence {campaign.reference})." in french
+    # A notice written by anyone else (its name, its count or the notice changed) says nothing.
+    forged = [
+        stopped.replace("name=Relance", "name=Pay+here"),
+        stopped.replace("notice=launched", "notice=deleted"),
+        stopped.split("&sig=")[0],
+        f"{details}?notice=launched&ref={campaign.reference}",
+    ]
+    for path in forged:
+        page = client.get(path, headers={"Accept-Language": "en"}).text
+        assert 'class="notice"' not in page, path
+
+
+def test_a_stop_with_calls_in_progress_says_they_are_ending(
+    world: World,  # noqa: F811 (the fixture imported above)
+) -> None:
+    created = world.create(f"{HEALTHY}, {BUSY}, {VOICE}", name="Relance")
+    world.launch(created)
+    account = accounts.list_accounts(world.svc)[0]
+    line = accounts.list_lines(world.svc, account.id)[0]
+    details = f"{base(line)}/{created['id']}"
+
+    def stop() -> str:
+        with web_client(world.svc) as client:
+            token = token_of(client, details)
+            answer = client.post(f"{details}/stop", data={"csrf_token": token, "next": details})
+            return client.get(answer.headers["location"], headers={"Accept-Language": "fr"}).text
+
+    async def stop_during_calls() -> str:
+        await world.worker.tick()
+        # The stop is asked from another thread while this one blocks: the three calls just
+        # placed cannot end (their results are recorded on this loop) before it counts them.
+        with ThreadPoolExecutor(1) as pool:
+            page = pool.submit(stop).result(timeout=60)
+        await world.worker.idle()
+        return page
+
+    page = asyncio.run(stop_during_calls())
+
+    assert (
+        f"Campagne « Relance » (référence {created['reference']}) : arrêt en cours, "
+        "3 appels se terminent ; elle attendra ensuite un lancement manuel."
+    ) in page
+    assert world.get(created)["state"] == "waiting"

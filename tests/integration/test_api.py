@@ -624,6 +624,8 @@ def test_detail_pages_and_received_fax(client: httpx.Client, svc: Services) -> N
         "reason": None,
         "dueAt": None,
         "settledAt": None,
+        "nextCallAt": None,
+        "triesLeft": None,
         "attempts": [],
     }
     page = client.get(f"{url}/pages/2.png")
@@ -1008,6 +1010,10 @@ def test_openapi(client: httpx.Client) -> None:
         "me-create_token": ("POST", "/me/token"),
         "me-revoke_token": ("DELETE", "/me/token/{token}"),
     }
+    schemas = document["components"]["schemas"]
+    assert {"nextCallAt", "triesLeft"} <= schemas["Recipient"]["properties"].keys()
+    assert "retries" in schemas["CampaignDetail"]["properties"]
+    assert set(schemas["RetriesWaiting"]["required"]) == {"count", "nextCallAt", "lastTryBy"}
     create = document["paths"][f"{base}/campaigns"]["post"]
     assert list(create["responses"]["422"]["content"]) == [PROBLEM]
     assert "Authorization: Bearer" in document["info"]["description"]

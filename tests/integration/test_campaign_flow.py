@@ -209,6 +209,42 @@ def test_every_test_number_gets_its_outcome_and_the_campaign_is_partial(world: W
     assert healthy["durationS"] > 30  # line time of 3 fine pages, though faster than real time
 
 
+def test_a_campaign_waiting_only_for_retries_says_how_many_when_and_until_when(
+    world: World,
+) -> None:
+    campaign = world.launch(world.create(f"{HEALTHY}, {BUSY}, {VOICE}"))
+    world.tick()
+
+    detail = world.detail(campaign)
+    by_number = {r["number"]: r for r in detail["recipients"]}
+    busy, voice = by_number[e164(BUSY)], by_number[e164(VOICE)]
+    policy = world.svc.settings.retry_policy
+    # The policy's own limits, less the one call each has had.
+    assert busy["triesLeft"] == policy.max_dials - 1
+    assert voice["triesLeft"] == policy.max_no_fax - 1
+    assert by_number[e164(HEALTHY)]["triesLeft"] is None
+    assert by_number[e164(HEALTHY)]["nextCallAt"] is None
+    assert busy["nextCallAt"] == busy["dueAt"]
+    first_dial = min(datetime.fromisoformat(r["attempts"][0]["startedAt"]) for r in (busy, voice))
+    retries = detail["retries"]
+    assert retries["count"] == 2
+    assert retries["nextCallAt"] == min(busy["dueAt"], voice["dueAt"])
+    last_try_by = datetime.fromisoformat(retries["lastTryBy"])
+    assert abs(last_try_by - first_dial - timedelta(seconds=policy.kill_time_s)) < timedelta(
+        seconds=5
+    )
+
+    # Stopped, it calls nobody: no next call is shown.
+    assert world.post(campaign, "stop").json()["state"] == "waiting"
+    stopped = world.detail(campaign)
+    assert stopped["retries"] is None
+    assert {(r["nextCallAt"], r["triesLeft"]) for r in stopped["recipients"]} == {(None, None)}
+
+    final = world.run(world.launch(campaign))
+    assert final["state"] == "finished"
+    assert world.detail(campaign)["retries"] is None
+
+
 def test_the_pages_a_sandbox_machine_received_are_served(world: World) -> None:
     campaign = world.launch(world.create(HEALTHY))
     world.run(campaign)

@@ -17,12 +17,14 @@ from faxcast.domain.retry import (
     NO_STEP_DOWN,
     GiveUp,
     RecipientHistory,
+    RetriesWaiting,
     Retry,
     RetryDecision,
     RetryPolicy,
     StepDown,
     call_cap_s,
     degraded_profile,
+    retries_waiting,
     slowest_bps,
 )
 
@@ -404,3 +406,60 @@ def test_a_profile_without_v27ter_falls_back_no_lower_than_7200() -> None:
     assert call_cap_s((HEAVY_PAGE_BITS,), profile) < call_cap_s(
         (HEAVY_PAGE_BITS,), Quality.HIGH.profile
     )
+
+
+@pytest.mark.parametrize("quality", list(Quality))
+@pytest.mark.parametrize("failure", [F.BUSY, F.NO_ANSWER, F.NO_FAX, F.TRANSFER_FAILED])
+def test_tries_left_is_how_many_more_calls_failing_alike_are_made(
+    failure: FailureClass, quality: Quality
+) -> None:
+    policy = POLICY.for_quality(quality)
+    history = _history(failure)
+    left = policy.tries_left(history, failure)
+    assert left is not None
+    assert left > 0
+    retried = 0
+    for _ in range(50):
+        history = history.after(failure, dialed_at=NOW)
+        if isinstance(policy.decide(history, failure, now=NOW, rand=0.5), GiveUp):
+            break
+        retried += 1
+    assert retried == left - 1
+    assert policy.tries_left(history, failure) == 0
+
+
+def test_congestion_leaves_tries_uncounted_and_failures_never_retried_have_none() -> None:
+    assert POLICY.tries_left(_history(F.CONGESTION), F.CONGESTION) is None
+    assert POLICY.tries_left(RecipientHistory(), F.PERMANENT) == 0
+    assert POLICY.tries_left(_history(F.BUSY, F.BUSY), F.BUSY) == 10
+
+
+def test_retries_waiting_counts_them_with_the_next_call_and_the_last_try() -> None:
+    early = _history(F.BUSY)  # first dial T0: no retry after T0 + 3 h
+    late = RecipientHistory().after(F.BUSY, dialed_at=T0 + timedelta(minutes=20))
+    waited = late.after(  # waited 5 min, due, for a channel: the kill time moves by as much
+        F.BUSY, dialed_at=T0 + timedelta(minutes=30), due_at=T0 + timedelta(minutes=25)
+    )
+    summary = retries_waiting(
+        POLICY,
+        [
+            (T0 + timedelta(minutes=9), early),
+            (T0 + timedelta(minutes=7), waited),
+            (T0 + timedelta(minutes=33), late),
+        ],
+    )
+
+    assert summary == RetriesWaiting(
+        count=3,
+        next_call_at=T0 + timedelta(minutes=7),
+        last_try_by=T0 + timedelta(hours=3, minutes=25),
+    )
+    assert summary.last_try_by == POLICY.kill_at(waited, now=NOW)
+    assert retries_waiting(POLICY, []) is None
+
+
+def test_no_retry_is_made_after_the_last_try_time() -> None:
+    history = _history(F.BUSY)
+    last_try_by = POLICY.kill_at(history, now=NOW)
+
+    assert isinstance(POLICY.decide(history, F.BUSY, now=last_try_by, rand=0.0), GiveUp)

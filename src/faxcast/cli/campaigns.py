@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,8 +17,9 @@ from faxcast.domain.campaign import Campaign, CampaignState, SendType
 from faxcast.domain.models import CampaignDetail
 from faxcast.domain.numbers import RecipientList
 from faxcast.domain.quality import Quality
+from faxcast.domain.retry import RetriesWaiting
 from faxcast.errors import InputError, raise_all
-from faxcast.i18n import LANGUAGES, codes, environment_language, translator
+from faxcast.i18n import LANGUAGES, Translator, codes, environment_language, translator
 from faxcast.services import accounts, campaigns, documents
 from faxcast.services.context import Services
 from faxcast.services.new_campaign import NewCampaign, PdfUpload, validate_campaign
@@ -116,17 +117,24 @@ def _tell(recipients: RecipientList) -> None:
 )
 @pass_state
 def campaign_ls(state: CliState, line_id: int, states: tuple[str, ...]) -> None:
-    """List the line's campaigns, newest first."""
+    """List the line's campaigns, newest first; one waiting only for retries is followed by an
+    indented line saying how many, the next call and the last try."""
+    account = state.account()
     page = campaigns.list_campaigns(
         state.services,
-        state.account().id,
+        account.id,
         line_id,
         states=tuple(CampaignState(s) for s in states),
         page_size=500,
     )
+    retries = campaigns.retries_waiting(state.services, account.id, line_id, page.items)
+    texts = translator(environment_language(os.environ))
+    zone = ZoneInfo(account.timezone)
     click.echo("id\treference\tstate\toutcome\tdelivered/failed/todo/total\tname")
     for item in page.items:
         click.echo(_campaign_row(item))
+        if item.id in retries:
+            click.echo(f"  {_retries(texts, retries[item.id], zone)}")
 
 
 @campaign.command("show")
@@ -218,27 +226,64 @@ def send(
 
 
 async def _follow(svc: Services, account_id: int, line_id: int, created: Campaign) -> Campaign:
-    """Show progress until the campaign ends, placing calls here beside any running worker."""
+    """Say how the campaign stands whenever that changes, until it ends, placing calls here
+    beside any running worker."""
     # Imported here: the worker brings the fax engine and SIP, which only `send` needs.
     from faxcast.dispatch.worker import Worker
 
     stop = asyncio.Event()
     worker = Worker(svc, line_drivers(svc), cache_dir=svc.settings.data_dir / "cache")
     task = asyncio.create_task(worker.run(stop))
+    texts = translator(environment_language(os.environ))
+    zone = ZoneInfo(_timezone(svc, account_id))
     try:
-        with click.progressbar(length=created.count_total, label="faxing", file=sys.stderr) as bar:
-            done = 0
-            while True:
-                current = campaigns.get_campaign(svc, account_id, line_id, created.id)
-                settled = current.count_delivered + current.count_failed
-                bar.update(settled - done)
-                done = settled
-                if current.state in _FINAL:
-                    return current
-                await asyncio.sleep(0.5)
+        said = ""
+        while True:
+            current = campaigns.get_campaign(svc, account_id, line_id, created.id)
+            retries = campaigns.retries_waiting(svc, account_id, line_id, [current])
+            line = "faxing: " + _progress(texts, current, retries.get(current.id), zone)
+            if line != said:
+                click.echo(line, err=True)
+                said = line
+            if current.state in _FINAL:
+                return current
+            await asyncio.sleep(0.5)
     finally:
         stop.set()
         await task
+
+
+def _timezone(svc: Services, account_id: int) -> str:
+    """The account's time zone, in which times are shown."""
+    return accounts.get_account(svc, account_id).timezone
+
+
+def _progress(
+    texts: Translator, item: Campaign, retries: RetriesWaiting | None, zone: ZoneInfo
+) -> str:
+    """The counts, and what a campaign only waiting for retries waits for."""
+    counts = texts(
+        "progress.text",
+        count=item.count_delivered,
+        failed=item.count_failed,
+        todo=item.count_todo,
+        total=item.count_total,
+    )
+    return counts if retries is None else f"{counts}; {_retries(texts, retries, zone)}"
+
+
+def _retries(texts: Translator, retries: RetriesWaiting, zone: ZoneInfo) -> str:
+    return texts.message(
+        codes.RETRIES_WAITING(
+            count=retries.count,
+            next=_local(retries.next_call_at, zone),
+            last=_local(retries.last_try_by, zone),
+        )
+    )
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
 
 
 def _form(
@@ -297,23 +342,30 @@ def _campaign_row(item: Campaign) -> str:
 def _describe(detail: CampaignDetail, timezone: str) -> str:
     """The campaign and every attempt, times in the account's time zone."""
     zone = ZoneInfo(timezone)
+    texts = translator(environment_language(os.environ))
 
     def local(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+        return _local(moment, zone)
 
     c = detail.campaign
-    when = local(c.send_at) if c.send_at else "manual"
     lines = [
         f"campaign {c.id} '{c.name}' reference {c.reference}",
         f"  state {c.state.value} ({c.state.provider_status}), outcome {c.outcome.value}",
-        f"  quality {c.quality.value}, {c.pages} pages, schedule {when}",
+        f"  quality {c.quality.value}, {c.pages} pages, schedule: {_schedule(c, texts, local)}",
         f"  started {local(c.started_at)}, ended {local(c.finished_at)}",
         f"  delivered {c.count_delivered}, failed {c.count_failed}, to do {c.count_todo}, "
         f"total {c.count_total}",
     ]
+    if detail.retries is not None:
+        lines.append(f"  {_retries(texts, detail.retries, zone)}")
     for r in detail.recipients:
         number = f"{r.typed} ({r.number})" if r.typed else r.number
-        lines.append(f"  {number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}")
+        line = f"  {number}: {r.state.value} after {r.calls} call(s): {r.reason or '-'}"
+        if r.next_call_at is not None:
+            line += "; " + texts.message(codes.NEXT_CALL(when=local(r.next_call_at)))
+            if r.tries_left is not None:
+                line += ", " + texts.message(codes.TRIES_LEFT(count=r.tries_left))
+        lines.append(line)
         for a in r.attempts:
             verdict = "delivered" if a.delivered else a.failure.value if a.failure else "?"
             lines.append(
@@ -322,3 +374,14 @@ def _describe(detail: CampaignDetail, timezone: str) -> str:
                 f"{a.duration_s:.0f} s: {a.reason}"
             )
     return "\n".join(lines)
+
+
+def _schedule(c: Campaign, texts: Translator, local: Callable[[datetime | None], str]) -> str:
+    """When it runs: a stopped schedule says it no longer holds, a manual one when launched."""
+    if c.send_at is not None and c.state is CampaignState.WAITING:
+        return texts("schedule.was_planned", when=local(c.send_at))
+    if c.send_at is not None:
+        return local(c.send_at)
+    if c.started_at is not None:
+        return texts("schedule.launched", when=local(c.started_at))
+    return texts("schedule.manual")

@@ -12,7 +12,7 @@ from faxcast.domain.campaign import Campaign
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
-from faxcast.domain.retry import RecipientHistory, call_cap_s
+from faxcast.domain.retry import RecipientHistory, RetriesWaiting, call_cap_s
 from faxcast.domain.sip_line import SipLineSettings
 
 T = TypeVar("T")
@@ -147,6 +147,11 @@ class Recipient:
     due_at: datetime | None
     settled_at: datetime | None
     attempts: tuple[Attempt, ...]
+    history: RecipientHistory
+    # Set while its campaign runs and it waits for a retry: when, and the calls it has left
+    # (None if its last failure counts against no limit).
+    next_call_at: datetime | None = None
+    tries_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ class CampaignDetail:
     campaign: Campaign
     recipients: tuple[Recipient, ...]
     first: int = 1
+    retries: RetriesWaiting | None = None  # set when a running campaign only waits for retries
 
     def numbers(self, *states: RecipientState) -> list[str]:
         """The numbers of recipients in the given states, in list order."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -206,27 +206,66 @@ class RetryPolicy:
 
         wait_s = self.base_wait_s(failure) * (1 - self.jitter + 2 * self.jitter * rand)
         at = now + timedelta(seconds=wait_s)
-        # The kill time counts the time the recipient was eligible since its first dial, not
-        # the time its due retries waited behind other calls for a channel.
-        kill_at = (history.first_dial_at or now) + timedelta(
-            seconds=self.kill_time_s + history.waited_s
-        )
-        if at >= kill_at:
+        if at >= self.kill_at(history, now=now):
             return GiveUp(
                 f"not delivered within {_duration(self.kill_time_s)} of the first dial (kill time)"
             )
         return Retry(at, StepDown.after(history.tries), resume_page=history.pages_confirmed)
 
-    def _limit_reached(self, history: RecipientHistory, failure: FailureClass) -> str | None:
-        if failure in (FailureClass.BUSY, FailureClass.NO_ANSWER) and (
-            history.dials >= self.max_dials
-        ):
-            return f"busy or no answer after {history.dials} dials"
-        if failure is FailureClass.NO_FAX and history.no_fax >= self.max_no_fax:
-            return f"not a fax machine (no fax answered {history.no_fax} times)"
-        if failure is FailureClass.TRANSFER_FAILED and history.tries >= self.tries_limit:
-            return f"transfer failed {history.tries} times"
+    def kill_at(self, history: RecipientHistory, *, now: datetime) -> datetime:
+        """When a retry is no longer made: the kill time after the first dial (`now` if none)."""
+        # The kill time counts the time the recipient was eligible since its first dial, not
+        # the time its due retries waited behind other calls for a channel.
+        return (history.first_dial_at or now) + timedelta(
+            seconds=self.kill_time_s + history.waited_s
+        )
+
+    def tries_left(self, history: RecipientHistory, failure: FailureClass) -> int | None:
+        """How many more calls failing as `failure` did may be retried before the recipient
+        fails; None when that class counts against no limit (congestion)."""
+        if not failure.retryable:
+            return 0
+        if failure in (FailureClass.BUSY, FailureClass.NO_ANSWER):
+            return max(0, self.max_dials - history.dials)
+        if failure is FailureClass.NO_FAX:
+            return max(0, self.max_no_fax - history.no_fax)
+        if failure is FailureClass.TRANSFER_FAILED:
+            return max(0, self.tries_limit - history.tries)
         return None
+
+    def _limit_reached(self, history: RecipientHistory, failure: FailureClass) -> str | None:
+        if self.tries_left(history, failure) != 0:
+            return None
+        if failure is FailureClass.NO_FAX:
+            return f"not a fax machine (no fax answered {history.no_fax} times)"
+        if failure is FailureClass.TRANSFER_FAILED:
+            return f"transfer failed {history.tries} times"
+        return f"busy or no answer after {history.dials} dials"
+
+
+@dataclass(frozen=True)
+class RetriesWaiting:
+    """Recipients waiting for a retry: how many, the next call, and the latest a retry is made."""
+
+    count: int
+    next_call_at: datetime
+    last_try_by: datetime
+
+
+def retries_waiting(
+    policy: RetryPolicy, waiting: Iterable[tuple[datetime, RecipientHistory]]
+) -> RetriesWaiting | None:
+    """What (due time, history) pairs of recipients waiting for a retry add up to; None if none."""
+    count = 0
+    next_call_at = last_try_by = None
+    for due_at, history in waiting:
+        kill_at = policy.kill_at(history, now=due_at)
+        count += 1
+        next_call_at = due_at if next_call_at is None else min(next_call_at, due_at)
+        last_try_by = kill_at if last_try_by is None else max(last_try_by, kill_at)
+    if next_call_at is None or last_try_by is None:
+        return None
+    return RetriesWaiting(count, next_call_at, last_try_by)
 
 
 def _duration(seconds: float) -> str:

@@ -47,6 +47,11 @@ RECIPIENTS_TO_DO = declare("campaign.recipients_to_do", "name", "count")
 CHANGED_MEANWHILE = declare("campaign.changed_meanwhile", "name")
 NO_FREE_REFERENCE = declare("campaign.no_free_reference")
 
+# --- following a campaign (web pages and CLI); times are the account's
+RETRIES_WAITING = declare("follow.retries_waiting", "count", "next", "last")
+NEXT_CALL = declare("follow.next_call", "when")
+TRIES_LEFT = declare("follow.tries_left", "count")
+
 # --- a station's ident and header (domain/station.py)
 IDENT_TOO_LONG = declare("station.ident_too_long", "count", "limit")
 HEADER_TOO_LONG = declare("station.header_too_long", "count", "limit")

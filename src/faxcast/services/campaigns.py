@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 
 from sqlalchemy import Connection
 
+from faxcast.domain import retry
 from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
-from faxcast.domain.models import CampaignDetail, CampaignSort, Page
+from faxcast.domain.models import CampaignDetail, CampaignSort, Page, Recipient
 from faxcast.domain.numbers import RecipientList, warned
+from faxcast.domain.recipient import RecipientState
+from faxcast.domain.retry import RetriesWaiting, RetryPolicy
 from faxcast.errors import ConflictError, InputError, NotFoundError, raise_all
 from faxcast.fields import Field
 from faxcast.i18n import codes
@@ -183,14 +189,54 @@ def campaign_detail(
     require_member(svc, account_id)
     with svc.transaction() as conn:
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
-        if page_size is None:
-            return CampaignDetail(
-                campaign, tuple(repository.campaign_recipients(conn, campaign.id))
-            )
-        last_page = max(1, -(-campaign.count_total // page_size))
-        first = (min(max(page, 1), last_page) - 1) * page_size + 1
+        first = 1
+        if page_size is not None:
+            last_page = max(1, -(-campaign.count_total // page_size))
+            first = (min(max(page, 1), last_page) - 1) * page_size + 1
         shown = repository.campaign_recipients(conn, campaign.id, first=first, count=page_size)
-        return CampaignDetail(campaign, tuple(shown), first)
+        retries = _retries_waiting(svc, conn, [campaign]).get(campaign.id)
+    policy = svc.settings.retry_policy.for_quality(campaign.quality)
+    return CampaignDetail(
+        campaign, tuple(_waiting(campaign, policy, r) for r in shown), first, retries
+    )
+
+
+def retries_waiting(
+    svc: Services, account_id: int, line_id: int, shown: Sequence[Campaign]
+) -> dict[int, RetriesWaiting]:
+    """The retries that the running campaigns among `shown` (the line's) only wait for, by id."""
+    require_member(svc, account_id)
+    with svc.transaction() as conn:
+        repository.get_line(conn, account_id, line_id)
+        mine = [c for c in shown if c.account_id == account_id and c.line_id == line_id]
+        return _retries_waiting(svc, conn, mine)
+
+
+def _retries_waiting(
+    svc: Services, conn: Connection, shown: Sequence[Campaign]
+) -> dict[int, RetriesWaiting]:
+    running = {c.id: c for c in shown if c.state is CampaignState.RUNNING}
+    found: dict[int, RetriesWaiting] = {}
+    rows = repository.waiting_retries(conn, sorted(running))
+    for campaign_id, group in groupby(rows, key=itemgetter(0)):
+        campaign = running[campaign_id]
+        policy = svc.settings.retry_policy.for_quality(campaign.quality)
+        summary = retry.retries_waiting(policy, ((due, history) for _, due, history in group))
+        # Only when nothing else is left: no first call to make and no call in progress.
+        if summary is not None and summary.count == campaign.count_todo:
+            found[campaign_id] = summary
+    return found
+
+
+def _waiting(campaign: Campaign, policy: RetryPolicy, recipient: Recipient) -> Recipient:
+    """The recipient with its next call and the calls it has left, if it waits for a retry of
+    a running campaign (a stopped one calls nobody)."""
+    waits = recipient.state is RecipientState.PENDING and recipient.due_at is not None
+    if campaign.state is not CampaignState.RUNNING or not waits:
+        return recipient
+    failures = [a.failure for a in recipient.attempts if a.failure is not None]
+    left = policy.tries_left(recipient.history, failures[-1]) if failures else None
+    return replace(recipient, next_call_at=recipient.due_at, tries_left=left)
 
 
 def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
@@ -205,6 +251,19 @@ def launch_campaign(svc: Services, account_id: int, line_id: int, campaign_id: i
 
 def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Campaign:
     """Stop a scheduled or running campaign: no new call; it then waits for a launch."""
+    return stop_campaign_told(svc, account_id, line_id, campaign_id).campaign
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A campaign just stopped, and the calls in progress its stop waits for (0: waiting)."""
+
+    campaign: Campaign
+    calls: int
+
+
+def stop_campaign_told(svc: Services, account_id: int, line_id: int, campaign_id: int) -> Stopped:
+    """`stop_campaign`, with how many calls in progress the stop waits for."""
     require_member(svc, account_id)
     with svc.transaction() as conn:
         # The line first, as a claim locks it: a claim under way ends before the calls are
@@ -214,7 +273,7 @@ def stop_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int
         calls = queue.calls_of_campaign(conn, campaign.id, now=svc.clock.now())
         repository.save_campaign(conn, campaign, campaign.stopped(calls_in_progress=calls))
         audit.record(conn, svc, account_id, AuditAction.CAMPAIGN_STOPPED, _named(campaign))
-        return repository.get_campaign(conn, account_id, line_id, campaign_id)
+        return Stopped(repository.get_campaign(conn, account_id, line_id, campaign_id), calls)
 
 
 def delete_campaign(svc: Services, account_id: int, line_id: int, campaign_id: int) -> None:

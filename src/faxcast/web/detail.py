@@ -27,6 +27,7 @@ def status(where: Where, detail: CampaignDetail) -> dict[str, Any]:
     return {
         "campaign": detail.campaign,
         "recipients": detail.recipients,
+        "retries": detail.retries,
         "recipient_page": (detail.first - 1) // RECIPIENTS_PAGE_SIZE + 1,
         "recipient_pages": max(1, math.ceil(count / RECIPIENTS_PAGE_SIZE)),
         "first": detail.first,

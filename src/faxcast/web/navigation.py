@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
+from faxcast.domain.campaign import Campaign
 from faxcast.web import i18n
 
+# What a notice may say: each takes the campaign's name and reference, some a count too.
 _NOTICES: Final = frozenset({"created", "launched", "stopped", "deleted"})
-# Notices that also say how many (?count=…).
-_COUNTED_NOTICES: Final = frozenset({"flagged_removed"})
+_COUNTED_NOTICES: Final = frozenset({"flagged_removed", "stopping"})
+_PARAMS: Final = ("notice", "ref", "name", "count")
+_SIGNATURE: Final = "sig"
 
 
 def safe_next(value: object, default: str) -> str:
@@ -24,29 +29,39 @@ def safe_next(value: object, default: str) -> str:
     return value
 
 
-def with_notice(path: str, notice: str, reference: str, *, count: int | None = None) -> str:
-    """`path` with the notice of what was just done to the campaign `reference` (to `count`
-    of its numbers, for a counted notice)."""
+def with_notice(
+    path: str, notice: str, campaign: Campaign, *, secret: bytes, count: int | None = None
+) -> str:
+    """`path` with the notice of what was just done to `campaign` (to `count` of its numbers or
+    calls, for a counted notice), signed with `secret`: the page shows only what the server said."""
     parts = urlsplit(path)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("notice", "ref", "count")]
-    query += [("notice", notice), ("ref", reference)]
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in (*_PARAMS, _SIGNATURE)]
+    said = [("notice", notice), ("ref", campaign.reference), ("name", campaign.name)]
     if count is not None:
-        query.append(("count", str(count)))
-    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+        said.append(("count", str(count)))
+    said.append((_SIGNATURE, _sign(secret, said)))
+    return urlunsplit(("", "", parts.path, urlencode(kept + said), ""))
 
 
-def notice(request: Request, t: i18n.Translator) -> str:
-    """What was just done, from the redirect's ?notice=…&ref=… (only known notices)."""
-    done = request.query_params.get("notice", "")
-    reference = request.query_params.get("ref", "")
-    if not (reference.isalnum() and len(reference) <= 16):
+def notice(request: Request, t: i18n.Translator, *, secret: bytes) -> str:
+    """What was just done, as `with_notice` signed it in the redirect's query; else nothing."""
+    query = request.query_params
+    said = [(k, query[k]) for k in _PARAMS if k in query]
+    if not hmac.compare_digest(query.get(_SIGNATURE, ""), _sign(secret, said)):
         return ""
+    values = dict(said)
+    done, named = values.get("notice", ""), {"name": values["name"], "ref": values["ref"]}
     if done in _NOTICES:
-        return t(f"notice.{done}", ref=reference)
-    count = request.query_params.get("count", "")
-    if done in _COUNTED_NOTICES and count.isdigit() and len(count) <= 9:
-        return t(f"notice.{done}", ref=reference, count=int(count))
+        return t(f"notice.{done}", **named)
+    count = values.get("count", "")
+    if done in _COUNTED_NOTICES and count.isdigit():
+        return t(f"notice.{done}", **named, count=int(count))
     return ""
+
+
+def _sign(secret: bytes, said: list[tuple[str, str]]) -> str:
+    key = hmac.new(secret, b"faxcast web notice", hashlib.sha256).digest()
+    return hmac.new(key, urlencode(said).encode(), hashlib.sha256).hexdigest()
 
 
 def redirect(path: str) -> RedirectResponse:

@@ -117,6 +117,7 @@ def table(svc: Services, where: Where, query: TableQuery) -> dict[str, Any]:
     rows = list(found.items)
     return {
         "rows": rows,
+        "retries": campaigns.retries_waiting(svc, where.account.id, where.line.id, rows),
         "total": found.total,
         "pages": pages,
         "q": query,

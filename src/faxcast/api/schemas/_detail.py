@@ -58,6 +58,11 @@ class Recipient(Schema):
     reason: str | None
     due_at: UtcTime | None
     settled_at: UtcTime | None
+    next_call_at: UtcTime | None = Field(description="when it is called again, if it waits")
+    tries_left: int | None = Field(
+        description="calls left if the last call's failure happens again (retry policy); null "
+        "when it does not wait for a retry or that failure counts against no limit"
+    )
     attempts: list[Attempt]
 
     @classmethod
@@ -73,8 +78,18 @@ class Recipient(Schema):
             reason=recipient.reason,
             due_at=recipient.due_at,
             settled_at=recipient.settled_at,
+            next_call_at=recipient.next_call_at,
+            tries_left=recipient.tries_left,
             attempts=[Attempt.of(a, received=received(a)) for a in recipient.attempts],
         )
+
+
+class RetriesWaiting(Schema):
+    """What a running campaign only waits for: numbers to call again."""
+
+    count: int = Field(description="numbers waiting for a retry")
+    next_call_at: UtcTime = Field(description="when the next of them is called")
+    last_try_by: UtcTime = Field(description="the latest a retry is made (kill time)")
 
 
 class CampaignDetail(Schema):
@@ -85,6 +100,9 @@ class CampaignDetail(Schema):
     success: list[str] = Field(description="numbers delivered")
     failed: list[str] = Field(description="numbers that failed for good")
     recipients: list[Recipient]
+    retries: RetriesWaiting | None = Field(
+        description="set when the campaign runs and only waits for retries"
+    )
 
     @classmethod
     def of(cls, detail: models.CampaignDetail, *, received: ReceivedUrl) -> CampaignDetail:
@@ -95,4 +113,11 @@ class CampaignDetail(Schema):
             success=detail.numbers(RecipientState.DELIVERED),
             failed=detail.numbers(RecipientState.FAILED),
             recipients=[Recipient.of(r, received=received) for r in detail.recipients],
+            retries=None
+            if detail.retries is None
+            else RetriesWaiting(
+                count=detail.retries.count,
+                next_call_at=detail.retries.next_call_at,
+                last_try_by=detail.retries.last_try_by,
+            ),
         )

@@ -29,6 +29,7 @@ from faxcast.store.repository._campaigns import (
     reference_exists,
     remove_recipients,
     save_campaign,
+    waiting_retries,
 )
 from faxcast.store.repository._documents import (
     get_document,
@@ -136,4 +137,5 @@ __all__ = [
     "touch_token",
     "update_line",
     "user_by_login",
+    "waiting_retries",
 ]

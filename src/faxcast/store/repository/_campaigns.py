@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -34,6 +35,7 @@ from faxcast.domain.models import (
 from faxcast.domain.outcome import FailureClass
 from faxcast.domain.quality import Quality
 from faxcast.domain.recipient import RecipientState
+from faxcast.domain.retry import RecipientHistory
 from faxcast.errors import ConflictError, NotFoundError
 from faxcast.i18n import codes
 from faxcast.store import sql
@@ -325,9 +327,41 @@ def campaign_recipients(
             r.due_at,
             r.settled_at,
             tuple(calls.get(r.id, ())),
+            _history(r),
         )
         for r in rows
     ]
+
+
+def waiting_retries(
+    conn: Connection, campaign_ids: Sequence[int]
+) -> Iterator[tuple[int, datetime, RecipientHistory]]:
+    """(campaign id, due time, history) of the campaigns' recipients waiting for a retry, by
+    campaign, read a batch at a time."""
+    if not campaign_ids:
+        return
+    query = (
+        select(recipients)
+        .where(
+            recipients.c.campaign_id.in_(campaign_ids),
+            recipients.c.state == RecipientState.PENDING.value,
+            recipients.c.due_at.is_not(None),
+        )
+        .order_by(recipients.c.campaign_id)
+    )
+    for row in conn.execution_options(yield_per=1000).execute(query):
+        yield row.campaign_id, row.due_at, _history(row)
+
+
+def _history(row: Row[Any]) -> RecipientHistory:
+    return RecipientHistory(
+        dials=row.dials,
+        tries=row.tries,
+        no_fax=row.no_fax,
+        first_dial_at=row.first_dial_at,
+        pages_confirmed=row.pages_confirmed,
+        waited_s=row.waited_s,
+    )
 
 
 def get_attempt(conn: Connection, account_id: int, line_id: int, attempt_id: int) -> Attempt:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from faxcast.services import campaigns
 from faxcast.services.context import Services
 from faxcast.web.navigation import redirect, safe_next, with_notice
-from faxcast.web.rendering import HtmlRoute, render, services
+from faxcast.web.rendering import HtmlRoute, render, services, web_state
 from faxcast.web.where import CAMPAIGN_PATH, where_of
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
@@ -27,10 +27,22 @@ async def _action(
 ) -> Response:
     svc = services(request)
     found = await run_in_threadpool(campaigns.get_campaign, svc, account, line, campaign)
-    await run_in_threadpool(use_case, svc, account, line, campaign)
+    done = await run_in_threadpool(use_case, svc, account, line, campaign)
+    count = None
+    if isinstance(done, campaigns.Stopped) and done.calls:
+        # The true state: the stop waits for the calls in progress to end.
+        notice, count = "stopping", done.calls
     form = await request.form()
     table = str(request.app.url_path_for("web-campaigns", account=str(account), line=str(line)))
-    return redirect(with_notice(safe_next(form.get("next"), table), notice, found.reference))
+    return redirect(
+        with_notice(
+            safe_next(form.get("next"), table),
+            notice,
+            found,
+            secret=web_state(request).secret,
+            count=count,
+        )
+    )
 
 
 @router.post(CAMPAIGN_PATH + "/launch", name="web-campaign-launch")
@@ -42,7 +54,7 @@ async def launch(request: Request, account: int, line: int, campaign: int) -> Re
 @router.post(CAMPAIGN_PATH + "/stop", name="web-campaign-stop")
 async def stop(request: Request, account: int, line: int, campaign: int) -> Response:
     """The seed's "Stopper la campagne"."""
-    return await _action(request, account, line, campaign, campaigns.stop_campaign, "stopped")
+    return await _action(request, account, line, campaign, campaigns.stop_campaign_told, "stopped")
 
 
 @router.get(CAMPAIGN_PATH + "/delete", name="web-campaign-confirm-delete")
@@ -70,5 +82,9 @@ async def remove_flagged(request: Request, account: int, line: int, campaign: in
     )
     ids = {"account": str(account), "line": str(line), "campaign": str(campaign)}
     details = str(request.app.url_path_for("web-campaign", **ids))
-    reference = removed.campaign.reference
-    return redirect(with_notice(details, "flagged_removed", reference, count=removed.count))
+    secret = web_state(request).secret
+    return redirect(
+        with_notice(
+            details, "flagged_removed", removed.campaign, secret=secret, count=removed.count
+        )
+    )

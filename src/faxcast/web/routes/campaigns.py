@@ -11,7 +11,7 @@ from faxcast.services.spreadsheets import MEDIA_TYPE, attachment
 from faxcast.web import i18n
 from faxcast.web.detail import RECIPIENTS_PAGE_SIZE, status
 from faxcast.web.navigation import notice
-from faxcast.web.rendering import HtmlRoute, render, request_lang, services
+from faxcast.web.rendering import HtmlRoute, render, request_lang, services, web_state
 from faxcast.web.results_csv import file_name, results_csv
 from faxcast.web.table import TableQuery, table
 from faxcast.web.where import CAMPAIGN_PATH, CAMPAIGNS_PATH, dt, where_of
@@ -34,7 +34,7 @@ def campaigns_page(request: Request, account: int, line: int) -> Response:
         "campaigns.html",
         where=where,
         crumbs=crumbs,
-        notice=notice(request, t),
+        notice=notice(request, t, secret=web_state(request).secret),
         states=list(CampaignState),
         dt=dt(where, lang),
         **table(svc, where, query),
@@ -77,7 +77,7 @@ def campaign_page(request: Request, account: int, line: int, campaign: int) -> R
         "detail.html",
         where=where,
         crumbs=crumbs,
-        notice=notice(request, t),
+        notice=notice(request, t, secret=web_state(request).secret),
         dt=dt(where, lang),
         flagged=campaigns.flagged_count(svc, account, line, campaign),
         **status(where, detail),

@@ -17,7 +17,7 @@ from faxcast.services.documents import PDF, identify_file
 from faxcast.web import i18n
 from faxcast.web.campaign_form import FIELDS, CampaignForm, Errors, Upload, submit
 from faxcast.web.navigation import redirect, with_notice
-from faxcast.web.rendering import HtmlRoute, render, request_lang, services
+from faxcast.web.rendering import HtmlRoute, render, request_lang, services, web_state
 from faxcast.web.where import CAMPAIGNS_PATH, LINE_PATH, Where, where_of
 
 PREVIEW_PAGES: Final = 3
@@ -97,7 +97,8 @@ async def create_campaign(request: Request, account: int, line: int) -> Response
     table = str(request.app.url_path_for("web-campaigns", **ids))
     recipients = result.recipients
     if not (recipients.warning_count or recipients.duplicate_count):
-        return redirect(with_notice(table, "created", result.campaign.reference))
+        secret = web_state(request).secret
+        return redirect(with_notice(table, "created", result.campaign, secret=secret))
     # Which entries were merged is known only now (it is not stored), so the answer to the form
     # says it, rather than a redirection to a page that could not.
     lang = request_lang(request)
