@@ -120,7 +120,7 @@ def test_no_fax_twice_means_not_a_fax_machine() -> None:
     ("quality", "tries"), [(Quality.NORMAL, 3), (Quality.HIGH, 3), (Quality.BEST, 4)]
 )
 def test_transfer_failures_are_limited_and_best_gets_one_more(quality: Quality, tries: int) -> None:
-    policy = POLICY.for_quality(quality)
+    policy = POLICY.for_call(quality)
     below = _history(*[F.TRANSFER_FAILED] * (tries - 1))
     at_limit = _history(*[F.TRANSFER_FAILED] * tries)
 
@@ -191,7 +191,7 @@ def test_step_down_sequence() -> None:
 
 
 def test_retries_step_down_after_each_transfer_failure_and_keep_it() -> None:
-    best = POLICY.for_quality(Quality.BEST)
+    best = POLICY.for_call(Quality.BEST)
     steps = [
         _retry(
             best.decide(_history(*[F.TRANSFER_FAILED] * n), F.TRANSFER_FAILED, now=NOW, rand=0.5)
@@ -298,7 +298,7 @@ def test_waits_stay_within_the_jitter_and_before_the_kill_time(
     history: RecipientHistory, failure: FailureClass, elapsed_s: int, rand: float, quality: Quality
 ) -> None:
     now = T0 + timedelta(seconds=elapsed_s)
-    decision = POLICY.for_quality(quality).decide(history, failure, now=now, rand=rand)
+    decision = POLICY.for_call(quality).decide(history, failure, now=now, rand=rand)
 
     if isinstance(decision, Retry):
         base = BASE_WAIT_S[failure]

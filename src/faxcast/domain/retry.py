@@ -131,6 +131,7 @@ class RetryPolicy:
     jitter: float = 0.25
     kill_time_s: float = 3 * 3600.0
     quality: Quality = Quality.NORMAL
+    max_calls: int | None = None  # a line's limit on the calls above, all classes together
 
     def __post_init__(self) -> None:
         waits = (
@@ -147,10 +148,13 @@ class RetryPolicy:
             raise ValueError("retry limits must be at least 1 (extra tries at least 0)")
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), not {self.jitter}")
+        if self.max_calls is not None and self.max_calls < 1:
+            raise ValueError("a line's call limit must be at least 1")
 
-    def for_quality(self, quality: Quality) -> RetryPolicy:
-        """This policy for a campaign sent at `quality` ("best" gets one more try)."""
-        return dataclasses.replace(self, quality=quality)
+    def for_call(self, quality: Quality, max_calls: int | None = None) -> RetryPolicy:
+        """This policy for a campaign sent at `quality` ("best" gets one more try) on a line
+        allowing `max_calls` calls per recipient (None: no limit but the policy's own)."""
+        return dataclasses.replace(self, quality=quality, max_calls=max_calls)
 
     @property
     def tries_limit(self) -> int:
@@ -199,6 +203,10 @@ class RetryPolicy:
         return Retry(at, StepDown.after(history.tries), resume_page=history.pages_confirmed)
 
     def _limit_reached(self, history: RecipientHistory, failure: FailureClass) -> str | None:
+        # The line's limit counts the calls the recipient answered for (congestion is ours).
+        calls = history.dials + history.tries + history.no_fax
+        if self.max_calls is not None and calls >= self.max_calls:
+            return f"not delivered after {calls} calls (the line's limit)"
         if failure in (FailureClass.BUSY, FailureClass.NO_ANSWER) and (
             history.dials >= self.max_dials
         ):

@@ -74,7 +74,7 @@ def _store(
     svc: Services, account_id: int, checked: CheckedCampaign, upload: PdfUpload | None
 ) -> Campaign:
     new, line, now, rendered = checked.new, checked.line, checked.now, checked.rendered
-    resolution = new.quality.profile.resolution
+    resolution = checked.quality.profile.resolution
     document = checked.document
     with svc.transaction() as conn:
         rendition = repository.rendition_id(
@@ -114,7 +114,7 @@ def _store(
                 "name": checked.name,
                 "document_id": document.id,
                 "rendition_id": rendition,
-                "quality": new.quality.value,
+                "quality": checked.quality.value,
                 "send_type": new.send_type.value,
                 "send_at": checked.send_at,
                 "state": initial_state(new.send_type).value,

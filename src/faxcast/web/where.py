@@ -13,7 +13,8 @@ from faxcast.services import accounts
 from faxcast.services.context import Services
 from faxcast.web import i18n
 
-LINE_PATH: Final = "/accounts/{account}/lines/{line}"
+ACCOUNT_PATH: Final = "/accounts/{account}"
+LINE_PATH: Final = ACCOUNT_PATH + "/lines/{line}"
 CAMPAIGNS_PATH: Final = LINE_PATH + "/fax/campaigns"
 CAMPAIGN_PATH: Final = CAMPAIGNS_PATH + "/{campaign}"
 
@@ -31,7 +32,10 @@ class Where:
         ids = {"account": str(self.account.id), "line": str(self.line.id)}
         return [
             (t("home.title"), str(request.app.url_path_for("web-home"))),
-            (t("home.account", name=self.account.name), ""),
+            (
+                t("home.account", name=self.account.name),
+                str(request.app.url_path_for("web-account", account=ids["account"])),
+            ),
             (self.line.name, str(request.app.url_path_for("web-line", **ids))),
             *last,
         ]

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Account, LineKind
+from faxcast.domain.quality import Quality
 from faxcast.domain.sip_line import SipTransport, T38Mode
 from faxcast.services import accounts, line_check
 from faxcast.services.guard import require_admin
@@ -31,6 +32,8 @@ FIELDS: Final = (
     "ident",
     "header",
     "channel_limit",
+    "quality",
+    "max_calls",
     "proxy_host",
     "proxy_port",
     "transport",
@@ -69,7 +72,10 @@ def _form_page(
     if where is None:
         crumbs = [
             (t("home.title"), str(request.app.url_path_for("web-home"))),
-            (t("home.account", name=account.name), ""),
+            (
+                t("home.account", name=account.name),
+                str(request.app.url_path_for("web-account", account=str(account.id))),
+            ),
             (t("lineform.new_title"), ""),
         ]
     else:
@@ -85,6 +91,8 @@ def _form_page(
         errors={name: errors.by_field[name] for name in FIELDS if name in errors.by_field},
         password_set=bool(where and where.line.sip and where.line.sip.password),
         kinds=list(LineKind),
+        qualities=list(Quality),
+        max_calls=range(1, accounts.MAX_CALLS + 1),
         transports=list(SipTransport),
         diallings=list(Dialling),
         codec_orders=[(value, value.upper().replace(",", ", ")) for value in CODEC_ORDERS],
