@@ -142,7 +142,9 @@ def submit(
             numbers[name] = int(getattr(form, name).strip())
         except ValueError:
             errors.add(name, FieldError(t("err.whole_number")))
-    quality = _choice(Quality, form.quality, "quality", errors, t)
+    # A form without the field (written by hand, or older) keeps the line's quality.
+    kept = line.quality if line else Quality.NORMAL
+    quality = _choice(Quality, form.quality, "quality", errors, t) if form.quality else kept
     max_calls: int | None = None
     if form.max_calls.strip():
         try:
