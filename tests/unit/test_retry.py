@@ -130,6 +130,19 @@ def test_transfer_failures_are_limited_and_best_gets_one_more(quality: Quality, 
     assert decision.reason == f"transfer failed {tries} times"
 
 
+def test_a_lines_limit_counts_every_call_but_congestion() -> None:
+    policy = POLICY.for_call(Quality.BEST, 3)
+    two = _history(F.BUSY, F.CONGESTION, F.TRANSFER_FAILED, F.CONGESTION)
+    three = two.after(F.NO_FAX, dialed_at=NOW)
+
+    _retry(policy.decide(two, F.TRANSFER_FAILED, now=NOW, rand=0.5))
+    assert _give_up(policy.decide(three, F.NO_FAX, now=NOW, rand=0.5)).reason == (
+        "not delivered after 3 calls (the line's limit)"
+    )
+    # Without a limit of its own the policy's per-class limits decide alone.
+    _retry(POLICY.for_call(Quality.BEST).decide(three, F.BUSY, now=NOW, rand=0.5))
+
+
 def test_congestion_counts_nothing_but_the_kill_time_applies() -> None:
     history = _history(*[F.CONGESTION] * 500)
 
@@ -268,6 +281,7 @@ def test_now_must_be_aware() -> None:
         lambda: RetryPolicy(busy_wait_s=0),
         lambda: RetryPolicy(max_tries=0),
         lambda: RetryPolicy(best_extra_tries=-1),
+        lambda: RetryPolicy(max_calls=0),
     ],
 )
 def test_bad_settings_are_refused(make: Callable[[], RetryPolicy]) -> None:
