@@ -42,14 +42,14 @@ class Site:
     pdf_id: int
     worker: Worker
 
-    def line(self, **changes: object) -> Line:
-        """The account's sandbox line with `changes` made to its settings."""
+    def line(self, max_calls: int | None = None) -> Line:
+        """The account's sandbox line, its tries per number set to `max_calls`."""
         line = accounts.list_lines(self.svc, self.account_id)[0]
         settings = LineSettings(
             line.name, line.kind, line.country, line.ident, line.header, line.channel_limit
         )
         return accounts.update_line(
-            self.svc, self.account_id, line.id, replace(settings, **changes)
+            self.svc, self.account_id, line.id, replace(settings, max_calls=max_calls)
         )
 
     def launch(self, line: Line) -> int:
