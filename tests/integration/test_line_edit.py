@@ -240,9 +240,13 @@ def test_the_line_form_edits_quality_and_tries_and_the_page_shows_them(site: Sit
         saved = http.post(f"{path}/edit", data=data)
         assert saved.status_code == 303, saved.text
         page = http.get(path).text
+        # A new campaign's form starts at the line's default quality.
+        form = http.get(f"{path}/fax/campaigns/new").text
     assert "Meilleure" in page
     assert "<dd>3</dd>" in page
     assert "ACME LYON" in page
+    assert 'value="best" checked' in form
+    assert 'value="normal" checked' not in form
     line = accounts.get_line(site.svc, alpha.account, alpha.sandbox_line)
     assert (line.quality, line.max_calls, line.name) == (Quality.BEST, 3, "Fax Lyon")
 
@@ -254,7 +258,8 @@ def test_the_group_is_a_link_to_its_page_which_its_admins_edit(site: Site) -> No
         http.cookies.set(LANG_COOKIE, "fr")
         line_page = http.get(f"{account_path}/lines/{alpha.line}").text
         assert f'href="{account_path}"' in line_page
-        assert f'href="{account_path}"' in http.get("/").text
+        for page_path in ("/", f"{account_path}/users", f"{account_path}/audit"):
+            assert f'href="{account_path}"' in http.get(page_path).text, page_path
         page = http.get(account_path)
         assert page.status_code == 200
         assert "alpha-line-name" in page.text

@@ -16,7 +16,7 @@ from faxcast.web import i18n
 from faxcast.web.form_errors import by_field
 from faxcast.web.navigation import done_notice, redirect, with_done
 from faxcast.web.rendering import HtmlRoute, render, request_lang, services
-from faxcast.web.where import ACCOUNT_PATH
+from faxcast.web.where import ACCOUNT_PATH, account_crumbs
 
 _DONE: Final = frozenset({"saved"})
 
@@ -28,15 +28,19 @@ def account_page(request: Request, account: int) -> Response:
     """The account's settings and its lines."""
     svc = services(request)
     found = accounts.get_account(svc, account)
-    t = i18n.translator(request_lang(request))
+    lang = request_lang(request)
+    t = i18n.translator(lang)
+    crumbs = account_crumbs(request, lang, found)
+    crumbs[-1] = (crumbs[-1][0], "")  # the group is this page: its crumb is no link
     return render(
         request,
         "account.html",
         account=found,
         lines=accounts.list_lines(svc, account),
         notice=done_notice(request, t, "account.", _DONE),
+        # The group is the page itself: its crumb is no link.
         crumbs=[
-            (t("home.title"), str(request.app.url_path_for("web-home"))),
+            *account_crumbs(request, lang, found)[:-1],
             (t("home.account", name=found.name), ""),
         ],
     )
@@ -84,7 +88,7 @@ def _form_page(
     *,
     status: int = 200,
 ) -> Response:
-    t = i18n.translator(request_lang(request))
+    lang = request_lang(request)
     return render(
         request,
         "account_form.html",
@@ -93,11 +97,7 @@ def _form_page(
         values=values,
         errors=errors,
         crumbs=[
-            (t("home.title"), str(request.app.url_path_for("web-home"))),
-            (
-                t("home.account", name=account.name),
-                str(request.app.url_path_for("web-account", account=str(account.id))),
-            ),
-            (t("account.edit_title"), ""),
+            *account_crumbs(request, lang, account),
+            (i18n.translator(lang)("account.edit_title"), ""),
         ],
     )

@@ -21,7 +21,7 @@ from faxcast.web.campaign_form import Errors
 from faxcast.web.line_form import CODEC_ORDERS, LineForm, submit
 from faxcast.web.navigation import redirect
 from faxcast.web.rendering import HtmlRoute, render, request_lang, services
-from faxcast.web.where import LINE_PATH, Where, where_of
+from faxcast.web.where import LINE_PATH, Where, account_crumbs, where_of
 
 NEW_LINE_PATH: Final = "/accounts/{account}/lines/new"
 # Form fields, in the order the page shows them (the error summary follows it).
@@ -70,14 +70,7 @@ def _form_page(
     lang = request_lang(request)
     t = i18n.translator(lang)
     if where is None:
-        crumbs = [
-            (t("home.title"), str(request.app.url_path_for("web-home"))),
-            (
-                t("home.account", name=account.name),
-                str(request.app.url_path_for("web-account", account=str(account.id))),
-            ),
-            (t("lineform.new_title"), ""),
-        ]
+        crumbs = [*account_crumbs(request, lang, account), (t("lineform.new_title"), "")]
     else:
         crumbs = where.crumbs(request, lang, (t("lineform.edit_title"), ""))
     return render(
