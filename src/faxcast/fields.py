@@ -32,13 +32,14 @@ class Field(enum.Enum):
     RECIPIENTS_DOCUMENT = ("recipientsDocId", "recipients_file")
     RECIPIENTS_FILE = ("file", "recipients_file")
     # Accounts and their lines.
-    TIMEZONE = ("timezone", None)
-    LANGUAGE = ("language", None)
+    TIMEZONE = ("timezone", "timezone")
+    LANGUAGE = ("language", "language")
     KIND = ("kind", "kind")
     COUNTRY = ("country", "country")
     IDENT = ("ident", "ident")
     HEADER = ("header", "header")
     CHANNEL_LIMIT = ("channelLimit", "channel_limit")
+    MAX_CALLS = ("maxCalls", "max_calls")
     # A SIP line's settings: an object `sip` in the API, fields of the line's form on the web.
     SIP = ("sip", "kind")
     SIP_PROXY_HOST = ("sip.proxyHost", "proxy_host")

@@ -181,3 +181,53 @@ def test_the_password_prompt_does_not_echo_on_a_terminal(tmp_path: Path) -> None
 
     assert SECRET.encode() not in screen
     assert stored_passwords(tmp_path / "data")["Trunk"] == SECRET
+
+
+def test_a_lines_quality_and_tries_and_the_accounts_settings_are_edited(tmp_path: Path) -> None:
+    env = faxcast_env(tmp_path / "data")
+    french = env | {"LANG": "fr_FR.UTF-8"}
+
+    def faxcast(*args: str, lang: dict[str, str] = env) -> subprocess.CompletedProcess[str]:
+        return run_faxcast(*args, env=lang, cwd=tmp_path)
+
+    edited = faxcast("line", "edit", "1", "--quality", "best", "--tries", "4", "--header", "ACME")
+    assert edited.returncode == 0, edited.stderr
+    assert "quality=best\ttries=4" in edited.stdout
+    shown = faxcast("line", "show", "1", lang=french).stdout.splitlines()
+    assert "Qualité d'envoi par défaut: best" in shown
+    assert "Nombre de tentatives par numéro: 4" in shown
+    assert "En-tête des pages: ACME" in shown
+
+    refused = faxcast("line", "edit", "1", "--tries", "10", lang=french)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "faxcast: erreur : le nombre de tentatives d'envoi doit être compris entre 1 et 9, ou "
+        "laissé vide pour suivre la politique de relance du serveur\n"
+    )
+    words = faxcast("line", "edit", "1", "--tries", "many")
+    assert words.returncode == 2
+    assert "a whole number or 'policy'" in words.stderr
+    assert "Tries per number: 4" in faxcast("line", "show", "1").stdout.splitlines()
+    back = faxcast("line", "edit", "1", "--tries", "policy")
+    assert "tries=policy" in back.stdout
+    assert "Tries per number: As the server's retry policy" in faxcast("line", "show", "1").stdout
+
+    account = faxcast(
+        "account",
+        "edit",
+        "--name",
+        "Acme Lyon",
+        "--timezone",
+        "America/Montreal",
+        "--language",
+        "en",
+    )
+    assert account.returncode == 0, account.stderr
+    assert account.stdout == "1\tAcme Lyon\tAmerica/Montreal\ten\n"
+    bad = faxcast("account", "edit", "--timezone", "Mars/Base", "--language", "de")
+    assert bad.returncode == 1
+    assert "unknown time zone" in bad.stderr
+    assert "de" in bad.stderr
+    renamed = faxcast("account", "edit", "--name", "Acme Nord")
+    assert renamed.stdout == "1\tAcme Nord\tAmerica/Montreal\ten\n"
+    assert faxcast("account", "ls").stdout == "1\tAcme Nord\tAmerica/Montreal\ten\n"

@@ -193,15 +193,22 @@ def test_accounts_and_lines(client: httpx.Client) -> None:
         "ident": "+32 2 000 00 00",
         "header": "",
         "channelLimit": 2,
+        "quality": "normal",
+        "maxCalls": None,
         "sip": None,
     }
-    changed = client.put(
-        f"{base}/{line['id']}/settings",
-        json={**settings, "kind": None, "header": "ACME SALES", "channelLimit": 8},
-    )
+    new = {"header": "ACME SALES", "channelLimit": 8, "quality": "best", "maxCalls": 4}
+    changed = client.put(f"{base}/{line['id']}/settings", json={**settings, "kind": None, **new})
     assert changed.status_code == 200, changed.text
-    assert changed.json() == {**settings, "header": "ACME SALES", "channelLimit": 8}
-    assert client.get(f"{base}/{line['id']}").json()["channelLimit"] == 8
+    assert changed.json() == {**settings, **new}
+    assert client.get(f"{base}/{line['id']}").json()["maxCalls"] == 4
+    assert fields(
+        problem(
+            client.put(f"{base}/{line['id']}/settings", json={**settings, "quality": "ultra"}),
+            422,
+        )
+    ) == ["quality"]
+    assert client.get(f"{base}/{line['id']}/settings").json() == {**settings, **new}
 
     # Every bad field at once, under the API's names.
     bad = problem(client.post(base, json={"name": "X", "country": "ZZ", "ident": "1" * 21}), 422)
@@ -973,6 +980,7 @@ def test_openapi(client: httpx.Client) -> None:
         "accounts-list": ("GET", "/telephony"),
         "accounts-create": ("POST", "/telephony"),
         "accounts-get": ("GET", "/telephony/{account}"),
+        "accounts-update": ("PUT", "/telephony/{account}"),
         "lines-list": ("GET", "/telephony/{account}/fax"),
         "lines-create": ("POST", "/telephony/{account}/fax"),
         "lines-get": ("GET", base),

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select
 from faxcast.store.database import create_engine_for, database_url_for
 from faxcast.store.migrate import downgrade, include_object, upgrade
 from faxcast.store.revisions import MIGRATIONS_DIR, at_head, current_revision, head_revision
-from faxcast.store.tables import accounts, campaigns, metadata
+from faxcast.store.tables import accounts, campaigns, lines, metadata
 
 _UPGRADE_AT = """
 import sys, time
@@ -59,8 +59,8 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def test_head_is_the_rendition_page_bits_revision() -> None:
-    assert head_revision() == "0014"
+def test_head_is_the_line_quality_and_tries_revision() -> None:
+    assert head_revision() == "0015"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -430,3 +430,25 @@ def test_0013_gives_accounts_made_before_it_french_headers(empty_engine: Engine)
     assert language == "fr"
     downgrade(empty_engine, "0012")
     assert "language" not in {c["name"] for c in inspect(empty_engine).get_columns("accounts")}
+
+
+def test_0015_gives_lines_made_before_it_normal_quality_and_the_policys_tries(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0014")
+    with empty_engine.begin() as conn:
+        account = _account(conn)
+        conn.exec_driver_sql(
+            "INSERT INTO lines (account_id, name, kind, country, ident, header, channel_limit, "
+            f"created_at) VALUES ({account}, 'Old', 'sandbox', 'FR', '', '', 4, "
+            "'2026-12-01 08:00:00')"
+        )
+    upgrade(empty_engine, "0015")
+    with empty_engine.connect() as conn:
+        row = conn.execute(select(lines.c.quality, lines.c.max_calls)).one()
+    assert tuple(row) == ("normal", None)
+    downgrade(empty_engine, "0014")
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("lines")}
+    assert not {"quality", "max_calls"} & columns
+    with empty_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT name FROM lines").scalars().all() == ["Old"]

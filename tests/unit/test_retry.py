@@ -124,7 +124,7 @@ def test_no_fax_twice_means_not_a_fax_machine() -> None:
     ("quality", "tries"), [(Quality.NORMAL, 3), (Quality.HIGH, 3), (Quality.BEST, 4)]
 )
 def test_transfer_failures_are_limited_and_best_gets_one_more(quality: Quality, tries: int) -> None:
-    policy = POLICY.for_quality(quality)
+    policy = POLICY.for_call(quality)
     below = _history(*[F.TRANSFER_FAILED] * (tries - 1))
     at_limit = _history(*[F.TRANSFER_FAILED] * tries)
 
@@ -132,6 +132,19 @@ def test_transfer_failures_are_limited_and_best_gets_one_more(quality: Quality, 
     _retry(policy.decide(below, F.TRANSFER_FAILED, now=NOW, rand=0.5))
     decision = _give_up(policy.decide(at_limit, F.TRANSFER_FAILED, now=NOW, rand=0.5))
     assert decision.reason == f"transfer failed {tries} times"
+
+
+def test_a_lines_limit_counts_every_call_but_congestion() -> None:
+    policy = POLICY.for_call(Quality.BEST, 3)
+    two = _history(F.BUSY, F.CONGESTION, F.TRANSFER_FAILED, F.CONGESTION)
+    three = two.after(F.NO_FAX, dialed_at=NOW)
+
+    _retry(policy.decide(two, F.TRANSFER_FAILED, now=NOW, rand=0.5))
+    assert _give_up(policy.decide(three, F.NO_FAX, now=NOW, rand=0.5)).reason == (
+        "not delivered after 3 calls (the line's limit)"
+    )
+    # Without a limit of its own the policy's per-class limits decide alone.
+    _retry(POLICY.for_call(Quality.BEST).decide(three, F.BUSY, now=NOW, rand=0.5))
 
 
 def test_congestion_counts_nothing_but_the_kill_time_applies() -> None:
@@ -195,7 +208,7 @@ def test_step_down_sequence() -> None:
 
 
 def test_retries_step_down_after_each_transfer_failure_and_keep_it() -> None:
-    best = POLICY.for_quality(Quality.BEST)
+    best = POLICY.for_call(Quality.BEST)
     steps = [
         _retry(
             best.decide(_history(*[F.TRANSFER_FAILED] * n), F.TRANSFER_FAILED, now=NOW, rand=0.5)
@@ -272,6 +285,7 @@ def test_now_must_be_aware() -> None:
         lambda: RetryPolicy(busy_wait_s=0),
         lambda: RetryPolicy(max_tries=0),
         lambda: RetryPolicy(best_extra_tries=-1),
+        lambda: RetryPolicy(max_calls=0),
     ],
 )
 def test_bad_settings_are_refused(make: Callable[[], RetryPolicy]) -> None:
@@ -302,7 +316,7 @@ def test_waits_stay_within_the_jitter_and_before_the_kill_time(
     history: RecipientHistory, failure: FailureClass, elapsed_s: int, rand: float, quality: Quality
 ) -> None:
     now = T0 + timedelta(seconds=elapsed_s)
-    decision = POLICY.for_quality(quality).decide(history, failure, now=now, rand=rand)
+    decision = POLICY.for_call(quality).decide(history, failure, now=now, rand=rand)
 
     if isinstance(decision, Retry):
         base = BASE_WAIT_S[failure]
@@ -413,7 +427,7 @@ def test_a_profile_without_v27ter_falls_back_no_lower_than_7200() -> None:
 def test_tries_left_is_how_many_more_calls_failing_alike_are_made(
     failure: FailureClass, quality: Quality
 ) -> None:
-    policy = POLICY.for_quality(quality)
+    policy = POLICY.for_call(quality)
     history = _history(failure)
     left = policy.tries_left(history, failure)
     assert left is not None

@@ -50,6 +50,29 @@ def account_create(state: CliState, name: str, timezone: str | None, language: s
     click.echo(f"{created.id}\t{created.name}\t{created.timezone}\t{created.language}")
 
 
+@account.command("edit")
+@click.option("--name")
+@click.option("--timezone", help="IANA time zone, e.g. Europe/Paris.")
+@click.option(
+    "--language", help=f"Language of the header line on its faxes: {', '.join(LANGUAGES)}."
+)
+@pass_state
+def account_edit(
+    state: CliState, name: str | None, timezone: str | None, language: str | None
+) -> None:
+    """Change the account's name, time zone or language (--account, else the only one);
+    what is not given stays as it is."""
+    current = state.account()
+    changed = accounts.update_account(
+        state.services,
+        current.id,
+        name=name if name is not None else current.name,
+        timezone=timezone if timezone is not None else current.timezone,
+        language=language if language is not None else current.language,
+    )
+    click.echo(f"{changed.id}\t{changed.name}\t{changed.timezone}\t{changed.language}")
+
+
 @account.command("ls")
 @pass_state
 def account_ls(state: CliState) -> None:
@@ -67,7 +90,7 @@ def campaign() -> None:
 @click.option("--line", "line_id", type=int, required=True)
 @click.option("--name", required=True)
 @click.option("--pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--quality", type=_QUALITY, default="high", show_default=True)
+@click.option("--quality", type=_QUALITY, help="Default: the line's default quality.")
 @click.option(
     "--recipients",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -82,7 +105,7 @@ def campaign_create(
     line_id: int,
     name: str,
     pdf: Path,
-    quality: str,
+    quality: str | None,
     recipients: Path | None,
     numbers: str | None,
     when: str | None,
@@ -90,7 +113,9 @@ def campaign_create(
 ) -> None:
     """Create a campaign (scheduled with --at, else manual: launch it later)."""
     svc, account = state.services, state.account()
-    new, upload = _form(state, name, pdf, Quality(quality), recipients, numbers, when)
+    new, upload = _form(
+        state, name, pdf, Quality(quality) if quality else None, recipients, numbers, when
+    )
     if check:
         verdict = validate_campaign(svc, account.id, line_id, new, upload=upload)
         raise_all(verdict.errors)
@@ -196,7 +221,7 @@ def campaign_remove_flagged(state: CliState, line_id: int, campaign_id: int) -> 
 @click.option("--pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--to", "numbers", help="Numbers, comma or semicolon separated.")
 @click.option("--recipients", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--quality", type=_QUALITY, default="high", show_default=True)
+@click.option("--quality", type=_QUALITY, help="Default: the line's default quality.")
 @click.option("--name", help="Default: the PDF's file name.")
 @pass_state
 def send(
@@ -205,14 +230,22 @@ def send(
     pdf: Path,
     numbers: str | None,
     recipients: Path | None,
-    quality: str,
+    quality: str | None,
     name: str | None,
 ) -> None:
     """Create, launch and follow a campaign until it finishes."""
     svc, account = state.services, state.account()
     if line_id is None:
         line_id = accounts.list_lines(svc, account.id)[0].id
-    new, upload = _form(state, name or pdf.name, pdf, Quality(quality), recipients, numbers, None)
+    new, upload = _form(
+        state,
+        name or pdf.name,
+        pdf,
+        Quality(quality) if quality else None,
+        recipients,
+        numbers,
+        None,
+    )
     told = campaigns.create_campaign_told(svc, account.id, line_id, new, upload=upload)
     _tell(told.recipients)
     created = told.campaign
@@ -290,7 +323,7 @@ def _form(
     state: CliState,
     name: str,
     pdf: Path,
-    quality: Quality,
+    quality: Quality | None,
     recipients: Path | None,
     numbers: str | None,
     when: str | None,

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 
@@ -20,6 +20,7 @@ from faxcast.config import DEFAULT_CHANNEL_LIMIT, DEFAULT_COUNTRY
 from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Line, LineKind, LineSettings
+from faxcast.domain.quality import Quality
 from faxcast.domain.sip_line import Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import InputError
 from faxcast.i18n import codes, environment_language, translator
@@ -70,6 +71,43 @@ _SIP_OPTIONS = (
 _ENUMS: dict[str, Any] = {"transport": SipTransport, "dialling": Dialling, "t38": T38Mode}
 
 
+# The retry setting's word for "no limit of the line's own: the server's retry policy".
+_POLICY: Final = "policy"
+
+
+def _tries(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """--tries N (the service checks the range) or --tries policy; None when not given."""
+    if value is None or value == _POLICY:
+        return value
+    try:
+        return int(value)
+    except ValueError as error:
+        raise click.BadParameter(f"a whole number or '{_POLICY}'") from error
+
+
+_LINE_OPTIONS = (
+    click.option("--quality", type=_choice(Quality), help="A new campaign's default quality."),
+    click.option(
+        "--tries",
+        callback=_tries,
+        help=f"Tries per number, 1 to {accounts.MAX_CALLS}, or '{_POLICY}' (the server's).",
+    ),
+)
+
+
+def _line_options(command: F) -> F:
+    for option in reversed(_LINE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _max_calls(tries: int | str | None, current: int | None) -> int | None:
+    """The line's limit from --tries: unchanged when not given, None for the policy's."""
+    if tries is None:
+        return current
+    return None if tries == _POLICY else int(tries)
+
+
 def _sip_options(command: F) -> F:
     for option in reversed(_SIP_OPTIONS):
         command = option(command)
@@ -96,6 +134,7 @@ def line_ls(state: CliState) -> None:
 @click.option("--ident", default="", help="Our fax ident (TSI), e.g. +33 1 23 45 67 89.")
 @click.option("--header", default="", help="Header line printed on each page.")
 @click.option("--channels", default=DEFAULT_CHANNEL_LIMIT, show_default=True, help="Calls at once.")
+@_line_options
 @_sip_options
 @pass_state
 def line_create(
@@ -107,6 +146,8 @@ def line_create(
     ident: str,
     header: str,
     channels: int,
+    quality: str | None,
+    tries: int | str | None,
     **sip_options: Any,
 ) -> None:
     """Create a line: a sandbox line, or a SIP trunk (--kind sip --proxy-host ...)."""
@@ -115,7 +156,17 @@ def line_create(
     sip = None
     if line_kind is LineKind.SIP or given:
         sip = SipLineSettings(**{"proxy_host": ""} | given)
-    settings = LineSettings(name, line_kind, country, ident, header, channels, sip=sip)
+    settings = LineSettings(
+        name,
+        line_kind,
+        country,
+        ident,
+        header,
+        channels,
+        sip=sip,
+        quality=Quality(quality) if quality else Quality.NORMAL,
+        max_calls=_max_calls(tries, None),
+    )
     click.echo(_line_row(accounts.create_line(state.services, state.account().id, settings)))
 
 
@@ -126,6 +177,7 @@ def line_create(
 @click.option("--ident")
 @click.option("--header")
 @click.option("--channels", type=int)
+@_line_options
 @_sip_options
 @pass_state
 def line_edit(
@@ -137,6 +189,8 @@ def line_edit(
     ident: str | None,
     header: str | None,
     channels: int | None,
+    quality: str | None,
+    tries: int | str | None,
     **sip_options: Any,
 ) -> None:
     """Change a line's settings; what is not given stays as it is (the password too)."""
@@ -157,6 +211,8 @@ def line_edit(
         header if header is not None else current.header,
         channels if channels is not None else current.channel_limit,
         sip=sip,
+        quality=Quality(quality) if quality else current.quality,
+        max_calls=_max_calls(tries, current.max_calls),
     )
     click.echo(_line_row(accounts.update_line(svc, account_id, line_id, settings)))
 
@@ -179,6 +235,11 @@ def line_show(state: CliState, line_id: int) -> None:
         (t("line.ident"), item.ident),
         (t("line.header"), item.header),
         (t("line.channels"), item.channel_limit),
+        (t("line.quality"), item.quality.value),
+        (
+            t("line.max_calls"),
+            item.max_calls if item.max_calls is not None else t("line.max_calls.policy"),
+        ),
     ]
     sip = item.sip
     if sip is not None:
@@ -246,6 +307,7 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
 def _line_row(item: Line) -> str:
     row = (
         f"{item.id}\t{item.name}\t{item.kind.value}\t{item.country}\t"
-        f"channels={item.channel_limit}\tident='{item.ident}'\theader='{item.header}'"
+        f"channels={item.channel_limit}\tident='{item.ident}'\theader='{item.header}'\t"
+        f"quality={item.quality.value}\ttries={item.max_calls or _POLICY}"
     )
     return row + (f"\tproxy={item.sip.proxy_host}:{item.sip.proxy_port}" if item.sip else "")

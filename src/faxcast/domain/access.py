@@ -94,6 +94,7 @@ class AuditAction(enum.Enum):
     SIGNED_OUT = "signed_out"
     PASSWORD_CHANGED = "password_changed"
     ACCOUNT_CREATED = "account_created"
+    ACCOUNT_CHANGED = "account_changed"
     CAMPAIGN_CREATED = "campaign_created"
     CAMPAIGN_LAUNCHED = "campaign_launched"
     CAMPAIGN_STOPPED = "campaign_stopped"

@@ -67,6 +67,8 @@ class LineSettings:
     header: str
     channel_limit: int
     sip: SipLineSettings | None = None
+    quality: Quality = Quality.NORMAL  # a new campaign's, unless it says otherwise
+    max_calls: int | None = None  # calls per recipient at most; None: the server's policy
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Line:
     channel_limit: int
     created_at: datetime
     sip: SipLineSettings | None = None  # set exactly when kind is SIP
+    quality: Quality = Quality.NORMAL
+    max_calls: int | None = None
 
 
 @dataclass(frozen=True)

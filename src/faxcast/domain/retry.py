@@ -150,6 +150,7 @@ class RetryPolicy:
     jitter: float = 0.25
     kill_time_s: float = 3 * 3600.0
     quality: Quality = Quality.NORMAL
+    max_calls: int | None = None  # a line's limit on the calls above, all classes together
 
     def __post_init__(self) -> None:
         waits = (
@@ -166,10 +167,13 @@ class RetryPolicy:
             raise ValueError("retry limits must be at least 1 (extra tries at least 0)")
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), not {self.jitter}")
+        if self.max_calls is not None and self.max_calls < 1:
+            raise ValueError("a line's call limit must be at least 1")
 
-    def for_quality(self, quality: Quality) -> RetryPolicy:
-        """This policy for a campaign sent at `quality` ("best" gets one more try)."""
-        return dataclasses.replace(self, quality=quality)
+    def for_call(self, quality: Quality, max_calls: int | None = None) -> RetryPolicy:
+        """This policy for a campaign sent at `quality` ("best" gets one more try) on a line
+        allowing `max_calls` calls per recipient (None: no limit but the policy's own)."""
+        return dataclasses.replace(self, quality=quality, max_calls=max_calls)
 
     @property
     def tries_limit(self) -> int:
@@ -225,22 +229,33 @@ class RetryPolicy:
         fails; None when that class counts against no limit (congestion)."""
         if not failure.retryable:
             return 0
+        line_left = None if self.max_calls is None else max(0, self.max_calls - _calls(history))
         if failure in (FailureClass.BUSY, FailureClass.NO_ANSWER):
-            return max(0, self.max_dials - history.dials)
-        if failure is FailureClass.NO_FAX:
-            return max(0, self.max_no_fax - history.no_fax)
-        if failure is FailureClass.TRANSFER_FAILED:
-            return max(0, self.tries_limit - history.tries)
-        return None
+            left = max(0, self.max_dials - history.dials)
+        elif failure is FailureClass.NO_FAX:
+            left = max(0, self.max_no_fax - history.no_fax)
+        elif failure is FailureClass.TRANSFER_FAILED:
+            left = max(0, self.tries_limit - history.tries)
+        else:  # congestion is ours, not the recipient's: only a line's limit already reached
+            return 0 if line_left == 0 else None
+        return left if line_left is None else min(left, line_left)
 
     def _limit_reached(self, history: RecipientHistory, failure: FailureClass) -> str | None:
         if self.tries_left(history, failure) != 0:
             return None
+        calls = _calls(history)
+        if self.max_calls is not None and calls >= self.max_calls:
+            return f"not delivered after {calls} calls (the line's limit)"
         if failure is FailureClass.NO_FAX:
             return f"not a fax machine (no fax answered {history.no_fax} times)"
         if failure is FailureClass.TRANSFER_FAILED:
             return f"transfer failed {history.tries} times"
         return f"busy or no answer after {history.dials} dials"
+
+
+def _calls(history: RecipientHistory) -> int:
+    """The calls a recipient answered for: a line's limit counts them (congestion is ours)."""
+    return history.dials + history.tries + history.no_fax
 
 
 @dataclass(frozen=True)

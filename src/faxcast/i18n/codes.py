@@ -150,6 +150,7 @@ UNKNOWN_LANGUAGE = declare("settings.unknown_language", "language", "languages")
 KIND_FIXED = declare("settings.kind_fixed")
 UNKNOWN_COUNTRY = declare("settings.unknown_country", "country")
 CHANNEL_LIMIT_RANGE = declare("settings.channel_limit_range", "max")
+MAX_CALLS_RANGE = declare("settings.max_calls_range", "max")
 
 # --- listing campaigns (services/campaigns.py)
 PAGE_OUT_OF_RANGE = declare("listing.page_out_of_range")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Final
 
 import phonenumbers
 
@@ -21,6 +22,8 @@ from faxcast.store import repository
 
 _NAME_MAX = 100
 _CHANNELS_MAX = 256
+# The provider's line settings allow 1 to 9 tries per number (its faxMaxCall).
+MAX_CALLS: Final = 9
 
 
 def create_account(
@@ -75,6 +78,30 @@ def get_account(svc: Services, account_id: int) -> Account:
     require_member(svc, account_id)
     with svc.transaction() as conn:
         return repository.get_account(conn, account_id)
+
+
+def update_account(
+    svc: Services, account_id: int, *, name: str, timezone: str, language: str
+) -> Account:
+    """Change the account's name, time zone and language (admins only)."""
+    require_admin(svc, account_id)
+    errors = [
+        e
+        for e in (_name_error(name), timezone_error(timezone), language_error(language))
+        if e is not None
+    ]
+    if errors:
+        raise_all(errors)
+    with svc.transaction() as conn:
+        account = repository.update_account(
+            conn,
+            repository.get_account(conn, account_id),
+            name=name.strip(),
+            timezone=timezone,
+            language=language,
+        )
+        audit.record(conn, svc, account_id, AuditAction.ACCOUNT_CHANGED, account.name)
+        return account
 
 
 def create_line(svc: Services, account_id: int, settings: LineSettings) -> Line:
@@ -144,6 +171,8 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
         errors.append(
             InputError(codes.CHANNEL_LIMIT_RANGE(max=_CHANNELS_MAX), field=Field.CHANNEL_LIMIT)
         )
+    if settings.max_calls is not None and not 1 <= settings.max_calls <= MAX_CALLS:
+        errors.append(InputError(codes.MAX_CALLS_RANGE(max=MAX_CALLS), field=Field.MAX_CALLS))
     sip = settings.sip
     if settings.kind is LineKind.SIP and sip is None:
         errors.append(InputError(codes.SIP_SETTINGS_MISSING(), field=Field.SIP))
@@ -164,6 +193,8 @@ def check_line_settings(settings: LineSettings) -> LineSettings:
         header=settings.header.strip(),
         channel_limit=settings.channel_limit,
         sip=sip,
+        quality=settings.quality,
+        max_calls=settings.max_calls,
     )
 
 

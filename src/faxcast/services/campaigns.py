@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from faxcast.domain import retry
 from faxcast.domain.access import AuditAction
 from faxcast.domain.campaign import Campaign, CampaignOutcome, CampaignState, initial_state
-from faxcast.domain.models import CampaignDetail, CampaignSort, Page, Recipient
+from faxcast.domain.models import CampaignDetail, CampaignSort, Line, Page, Recipient
 from faxcast.domain.numbers import RecipientList, warned
 from faxcast.domain.recipient import RecipientState
 from faxcast.domain.retry import RetriesWaiting, RetryPolicy
@@ -79,7 +79,7 @@ def _store(
     svc: Services, account_id: int, checked: CheckedCampaign, upload: PdfUpload | None
 ) -> Campaign:
     new, line, now, rendered = checked.new, checked.line, checked.now, checked.rendered
-    resolution = new.quality.profile.resolution
+    resolution = checked.quality.profile.resolution
     document = checked.document
     with svc.transaction() as conn:
         rendition = repository.rendition_id(
@@ -119,7 +119,7 @@ def _store(
                 "name": checked.name,
                 "document_id": document.id,
                 "rendition_id": rendition,
-                "quality": new.quality.value,
+                "quality": checked.quality.value,
                 "send_type": new.send_type.value,
                 "send_at": checked.send_at,
                 "state": initial_state(new.send_type).value,
@@ -188,14 +188,15 @@ def campaign_detail(
     """
     require_member(svc, account_id)
     with svc.transaction() as conn:
+        line = repository.get_line(conn, account_id, line_id)
         campaign = repository.get_campaign(conn, account_id, line_id, campaign_id)
         first = 1
         if page_size is not None:
             last_page = max(1, -(-campaign.count_total // page_size))
             first = (min(max(page, 1), last_page) - 1) * page_size + 1
         shown = repository.campaign_recipients(conn, campaign.id, first=first, count=page_size)
-        retries = _retries_waiting(svc, conn, [campaign]).get(campaign.id)
-    policy = svc.settings.retry_policy.for_quality(campaign.quality)
+        retries = _retries_waiting(svc, conn, line, [campaign]).get(campaign.id)
+    policy = svc.settings.retry_policy.for_call(campaign.quality, line.max_calls)
     return CampaignDetail(
         campaign, tuple(_waiting(campaign, policy, r) for r in shown), first, retries
     )
@@ -207,20 +208,20 @@ def retries_waiting(
     """The retries that the running campaigns among `shown` (the line's) only wait for, by id."""
     require_member(svc, account_id)
     with svc.transaction() as conn:
-        repository.get_line(conn, account_id, line_id)
+        line = repository.get_line(conn, account_id, line_id)
         mine = [c for c in shown if c.account_id == account_id and c.line_id == line_id]
-        return _retries_waiting(svc, conn, mine)
+        return _retries_waiting(svc, conn, line, mine)
 
 
 def _retries_waiting(
-    svc: Services, conn: Connection, shown: Sequence[Campaign]
+    svc: Services, conn: Connection, line: Line, shown: Sequence[Campaign]
 ) -> dict[int, RetriesWaiting]:
     running = {c.id: c for c in shown if c.state is CampaignState.RUNNING}
     found: dict[int, RetriesWaiting] = {}
     rows = repository.waiting_retries(conn, sorted(running))
     for campaign_id, group in groupby(rows, key=itemgetter(0)):
         campaign = running[campaign_id]
-        policy = svc.settings.retry_policy.for_quality(campaign.quality)
+        policy = svc.settings.retry_policy.for_call(campaign.quality, line.max_calls)
         summary = retry.retries_waiting(policy, ((due, history) for _, due, history in group))
         # Only when nothing else is left: no first call to make and no call in progress.
         if summary is not None and summary.count == campaign.count_todo:

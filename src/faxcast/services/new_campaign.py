@@ -29,7 +29,7 @@ class NewCampaign:
 
     name: str
     document_id: int | None  # [documentId]
-    quality: Quality  # [faxQuality]
+    quality: Quality | None  # [faxQuality]; None: the line's default quality
     send_type: SendType  # [sendType]
     send_at: datetime | None  # [sendDate]; without an offset, in the account's time zone
     recipients_list: str | None = None  # [recipientsList], when recipientsType is "list"
@@ -61,6 +61,11 @@ class CheckedCampaign:
     pdf_sha256: str
     rendered: Rendered | None  # unless rendered before
     now: datetime
+
+    @property
+    def quality(self) -> Quality:
+        """The quality asked for, else the line's default one."""
+        return quality_of(self.new, self.line)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,11 @@ def validate_campaign(
     require_member(svc, account_id)
     checked, errors = check_campaign(svc, account_id, line_id, new, upload=upload)
     return Verdict(errors, checked.recipients if checked else None)
+
+
+def quality_of(new: NewCampaign, line: Line) -> Quality:
+    """The quality a campaign is sent at: the one asked for, else its line's default."""
+    return new.quality if new.quality is not None else line.quality
 
 
 def check_campaign(
@@ -137,7 +147,7 @@ def check_campaign(
     if pdf is not None:
         pdf_sha256 = hashlib.sha256(pdf[1]).hexdigest()
         field = Field.DOCUMENT_ID if upload is None else Field.DOCUMENT_FILE
-        resolution = new.quality.profile.resolution
+        resolution = quality_of(new, line).profile.resolution
         rendered = _render_unless_cached(svc, pdf_sha256, pdf[1], resolution, field, errors)
     if errors or pdf is None or name is None or recipients is None:
         return None, errors

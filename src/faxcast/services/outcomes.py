@@ -275,7 +275,7 @@ def _next_step(
         if campaign_state is CampaignState.ERROR:
             decision: RetryDecision = GiveUp("the campaign cannot run")
         else:
-            decision = policy.for_quality(claim.quality).decide(
+            decision = policy.for_call(claim.quality, claim.line.max_calls).decide(
                 history, failure, now=now, rand=call.rand
             )
         if isinstance(decision, GiveUp):

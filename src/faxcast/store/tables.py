@@ -175,6 +175,9 @@ lines = Table(
     # A sip line's settings as one JSON text (null for a sandbox line), its password apart.
     Column("sip", Text, nullable=True),
     Column("sip_password", Text, nullable=True),
+    # A new campaign's quality unless it says one; calls per recipient at most (null: policy's).
+    Column("quality", String(16), nullable=False, server_default="normal"),
+    Column("max_calls", Integer, nullable=True),
     Index(None, "account_id"),
     sqlite_autoincrement=True,
 )

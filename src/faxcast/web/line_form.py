@@ -15,6 +15,7 @@ from faxcast.config import Settings
 from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Line, LineKind, LineSettings
+from faxcast.domain.quality import Quality
 from faxcast.domain.sip_line import Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import InputError, MultipleInputError
 from faxcast.fields import Field
@@ -48,6 +49,8 @@ class LineForm:
     ident: str = ""
     header: str = ""
     channel_limit: str = ""
+    quality: str = Quality.NORMAL.value
+    max_calls: str = ""  # empty: the server's retry policy
     proxy_host: str = ""
     proxy_port: str = ""
     transport: str = SipTransport.UDP.value
@@ -87,6 +90,8 @@ class LineForm:
             ident=line.ident,
             header=line.header,
             channel_limit=str(line.channel_limit),
+            quality=line.quality.value,
+            max_calls=str(line.max_calls) if line.max_calls is not None else "",
         )
 
     @classmethod
@@ -137,6 +142,15 @@ def submit(
             numbers[name] = int(getattr(form, name).strip())
         except ValueError:
             errors.add(name, FieldError(t("err.whole_number")))
+    # A form without the field (written by hand, or older) keeps the line's quality.
+    kept = line.quality if line else Quality.NORMAL
+    quality = _choice(Quality, form.quality, "quality", errors, t) if form.quality else kept
+    max_calls: int | None = None
+    if form.max_calls.strip():
+        try:
+            max_calls = int(form.max_calls.strip())
+        except ValueError:
+            errors.add("max_calls", FieldError(t("err.whole_number")))
     transport = dialling = t38 = codecs = None
     if trunk:
         transport = _choice(SipTransport, form.transport, "transport", errors, t)
@@ -177,6 +191,8 @@ def submit(
         header=form.header,
         channel_limit=numbers.get("channel_limit", 1),
         sip=sip if trunk else None,
+        quality=quality or Quality.NORMAL,
+        max_calls=max_calls,
     )
     try:
         if errors:

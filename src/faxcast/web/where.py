@@ -13,7 +13,8 @@ from faxcast.services import accounts
 from faxcast.services.context import Services
 from faxcast.web import i18n
 
-LINE_PATH: Final = "/accounts/{account}/lines/{line}"
+ACCOUNT_PATH: Final = "/accounts/{account}"
+LINE_PATH: Final = ACCOUNT_PATH + "/lines/{line}"
 CAMPAIGNS_PATH: Final = LINE_PATH + "/fax/campaigns"
 CAMPAIGN_PATH: Final = CAMPAIGNS_PATH + "/{campaign}"
 
@@ -27,14 +28,24 @@ class Where:
 
     def crumbs(self, request: Request, lang: str, *last: tuple[str, str]) -> list[tuple[str, str]]:
         """Telephony, account, line, then `last`, as (label, href); the last is the current page."""
-        t = i18n.translator(lang)
         ids = {"account": str(self.account.id), "line": str(self.line.id)}
         return [
-            (t("home.title"), str(request.app.url_path_for("web-home"))),
-            (t("home.account", name=self.account.name), ""),
+            *account_crumbs(request, lang, self.account),
             (self.line.name, str(request.app.url_path_for("web-line", **ids))),
             *last,
         ]
+
+
+def account_crumbs(request: Request, lang: str, account: Account) -> list[tuple[str, str]]:
+    """Telephony, then the account (the guide's group) as a link to its page."""
+    t = i18n.translator(lang)
+    return [
+        (t("home.title"), str(request.app.url_path_for("web-home"))),
+        (
+            t("home.account", name=account.name),
+            str(request.app.url_path_for("web-account", account=str(account.id))),
+        ),
+    ]
 
 
 def where_of(svc: Services, account: int, line: int) -> Where:

@@ -30,3 +30,15 @@ def create_account(svc: ServicesDep, body: schemas.AccountCreate) -> schemas.Acc
 def get_account(svc: ServicesDep, account: AccountId) -> schemas.Account:
     """One account."""
     return schemas.Account.of(accounts.get_account(svc, account))
+
+
+@router.put("/{account}", name="update", responses=problem_responses(403, 404))
+def update_account(
+    svc: ServicesDep, account: AccountId, body: schemas.AccountUpdate
+) -> schemas.Account:
+    """Change the account's name, time zone and language (its admins only)."""
+    return schemas.Account.of(
+        accounts.update_account(
+            svc, account, name=body.name, timezone=body.timezone, language=body.language
+        )
+    )

@@ -36,6 +36,8 @@ def create_line(svc: ServicesDep, account: AccountId, body: schemas.LineCreate) 
             body.channel_limit if body.channel_limit is not None else svc.settings.channel_limit
         ),
         sip=body.sip.settings() if body.sip else None,
+        quality=body.quality,
+        max_calls=body.max_calls,
     )
     return schemas.Line.of(accounts.create_line(svc, account, settings))
 
@@ -67,6 +69,8 @@ def update_settings(
         header=body.header,
         channel_limit=body.channel_limit,
         sip=body.sip.settings() if body.sip else None,
+        quality=body.quality,
+        max_calls=body.max_calls,
     )
     return schemas.LineSettings.of(accounts.update_line(svc, account, line, settings))
 

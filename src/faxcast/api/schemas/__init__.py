@@ -4,7 +4,7 @@ One module per resource. Each response schema has an `of(...)` classmethod that 
 service read model, so routes never hand out rows or read models as they are.
 """
 
-from faxcast.api.schemas._accounts import Account, AccountCreate
+from faxcast.api.schemas._accounts import Account, AccountCreate, AccountUpdate
 from faxcast.api.schemas._base import Form, Schema, UtcTime
 from faxcast.api.schemas._campaigns import (
     Campaign,
@@ -47,6 +47,7 @@ from faxcast.api.schemas._users import (
 __all__ = [
     "Account",
     "AccountCreate",
+    "AccountUpdate",
     "Attempt",
     "AuditEvent",
     "Campaign",

@@ -27,6 +27,16 @@ class AccountCreate(Form):
     )
 
 
+class AccountUpdate(Form):
+    """An account's settings, replaced as a whole."""
+
+    name: str = Field(examples=["Acme sales"])
+    timezone: str = Field(description="IANA time zone", examples=["Europe/Paris"])
+    language: Literal["en", "fr"] = Field(
+        description="language of the header line on the account's faxes", examples=["fr"]
+    )
+
+
 class Account(Schema):
     """A tenant: owns lines, documents and campaigns."""
 

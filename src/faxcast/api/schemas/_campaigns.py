@@ -48,7 +48,9 @@ class CampaignCreate(Form):
     document_id: int | None = Field(
         default=None, description="the PDF to fax (an uploaded document)"
     )
-    fax_quality: Quality = Quality.NORMAL
+    fax_quality: Quality | None = Field(
+        default=None, description="absent: the line's default quality"
+    )
     send_type: SendType
     send_date: LocalOrAwareTime | None = Field(
         default=None,

@@ -14,6 +14,7 @@ from faxcast.domain import models
 from faxcast.domain import sip_line as sip
 from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
+from faxcast.domain.quality import Quality
 from faxcast.i18n import Translator
 from faxcast.services import line_check
 from faxcast.sip.register import AuthCheck
@@ -135,6 +136,14 @@ class LineCreate(Form):
     ident: str = Field(default="", description="station identifier sent to the far end (TSI)")
     header: str = Field(default="", description="header line printed on top of every page")
     channel_limit: int | None = Field(default=None, description="most calls at once on this line")
+    quality: Quality = Field(
+        default=Quality.NORMAL, description="a new campaign's quality when it names none"
+    )
+    max_calls: int | None = Field(
+        default=None,
+        description="tries per number at most, 1 to 9 (the provider's faxMaxCall); null: the "
+        "server's retry policy",
+    )
     sip: SipSettingsInput | None = Field(default=None, description="required for a sip line")
 
 
@@ -147,6 +156,14 @@ class LineSettingsUpdate(Form):
     ident: str
     header: str
     channel_limit: int
+    quality: Quality = Field(
+        default=Quality.NORMAL, description="a new campaign's quality when it names none"
+    )
+    max_calls: int | None = Field(
+        default=None,
+        description="tries per number at most, 1 to 9 (the provider's faxMaxCall); null: the "
+        "server's retry policy",
+    )
     sip: SipSettingsInput | None = None
 
 
@@ -159,6 +176,8 @@ class LineSettings(Schema):
     ident: str
     header: str
     channel_limit: int
+    quality: Quality
+    max_calls: int | None
     sip: SipSettings | None
 
     @classmethod
@@ -189,6 +208,8 @@ def _settings_of(line: models.Line) -> dict[str, object]:
         "ident": line.ident,
         "header": line.header,
         "channel_limit": line.channel_limit,
+        "quality": line.quality,
+        "max_calls": line.max_calls,
         "sip": SipSettings.of(line.sip) if line.sip else None,
     }
 

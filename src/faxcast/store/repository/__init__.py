@@ -13,6 +13,7 @@ from faxcast.store.repository._accounts import (
     list_accounts,
     list_lines,
     seal_clear_passwords,
+    update_account,
     update_line,
 )
 from faxcast.store.repository._campaigns import (
@@ -135,6 +136,7 @@ __all__ = [
     "token_by_digest",
     "touch_session",
     "touch_token",
+    "update_account",
     "update_line",
     "user_by_login",
     "waiting_retries",

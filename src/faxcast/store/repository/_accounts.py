@@ -22,6 +22,7 @@ from faxcast.domain.models import (
     LineKind,
     LineSettings,
 )
+from faxcast.domain.quality import Quality
 from faxcast.domain.sip_line import Password, SipLineSettings, SipTransport, T38Mode
 from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
@@ -60,6 +61,18 @@ def list_accounts(conn: Connection) -> list[Account]:
     """Every account, oldest first."""
     rows = conn.execute(select(accounts).order_by(accounts.c.id))
     return [Account(r.id, r.name, r.timezone, r.created_at, r.language) for r in rows]
+
+
+def update_account(
+    conn: Connection, account: Account, *, name: str, timezone: str, language: str
+) -> Account:
+    """The account with a new name, time zone and language."""
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account.id)
+        .values(name=name, timezone=timezone, language=language)
+    )
+    return get_account(conn, account.id)
 
 
 # ---------------------------------------------------------------------------- lines
@@ -109,6 +122,8 @@ def _line_values(conn: Connection, line: LineSettings) -> dict[str, Any]:
         "ident": line.ident,
         "header": line.header,
         "channel_limit": line.channel_limit,
+        "quality": line.quality.value,
+        "max_calls": line.max_calls,
         "sip": json.dumps(_sip_document(sip), sort_keys=True) if sip else None,
         "sip_password": _stored_password(conn, sip.password) if sip else None,
     }
@@ -131,6 +146,8 @@ def line_of(conn: Connection, row: Row[Any]) -> Line:
             if row.sip is not None
             else None
         ),
+        Quality(row.quality),
+        row.max_calls,
     )
 
 

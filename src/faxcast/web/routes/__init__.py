@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from faxcast.web.routes import (
+    account,
     actions,
     api_tokens,
     audit_log,
@@ -22,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     session.router,
     home.public,
     home.router,
+    account.router,
     lines.router,
     # Before campaigns: ".../campaigns/new" would otherwise match ".../campaigns/{campaign}".
     new_campaign.router,

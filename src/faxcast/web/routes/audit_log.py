@@ -16,6 +16,7 @@ from faxcast.services.spreadsheets import MEDIA_TYPE, attachment, audit_file_nam
 from faxcast.web import i18n
 from faxcast.web.audit_csv import audit_csv
 from faxcast.web.rendering import HtmlRoute, render, request_lang, services
+from faxcast.web.where import account_crumbs
 
 AUDIT_PATH: Final = "/accounts/{account}/audit"
 PAGE_SIZE: Final = 50
@@ -43,11 +44,7 @@ def audit_page(request: Request, account: int, before: str = "") -> Response:
         events=shown,
         older=shown[-1].id if len(events) > PAGE_SIZE else None,
         paged=before_id is not None,
-        crumbs=[
-            (t("home.title"), str(request.app.url_path_for("web-home"))),
-            (t("home.account", name=found.name), ""),
-            (t("audit.title"), ""),
-        ],
+        crumbs=[*account_crumbs(request, lang, found), (t("audit.title"), "")],
         dt=lambda moment: i18n.format_datetime(moment, found.timezone, lang),
     )
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from faxcast.domain.codec import Codec
 from faxcast.domain.dialling import Dialling
 from faxcast.domain.models import Account, LineKind
+from faxcast.domain.quality import Quality
 from faxcast.domain.sip_line import SipTransport, T38Mode
 from faxcast.services import accounts, line_check
 from faxcast.services.guard import require_admin
@@ -20,7 +21,7 @@ from faxcast.web.campaign_form import Errors
 from faxcast.web.line_form import CODEC_ORDERS, LineForm, submit
 from faxcast.web.navigation import redirect
 from faxcast.web.rendering import HtmlRoute, render, request_lang, services
-from faxcast.web.where import LINE_PATH, Where, where_of
+from faxcast.web.where import LINE_PATH, Where, account_crumbs, where_of
 
 NEW_LINE_PATH: Final = "/accounts/{account}/lines/new"
 # Form fields, in the order the page shows them (the error summary follows it).
@@ -31,6 +32,8 @@ FIELDS: Final = (
     "ident",
     "header",
     "channel_limit",
+    "quality",
+    "max_calls",
     "proxy_host",
     "proxy_port",
     "transport",
@@ -67,11 +70,7 @@ def _form_page(
     lang = request_lang(request)
     t = i18n.translator(lang)
     if where is None:
-        crumbs = [
-            (t("home.title"), str(request.app.url_path_for("web-home"))),
-            (t("home.account", name=account.name), ""),
-            (t("lineform.new_title"), ""),
-        ]
+        crumbs = [*account_crumbs(request, lang, account), (t("lineform.new_title"), "")]
     else:
         crumbs = where.crumbs(request, lang, (t("lineform.edit_title"), ""))
     return render(
@@ -85,6 +84,8 @@ def _form_page(
         errors={name: errors.by_field[name] for name in FIELDS if name in errors.by_field},
         password_set=bool(where and where.line.sip and where.line.sip.password),
         kinds=list(LineKind),
+        qualities=list(Quality),
+        max_calls=range(1, accounts.MAX_CALLS + 1),
         transports=list(SipTransport),
         diallings=list(Dialling),
         codec_orders=[(value, value.upper().replace(",", ", ")) for value in CODEC_ORDERS],

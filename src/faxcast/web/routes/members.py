@@ -19,6 +19,7 @@ from faxcast.web import i18n
 from faxcast.web.form_errors import by_field
 from faxcast.web.navigation import done_notice, redirect, with_done
 from faxcast.web.rendering import HtmlRoute, caller_of, render, request_lang, services
+from faxcast.web.where import account_crumbs
 
 USERS_PATH: Final = "/accounts/{account}/users"
 USER_PATH: Final = USERS_PATH + "/{user}"
@@ -196,8 +197,4 @@ def _users_url(request: Request, account: int) -> str:
 
 
 def _crumbs(request: Request, account: Account, t: i18n.Translator) -> list[tuple[str, str]]:
-    return [
-        (t("home.title"), str(request.app.url_path_for("web-home"))),
-        (t("home.account", name=account.name), ""),
-        (t("users.title"), ""),
-    ]
+    return [*account_crumbs(request, request_lang(request), account), (t("users.title"), "")]

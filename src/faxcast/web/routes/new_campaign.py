@@ -56,7 +56,7 @@ def _form_page(
 def new_campaign(request: Request, account: int, line: int) -> Response:
     """The "+ New campaign" form."""
     where = where_of(services(request), account, line)
-    return _form_page(request, where, CampaignForm(), Errors())
+    return _form_page(request, where, CampaignForm(quality=where.line.quality.value), Errors())
 
 
 async def _upload(form: FormData, name: str, limit: int) -> Upload | None:
