@@ -477,3 +477,15 @@ def test_no_retry_is_made_after_the_last_try_time() -> None:
     last_try_by = POLICY.kill_at(history, now=NOW)
 
     assert isinstance(POLICY.decide(history, F.BUSY, now=last_try_by, rand=0.0), GiveUp)
+
+
+def test_a_lines_limit_counts_in_tries_left_as_in_the_give_up() -> None:
+    policy = POLICY.for_call(Quality.HIGH, max_calls=3)
+    two_calls = _history(F.BUSY, F.NO_FAX)  # calls the recipient answered for
+    assert policy.tries_left(two_calls, F.BUSY) == 1  # the line's 3, not the policy's 12 dials
+    assert policy.tries_left(two_calls, F.CONGESTION) is None  # congestion is ours
+    three = two_calls.after(F.BUSY, dialed_at=T0)
+    assert policy.tries_left(three, F.BUSY) == 0
+    assert policy.tries_left(three, F.CONGESTION) == 0  # the limit, once reached, stops all
+    assert isinstance(policy.decide(three, F.CONGESTION, now=NOW, rand=0.5), GiveUp)
+    assert isinstance(policy.decide(two_calls, F.BUSY, now=NOW, rand=0.5), Retry)
