@@ -128,6 +128,8 @@ def test_no_page_has_a_serious_accessibility_violation(
     audit = Audit(page)
     audit.check("home")
     for what, path in (
+        ("account", "/accounts/1"),
+        ("account settings", "/accounts/1/edit"),
         ("line", "/accounts/1/lines/1"),
         ("line settings", "/accounts/1/lines/1/edit"),
         ("new line", "/accounts/1/lines/new"),
@@ -189,7 +191,7 @@ def test_no_page_has_a_serious_accessibility_violation(
     audit.check("set-up")
 
     assert audit.found == [], "\n".join(audit.found)
-    assert len(audit.visited) == 28
+    assert len(audit.visited) == 30
 
 
 def test_the_campaign_menu_is_a_menu_button_driven_by_the_keyboard(
