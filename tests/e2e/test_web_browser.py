@@ -518,7 +518,7 @@ def test_a_campaign_waiting_for_retries_says_so_and_colours_its_outcomes(
     expect(page.get_by_role("status")).to_contain_text(
         re.compile(r"^Campaign “Busy retries” created \(reference C[0-9A-Z]{7}\)\.$")
     )
-    open_menu(page, "Busy retries").get_by_role("button", name="Launch the campaign").click()
+    open_menu(page, "Busy retries").get_by_role("menuitem", name="Launch the campaign").click()
     expect(page.get_by_role("status")).to_contain_text("Campaign “Busy retries” launched")
 
     campaign = row(page, "Busy retries")

@@ -18,11 +18,10 @@ from sqlalchemy import Connection, CursorResult, Row
 from faxcast.domain.campaign import Campaign
 from faxcast.domain.models import Claim, Line
 from faxcast.domain.quality import Quality
-from faxcast.domain.retry import RecipientHistory
 from faxcast.errors import NotFoundError
 from faxcast.i18n import codes
 from faxcast.store import sql
-from faxcast.store.repository import campaign_of, line_of
+from faxcast.store.repository import campaign_of, history_of, line_of
 from faxcast.store.repository._ids import storable
 
 
@@ -200,14 +199,7 @@ def claimed(conn: Connection, line: Line, ids: list[int]) -> list[Claim]:
             tiff_sha256=row.tiff_sha256,
             pages=row.pages,
             page_bits=tuple(json.loads(row.page_bits)),
-            history=RecipientHistory(
-                dials=row.dials,
-                tries=row.tries,
-                no_fax=row.no_fax,
-                first_dial_at=row.first_dial_at,
-                pages_confirmed=row.pages_confirmed,
-                waited_s=row.waited_s,
-            ),
+            history=history_of(row),
             line=line,
             claimed_at=row.claimed_at,
             campaign_started_at=row.started_at,

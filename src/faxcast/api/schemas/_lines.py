@@ -7,6 +7,8 @@ one is stored); on an edit, an absent or empty password keeps the stored one.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr
 
 from faxcast.api.schemas._base import Form, Schema, UtcTime
@@ -18,6 +20,18 @@ from faxcast.domain.quality import Quality
 from faxcast.i18n import Translator
 from faxcast.services import line_check
 from faxcast.sip.register import AuthCheck
+
+# A line's own defaults for its campaigns, as a creation and an update both take them.
+DefaultQuality = Annotated[
+    Quality, Field(description="a new campaign's quality when it names none")
+]
+MaxCalls = Annotated[
+    int | None,
+    Field(
+        description="tries per number at most, 1 to 9 (the provider's faxMaxCall); null: the "
+        "server's retry policy"
+    ),
+]
 
 
 class _SipFields(Schema):
@@ -136,14 +150,8 @@ class LineCreate(Form):
     ident: str = Field(default="", description="station identifier sent to the far end (TSI)")
     header: str = Field(default="", description="header line printed on top of every page")
     channel_limit: int | None = Field(default=None, description="most calls at once on this line")
-    quality: Quality = Field(
-        default=Quality.NORMAL, description="a new campaign's quality when it names none"
-    )
-    max_calls: int | None = Field(
-        default=None,
-        description="tries per number at most, 1 to 9 (the provider's faxMaxCall); null: the "
-        "server's retry policy",
-    )
+    quality: DefaultQuality = Quality.NORMAL
+    max_calls: MaxCalls = None
     sip: SipSettingsInput | None = Field(default=None, description="required for a sip line")
 
 
@@ -156,14 +164,8 @@ class LineSettingsUpdate(Form):
     ident: str
     header: str
     channel_limit: int
-    quality: Quality = Field(
-        default=Quality.NORMAL, description="a new campaign's quality when it names none"
-    )
-    max_calls: int | None = Field(
-        default=None,
-        description="tries per number at most, 1 to 9 (the provider's faxMaxCall); null: the "
-        "server's retry policy",
-    )
+    quality: DefaultQuality = Quality.NORMAL
+    max_calls: MaxCalls = None
     sip: SipSettingsInput | None = None
 
 

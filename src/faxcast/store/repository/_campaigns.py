@@ -327,7 +327,7 @@ def campaign_recipients(
             r.due_at,
             r.settled_at,
             tuple(calls.get(r.id, ())),
-            _history(r),
+            history_of(r),
         )
         for r in rows
     ]
@@ -350,10 +350,11 @@ def waiting_retries(
         .order_by(recipients.c.campaign_id)
     )
     for row in conn.execution_options(yield_per=1000).execute(query):
-        yield row.campaign_id, row.due_at, _history(row)
+        yield row.campaign_id, row.due_at, history_of(row)
 
 
-def _history(row: Row[Any]) -> RecipientHistory:
+def history_of(row: Row[Any]) -> RecipientHistory:
+    """A recipient row's call history, as the retry policy reads it."""
     return RecipientHistory(
         dials=row.dials,
         tries=row.tries,
